@@ -1,0 +1,1 @@
+"""promptfoo assertion types and scoring."""

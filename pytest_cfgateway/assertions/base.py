@@ -1,0 +1,84 @@
+"""Shared types of the assertion engine: results, context and the grader protocol."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..gateway.types import Completion, Message
+
+
+@dataclasses.dataclass
+class GradingResult:
+    """The verdict of one assertion, an assert-set, or a whole test case (promptfoo's shape)."""
+
+    passed: bool
+    score: float
+    reason: str
+    component_results: list[GradingResult] = dataclasses.field(default_factory=list)
+    named_scores: dict[str, float] = dataclasses.field(default_factory=dict)
+    assertion: Any = None  # the AssertionSpec (or dict) this result is for
+    grader_error: bool = False  # transport/parse failure of a grader: never flipped by not-
+    metric_only: bool = False
+    tokens_used: int = 0
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    # promptfoo's name for the flag, for users who think in its terms
+    @property
+    def pass_(self) -> bool:
+        return self.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        """promptfoo's GradingResult JSON shape (used in outputs)."""
+        d: dict[str, Any] = {"pass": self.passed, "score": self.score, "reason": self.reason}
+        if self.named_scores:
+            d["namedScores"] = dict(self.named_scores)
+        if self.component_results:
+            d["componentResults"] = [c.to_dict() for c in self.component_results]
+        if self.assertion is not None:
+            a = self.assertion
+            d["assertion"] = dataclasses.asdict(a) if dataclasses.is_dataclass(a) else a
+        return d
+
+
+ProviderRef = str | Mapping[str, Any]
+"""A grader/provider reference: an id string or ``{id, config}``."""
+
+
+class Grader(Protocol):
+    """How model-graded assertions reach a model: always through the gateway call path."""
+
+    async def complete(
+        self, provider: ProviderRef, messages: list[Message], **options: Any
+    ) -> Completion: ...
+
+    async def embed(self, provider: ProviderRef, inputs: list[str]) -> list[list[float]]: ...
+
+
+@dataclasses.dataclass
+class AssertionContext:
+    """Everything an assertion may look at besides the output."""
+
+    vars: dict[str, Any] = dataclasses.field(default_factory=dict)
+    prompt: str | None = None
+    completion: Completion | None = None  # latency, cost, tool calls, finish reason, logprobs
+    provider_id: str | None = None
+    provider_config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    test: dict[str, Any] = dataclasses.field(default_factory=dict)  # options, metadata, ...
+    base_dir: Path = dataclasses.field(default_factory=Path.cwd)  # for file:// paths
+    grader: Grader | None = None
+    #: grader provider from test options / --cf-grader, before the built-in default
+    default_grader: ProviderRef | None = None
+    default_embedding: ProviderRef | None = None
+    #: all outputs of this row (select-best / max-score), keyed by item name
+    row_outputs: dict[str, str] | None = None
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+#: What a plugin's ``register(name, fn)`` takes: ``fn(output, value, context)`` returning
+#: bool, a number, a dict with pass/score/reason, or a GradingResult; may be async.
+CustomAssertionFn = Callable[[str, Any, AssertionContext], Any | Awaitable[Any]]

@@ -1,0 +1,1 @@
+"""promptfoo config -> EvalCases. Knows nothing of pytest or the network."""

@@ -1,0 +1,89 @@
+"""The plain data a promptfoo config expands into. Knows nothing of pytest or the network.
+
+One `EvalCase` per (test x var combination x prompt x provider x repeat): the collector turns
+each into one pytest item, the runner renders and calls it, the assertion engine grades it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Literal
+
+ProviderRoute = Literal["gateway", "echo", "unsupported"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderSpec:
+    """One entry of ``providers`` (or a test's ``provider`` override)."""
+
+    id: str  # as written in the config: "openai:chat:gpt-4o", "cloudflare-gateway:groq:x", "echo"
+    label: str  # display label: ``label`` or ``id``
+    config: dict[str, Any]  # provider config (gateway keys and model options together)
+    route: ProviderRoute
+    #: ``{slug}:{model}`` for `Gateway.complete` when route == "gateway"; None otherwise.
+    gateway_id: str | None = None
+    transform: str | None = None  # provider-level output transform (python expression)
+    prompts: tuple[str, ...] = ()  # provider-level prompt filter
+    delay_ms: int = 0
+    skip_reason: str | None = None  # when route == "unsupported"
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptSpec:
+    """One prompt template: text, or a JSON/YAML chat-message array kept as text."""
+
+    raw: str
+    label: str
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: ``file://x.py:fn`` prompt functions run at render time (user code; never at collection).
+    function: str | None = None
+    base_dir: Path | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AssertionSpec:
+    """One entry of ``assert`` (``type`` keeps its ``not-`` prefix)."""
+
+    type: str
+    value: Any = None
+    threshold: float | None = None
+    weight: float = 1.0
+    metric: str | None = None
+    provider: Any = None  # grader override: id string, {id, config}, or {text, embedding}
+    rubric_prompt: Any = None
+    transform: str | None = None
+    context_transform: str | None = None
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    children: tuple[AssertionSpec, ...] = ()  # assert-set members
+    key_path: str = ""  # e.g. "tests[2].assert[0]" for error messages
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalCase:
+    """One row cell of the eval matrix = one pytest item."""
+
+    config_path: Path  # the promptfooconfig.yaml this came from
+    base_dir: Path  # directory that file:// paths resolve against
+    name: str  # unique item name within the config: "description[label-...]"
+    description: str
+    vars: dict[str, Any]
+    prompt: PromptSpec
+    provider: ProviderSpec
+    asserts: tuple[AssertionSpec, ...]
+    threshold: float | None = None
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: test ``options`` after defaultTest merge: transform, provider (grader), rubricPrompt,
+    #: prefix, suffix, disableVarExpansion, factuality, ...
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    test_index: int = 0
+    combo_index: int = 0
+    repeat_index: int = 0
+    #: Identifies the row (test x var combination x repeat) across prompts and providers,
+    #: for select-best and max-score.
+    row_key: str = ""
+    provider_output: Any = None  # test ``providerOutput``: grade this instead of calling
+    config_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    evaluate_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    key_path: str = ""  # "tests[3]" (or "scenarios[0].tests[1]") for messages
+    line: int | None = None  # line of the test in the config, where known

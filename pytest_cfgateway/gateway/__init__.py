@@ -1,0 +1,1 @@
+"""The Cloudflare AI Gateway client. Knows nothing of pytest."""

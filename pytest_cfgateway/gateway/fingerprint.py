@@ -1,0 +1,40 @@
+"""The request fingerprint: what identifies a call across machines, keys and gateways.
+
+sha256 over canonical JSON ``{"v", "provider", "route", "query", "body", "repeat"}`` of the
+*redacted* request (sorted keys, compact separators). Base URL, account, gateway, auth and
+volatile headers are left out on purpose, so a suite recorded on one gateway replays anywhere,
+with or without keys. Bump `FINGERPRINT_VERSION` whenever the scheme changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .redact import Secrets
+from .types import PreparedRequest
+
+FINGERPRINT_VERSION = 1
+
+
+def canonical_request(req: PreparedRequest, secrets: Secrets | None = None) -> dict[str, Any]:
+    """The redacted, fingerprinted part of a request (also what snapshots store)."""
+    scrub = (secrets or Secrets()).merged(req.secrets)
+    return {
+        "v": FINGERPRINT_VERSION,
+        "provider": req.provider,
+        "route": scrub.scrub(req.path),
+        "query": scrub.scrub(dict(req.query)),
+        "body": scrub.scrub(req.body),
+        "repeat": req.repeat,
+    }
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def fingerprint(req: PreparedRequest, secrets: Secrets | None = None) -> str:
+    """Hex sha256 of the canonical redacted request."""
+    return hashlib.sha256(canonical_json(canonical_request(req, secrets)).encode()).hexdigest()

@@ -1,0 +1,145 @@
+"""Plain data that flows through the gateway client.
+
+`PreparedRequest` is what an adapter builds and what the snapshot layer fingerprints;
+`RawResponse` is what came back (from the network or from a snapshot); `Completion` is what
+users see. None of these know about pytest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, Literal
+
+Message = dict[str, Any]
+"""One chat message: ``{"role": "system" | "user" | "assistant" | "tool", "content": ...}``."""
+
+CallKind = Literal["chat", "embed"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    """Token counts as the provider reported them (zeros where it reports nothing)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+
+    @classmethod
+    def of(cls, prompt: int | None, completion: int | None, total: int | None = None) -> Usage:
+        p, c = int(prompt or 0), int(completion or 0)
+        return cls(p, c, int(total) if total else p + c)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChatCall:
+    """What the caller asked for, after provider-id parsing and option splitting."""
+
+    provider: str  # gateway slug: "openai", "anthropic", ..., "compat"
+    model: str
+    messages: list[Message]
+    options: Mapping[str, Any]  # model options (temperature, max_tokens, tools, ...)
+    config: Mapping[str, Any]  # provider config keys (resourceName, apiVersion, headers, ...)
+    kind: CallKind = "chat"
+    inputs: list[str] = dataclasses.field(default_factory=list)  # embeddings only
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedRequest:
+    """A fully built gateway request.
+
+    ``provider``/``path``/``query``/``body`` are what the fingerprint covers (after
+    redaction); ``headers`` carry auth and ``cf-aig-*`` controls and are never fingerprinted
+    or stored except by allow-list. ``secrets`` maps a secret's *name* (e.g. the env var it
+    came from) to its value so every writer can scrub it; it is never written.
+    """
+
+    provider: str  # URL slug; "universal" means POST to the gateway root
+    path: str  # route suffix after the slug, no leading slash
+    body: Any
+    headers: Mapping[str, str]
+    query: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    method: str = "POST"
+    model: str = ""
+    kind: CallKind = "chat"
+    secrets: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    repeat: int = 0  # repeat index; part of the fingerprint
+    adapter: str = ""  # adapter slug that builds and parses this request
+    call: ChatCall | None = dataclasses.field(default=None, compare=False, repr=False)
+
+
+@dataclasses.dataclass
+class RawResponse:
+    """What the gateway answered. ``headers`` keys are lower-case."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any  # parsed JSON, or the text when the body is not JSON
+    latency_ms: float = 0.0
+    replayed: bool = False
+
+
+@dataclasses.dataclass
+class ParsedReply:
+    """What an adapter extracts from a provider's reply."""
+
+    text: str
+    usage: Usage = dataclasses.field(default_factory=Usage)
+    finish_reason: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # OpenAI-normalised
+    logprobs: list[float] | None = None
+    model: str | None = None  # as reported by the provider
+    embeddings: list[list[float]] | None = None
+
+
+@dataclasses.dataclass
+class Completion:
+    """The answer to one ``complete``/``acomplete`` call."""
+
+    text: str
+    raw: Any
+    usage: Usage
+    provider: str
+    model: str
+    cost: float | None = None
+    latency_ms: float = 0.0
+    cache_status: str | None = None
+    replayed: bool = False
+    log_id: str | None = None
+    step: int | None = None
+    finish_reason: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    logprobs: list[float] | None = None
+    fingerprint: str | None = None
+    status: int = 200
+
+    @property
+    def cached(self) -> bool:
+        """True when the gateway served this answer from its cache."""
+        return (self.cache_status or "").upper() == "HIT"
+
+
+@dataclasses.dataclass
+class Embeddings:
+    """The answer to one ``embed`` call."""
+
+    vectors: list[list[float]]
+    usage: Usage
+    provider: str
+    model: str
+    raw: Any = None
+    cost: float | None = None
+    latency_ms: float = 0.0
+    cache_status: str | None = None
+    replayed: bool = False
+    fingerprint: str | None = None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.vectors)
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def __getitem__(self, i: int) -> list[float]:
+        return self.vectors[i]

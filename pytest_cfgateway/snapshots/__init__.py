@@ -1,0 +1,1 @@
+"""Record and replay through syrupy; the only package that decides whether a call goes out."""
