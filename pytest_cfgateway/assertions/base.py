@@ -82,3 +82,28 @@ class AssertionContext:
 #: What a plugin's ``register(name, fn)`` takes: ``fn(output, value, context)`` returning
 #: bool, a number, a dict with pass/score/reason, or a GradingResult; may be async.
 CustomAssertionFn = Callable[[str, Any, AssertionContext], Any | Awaitable[Any]]
+
+
+@dataclasses.dataclass
+class AssertionCall:
+    """The input of one built-in assertion handler.
+
+    ``value`` is already resolved (templated with vars, ``file://`` loaded); ``output`` has
+    had the test-level and assertion-level transforms applied. A handler returns the *final*
+    GradingResult with ``inverse`` (the ``not-`` prefix) already applied, following
+    promptfoo's rule for its type: binary types flip ``passed`` and report score 1/0 of the
+    final verdict; graded-score types (rouge, bleu, similar, llm-rubric...) report
+    ``1 - score``. Grader transport/parse errors set ``grader_error=True`` and are never
+    flipped (the engine enforces this too).
+    """
+
+    output: Any  # str, or a parsed object when the provider returned one
+    value: Any
+    spec: Any  # the AssertionSpec
+    inverse: bool
+    base_type: str  # type without the "not-" prefix
+    threshold: float | None
+    context: AssertionContext
+
+
+BuiltinHandler = Callable[[AssertionCall], "GradingResult | Awaitable[GradingResult]"]
