@@ -107,3 +107,11 @@ class AssertionCall:
 
 
 BuiltinHandler = Callable[[AssertionCall], "GradingResult | Awaitable[GradingResult]"]
+
+
+class AssertionConfigError(ValueError):
+    """An assertion is configured wrongly (missing/ill-typed value, bad regex or schema...).
+
+    The message names what is wrong and how to fix it. The engine reports it as an item
+    *error*, never as a pass or an ordinary failure.
+    """

@@ -31,6 +31,14 @@ class Adapter:
     #: Does the provider have a ``model`` the gateway can price? (Used by the pricing table.)
     supports_embeddings: ClassVar[bool] = False
 
+    def key_envs(self, call: ChatCall) -> tuple[str, ...]:
+        """Env vars to read for this call's provider key, in order (default: ``key_env_vars``).
+
+        Adapters whose key depends on the call override it (``compat`` reads the key of the
+        provider named in the model prefix).
+        """
+        return self.key_env_vars
+
     def route(self, call: ChatCall) -> tuple[str, dict[str, str]]:
         raise NotImplementedError
 
@@ -57,17 +65,22 @@ class Adapter:
         )
 
     def embed_body(self, call: ChatCall) -> Any:
-        raise GatewayConfigError(f"provider {self.slug!r} has no embeddings route", provider=self.slug)
+        raise GatewayConfigError(
+            f"provider {self.slug!r} has no embeddings route", provider=self.slug
+        )
 
     def parse_embeddings(self, response: RawResponse, call: ChatCall) -> ParsedReply:
-        raise GatewayConfigError(f"provider {self.slug!r} has no embeddings route", provider=self.slug)
+        raise GatewayConfigError(
+            f"provider {self.slug!r} has no embeddings route", provider=self.slug
+        )
 
     # helpers shared by subclasses -------------------------------------------------------
 
     def bad_reply(self, response: RawResponse, what: str) -> GatewayProviderError:
         """An error for a 2xx reply that does not have the provider's documented shape."""
         return GatewayProviderError(
-            f"{self.slug}: unexpected reply shape ({what}); body starts: {str(response.body)[:200]}",
+            f"{self.slug}: unexpected reply shape ({what}); "
+            f"body starts: {str(response.body)[:200]}",
             status=response.status,
             provider=self.slug,
             body=response.body,

@@ -1,0 +1,251 @@
+"""Session state of the plugin, kept in ``config.stash`` (never in globals).
+
+The runtime owns: resolved settings, the environment (process env over the env file), the
+secrets to scrub, the per-directory registries of assertions and providers (built through the
+plugin hooks, so a conftest.py applies below its directory), the gateway clients, and the
+results that reporting reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ._settings import Mode, Settings, build_settings, effective_env, read_env_file
+
+if TYPE_CHECKING:
+    from .assertions.registry import AssertionRegistry
+    from .gateway.adapters.base import Adapter
+    from .gateway.client import Gateway
+    from .gateway.redact import Secrets
+
+_KEY = pytest.StashKey["Runtime"]()
+CONFIG_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml")
+
+
+@dataclasses.dataclass
+class CaseResult:
+    """One finished item, as the summary and the outputs see it."""
+
+    nodeid: str
+    config: str
+    provider: str
+    prompt: str
+    outcome: str  # passed | failed | error | skipped
+    score: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+    latency_ms: float | None = None
+    cache_hits: int = 0
+    replayed: int = 0
+    live: int = 0
+    drift: int = 0
+    output: str = ""
+    reason: str = ""
+    vars: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Runtime:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.settings: Settings = build_settings(config)
+        file_values = read_env_file(self.settings.env_file) if self.settings.env_file else {}
+        self.env_file_values = file_values
+        self.env: dict[str, str] = effective_env(file_values)
+        self._explicit: set[Path] = set()
+        self._collected: set[Path] = set()
+        self._registries: dict[Path, tuple[AssertionRegistry, dict[str, Adapter]]] = {}
+        self._gateways: dict[int, Gateway] = {}
+        self._secrets: Secrets | None = None
+        self.results: list[CaseResult] = []
+        self.selected: set[str] = set()
+        self.spent_usd = 0.0
+        self.drift_reports: list[tuple[str, str]] = []
+
+    # lifecycle -----------------------------------------------------------------------
+
+    @classmethod
+    def install(cls, config: pytest.Config) -> None:
+        runtime = cls(config)
+        config.stash[_KEY] = runtime
+        runtime._add_configs_to_args()
+
+    @classmethod
+    def uninstall(cls, config: pytest.Config) -> None:
+        runtime = config.stash.get(_KEY, None)
+        if runtime is not None:
+            runtime.close()
+            del config.stash[_KEY]
+
+    @classmethod
+    def get(cls, config: pytest.Config) -> Runtime | None:
+        return config.stash.get(_KEY, None)
+
+    def close(self) -> None:
+        for gw in self._gateways.values():
+            gw.close()
+        self._gateways.clear()
+
+    def _add_configs_to_args(self) -> None:
+        """Explicit configs become collection arguments, so pytest visits them even outside
+        the directories it was asked to collect (``-k``, ``--lf`` and node ids then work)."""
+        configs = list(self.settings.configs)
+        args_source = getattr(self.config, "args_source", None)
+        if args_source == pytest.Config.ArgsSource.ARGS:
+            # The user named what to run; ini cf_config is like testpaths: only a default.
+            configs = [Path(p) for p in self.config.option.cf_config or []]
+        for path in configs:
+            resolved = (Path(self.config.invocation_params.dir) / path).resolve()
+            if not resolved.is_file():
+                raise pytest.UsageError(f"--cf-config / cf_config: no such file: {path}")
+            self._explicit.add(resolved)
+            arg = str(resolved)
+            if not any(Path(a.split("::")[0]).resolve() == resolved for a in self.config.args):
+                self.config.args.append(arg)
+
+    def wants(self, path: Path) -> bool:
+        """Is this file a promptfoo config to collect (once)?"""
+        if path.suffix not in (".yaml", ".yml"):
+            return False
+        resolved = path.resolve()
+        if resolved in self._collected:
+            return False
+        if resolved in self._explicit or (
+            self.settings.autocollect and path.name in CONFIG_NAMES
+        ):
+            self._collected.add(resolved)
+            return True
+        return False
+
+    def note_selected(self, items: list[pytest.Item]) -> None:
+        self.selected = {item.nodeid for item in items}
+
+    # secrets, registries, gateways ---------------------------------------------------
+
+    @property
+    def secrets(self) -> Secrets:
+        if self._secrets is None:
+            from .gateway.redact import Secrets
+
+            secrets = Secrets.from_env(self.env)
+            # every value of the env file counts as a secret, whatever its name
+            secrets.update({k: v for k, v in self.env_file_values.items()})
+            self._secrets = secrets
+        return self._secrets
+
+    def registries(self, path: Path, ihook: Any) -> tuple[AssertionRegistry, dict[str, Adapter]]:
+        """Assertion and provider registries as seen from ``path``'s directory.
+
+        ``ihook`` is the node's hook proxy (``node.ihook``), so the conftest.py files above
+        ``path`` take part and those elsewhere do not. Built-in assertions come from the
+        registry itself; built-in providers register through the hook like any plugin's.
+        """
+        key = path.parent
+        cached = self._registries.get(key)
+        if cached is not None:
+            return cached
+        from .assertions.registry import AssertionRegistry
+
+        assertions = AssertionRegistry.with_builtins()
+        ihook.pytest_cfgateway_register_assertions(register=assertions.register)
+        adapters: dict[str, Adapter] = {}
+        ihook.pytest_cfgateway_register_providers(register=_adapter_register(adapters))
+        self._registries[key] = (assertions, adapters)
+        return assertions, adapters
+
+    def gateway(self, adapters: Mapping[str, Adapter]) -> Gateway:
+        gw = self._gateways.get(id(adapters))
+        if gw is None:
+            from .gateway.client import Gateway
+
+            s = self.settings
+            kwargs: dict[str, Any] = dict(
+                base_url=s.gateway_url,
+                env=self.env,
+                adapters=dict(adapters),
+                timeout=s.timeout,
+                max_retries=s.max_retries,
+                cache_ttl=s.cache_ttl,
+                skip_cache=s.mode.skips_cache,
+                secrets=self.secrets,
+                concurrency=s.concurrency,
+            )
+            if s.mode is Mode.REPLAY:
+                kwargs["transport"] = _closed_transport()
+            gw = Gateway.from_env(**kwargs)
+            self._gateways[id(adapters)] = gw
+        return gw
+
+    # reporting -----------------------------------------------------------------------
+
+    def report(self, tr: Any) -> None:
+        if not self.results:
+            return
+        from .reporting import write_summary
+
+        write_summary(tr, self)
+
+    def write_outputs(self, session: pytest.Session) -> None:
+        if not self.settings.outputs:
+            return
+        from .reporting import write_outputs
+
+        write_outputs(self, self.settings.outputs)
+
+
+def _adapter_register(target: dict[str, Any]) -> Callable[[str, Any], None]:
+    def register(slug: str, adapter: Any) -> None:
+        if not isinstance(slug, str) or not slug or "/" in slug or ":" in slug:
+            raise ValueError(
+                f"pytest_cfgateway_register_providers: invalid slug {slug!r}; use the gateway "
+                "provider name, e.g. 'deepseek' or 'custom-mine'"
+            )
+        for method in ("route", "body", "parse"):
+            if not callable(getattr(adapter, method, None)):
+                raise TypeError(
+                    f"pytest_cfgateway_register_providers: adapter for {slug!r} has no "
+                    f"{method}() method; subclass pytest_cfgateway.adapters.Adapter"
+                )
+        existing = target.get(slug)
+        if existing is not None and existing is not adapter:
+            if type(existing) is type(adapter) and getattr(existing, "slug", None) == getattr(
+                adapter, "slug", None
+            ) and vars(existing) == vars(adapter):
+                return
+            raise ValueError(
+                f"pytest_cfgateway_register_providers: provider {slug!r} is registered twice "
+                f"({type(existing).__name__} and {type(adapter).__name__}); pick another slug"
+            )
+        target[slug] = adapter
+
+    return register
+
+
+def _closed_transport() -> Any:
+    """In replay mode the plugin's own client cannot reach the network at all."""
+    import httpx
+
+    from .gateway.errors import NotRecordedError
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise NotRecordedError(
+            f"replay mode: refusing a network call to {request.method} {request.url.path} "
+            "(run with --cf-mode record to record it)"
+        )
+
+    return httpx.MockTransport(refuse)
+
+
+def group_results(results: list[CaseResult]) -> dict[tuple[str, str, str], list[CaseResult]]:
+    groups: dict[tuple[str, str, str], list[CaseResult]] = defaultdict(list)
+    for r in results:
+        groups[(r.config, r.provider, r.prompt)].append(r)
+    return groups
+
+

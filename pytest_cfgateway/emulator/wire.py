@@ -1,0 +1,158 @@
+"""Types shared by the provider wire formats: the call a handler sees, the reply it builds,
+and each provider family's own error format.
+
+A handler never raises for a bad request: it answers the error the real provider would,
+so a wrong client is caught exactly where the real provider would catch it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+ErrorKind = Literal[
+    "auth_missing", "auth_invalid", "invalid_request", "not_found", "rate_limit", "server"
+]
+
+
+@dataclasses.dataclass
+class ProviderCall:
+    """One request as it reaches a provider (after gateway checks and BYOK injection)."""
+
+    provider: str  # gateway slug
+    path: str  # route after the slug, no leading slash, no query
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: Any  # parsed JSON; None when empty; NOT_JSON when unparsable
+    method: str = "POST"
+
+
+NOT_JSON: Any = object()
+"""Sentinel body for a request whose body was not valid JSON."""
+
+
+@dataclasses.dataclass
+class Reply:
+    """A provider's answer. ``cacheable`` is False for unfinished or error answers."""
+
+    status: int
+    body: Any
+    model: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    cacheable: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+ErrorStyle = Callable[[int, ErrorKind, str], Any]
+"""``(status, kind, message) -> body`` in one provider family's error format."""
+
+
+def openai_error(status: int, kind: ErrorKind, message: str) -> Any:
+    """OpenAI (and OpenAI-compatible) ``{"error": {message, type, param, code}}``."""
+    types = {
+        "auth_missing": ("invalid_request_error", None),
+        "auth_invalid": ("invalid_request_error", "invalid_api_key"),
+        "invalid_request": ("invalid_request_error", None),
+        "not_found": ("invalid_request_error", None),
+        "rate_limit": ("requests", "rate_limit_exceeded"),
+        "server": ("server_error", None),
+    }
+    etype, code = types[kind]
+    return {"error": {"message": message, "type": etype, "param": None, "code": code}}
+
+
+def azure_error(status: int, kind: ErrorKind, message: str) -> Any:
+    """Azure OpenAI ``{"error": {"code", "message"}}``."""
+    codes = {
+        "auth_missing": "401",
+        "auth_invalid": "401",
+        "invalid_request": "BadRequest",
+        "not_found": "404",
+        "rate_limit": "429",
+        "server": "InternalServerError",
+    }
+    return {"error": {"code": codes[kind], "message": message}}
+
+
+def anthropic_error(status: int, kind: ErrorKind, message: str) -> Any:
+    """Anthropic ``{"type": "error", "error": {"type", "message"}}``."""
+    types = {
+        "auth_missing": "authentication_error",
+        "auth_invalid": "authentication_error",
+        "invalid_request": "invalid_request_error",
+        "not_found": "not_found_error",
+        "rate_limit": "rate_limit_error",
+        "server": "overloaded_error" if status in (503, 529) else "api_error",
+    }
+    return {"type": "error", "error": {"type": types[kind], "message": message}}
+
+
+def google_error(status: int, kind: ErrorKind, message: str) -> Any:
+    """Google ``{"error": {"code", "message", "status"}}``."""
+    statuses = {
+        "auth_missing": "PERMISSION_DENIED",
+        "auth_invalid": "INVALID_ARGUMENT",
+        "invalid_request": "INVALID_ARGUMENT",
+        "not_found": "NOT_FOUND",
+        "rate_limit": "RESOURCE_EXHAUSTED",
+        "server": "UNAVAILABLE" if status == 503 else "INTERNAL",
+    }
+    return {"error": {"code": status, "message": message, "status": statuses[kind]}}
+
+
+def cohere_error(status: int, kind: ErrorKind, message: str) -> Any:
+    """Cohere ``{"id", "message"}``."""
+    return {"id": str(uuid.uuid4()), "message": message}
+
+
+def workers_error(status: int, kind: ErrorKind, message: str) -> Any:
+    """Cloudflare v4 envelope with plural ``errors`` (Workers AI)."""
+    codes = {
+        "auth_missing": 10000,
+        "auth_invalid": 10000,
+        "invalid_request": 5006,
+        "not_found": 5007,
+        "rate_limit": 3040,
+        "server": 3043,
+    }
+    return {
+        "result": None,
+        "success": False,
+        "errors": [{"code": codes[kind], "message": message}],
+        "messages": [],
+    }
+
+
+def huggingface_error(status: int, kind: ErrorKind, message: str) -> Any:
+    """Hugging Face Inference ``{"error": message}``."""
+    return {"error": message}
+
+
+def replicate_error(status: int, kind: ErrorKind, message: str) -> Any:
+    """Replicate problem+json ``{"title", "detail", "status"}``."""
+    titles = {
+        "auth_missing": "Unauthenticated",
+        "auth_invalid": "Unauthenticated",
+        "invalid_request": "Input validation failed",
+        "not_found": "Not found",
+        "rate_limit": "Request was throttled",
+        "server": "Internal server error",
+    }
+    return {"title": titles[kind], "detail": message, "status": status}
+
+
+def error_reply(style: ErrorStyle, status: int, kind: ErrorKind, message: str) -> Reply:
+    """A non-cacheable error ``Reply`` in ``style``."""
+    return Reply(status=status, body=style(status, kind, message), cacheable=False)
+
+
+def words(text: str) -> int:
+    """Whitespace word count, at least 1: the emulator's deterministic token count."""
+    return max(1, len(text.split()))

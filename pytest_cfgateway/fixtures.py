@@ -1,0 +1,195 @@
+"""The ``cf_gateway`` and ``cf_assert`` fixtures for ordinary pytest tests."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ._runtime import CaseResult, Runtime
+from ._settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
+
+if TYPE_CHECKING:
+    from .assertions.base import GradingResult
+    from .gateway.client import Gateway
+    from .gateway.types import Completion, Embeddings
+
+
+class BoundGateway:
+    """The `Gateway` a test gets: recorded/replayed per test, with the test's marker defaults.
+
+    ``complete(provider, prompt, **options)`` as on `Gateway`; when the ``cf_gateway`` marker
+    names a ``provider``, ``complete(prompt, **options)`` works too.
+    """
+
+    def __init__(self, gateway: Gateway, defaults: dict[str, Any]) -> None:
+        self._gw = gateway
+        self._provider: str | None = defaults.pop("provider", None)
+        self._defaults = defaults
+
+    @property
+    def gateway(self) -> Gateway:
+        return self._gw
+
+    def _args(self, args: tuple[Any, ...], options: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+        if len(args) == 2:
+            provider, prompt = args
+        elif len(args) == 1 and self._provider:
+            provider, prompt = self._provider, args[0]
+        elif len(args) == 1:
+            raise TypeError(
+                "cf_gateway.complete(provider, prompt): no provider given and the test has no "
+                "@pytest.mark.cf_gateway(provider=...) default"
+            )
+        else:
+            raise TypeError(f"cf_gateway.complete takes (provider, prompt), got {len(args)} arguments")
+        return provider, prompt, {**self._defaults, **options}
+
+    def complete(self, *args: Any, **options: Any) -> Completion:
+        provider, prompt, opts = self._args(args, options)
+        return self._gw.complete(provider, prompt, **opts)
+
+    async def acomplete(self, *args: Any, **options: Any) -> Completion:
+        provider, prompt, opts = self._args(args, options)
+        return await self._gw.acomplete(provider, prompt, **opts)
+
+    def embed(self, provider: str, inputs: list[str] | str, **options: Any) -> Embeddings:
+        return self._gw.embed(provider, inputs, **options)
+
+    async def aembed(self, provider: str, inputs: list[str] | str, **options: Any) -> Embeddings:
+        return await self._gw.aembed(provider, inputs, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gw, name)
+
+
+def _marker_defaults(node: pytest.Item) -> dict[str, Any]:
+    marker = node.get_closest_marker("cf_gateway")
+    if marker is None:
+        return {}
+    if marker.args:
+        raise pytest.UsageError(
+            f"{node.nodeid}: @pytest.mark.cf_gateway takes keyword arguments only "
+            "(provider=..., cache_ttl=..., metadata=..., model options)"
+        )
+    defaults = dict(marker.kwargs)
+    if "cache_ttl" in defaults:
+        defaults["cacheTtl"] = defaults.pop("cache_ttl")
+    return defaults
+
+
+def gateway_for_test(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[BoundGateway]:
+    from .runner import record_command
+    from .snapshots import Recorder, assert_cassette, load_recorded
+
+    runtime = _runtime(request)
+    node = request.node
+    _, adapters = runtime.registries(Path(node.path), node.ihook)
+    recorder = Recorder(
+        mode=runtime.settings.mode.value,
+        recorded=load_recorded(snapshot),
+        secrets=runtime.secrets,
+        nodeid=node.nodeid,
+        record_hint=record_command(node),
+    )
+    bound = BoundGateway(runtime.gateway(adapters).with_resolver(recorder.resolve), _marker_defaults(node))
+    yield bound
+    outcome = recorder.finish()
+    if outcome.live_count or outcome.replayed_count:
+        runtime.results.append(
+            CaseResult(
+                nodeid=node.nodeid,
+                config=node.nodeid.split("::", 1)[0],
+                provider="cf_gateway",
+                prompt="",
+                outcome="fixture",
+                replayed=outcome.replayed_count,
+                live=outcome.live_count,
+                cache_hits=outcome.cache_hits,
+                drift=len(outcome.drift),
+            )
+        )
+    if outcome.cassette is not None:
+        assert_cassette(snapshot, outcome.cassette)
+    if outcome.drift:
+        text = "\n".join(d.describe() for d in outcome.drift)
+        runtime.drift_reports.append((node.nodeid, text))
+        if runtime.settings.drift_fail:
+            pytest.fail(runtime.secrets.scrub_text(f"drift (--cf-drift fail):\n{text}"), pytrace=False)
+
+
+def make_cf_assert(request: pytest.FixtureRequest, gw: BoundGateway) -> Callable[..., GradingResult]:
+    from .assertions.base import AssertionContext
+    from .assertions.engine import run_assertion
+    from .config.cases import AssertionSpec
+    from .gateway.types import Completion
+
+    from ._grader import GatewayGrader
+
+    runtime = _runtime(request)
+    node = request.node
+    registry, _ = runtime.registries(Path(node.path), node.ihook)
+    base_dir = Path(node.path).parent
+
+    def cf_assert(
+        output: str | Completion | Any,
+        type: str,  # noqa: A002 - promptfoo's name
+        value: Any = None,
+        *,
+        vars: dict[str, Any] | None = None,  # noqa: A002
+        prompt: str | None = None,
+        raise_on_fail: bool = True,
+        threshold: float | None = None,
+        weight: float = 1.0,
+        metric: str | None = None,
+        provider: Any = None,
+        rubricPrompt: Any = None,  # noqa: N803 - promptfoo's name
+        transform: str | None = None,
+        config: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> GradingResult:
+        base = type[4:] if type.startswith("not-") else type
+        if base not in registry.names():
+            close = difflib.get_close_matches(base, sorted(registry.names()), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"cf_assert: unknown assertion type {type!r}.{hint}")
+        spec = AssertionSpec(
+            type=type,
+            value=value,
+            threshold=threshold,
+            weight=weight,
+            metric=metric,
+            provider=provider,
+            rubric_prompt=rubricPrompt,
+            transform=transform,
+            config={**(config or {}), **options},
+            key_path=f"cf_assert({type!r})",
+        )
+        completion = output if isinstance(output, Completion) else None
+        text = output.text if isinstance(output, Completion) else output
+        grader_ref = runtime.settings.grader or DEFAULT_GRADER
+        ctx = AssertionContext(
+            vars=dict(vars or {}),
+            prompt=prompt,
+            completion=completion,
+            provider_id=completion.provider if completion else None,
+            base_dir=base_dir,
+            grader=GatewayGrader(gw.gateway),
+            default_grader=grader_ref,
+            default_embedding=DEFAULT_EMBEDDING,
+        )
+        result = gw.gateway.run(run_assertion(text, spec, ctx, registry=registry))
+        if raise_on_fail and not result.passed:
+            raise AssertionError(runtime.secrets.scrub_text(f"{type}: {result.reason}"))
+        return result
+
+    return cf_assert
+
+
+def _runtime(request: pytest.FixtureRequest) -> Runtime:
+    runtime = Runtime.get(request.config)
+    assert runtime is not None
+    return runtime

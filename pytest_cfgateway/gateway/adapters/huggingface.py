@@ -1,0 +1,82 @@
+"""Hugging Face Inference API text generation: the route is the model path.
+
+Request: ``{inputs, parameters}``. ``inputs`` is the prompt text (chat messages flattened, see
+``_common.flatten_messages``). Options go into ``parameters`` with max_tokens /
+max_completion_tokens -> ``max_new_tokens`` and stop -> ``stop`` (a list); temperature,
+top_p, top_k, seed, repetition_penalty, do_sample, ... keep their names.
+``return_full_text`` defaults to false so the reply holds only the generated text. HF's
+top-level ``options`` object (``use_cache``, ``wait_for_model``) stays top-level.
+
+Reply: ``[{generated_text}]`` (a bare object is accepted too). Hugging Face reports no token
+counts, so usage is zero unless ``details: true`` was requested (then the generated token
+count and finish reason are read from ``details``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..errors import GatewayConfigError, GatewayProviderError
+from ..types import ChatCall, ParsedReply, RawResponse, Usage
+from ._common import as_int, flatten_messages, model_options, require_dict, stop_list
+from .base import Adapter
+
+_RENAMES = {"max_tokens": "max_new_tokens", "max_completion_tokens": "max_new_tokens"}
+_FINISH = {"length": "length", "eos_token": "stop", "stop_sequence": "stop"}
+
+
+class HuggingFaceAdapter(Adapter):
+    """Hugging Face serverless text-generation models."""
+
+    slug: ClassVar[str] = "huggingface"
+    key_env_vars: ClassVar[tuple[str, ...]] = ("HUGGINGFACE_API_KEY", "HF_TOKEN")
+
+    def route(self, call: ChatCall) -> tuple[str, dict[str, str]]:
+        model = call.model.strip("/")
+        if not model:
+            raise GatewayConfigError(
+                "huggingface needs a model path, e.g. "
+                "huggingface:mistralai/Mistral-7B-Instruct-v0.3",
+                provider=self.slug,
+            )
+        return model, {}
+
+    def body(self, call: ChatCall) -> Any:
+        opts = model_options(call, self.slug)
+        top: dict[str, Any] = {}
+        if "options" in opts:
+            top["options"] = opts.pop("options")
+        params: dict[str, Any] = {"return_full_text": False}
+        given = opts.pop("parameters", None)
+        if isinstance(given, dict):
+            params.update(given)
+        if "stop" in opts:
+            params["stop"] = stop_list(opts.pop("stop"))
+        for key, value in opts.items():
+            params[_RENAMES.get(key, key)] = value
+        return {"inputs": flatten_messages(call.messages, self.slug), "parameters": params, **top}
+
+    def parse(self, response: RawResponse, call: ChatCall) -> ParsedReply:
+        body = response.body
+        item = body[0] if isinstance(body, list) and body else body
+        item = require_dict(item)
+        if item is None:
+            raise self.bad_reply(response, "expected [{generated_text}]")
+        if "error" in item and "generated_text" not in item:
+            raise GatewayProviderError(
+                f"huggingface: {item['error']}",
+                status=response.status,
+                provider=self.slug,
+                body=body,
+            )
+        text = item.get("generated_text")
+        if not isinstance(text, str):
+            raise self.bad_reply(response, "generated_text is not a string")
+        details = require_dict(item.get("details")) or {}
+        generated = as_int(details.get("generated_tokens"))
+        reason = details.get("finish_reason")
+        return ParsedReply(
+            text=text,
+            usage=Usage(0, generated, generated),
+            finish_reason=_FINISH.get(reason, reason) if isinstance(reason, str) else None,
+        )

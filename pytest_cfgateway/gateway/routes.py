@@ -1,0 +1,319 @@
+"""Provider-id grammar, option splitting, gateway URL building and id/token/key resolution.
+
+Everything here is pure: no I/O, no network. Environment lookups go through the mapping the
+caller passes (the `Gateway`'s ``env``), so tests and the plugin's ``.env`` file can inject.
+Resolution follows promptfoo's ``cloudflare-gateway`` provider: a config value, else the env var
+named by the config's ``*Envar`` key (falling back with a logged warning when it is empty), else
+the default env var.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from .errors import GatewayConfigError
+
+log = logging.getLogger("pytest_cfgateway")
+
+DEFAULT_BASE_URL = "https://gateway.ai.cloudflare.com/v1"
+ACCOUNT_ENV = "CLOUDFLARE_ACCOUNT_ID"
+GATEWAY_ENV = "CLOUDFLARE_GATEWAY_ID"
+TOKEN_ENV = "CF_AIG_TOKEN"
+BASE_URL_ENV = "CF_GATEWAY_URL"
+
+#: The promptfoo prefix that wraps a gateway provider id.
+GATEWAY_PREFIX = "cloudflare-gateway"
+ECHO = "echo"
+UNIVERSAL = "universal"
+BEDROCK_SLUGS = frozenset({"bedrock", "aws-bedrock", "amazon-bedrock"})
+
+#: Provider config keys (SPEC section 3); every other option is a model option.
+PROVIDER_CONFIG_KEYS = frozenset(
+    {
+        "accountId",
+        "accountIdEnvar",
+        "gatewayId",
+        "gatewayIdEnvar",
+        "cfAigToken",
+        "cfAigTokenEnvar",
+        "apiKey",
+        "apiKeyEnvar",
+        "gatewayUrl",
+        "resourceName",
+        "deploymentName",
+        "apiVersion",
+        "byokAlias",
+        "cacheTtl",
+        "skipCache",
+        "cacheKey",
+        "metadata",
+        "requestTimeout",
+        "maxAttempts",
+        "retryDelay",
+        "backoff",
+        "customCost",
+        "fallbacks",
+        "headers",
+        "eventId",
+    }
+)
+#: promptfoo provider settings that mean nothing to the gateway; accepted and dropped.
+IGNORED_CONFIG_KEYS = frozenset({"apiKeyRequired", "apiBaseUrl", "apiHost", "cost", "label"})
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderRef:
+    """A parsed provider id: gateway slug and model (the model may hold ``:`` and ``/``)."""
+
+    slug: str
+    model: str
+
+
+def parse_provider_id(provider_id: str, known: Collection[str]) -> ProviderRef:
+    """Parse ``{slug}:{model}``, ``cloudflare-gateway:{slug}:{model}`` or ``echo``.
+
+    ``known`` is the set of slugs with an adapter. Raises GatewayConfigError naming the
+    supported slugs for an unknown slug or Bedrock, and for an empty model.
+    """
+    if not isinstance(provider_id, str) or not provider_id.strip():
+        raise GatewayConfigError(
+            f"provider id must be a non-empty string like 'openai:gpt-4o', got {provider_id!r}"
+        )
+    text = provider_id.strip()
+    if text == ECHO or text.startswith(ECHO + ":"):
+        return ProviderRef(ECHO, text[len(ECHO) + 1 :])
+    head, sep, rest = text.partition(":")
+    if head == GATEWAY_PREFIX:
+        if ":" not in rest:
+            raise GatewayConfigError(
+                f'Invalid cloudflare-gateway provider path: "{text}". Expected format: '
+                "cloudflare-gateway:{provider}:{model} (e.g., cloudflare-gateway:openai:gpt-4o)"
+            )
+        head, sep, rest = rest.partition(":")
+    slug = head.strip()
+    if slug.lower() in BEDROCK_SLUGS:
+        raise GatewayConfigError(
+            f'Unsupported Cloudflare AI Gateway provider: "{slug}". AWS Bedrock needs SigV4 '
+            "request signing, which pytest-cfgateway does not do. Supported providers: "
+            + supported_list(known)
+        )
+    if slug not in known:
+        raise GatewayConfigError(
+            f'Unsupported Cloudflare AI Gateway provider: "{slug}" (in provider id '
+            f"{text!r}). Supported providers: {supported_list(known)}. Write the id as "
+            "{provider}:{model}, e.g. openai:gpt-4o"
+        )
+    model = rest.strip() if sep else ""
+    if not model:
+        raise GatewayConfigError(
+            f"Model name is required in provider id {text!r}: write {slug}:{{model}}, "
+            f"e.g. {slug}:{_example_model(slug)}"
+        )
+    if slug == "compat" and "/" not in model:
+        raise GatewayConfigError(
+            f"compat provider id {text!r} needs a provider prefix on the model: "
+            "compat:{provider}/{model}, e.g. compat:openai/gpt-4o-mini"
+        )
+    return ProviderRef(slug, model)
+
+
+def supported_list(known: Iterable[str]) -> str:
+    """The supported slugs as a comma-separated list (stable order, echo last)."""
+    return ", ".join([*sorted(s for s in known if s != ECHO), ECHO])
+
+
+def _example_model(slug: str) -> str:
+    examples = {
+        "anthropic": "claude-sonnet-4-5-20250929",
+        "workers-ai": "@cf/meta/llama-3.1-8b-instruct",
+        "google-ai-studio": "gemini-2.5-flash",
+    }
+    return examples.get(slug, "gpt-4o")
+
+
+def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split keyword options into (provider config, model options).
+
+    Provider config keys are listed in `PROVIDER_CONFIG_KEYS`; promptfoo settings that have
+    no meaning here (`IGNORED_CONFIG_KEYS`) are dropped; everything else is a model option.
+    """
+    config: dict[str, Any] = {}
+    model: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in PROVIDER_CONFIG_KEYS:
+            config[key] = value
+        elif key not in IGNORED_CONFIG_KEYS:
+            model[key] = value
+    return config, model
+
+
+# --- resolution ---------------------------------------------------------------------------
+
+
+def _nonempty(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def resolve_setting(
+    config: Mapping[str, Any],
+    key: str,
+    envar_key: str,
+    default_env: str,
+    env: Mapping[str, str],
+    fallback: str | None = None,
+    *,
+    warn: bool = True,
+) -> tuple[str | None, str | None]:
+    """(value, source name) for one setting, promptfoo order.
+
+    ``config[key]`` > env ``config[envar_key]`` (empty: warning, fall through) > ``fallback``
+    (the Gateway constructor argument) > env ``default_env``.
+    """
+    value = _nonempty(config.get(key))
+    if value:
+        return value, key
+    custom = _nonempty(config.get(envar_key))
+    if custom:
+        value = _nonempty(env.get(custom))
+        if value:
+            return value, custom
+        if warn:
+            log.warning(
+                "Custom %s environment variable '%s' is not set. Falling back to %s.",
+                key,
+                custom,
+                default_env,
+            )
+    if fallback:
+        return fallback, key
+    value = _nonempty(env.get(default_env))
+    return (value, default_env) if value else (None, None)
+
+
+def resolve_token(
+    config: Mapping[str, Any], env: Mapping[str, str], fallback: str | None
+) -> tuple[str | None, str]:
+    """(gateway token, secret name). Optional: no token means no ``cf-aig-authorization``."""
+    value, source = resolve_setting(
+        config, "cfAigToken", "cfAigTokenEnvar", TOKEN_ENV, env, fallback, warn=False
+    )
+    if source in (None, "cfAigToken"):
+        source = TOKEN_ENV
+    return value, source or TOKEN_ENV
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyLookup:
+    """The provider key that was found (or not), and which names were consulted."""
+
+    key: str | None
+    name: str  # secret name: the env var it came from, "apiKey" or "api_keys"
+    tried: tuple[str, ...]  # env var names read, for the error message
+
+
+def resolve_key(
+    slug: str,
+    config: Mapping[str, Any],
+    env: Mapping[str, str],
+    api_keys: Mapping[str, str],
+    default_envs: Iterable[str],
+    *,
+    aliases: Iterable[str] = (),
+) -> KeyLookup:
+    """Provider key: ``api_keys[slug]`` > config ``apiKey`` > env ``apiKeyEnvar`` > defaults.
+
+    ``aliases`` are further ``api_keys`` names to consult (e.g. the provider behind
+    ``compat``). An ``apiKeyEnvar`` that is set but empty falls back to the provider's own
+    default env vars (never another provider's), with a logged warning.
+    """
+    for name in (slug, *aliases):
+        value = _nonempty(api_keys.get(name))
+        if value:
+            return KeyLookup(value, f"api_keys[{name}]", ())
+    value = _nonempty(config.get("apiKey"))
+    if value:
+        return KeyLookup(value, "apiKey", ())
+    tried: list[str] = []
+    custom = _nonempty(config.get("apiKeyEnvar"))
+    if custom:
+        tried.append(custom)
+        value = _nonempty(env.get(custom))
+        if value:
+            return KeyLookup(value, custom, tuple(tried))
+        log.warning("apiKeyEnvar '%s' is not set; falling back to the default key env vars", custom)
+    for name in default_envs:
+        if name in tried:
+            continue
+        tried.append(name)
+        value = _nonempty(env.get(name))
+        if value:
+            return KeyLookup(value, name, tuple(tried))
+    return KeyLookup(None, "", tuple(tried))
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where a request goes: base URL, account and gateway ids."""
+
+    base_url: str
+    account_id: str
+    gateway_id: str
+
+
+def resolve_target(
+    config: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    account_id: str | None = None,
+    gateway_id: str | None = None,
+    base_url: str | None = None,
+) -> Target:
+    """Resolve base URL, account id and gateway id; raise GatewayConfigError when missing.
+
+    Base URL: config ``gatewayUrl`` > ``base_url`` argument > env ``CF_GATEWAY_URL`` >
+    ``https://gateway.ai.cloudflare.com/v1``.
+    """
+    account, _ = resolve_setting(config, "accountId", "accountIdEnvar", ACCOUNT_ENV, env, account_id)
+    if not account:
+        raise GatewayConfigError(
+            "Cloudflare account ID required. Supply it via config accountId or accountIdEnvar, "
+            f"Gateway(account_id=...), or the {ACCOUNT_ENV} environment variable"
+        )
+    gateway, _ = resolve_setting(config, "gatewayId", "gatewayIdEnvar", GATEWAY_ENV, env, gateway_id)
+    if not gateway:
+        raise GatewayConfigError(
+            "Cloudflare AI Gateway ID required. Supply it via config gatewayId or gatewayIdEnvar, "
+            f"Gateway(gateway_id=...), or the {GATEWAY_ENV} environment variable"
+        )
+    base = (
+        _nonempty(config.get("gatewayUrl"))
+        or _nonempty(base_url)
+        or _nonempty(env.get(BASE_URL_ENV))
+        or DEFAULT_BASE_URL
+    )
+    if not base.startswith(("http://", "https://")):
+        raise GatewayConfigError(
+            f"gateway base URL must start with http:// or https://, got {base!r} "
+            "(from gatewayUrl, Gateway(base_url=...) or CF_GATEWAY_URL)"
+        )
+    return Target(base.rstrip("/"), account, gateway)
+
+
+def build_url(target: Target, provider: str, path: str, query: Mapping[str, str] | None) -> str:
+    """``{base}/{account}/{gateway}/{provider}/{path}[?query]``; Universal posts to the root."""
+    parts = [target.base_url, quote(target.account_id, safe=""), quote(target.gateway_id, safe="")]
+    if provider != UNIVERSAL:
+        parts.append(provider)
+        if path:
+            parts.append(path.lstrip("/"))
+    url = "/".join(parts)
+    if query:
+        url += "?" + urlencode(dict(query))
+    return url
