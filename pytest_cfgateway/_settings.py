@@ -87,6 +87,14 @@ def build_settings(config: pytest.Config) -> Settings:
             raise pytest.UsageError(f"{name} must be > 0 (got {value})")
         return value
 
+    outputs = tuple(Path(p) for p in (opt.cf_output or []))
+    for out in outputs:
+        if out.suffix.lower() not in (".json", ".jsonl", ".csv"):
+            raise pytest.UsageError(
+                f"--cf-output {out}: unsupported format {out.suffix or '(no extension)'!r}; "
+                "use .json (promptfoo v3 shape), .jsonl or .csv (.html is not implemented yet)"
+            )
+
     return Settings(
         mode=mode,
         drift_fail=opt.cf_drift == "fail",
@@ -100,7 +108,7 @@ def build_settings(config: pytest.Config) -> Settings:
         max_retries=max(0, int(opt.cf_max_retries)),
         timeout=positive("--cf-timeout", opt.cf_timeout),
         max_cost=opt.cf_max_cost,
-        outputs=tuple(Path(p) for p in (opt.cf_output or [])),
+        outputs=outputs,
         rootdir=rootdir,
     )
 

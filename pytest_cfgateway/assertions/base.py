@@ -41,7 +41,11 @@ class GradingResult:
             d["componentResults"] = [c.to_dict() for c in self.component_results]
         if self.assertion is not None:
             a = self.assertion
-            d["assertion"] = dataclasses.asdict(a) if dataclasses.is_dataclass(a) else a
+            d["assertion"] = (
+                dataclasses.asdict(a)
+                if dataclasses.is_dataclass(a) and not isinstance(a, type)
+                else a
+            )
         return d
 
 
@@ -114,4 +118,12 @@ class AssertionConfigError(ValueError):
 
     The message names what is wrong and how to fix it. The engine reports it as an item
     *error*, never as a pass or an ordinary failure.
+    """
+
+
+class AssertionSkipped(Exception):
+    """An assertion cannot run in this environment (e.g. no JavaScript engine installed).
+
+    The message is the skip reason and names the fix; the runner turns it into a pytest
+    skip of the item rather than a pass, a failure or an error.
     """

@@ -27,6 +27,8 @@ class ProviderSpec:
     prompts: tuple[str, ...] = ()  # provider-level prompt filter
     delay_ms: int = 0
     skip_reason: str | None = None  # when route == "unsupported"
+    #: "embed" for promptfoo embedding ids (``openai:embedding:{model}``), else "chat"
+    kind: Literal["chat", "embed"] = "chat"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,3 +89,6 @@ class EvalCase:
     evaluate_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     key_path: str = ""  # "tests[3]" (or "scenarios[0].tests[1]") for messages
     line: int | None = None  # line of the test in the config, where known
+    #: the file the test was read from when it is not the config (``file://tests.yaml``);
+    #: ``key_path`` and ``line`` then refer to that file
+    source_path: Path | None = None

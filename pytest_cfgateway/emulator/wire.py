@@ -10,7 +10,12 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from .rules import Rule
+
+if TYPE_CHECKING:
+    from .wire_replicate import Predictions
 
 ErrorKind = Literal[
     "auth_missing", "auth_invalid", "invalid_request", "not_found", "rate_limit", "server"
@@ -156,3 +161,47 @@ def error_reply(style: ErrorStyle, status: int, kind: ErrorKind, message: str) -
 def words(text: str) -> int:
     """Whitespace word count, at least 1: the emulator's deterministic token count."""
     return max(1, len(text.split()))
+
+
+@dataclasses.dataclass
+class Ctx:
+    """What a handler may use besides the call: reply rules and emulator knobs."""
+
+    rules: list[Rule]
+    predictions: Predictions
+    replicate_polls: int = 2  # GETs before an unfinished prediction succeeds
+    replicate_wait_finishes: bool = True  # with ``Prefer: wait``, answer a finished prediction
+    embedding_dimensions: int = 16
+
+
+def bad_json(style: ErrorStyle, message: str = "The request body is not valid JSON.") -> Reply:
+    """400 for an unparsable body, in ``style``."""
+    return error_reply(style, 400, "invalid_request", message)
+
+
+def is_int(value: Any) -> bool:
+    """An int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """An int or float that is not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def error_kind(status: int) -> ErrorKind:
+    """The ``ErrorKind`` that best describes an HTTP error ``status``."""
+    if status == 429:
+        return "rate_limit"
+    if status in (401, 403):
+        return "auth_invalid"
+    if status == 404:
+        return "not_found"
+    return "server" if status >= 500 else "invalid_request"
+
+
+def rule_error(style: ErrorStyle, status: int) -> Reply:
+    """The error a reply rule with ``status`` asks for, in ``style``."""
+    return error_reply(
+        style, status, error_kind(status), f"Error {status} requested by an emulator reply rule."
+    )

@@ -65,7 +65,8 @@ def custom_cost(value: Any) -> dict[str, float]:
     if not isinstance(value, Mapping) or not {"per_token_in", "per_token_out"} <= set(value):
         raise GatewayConfigError(
             "provider config customCost must be a mapping with per_token_in and per_token_out "
-            f"(USD per token, e.g. {{per_token_in: 0.000001, per_token_out: 0.000002}}), got {value!r}"
+            "(USD per token, e.g. {per_token_in: 0.000001, per_token_out: 0.000002}), "
+            f"got {value!r}"
         )
     out: dict[str, float] = {}
     for key, num in value.items():

@@ -280,13 +280,17 @@ def resolve_target(
     Base URL: config ``gatewayUrl`` > ``base_url`` argument > env ``CF_GATEWAY_URL`` >
     ``https://gateway.ai.cloudflare.com/v1``.
     """
-    account, _ = resolve_setting(config, "accountId", "accountIdEnvar", ACCOUNT_ENV, env, account_id)
+    account, _ = resolve_setting(
+        config, "accountId", "accountIdEnvar", ACCOUNT_ENV, env, account_id
+    )
     if not account:
         raise GatewayConfigError(
             "Cloudflare account ID required. Supply it via config accountId or accountIdEnvar, "
             f"Gateway(account_id=...), or the {ACCOUNT_ENV} environment variable"
         )
-    gateway, _ = resolve_setting(config, "gatewayId", "gatewayIdEnvar", GATEWAY_ENV, env, gateway_id)
+    gateway, _ = resolve_setting(
+        config, "gatewayId", "gatewayIdEnvar", GATEWAY_ENV, env, gateway_id
+    )
     if not gateway:
         raise GatewayConfigError(
             "Cloudflare AI Gateway ID required. Supply it via config gatewayId or gatewayIdEnvar, "

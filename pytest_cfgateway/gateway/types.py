@@ -67,6 +67,12 @@ class PreparedRequest:
     repeat: int = 0  # repeat index; part of the fingerprint
     adapter: str = ""  # adapter slug that builds and parses this request
     call: ChatCall | None = dataclasses.field(default=None, compare=False, repr=False)
+    #: Problems found while preparing (e.g. no provider key and no gateway token); raised as
+    #: GatewayConfigError only when the request is sent, since replay needs no keys.
+    problems: tuple[str, ...] = dataclasses.field(default=(), compare=False)
+    #: Universal (fallback) requests: one prepared request per step, in order. The step
+    #: headers (provider auth) live here, not in ``body``, so the fingerprint stays keyless.
+    steps: tuple[PreparedRequest, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
 
 @dataclasses.dataclass

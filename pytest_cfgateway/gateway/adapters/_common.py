@@ -41,7 +41,7 @@ def as_int(value: Any) -> int:
     return 0
 
 
-def content_parts(content: Any) -> list[dict[str, Any]]:
+def content_parts(content: Any, slug: str = "") -> list[dict[str, Any]]:
     """OpenAI message content as a list of parts (a string becomes one text part)."""
     if content is None:
         return []
@@ -56,7 +56,9 @@ def content_parts(content: Any) -> list[dict[str, Any]]:
                 parts.append(part)
             else:
                 raise GatewayConfigError(
-                    f"message content parts must be strings or objects, got {type(part).__name__}"
+                    f"{slug or 'provider'}: message content parts must be strings or objects "
+                    f"like {{type: text, text: ...}}, got {type(part).__name__}",
+                    provider=slug or None,
                 )
         return parts
     if isinstance(content, dict):
@@ -75,7 +77,7 @@ def part_kind(part: Mapping[str, Any]) -> str:
 def text_of(content: Any, slug: str) -> str:
     """Message content as plain text; non-text parts are a config error naming ``slug``."""
     out: list[str] = []
-    for part in content_parts(content):
+    for part in content_parts(content, slug):
         kind = part_kind(part)
         if kind != "text":
             raise GatewayConfigError(
@@ -191,6 +193,24 @@ def stop_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(v) for v in value]
+
+
+def assistant_tool_calls(msg: Message, slug: str) -> list[tuple[str, str, Any]]:
+    """(id, name, arguments) of an assistant message's OpenAI ``tool_calls``, validated."""
+    out: list[tuple[str, str, Any]] = []
+    calls = msg.get("tool_calls") or []
+    if not isinstance(calls, list):
+        raise GatewayConfigError(f"{slug}: assistant tool_calls must be a list", provider=slug)
+    for tc in calls:
+        fn = tc.get("function") if isinstance(tc, dict) else None
+        if not isinstance(fn, dict) or not fn.get("name"):
+            raise GatewayConfigError(
+                f"{slug}: each assistant tool call needs the OpenAI shape "
+                "{id, type: function, function: {name, arguments}}",
+                provider=slug,
+            )
+        out.append((str(tc.get("id", "")), str(fn["name"]), fn.get("arguments")))
+    return out
 
 
 def tool_names_by_id(messages: list[Message]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from ..errors import GatewayConfigError
 from ..types import ChatCall, Message, ParsedReply, RawResponse, Usage
 from ._common import (
     as_int,
+    assistant_tool_calls,
     content_parts,
     image_url_of,
     model_options,
@@ -81,7 +82,7 @@ class AnthropicAdapter(Adapter):
 
     def _blocks(self, content: Any) -> list[dict[str, Any]]:
         blocks: list[dict[str, Any]] = []
-        for part in content_parts(content):
+        for part in content_parts(content, self.slug):
             kind = part_kind(part)
             if kind == "text":
                 blocks.append({"type": "text", "text": str(part.get("text", ""))})
@@ -129,14 +130,13 @@ class AnthropicAdapter(Adapter):
                     out.append({"role": "user", "content": [result]})
             elif role == "assistant" and msg.get("tool_calls"):
                 blocks = self._blocks(msg.get("content"))
-                for tc in msg["tool_calls"]:
-                    fn = tc.get("function") or {}
+                for call_id, name, arguments in assistant_tool_calls(msg, self.slug):
                     blocks.append(
                         {
                             "type": "tool_use",
-                            "id": str(tc.get("id", "")),
-                            "name": str(fn.get("name", "")),
-                            "input": parse_arguments(fn.get("arguments"), self.slug),
+                            "id": call_id,
+                            "name": name,
+                            "input": parse_arguments(arguments, self.slug),
                         }
                     )
                 out.append({"role": "assistant", "content": blocks})
@@ -235,7 +235,9 @@ class AnthropicAdapter(Adapter):
             if block.get("type") == "text":
                 texts.append(str(block.get("text", "")))
             elif block.get("type") == "tool_use":
-                calls.append(tool_call(block.get("id"), block.get("name"), block.get("input"), 0))
+                calls.append(
+                    tool_call(block.get("id"), block.get("name"), block.get("input"), len(calls))
+                )
             # thinking / redacted_thinking / server tool blocks are not part of the output
         usage_obj = require_dict(body.get("usage")) or {}
         cache = as_int(usage_obj.get("cache_read_input_tokens")) + as_int(

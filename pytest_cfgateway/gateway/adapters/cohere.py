@@ -130,7 +130,7 @@ class CohereAdapter(Adapter):
                 item["role"] = "system"
             content = item.get("content")
             if isinstance(content, list):
-                for part in content_parts(content):
+                for part in content_parts(content, self.slug):
                     if part_kind(part) not in ("text", "image_url", "document"):
                         raise GatewayConfigError(
                             f"cohere: message content part of type {part_kind(part)!r} is not "

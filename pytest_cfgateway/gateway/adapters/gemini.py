@@ -30,6 +30,7 @@ from ..errors import GatewayConfigError
 from ..types import ChatCall, Message, ParsedReply, RawResponse, Usage
 from ._common import (
     as_int,
+    assistant_tool_calls,
     content_parts,
     image_url_of,
     model_options,
@@ -104,7 +105,7 @@ class GeminiAdapter(Adapter):
 
     def _parts(self, content: Any) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
-        for part in content_parts(content):
+        for part in content_parts(content, self.slug):
             kind = part_kind(part)
             if kind == "text":
                 parts.append({"text": str(part.get("text", ""))})
@@ -152,13 +153,12 @@ class GeminiAdapter(Adapter):
             elif role in ("user", "assistant"):
                 g_role = "model" if role == "assistant" else "user"
                 parts = self._parts(msg.get("content"))
-                for tc in msg.get("tool_calls") or []:
-                    fn = tc.get("function") or {}
+                for _id, name, arguments in assistant_tool_calls(msg, self.slug):
                     parts.append(
                         {
                             "functionCall": {
-                                "name": fn.get("name"),
-                                "args": parse_arguments(fn.get("arguments"), self.slug),
+                                "name": name,
+                                "args": parse_arguments(arguments, self.slug),
                             }
                         }
                     )

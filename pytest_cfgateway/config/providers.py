@@ -1,0 +1,325 @@
+"""``providers`` / ``targets`` entries -> ProviderSpec, mapping promptfoo ids to gateway routes."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .cases import ProviderSpec
+from .errors import Ctx, did_you_mean
+from .files import Session
+
+#: Gateway slugs of the built-in adapters (SPEC section 3); plugins may register more, so the
+#: collector, not this module, decides whether a ``cloudflare-gateway:{slug}:`` slug exists.
+GATEWAY_SLUGS = (
+    "openai", "anthropic", "groq", "perplexity-ai", "google-ai-studio", "mistral", "cohere",
+    "azure-openai", "workers-ai", "huggingface", "replicate", "grok", "compat",
+)  # fmt: skip
+
+#: promptfoo provider prefixes that exist but cannot go through Cloudflare AI Gateway.
+UNSUPPORTED_PREFIXES = frozenset(
+    """
+    ollama http https python exec file bedrock vertex localai llama llamafile llama.cpp webhook
+    browser websocket ws wss sagemaker together togetherai fireworks deepinfra databricks watsonx
+    ai21 alibaba aimlapi adaline cloudera fal github golang go ruby helicone hyperbolic jfrog
+    lambdalabs litellm llamaapi manual-input mcp nscale openllm portkey promptfoo sequence
+    simulated-user sambanova snowflake text-generation-webui vllm voyage azureml bam ibm-bam
+    novita nvidia slack lmstudio docker claude-agent-sdk openai-codex-sdk opencode agentcore
+    transformers transformers.js jan moonshot kimi ovhcloud scaleway vercel package envoy
+    truefoundry quiverai llm gradio hf elevenlabs xai-image azure-ai-foundry github-copilot
+    """.split()
+)
+
+_OPENAI_OTHER = (
+    "completion", "assistant", "realtime", "responses", "image", "moderation", "transcription",
+    "tts", "agents", "chatkit", "video", "codex-sdk",
+)  # fmt: skip
+_EMBED = ("embedding", "embeddings")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Route:
+    route: str  # "gateway" | "echo" | "unsupported"
+    gateway_id: str | None = None
+    kind: str = "chat"
+    deployment: str | None = None  # azure: deploymentName from the id
+
+
+def _sub(rest: str) -> tuple[str, str]:
+    """``chat:gpt-4o`` -> ("chat", "gpt-4o"); ``gpt-4o`` -> ("", "gpt-4o")."""
+    head, sep, tail = rest.partition(":")
+    return (head, tail) if sep else ("", rest)
+
+
+def _need_model(pid: str, model: str, ctx: Ctx) -> str:
+    if not model:
+        raise ctx.error(
+            f"provider id {pid!r} has no model name",
+            f"write the model after the prefix, e.g. '{pid.rstrip(':')}:<model>'",
+        )
+    return model
+
+
+_SIMPLE_FAMILIES = {
+    "groq": "groq",
+    "perplexity": "perplexity-ai",
+    "deepseek": "deepseek",
+    "cerebras": "cerebras",
+    "openrouter": "openrouter",
+    "replicate": "replicate",
+    "xai": "grok",
+    "google": "google-ai-studio",
+    "gemini": "google-ai-studio",
+    "anthropic": "anthropic",
+    "mistral": "mistral",
+    "cohere": "cohere",
+    "openai": "openai",
+    "cloudflare-ai": "workers-ai",
+    "workers-ai": "workers-ai",
+}
+_KNOWN_PREFIXES = (
+    sorted(_SIMPLE_FAMILIES) + ["azure", "azureopenai", "huggingface", "compat", "echo"]
+) + ["cloudflare-gateway", *sorted(UNSUPPORTED_PREFIXES)]
+
+
+def map_provider_id(pid: str, ctx: Ctx) -> _Route:
+    """Map a promptfoo provider id to a gateway route (or echo / unsupported)."""
+    if pid == "echo":
+        return _Route("echo")
+    if pid.startswith("cloudflare-gateway:"):
+        return _map_cloudflare_gateway(pid, ctx)
+    prefix, sep, rest = pid.partition(":")
+    if pid.startswith("file://") or pid.startswith(("http://", "https://")):
+        return _Route("unsupported")
+    if prefix in ("azure", "azureopenai") and sep:
+        sub, model = _sub(rest)
+        if sub == "chat":
+            return _Route("gateway", f"azure-openai:{_need_model(pid, model, ctx)}", deployment=model)
+        if sub in _EMBED:
+            return _Route("gateway", f"azure-openai:{_need_model(pid, model, ctx)}", "embed", model)
+        return _Route("unsupported")
+    if prefix == "huggingface" and sep:
+        sub, model = _sub(rest)
+        if sub == "text-generation":
+            return _Route("gateway", f"huggingface:{_need_model(pid, model, ctx)}")
+        return _Route("unsupported")
+    if prefix == "compat" and sep:
+        return _Route("gateway", f"compat:{_need_model(pid, rest, ctx)}")
+    if prefix in _SIMPLE_FAMILIES and sep:
+        return _map_family(pid, prefix, rest, ctx)
+    if prefix in UNSUPPORTED_PREFIXES or prefix in ("azure", "azureopenai", "huggingface"):
+        return _Route("unsupported")
+    if prefix in _SIMPLE_FAMILIES:  # e.g. bare "openai"
+        raise ctx.error(f"provider id {pid!r} has no model name", f"write e.g. '{pid}:<model>'")
+    raise ctx.error(
+        f"unknown provider id {pid!r}.{did_you_mean(prefix, _KNOWN_PREFIXES)}".rstrip("."),
+        "use a promptfoo provider id such as 'openai:gpt-4o-mini' or "
+        "'cloudflare-gateway:openai:gpt-4o-mini' (or 'echo')",
+    )
+
+
+def _map_family(pid: str, prefix: str, rest: str, ctx: Ctx) -> _Route:
+    slug = _SIMPLE_FAMILIES[prefix]
+    sub, model = _sub(rest)
+    if sub in ("chat", "messages") or (sub == "completion" and slug == "workers-ai"):
+        return _Route("gateway", f"{slug}:{_need_model(pid, model, ctx)}")
+    if sub in _EMBED:
+        return _Route("gateway", f"{slug}:{_need_model(pid, model, ctx)}", "embed")
+    if prefix == "openai" and sub in _OPENAI_OTHER:
+        return _Route("unsupported")
+    if prefix == "anthropic" and sub in ("completion", "claude-agent-sdk"):
+        return _Route("unsupported")
+    if prefix in ("google", "gemini", "xai", "replicate") and sub in (
+        "live", "image", "video", "moderation", "embedding", "embeddings", "voice",
+    ):  # fmt: skip
+        return _Route("unsupported")
+    return _Route("gateway", f"{slug}:{_need_model(pid, rest, ctx)}")
+
+
+def _map_cloudflare_gateway(pid: str, ctx: Ctx) -> _Route:
+    parts = pid.split(":")
+    if len(parts) < 3 or not parts[1]:
+        raise ctx.error(
+            f'invalid cloudflare-gateway provider path: "{pid}"',
+            "use cloudflare-gateway:{provider}:{model}, e.g. cloudflare-gateway:openai:gpt-4o",
+        )
+    slug, model = parts[1], ":".join(parts[2:])
+    if slug in ("bedrock", "aws-bedrock"):
+        raise ctx.error(
+            "Amazon Bedrock cannot go through the gateway here (its requests need AWS SigV4 "
+            "signing, which a proxy cannot add)",
+            f"use another provider, or supported slugs: {', '.join(GATEWAY_SLUGS)}",
+        )
+    if not model:
+        raise ctx.error(
+            f"model name is required for the cloudflare-gateway provider ({pid!r})",
+            f"write the model after the slug, e.g. 'cloudflare-gateway:{slug}:<model>'",
+        )
+    return _Route("gateway", f"{slug}:{model}")
+
+
+_PROVIDER_KEYS = ("id", "label", "config", "prompts", "transform", "delay", "env", "inputs")
+
+
+def parse_providers(value: Any, ctx: Ctx, session: Session) -> list[ProviderSpec]:
+    """The whole ``providers`` value (string, list, or one object) -> ProviderSpecs."""
+    if isinstance(value, str | dict):
+        return parse_provider_entry(value, ctx, session, in_list=False)
+    if not isinstance(value, list):
+        raise ctx.error(
+            f"must be a provider id or a list of providers, got {_kind(value)}",
+            "write e.g. 'providers: [openai:gpt-4o-mini]'",
+        )
+    if not value:
+        raise ctx.error("is empty", "list at least one provider, e.g. 'providers: [echo]'")
+    specs: list[ProviderSpec] = []
+    for i, entry in enumerate(value):
+        specs.extend(parse_provider_entry(entry, ctx.at(i), session, in_list=True))
+    return specs
+
+
+def parse_provider_entry(
+    entry: Any, ctx: Ctx, session: Session, *, in_list: bool = True
+) -> list[ProviderSpec]:
+    """One providers entry: id string, ``file://`` provider file, object, or one-key map."""
+    if isinstance(entry, str):
+        if entry.startswith("file://") and entry.lower().endswith((".yaml", ".yml", ".json")):
+            path = session.require_file(entry, ctx, "provider file")
+            data, fctx = session.load_data(path, ctx)
+            if isinstance(data, list):
+                out: list[ProviderSpec] = []
+                for i, item in enumerate(data):
+                    if isinstance(item, str):
+                        out.append(make_provider(item, {}, fctx.at(i), session))
+                    else:
+                        out.extend(parse_provider_entry(item, fctx.at(i), session))
+                return out
+            if not isinstance(data, dict):
+                raise fctx.error(
+                    f"a provider file must hold a provider object or a list, got {_kind(data)}",
+                    "write e.g. 'id: openai:gpt-4o-mini' with an optional 'config:' block",
+                )
+            return parse_provider_entry(data, fctx, session)
+        return [make_provider(entry, {}, ctx, session)]
+    if isinstance(entry, dict):
+        if "id" in entry or not entry:
+            return [make_provider(None, entry, ctx, session)]
+        if len(entry) == 1:
+            (key, body), = entry.items()
+            bctx = ctx.at(str(key))
+            if body is None:
+                body = {}
+            if not isinstance(body, dict):
+                raise bctx.error(
+                    f"provider options must be a mapping, got {_kind(body)}",
+                    f"write '{key}: {{config: {{...}}}}' or use '- id: {key}'",
+                )
+            return [make_provider(str(key), body, bctx, session)]
+        raise ctx.error(
+            "provider object has no 'id'",
+            "add 'id: <provider id>' (or use a one-key map '<provider id>: {config: ...}')",
+        )
+    raise ctx.error(
+        f"a provider must be an id string or an object, got {_kind(entry)}",
+        "write e.g. '- openai:gpt-4o-mini' or '- id: openai:gpt-4o-mini'",
+    )
+
+
+def make_provider(
+    pid: str | None, body: dict[str, Any], ctx: Ctx, session: Session
+) -> ProviderSpec:
+    """Build one ProviderSpec from an id and an options object."""
+    from .render import render_config_templates  # local: render imports cases only
+
+    for key in body:
+        if key not in _PROVIDER_KEYS:
+            raise ctx.at(str(key)).error(
+                f"unknown provider key {key!r}.{did_you_mean(str(key), _PROVIDER_KEYS)}".rstrip(
+                    "."
+                ),
+                f"provider objects take: {', '.join(_PROVIDER_KEYS)} (model options go under "
+                "'config:')",
+            )
+    raw_id = body.get("id", pid)
+    if not isinstance(raw_id, str) or not raw_id.strip():
+        raise ctx.at("id").error(
+            "provider 'id' must be a non-empty string", "write e.g. 'id: openai:gpt-4o-mini'"
+        )
+    pid = raw_id.strip()
+    label = body.get("label")
+    if label is not None and not isinstance(label, str):
+        raise ctx.at("label").error("provider 'label' must be a string", "quote the label")
+    config = body.get("config") or {}
+    if not isinstance(config, dict):
+        raise ctx.at("config").error(
+            f"provider 'config' must be a mapping, got {_kind(config)}",
+            "write e.g. 'config: {temperature: 0}'",
+        )
+    config = render_config_templates(config, session.env, ctx.at("config"))
+    prompts = body.get("prompts")
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if prompts is not None and not (
+        isinstance(prompts, list) and all(isinstance(p, str) for p in prompts)
+    ):
+        raise ctx.at("prompts").error(
+            "provider 'prompts' must be a list of prompt labels",
+            "write e.g. 'prompts: [my_prompt_label]'",
+        )
+    transform = body.get("transform")
+    if transform is not None and not isinstance(transform, str):
+        raise ctx.at("transform").error(
+            "provider 'transform' must be a string (an expression or file:// reference)",
+            "write e.g. 'transform: output.strip()'",
+        )
+    delay = body.get("delay", 0)
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+        raise ctx.at("delay").error(
+            "provider 'delay' must be a number of milliseconds (>= 0)", "write e.g. 'delay: 500'"
+        )
+    if "env" in body:
+        session.warnings.append(
+            f"{ctx.src.display}: {ctx.key_path}.env: provider-level env overrides are ignored; "
+            "set variables in the process environment or the top-level 'env'"
+        )
+    route = map_provider_id(pid, ctx.at("id") if "id" in body else ctx)
+    if route.deployment and not config.get("deploymentName"):
+        config = {**config, "deploymentName": route.deployment}
+    skip = None
+    if route.route == "unsupported":
+        skip = (
+            f"provider '{pid}' does not go through Cloudflare AI Gateway; pytest-cfgateway "
+            "skips it"
+        )
+    return ProviderSpec(
+        id=pid,
+        label=label if label else pid,
+        config=config,
+        route=route.route,  # type: ignore[arg-type]
+        gateway_id=route.gateway_id,
+        transform=transform,
+        prompts=tuple(prompts or ()),
+        delay_ms=int(delay),
+        skip_reason=skip,
+        kind=route.kind,  # type: ignore[arg-type]
+    )
+
+
+def _kind(value: Any) -> str:
+    """A short name for a value's type, as a YAML author would say it."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+type_name = _kind

@@ -1,0 +1,473 @@
+"""Templates: Jinja2 set up to behave like promptfoo's Nunjucks, plus chat-prompt parsing.
+
+- no autoescape; undefined names render as "" (attribute access on them too);
+- ``env`` global (process env merged with the config's ``env``);
+- filters ``load`` (JSON-parse) and ``dump`` (JSON-serialise) and ``nl2br``;
+- ``x.length``, ``s.toUpperCase()`` and friends work as in Nunjucks templates;
+- objects print as JSON, booleans as ``true``/``false`` (what promptfoo prints);
+- Nunjucks-only operators (``===``, ``!==``, ``elseif``) are translated;
+- vars may reference vars; string vars are JSON-escaped when the prompt is valid JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import mimetypes
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.meta
+from jinja2.runtime import Undefined
+
+from ..gateway.types import Message
+from .cases import EvalCase, ProviderSpec
+from .errors import ConfigError, Ctx
+from .files import JS_EXTENSIONS, split_function, strip_file_prefix
+from .yaml12 import Yaml12Loader
+
+
+class _Undefined(jinja2.ChainableUndefined):
+    """Renders as "", tolerates attribute/item access and calls (``{{ a.b() }}`` -> "")."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Undefined:
+        return self
+
+
+_STR_METHODS: dict[str, Any] = {
+    "toUpperCase": lambda s: lambda: s.upper(),
+    "toLowerCase": lambda s: lambda: s.lower(),
+    "trim": lambda s: lambda: s.strip(),
+    "includes": lambda s: lambda x: str(x) in s,
+    "startsWith": lambda s: lambda x: s.startswith(str(x)),
+    "endsWith": lambda s: lambda x: s.endswith(str(x)),
+}
+_LIST_METHODS: dict[str, Any] = {
+    "join": lambda xs: lambda sep=",": sep.join(_js_str(x) for x in xs),
+    "includes": lambda xs: lambda x: x in xs,
+}
+
+
+class _NunjucksLikeEnvironment(jinja2.Environment):
+    """Mapping keys win over methods (``d.items`` is the ``items`` key), JS-isms work."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        if attribute == "length" and isinstance(obj, str | list | tuple | Mapping):
+            return len(obj)
+        if isinstance(obj, str) and attribute in _STR_METHODS:
+            return _STR_METHODS[attribute](obj)
+        if isinstance(obj, list | tuple) and attribute in _LIST_METHODS:
+            return _LIST_METHODS[attribute](obj)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, list | tuple | str) and isinstance(argument, str) and argument.isdigit():
+            argument = int(argument)
+        return super().getitem(obj, argument)
+
+
+def _js_str(value: Any) -> str:
+    """``String(value)`` as JavaScript prints it."""
+    if value is None or isinstance(value, Undefined):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        if value.is_integer() and abs(value) < 1e21:
+            return str(int(value))
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    return _js_str(value)
+
+
+def _load_filter(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return json.loads(value)
+
+
+def _dump_filter(value: Any, spaces: int | str | None = None) -> str:
+    if isinstance(value, Undefined):
+        value = None
+    if spaces:
+        indent = spaces if isinstance(spaces, int) else len(str(spaces))
+        return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _nl2br(value: Any) -> str:
+    return re.sub(r"\r\n|\n", "<br />\n", _js_str(value))
+
+
+def _make_environment() -> jinja2.Environment:
+    env = _NunjucksLikeEnvironment(
+        autoescape=False,
+        undefined=_Undefined,
+        finalize=_finalize,
+        keep_trailing_newline=True,
+    )
+    env.filters["load"] = _load_filter
+    env.filters["dump"] = _dump_filter
+    env.filters["nl2br"] = _nl2br
+    return env
+
+
+_ENV = _make_environment()
+_TAG = re.compile(r"(\{\{|\{%)(.*?)(\}\}|%\})", re.S)
+_RAW = re.compile(r"(\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\})", re.S)
+
+
+def _translate_tag(m: re.Match[str]) -> str:
+    body = m.group(2).replace("===", "==").replace("!==", "!=")
+    body = re.sub(r"^(\s*-?\s*)elseif\b", r"\1elif", body)
+    return m.group(1) + body + m.group(3)
+
+
+def translate_nunjucks(source: str) -> str:
+    """Rewrite the Nunjucks-only bits Jinja2 would reject (outside ``{% raw %}`` blocks)."""
+    if "{{" not in source and "{%" not in source:
+        return source
+    parts = _RAW.split(source)
+    return "".join(p if i % 2 else _TAG.sub(_translate_tag, p) for i, p in enumerate(parts))
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(source: str) -> jinja2.Template:
+    return _ENV.from_string(translate_nunjucks(source))
+
+
+def template_error(source: str) -> str | None:
+    """Why ``source`` is not a valid template (None when it compiles)."""
+    if "{{" not in source and "{%" not in source and "{#" not in source:
+        return None
+    try:
+        _compile(source)
+    except jinja2.TemplateSyntaxError as exc:
+        return f"{exc.message} (template line {exc.lineno})"
+    return None
+
+
+def render_template(
+    source: str, vars: Mapping[str, Any], env: Mapping[str, str], *, what: str = "template"
+) -> str:
+    """Render one template string with ``vars`` and the ``env`` global."""
+    if "{{" not in source and "{%" not in source and "{#" not in source:
+        return source
+    try:
+        template = _compile(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(
+            f"{what} is not a valid template: {exc.message} (template line {exc.lineno})",
+            fix="use Jinja2/Nunjucks syntax shared by both ({{ var }}, {% if %}...{% endif %}); "
+            "wrap literal braces in {% raw %}...{% endraw %}",
+        ) from None
+    context = {"env": dict(env), **vars}
+    try:
+        return template.render(context)
+    except Exception as exc:  # a filter or expression failed at render time
+        raise ConfigError(
+            f"{what} failed to render: {type(exc).__name__}: {exc}",
+            fix="check the filters and expressions used in the template against the vars",
+        ) from exc
+
+
+def render_value(value: Any, vars: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+    """Render an assertion value or metric name: strings and string items of lists."""
+    if isinstance(value, str):
+        return render_template(value, vars, env, what="assertion value")
+    if isinstance(value, list):
+        return [
+            render_template(v, vars, env, what="assertion value") if isinstance(v, str) else v
+            for v in value
+        ]
+    return value
+
+
+def render_config_templates(value: Any, env: Mapping[str, str], ctx: Ctx) -> Any:
+    """Render ``{{ env.X }}`` templates inside provider config at load time."""
+    if isinstance(value, str):
+        if "{{" not in value and "{%" not in value:
+            return value
+        err = template_error(value)
+        if err:
+            raise ctx.error(f"invalid template: {err}", "fix the {{ ... }} expression")
+        try:
+            return render_template(value, {}, env)
+        except ConfigError as exc:
+            raise ctx.error(exc.message, exc.fix) from None
+    if isinstance(value, dict):
+        return {k: render_config_templates(v, env, ctx.at(str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_config_templates(v, env, ctx.at(i)) for i, v in enumerate(value)]
+    return value
+
+
+# ---------------------------------------------------------------------------- vars
+
+
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp")
+_VIDEO_EXTS = (".mp4", ".webm", ".mov", ".mkv")
+
+
+def resolve_vars(case: EvalCase) -> dict[str, Any]:
+    """Vars with ``file://`` values loaded: .txt -> text, .json/.yaml -> data, .py -> get_var.
+
+    Runs user code (``.py`` loaders), so call it only at run time.
+    """
+    out = dict(case.vars)
+    for name, value in case.vars.items():
+        if isinstance(value, str) and value.startswith("file://"):
+            out[name] = _load_var(name, value, case, out)
+    return out
+
+
+def _var_error(case: EvalCase, name: str, message: str, fix: str) -> ConfigError:
+    return ConfigError(
+        message,
+        path=case.source_path or case.config_path,
+        key_path=f"{case.key_path}.vars.{name}" if case.key_path else f"vars.{name}",
+        line=case.line,
+        fix=fix,
+    )
+
+
+def _load_var(name: str, ref: str, case: EvalCase, current: dict[str, Any]) -> Any:
+    raw_path, fn = split_function(strip_file_prefix(ref))
+    path = Path(raw_path)
+    if not path.is_absolute():
+        path = case.base_dir / path
+    if not path.is_file():
+        raise _var_error(
+            case, name, f"var file not found: {path.as_posix()}", "check the file:// path"
+        )
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".py":
+            from .usercode import get_function
+
+            result = get_function(path, fn or "get_var")(name, case.prompt.raw, dict(current))
+            if isinstance(result, dict):
+                if result.get("error"):
+                    raise RuntimeError(str(result["error"]))
+                if "output" in result:
+                    return result["output"]
+            return result
+        if suffix in JS_EXTENSIONS:
+            raise _var_error(
+                case, name, f"JavaScript var loaders ({ref}) are not supported by pytest-cfgateway",
+                "write the loader in Python (get_var(var_name, prompt, other_vars)) or inline "
+                "the value",
+            )
+        if suffix == ".json":
+            return json.loads(path.read_text(encoding="utf-8-sig"))
+        if suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.load(path.read_text(encoding="utf-8-sig"), Loader=Yaml12Loader)  # noqa: S506
+        if suffix in _IMAGE_EXTS or suffix in _VIDEO_EXTS:
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+        if suffix == ".pdf":
+            raise _var_error(
+                case, name, f"PDF var files ({ref}) are not supported by pytest-cfgateway",
+                "extract the text into a .txt file and reference that",
+            )
+        return path.read_text(encoding="utf-8-sig").strip()
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise _var_error(
+            case, name, f"loading var from {ref} failed: {type(exc).__name__}: {exc}",
+            "fix the file or the loader function",
+        ) from exc
+
+
+def _referenced_names(source: str) -> set[str]:
+    try:
+        return set(jinja2.meta.find_undeclared_variables(_ENV.parse(translate_nunjucks(source))))
+    except jinja2.TemplateSyntaxError:
+        return {"\0invalid"}
+
+
+def render_vars_in_vars(
+    vars: Mapping[str, Any], env: Mapping[str, str], passes: int = 3
+) -> dict[str, Any]:
+    """Render string vars that reference other vars (``item: 'about {{topic}}'``)."""
+    out = dict(vars)
+    for _ in range(passes):
+        changed = False
+        for key, value in out.items():
+            if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
+                continue
+            names = _referenced_names(value) - {"env"}
+            if not names <= set(out):  # references something undefined: leave it alone
+                continue
+            rendered = render_template(value, out, env, what=f"var {key!r}")
+            if rendered != value:
+                out[key] = rendered
+                changed = True
+        if not changed:
+            break
+    return out
+
+
+# ---------------------------------------------------------------------------- prompts
+
+
+def _walk_json(obj: Any, vars: Mapping[str, Any], env: Mapping[str, str], what: str) -> Any:
+    if isinstance(obj, str):
+        return render_template(obj, vars, env, what=what)
+    if isinstance(obj, list):
+        return [_walk_json(v, vars, env, what) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _walk_json(v, vars, env, what) for k, v in obj.items()}
+    return obj
+
+
+def _run_prompt_function(case: EvalCase, vars: dict[str, Any]) -> str:
+    from .usercode import get_function, run_script
+
+    spec = case.prompt.function or ""
+    raw_path, fn = split_function(spec)
+    path = Path(raw_path)
+    context = {"vars": vars, "provider": {"id": case.provider.id, "label": case.provider.label}}
+    if fn is None:
+        return run_script(path, context)
+    result = get_function(path, fn)(context)
+    if isinstance(result, dict) and "prompt" in result:
+        result = result["prompt"]
+    if isinstance(result, str):
+        return result
+    if isinstance(result, dict | list):
+        return json.dumps(result, ensure_ascii=False)
+    raise TypeError(f"prompt function must return a string or object, got {type(result).__name__}")
+
+
+def render_prompt(case: EvalCase, env: Mapping[str, str]) -> str:
+    """The final prompt text of ``case``: prefix/suffix, prompt function, vars, JSON escaping.
+
+    ``env`` is the process environment; the config's ``env`` is merged over it. Runs user
+    code (``file://x.py:fn`` prompts, ``.py`` var loaders), so call it only at run time.
+    """
+    what = f"prompt {_short(case.prompt.label)!r}"
+    template_env = {**env, **case.config_env}
+    vars = resolve_vars(case)
+    if case.prompt.function:
+        try:
+            base = _run_prompt_function(case, vars)
+        except Exception as exc:
+            raise ConfigError(
+                f"{what}: prompt function {case.prompt.function} failed: "
+                f"{type(exc).__name__}: {exc}",
+                path=case.config_path,
+                key_path=case.key_path,
+                fix="fix the prompt function; it gets {'vars': ..., 'provider': {...}} and "
+                "returns a string or a list of chat messages",
+            ) from exc
+    else:
+        prefix = case.options.get("prefix") or ""
+        suffix = case.options.get("suffix") or ""
+        base = f"{prefix}{case.prompt.raw}{suffix}"
+    vars = {k: v[:-1] if isinstance(v, str) and v.endswith("\n") else v for k, v in vars.items()}
+    try:
+        parsed = json.loads(base)
+    except ValueError:
+        parsed = _NOT_JSON
+    try:
+        if parsed is not _NOT_JSON:
+            rendered = _walk_json(parsed, vars, template_env, what)
+            return json.dumps(rendered, ensure_ascii=False, indent=2)
+        return render_template(base, render_vars_in_vars(vars, template_env), template_env, what=what)
+    except ConfigError as exc:
+        if exc.path is not None:
+            raise
+        raise ConfigError(
+            exc.message,
+            path=case.config_path,
+            key_path=case.key_path,
+            line=case.line,
+            fix=exc.fix,
+        ) from exc
+
+
+_NOT_JSON = object()
+
+
+def _short(label: str, limit: int = 60) -> str:
+    label = " ".join(label.split())
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def _looks_like_json(text: str) -> bool:
+    if text.startswith("{") and text.endswith("}"):
+        return True
+    if text.startswith("[") and text.endswith("]"):
+        after = text[1:].lstrip()
+        return (
+            not after
+            or after[0] in "\"{[-0123456789"
+            or after.startswith(("true", "false", "null"))
+        )
+    return False
+
+
+def parse_chat(rendered: str) -> list[Message]:
+    """promptfoo's ``parseChatPrompt``: ``- role:`` YAML, a JSON message array, else one
+    user message. Text that looks like JSON but does not parse is an error."""
+    text = rendered.strip()
+    if text.startswith("- role:"):
+        import yaml
+
+        try:
+            data = yaml.load(rendered, Loader=Yaml12Loader)  # noqa: S506
+        except yaml.YAMLError as exc:
+            raise ConfigError(
+                f"chat prompt is not valid YAML: {exc}",
+                fix="a prompt starting with '- role:' must be a YAML list of {role, content}",
+            ) from None
+        return _messages(data)
+    try:
+        data = json.loads(rendered)
+    except ValueError as exc:
+        if _looks_like_json(text):
+            raise ConfigError(
+                f"chat prompt is not valid JSON: {exc}",
+                fix="fix the JSON (a JSON prompt is sent as a list of chat messages); check "
+                "that vars inserted into it are escaped (use '| dump')",
+            ) from None
+        return [{"role": "user", "content": rendered}]
+    if isinstance(data, list):
+        return _messages(data)
+    return [{"role": "user", "content": rendered}]
+
+
+def _messages(data: Any) -> list[Message]:
+    if not isinstance(data, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) for m in data
+    ):
+        raise ConfigError(
+            "chat prompt must be a list of messages, each with a 'role' and 'content'",
+            fix="write e.g. [{\"role\": \"user\", \"content\": \"Hi\"}]",
+        )
+    return [dict(m) for m in data]
+
+
+def provider_for_display(spec: ProviderSpec) -> str:
+    """``label (id)`` when they differ, else the id."""
+    return spec.id if spec.label == spec.id else f"{spec.label} ({spec.id})"

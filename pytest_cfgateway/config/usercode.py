@@ -1,0 +1,58 @@
+"""Running user Python (prompt functions, ``get_var`` loaders). Only ever called at run time."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+_lock = threading.Lock()
+_modules: dict[tuple[str, float], ModuleType] = {}
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import a Python file by path (cached until the file changes)."""
+    resolved = path.resolve()
+    key = (str(resolved), resolved.stat().st_mtime)
+    with _lock:
+        if key in _modules:
+            return _modules[key]
+        name = f"_cfgateway_user_{abs(hash(key))}"
+        spec = importlib.util.spec_from_file_location(name, resolved)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {resolved}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _modules[key] = module
+        return module
+
+
+def get_function(path: Path, name: str) -> Callable[..., Any]:
+    """``name`` from the Python file at ``path``; a clear error when it is missing."""
+    module = load_module(path)
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise AttributeError(f"{path.name} has no function {name!r}")
+    return fn  # type: ignore[no-any-return]
+
+
+def run_script(path: Path, payload: Any, timeout: float = 120.0) -> str:
+    """Run a Python file as a script with ``payload`` as JSON in argv[1]; return its stdout."""
+    proc = subprocess.run(
+        [sys.executable, str(path), json.dumps(payload)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{path.name} exited with status {proc.returncode}: {proc.stderr.strip()[-500:]}"
+        )
+    return proc.stdout.rstrip("\n")

@@ -1,0 +1,140 @@
+"""YAML with YAML 1.2 core-schema scalars (as promptfoo's js-yaml reads it) and line numbers.
+
+PyYAML implements YAML 1.1, where ``Yes``/``no``/``on``/``off`` are booleans, ``017`` is octal
+and ``1_000`` is an int. promptfoo parses configs with js-yaml (YAML 1.2 core schema), where
+all of those stay strings (``017`` is 17, ``0o17`` is 15). Timestamps stay strings too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import ConfigError, join_path
+
+
+class Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema implicit resolvers."""
+
+
+Yaml12Loader.yaml_implicit_resolvers = {}
+_RESOLVERS: list[tuple[str, str, str]] = [
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    ("tag:yaml.org,2002:merge", r"^(?:<<)$", "<"),
+]
+for _tag, _pattern, _first in _RESOLVERS:
+    Yaml12Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+# the empty scalar resolves to null
+Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), [""])
+
+
+def _construct_int(loader: yaml.SafeLoader, node: Node) -> int:
+    text = str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)
+
+
+def _construct_float(loader: yaml.SafeLoader, node: Node) -> float:
+    text = str(loader.construct_scalar(node)).lower()  # type: ignore[arg-type]
+    if text.endswith(".inf"):
+        return -math.inf if text.startswith("-") else math.inf
+    if text == ".nan":
+        return math.nan
+    return float(text)
+
+
+Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+
+
+def load_yaml(text: str, path: Path, display: str | None = None) -> tuple[Any, dict[str, int]]:
+    """Parse YAML text; return the data and ``{key path: line}`` (1-based) for every node.
+
+    Raises ConfigError (with the line) on syntax errors and duplicate keys.
+    """
+    loader = Yaml12Loader(text)
+    lines: dict[str, int] = {}
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {"": 1}
+        _index(node, "", lines, path, display, set())
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or "invalid YAML"
+        if exc.context:
+            problem = f"{exc.context}, {problem}"
+        fix = f"correct the YAML near line {line}" if line else "correct the YAML syntax"
+        if "\t" in problem or "'\\t'" in problem:
+            fix += " (YAML does not allow tab characters for indentation; use spaces)"
+        else:
+            fix += " (check indentation, colons and quoting)"
+        raise ConfigError(
+            f"YAML syntax error: {problem}", path=path, line=line, fix=fix, display_path=display
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"YAML error: {exc}", path=path, fix="correct the YAML syntax", display_path=display
+        ) from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _index(
+    node: Node,
+    key_path: str,
+    lines: dict[str, int],
+    path: Path,
+    display: str | None,
+    active: set[int],
+) -> None:
+    """Record the line of every mapping key / sequence item; reject duplicate keys."""
+    if id(node) in active:  # recursive alias
+        return
+    lines.setdefault(key_path, node.start_mark.line + 1)
+    if isinstance(node, MappingNode):
+        active.add(id(node))
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = str(key_node.value) if isinstance(key_node, ScalarNode) else "?"
+            line = key_node.start_mark.line + 1
+            child = join_path(key_path, key)
+            if key in seen and isinstance(key_node, ScalarNode):
+                raise ConfigError(
+                    f"duplicate key {key!r} (first defined on line {seen[key]})",
+                    path=path,
+                    key_path=child,
+                    line=line,
+                    fix="remove one of the two entries; YAML keys must be unique",
+                    display_path=display,
+                )
+            seen[key] = line
+            lines.setdefault(child, line)
+            _index(value_node, child, lines, path, display, active)
+        active.discard(id(node))
+    elif isinstance(node, SequenceNode):
+        active.add(id(node))
+        for i, item in enumerate(node.value):
+            _index(item, join_path(key_path, i), lines, path, display, active)
+        active.discard(id(node))

@@ -1,0 +1,195 @@
+"""Google AI Studio (Gemini): ``{v1beta|v1}/models/{model}:generateContent`` and embeddings."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from .model import Prompt, embed, think
+from .wire import (
+    NOT_JSON,
+    Ctx,
+    ProviderCall,
+    Reply,
+    bad_json,
+    error_reply,
+    google_error,
+    is_int,
+    rule_error,
+    words,
+)
+
+ROUTE = re.compile(r"^(v1|v1beta)/models/([^:/][^:]*):([A-Za-z]+)$")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+_TOP = frozenset(
+    {
+        "contents", "systemInstruction", "generationConfig", "safetySettings", "tools",
+        "toolConfig", "cachedContent", "labels",
+    }
+)  # fmt: skip
+_GEN = frozenset(
+    {
+        "temperature", "topP", "topK", "candidateCount", "maxOutputTokens", "stopSequences",
+        "responseMimeType", "responseSchema", "responseJsonSchema", "presencePenalty",
+        "frequencyPenalty", "seed", "responseLogprobs", "logprobs", "thinkingConfig",
+        "responseModalities", "mediaResolution", "speechConfig", "enableEnhancedCivicAnswers",
+    }
+)  # fmt: skip
+_FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
+
+
+def _invalid(message: str) -> Reply:
+    return error_reply(google_error, 400, "invalid_request", message)
+
+
+def _unknown(name: str, where: str = "") -> Reply:
+    at = f" at '{where}'" if where else ""
+    return _invalid(f'Invalid JSON payload received. Unknown name "{name}"{at}: Cannot find field.')
+
+
+def _parts_text(where: str, content: Any) -> str | Reply:
+    if not isinstance(content, dict):
+        return _invalid(f"* {where}: must be an object with 'parts'")
+    parts = content.get("parts")
+    if not isinstance(parts, list) or not parts:
+        return _invalid(f"* {where}.parts: contents.parts must not be empty.")
+    texts: list[str] = []
+    for part in parts:
+        if not isinstance(part, dict):
+            return _invalid(f"* {where}.parts: each part must be an object like {{'text': ...}}")
+        if isinstance(part.get("text"), str):
+            texts.append(part["text"])
+    return "\n".join(texts)
+
+
+def parse_generate(body: Any) -> Prompt | Reply:
+    """Validate a ``generateContent`` body (proto-JSON: camelCase or snake_case names)."""
+    if body is NOT_JSON or not isinstance(body, dict):
+        return bad_json(google_error, "Invalid JSON payload received.")
+    for key in body:
+        if _camel(key) not in _TOP:
+            return _unknown(key)
+    norm = {_camel(k): v for k, v in body.items()}
+    gen = norm.get("generationConfig") or {}
+    if not isinstance(gen, dict):
+        return _invalid("Invalid value at 'generation_config': expected an object")
+    for key in gen:
+        if _camel(key) not in _GEN:
+            return _unknown(key, "generation_config")
+    gen = {_camel(k): v for k, v in gen.items()}
+    limit = gen.get("maxOutputTokens")
+    if limit is not None and not is_int(limit):
+        return _invalid("Invalid value at 'generation_config.max_output_tokens': expected an int")
+    contents = norm.get("contents")
+    if not isinstance(contents, list) or not contents:
+        return _invalid("* GenerateContentRequest.contents: contents is not specified")
+    pairs: list[tuple[str, str]] = []
+    system = norm.get("systemInstruction")
+    if system is not None:
+        text = _parts_text("GenerateContentRequest.system_instruction", system)
+        if isinstance(text, Reply):
+            return text
+        pairs.append(("system", text))
+    for i, content in enumerate(contents):
+        role = content.get("role", "user") if isinstance(content, dict) else None
+        if role not in ("user", "model", "function"):
+            return _invalid("Please use a valid role: user, model.")
+        text = _parts_text(f"GenerateContentRequest.contents[{i}]", content)
+        if isinstance(text, Reply):
+            return text
+        pairs.append((str(role), text))
+    return Prompt.of(pairs, limit)
+
+
+def _generate(call: ProviderCall, ctx: Ctx, model: str) -> Reply:
+    prompt = parse_generate(call.body)
+    if isinstance(prompt, Reply):
+        return prompt
+    answer = think(ctx.rules, prompt, call.provider, model)
+    if answer.error_status:
+        return rule_error(google_error, answer.error_status)
+    parts: list[dict[str, Any]] = []
+    if answer.text or not answer.tool_calls:
+        parts.append({"text": answer.text})
+    parts.extend({"functionCall": {"name": c["name"], "args": c["arguments"]}} for c in answer.tool_calls)
+    return Reply(
+        status=200,
+        body={
+            "candidates": [
+                {
+                    "content": {"parts": parts, "role": "model"},
+                    "finishReason": _FINISH.get(answer.finish_reason, answer.finish_reason),
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": {
+                "promptTokenCount": answer.prompt_tokens,
+                "candidatesTokenCount": answer.completion_tokens,
+                "totalTokenCount": answer.prompt_tokens + answer.completion_tokens,
+            },
+            "modelVersion": model,
+            "responseId": uuid.uuid4().hex[:22],
+        },
+        model=model,
+        tokens_in=answer.prompt_tokens,
+        tokens_out=answer.completion_tokens,
+    )
+
+
+def _embed_one(ctx: Ctx, req: Any, where: str) -> list[float] | Reply:
+    if not isinstance(req, dict):
+        return _invalid(f"* {where}: must be an object with 'content'")
+    text = _parts_text(f"{where}.content", req.get("content"))
+    if isinstance(text, Reply):
+        return text
+    dims = req.get("outputDimensionality", req.get("output_dimensionality", ctx.embedding_dimensions))
+    if not is_int(dims) or dims < 1:
+        return _invalid(f"* {where}.output_dimensionality: must be a positive integer")
+    return embed(text, dims)
+
+
+def _embeddings(call: ProviderCall, ctx: Ctx, model: str, batch: bool) -> Reply:
+    body = call.body
+    if body is NOT_JSON or not isinstance(body, dict):
+        return bad_json(google_error, "Invalid JSON payload received.")
+    reqs = body.get("requests") if batch else [body]
+    if not isinstance(reqs, list) or not reqs:
+        return _invalid("* BatchEmbedContentsRequest.requests: requests is not specified")
+    vectors: list[list[float]] = []
+    for i, req in enumerate(reqs):
+        vec = _embed_one(ctx, req, f"requests[{i}]" if batch else "EmbedContentRequest")
+        if isinstance(vec, Reply):
+            return vec
+        vectors.append(vec)
+    out: Any = {"embeddings": [{"values": v} for v in vectors]} if batch else {
+        "embedding": {"values": vectors[0]}
+    }
+    tokens = sum(words(str(r.get("content"))) for r in reqs)
+    return Reply(status=200, body=out, model=model, tokens_in=tokens)
+
+
+def handle_gemini(call: ProviderCall, ctx: Ctx) -> Reply:
+    """Dispatch a Gemini route; unknown routes get Google's 404."""
+    m = ROUTE.match(call.path)
+    if not m:
+        return error_reply(
+            google_error, 404, "not_found",
+            f"The requested URL /{call.path} was not found on this server.",
+        )  # fmt: skip
+    model, method = m.group(2), m.group(3)
+    if method == "generateContent":
+        return _generate(call, ctx, model)
+    if method in ("embedContent", "batchEmbedContents"):
+        return _embeddings(call, ctx, model, method == "batchEmbedContents")
+    return error_reply(
+        google_error, 404, "not_found",
+        f"models/{model} method {method!r} is not supported by the emulator "
+        "(use generateContent, embedContent or batchEmbedContents)",
+    )  # fmt: skip

@@ -1,0 +1,177 @@
+"""HTTP transport management: httpx clients per event loop and a private background loop.
+
+pytest-asyncio and anyio create an event loop per test, and an httpx client is bound to the
+loop it first ran on, so `Transport` keeps one small set of clients per loop (a
+WeakKeyDictionary keyed by the loop: a loop that is garbage-collected drops its entry).
+Calls are spread round-robin over several clients of a few connections each, because one
+``AsyncClient`` with a large pool is several times slower under high concurrency
+(encode/httpx#3215, see reference/performance.md). ``transport_factory`` makes the transport
+swappable (``httpx.MockTransport`` in tests, ``httpx-aiohttp`` where measured faster).
+
+The synchronous API runs coroutines on `BackgroundLoop`, a daemon thread with its own loop,
+so there is exactly one (async) implementation of the call path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import itertools
+import threading
+import weakref
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+#: Connections per client; calls are spread over ceil(concurrency / this) clients.
+CONNECTIONS_PER_CLIENT = 8
+_HEADERS = {"user-agent": "pytest-cfgateway"}
+
+
+@dataclasses.dataclass
+class _LoopState:
+    clients: list[httpx.AsyncClient]
+    semaphore: asyncio.Semaphore
+    turn: itertools.count[int]
+
+    def next_client(self) -> httpx.AsyncClient:
+        return self.clients[next(self.turn) % len(self.clients)]
+
+
+class Transport:
+    """httpx clients and a concurrency bound, one set per running event loop."""
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 8,
+        transport: httpx.AsyncBaseTransport | None = None,
+        transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.concurrency = concurrency
+        self._transport = transport
+        self._factory = transport_factory
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def _new_state(self) -> _LoopState:
+        if self._transport is not None:
+            # an injected transport instance is shared: one client is enough
+            clients = [
+                httpx.AsyncClient(transport=self._transport, timeout=None, headers=_HEADERS)
+            ]
+        else:
+            n = max(1, -(-self.concurrency // CONNECTIONS_PER_CLIENT))
+            per = max(1, -(-self.concurrency // n))
+            limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
+            clients = [
+                httpx.AsyncClient(
+                    transport=self._factory() if self._factory else None,
+                    limits=limits,
+                    timeout=None,
+                    headers=_HEADERS,
+                )
+                for _ in range(n)
+            ]
+        return _LoopState(clients, asyncio.Semaphore(self.concurrency), itertools.count())
+
+    def state(self) -> _LoopState:
+        """The client set of the running loop (created on first use)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            st = self._states.get(loop)
+            if st is None:
+                st = self._states[loop] = self._new_state()
+            return st
+
+    def client(self) -> httpx.AsyncClient:
+        """The next client (round-robin) of the running loop."""
+        return self.state().next_client()
+
+    def semaphore(self) -> asyncio.Semaphore:
+        """Bounds in-flight calls on the running loop to ``concurrency``."""
+        return self.state().semaphore
+
+    async def aclose_current(self) -> None:
+        """Close the clients of the running loop."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            st = self._states.pop(loop, None)
+        if st is not None:
+            for c in st.clients:
+                await c.aclose()
+
+    def loops(self) -> int:
+        """How many loops currently hold clients (for tests and diagnostics)."""
+        with self._lock:
+            return len(self._states)
+
+
+class BackgroundLoop:
+    """A daemon thread running an event loop, for the synchronous API."""
+
+    def __init__(self, name: str = "pytest-cfgateway") -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _ensure(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def main() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                thread = threading.Thread(target=main, name=self._name, daemon=True)
+                thread.start()
+                ready.wait()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def in_loop_thread(self) -> bool:
+        """True when called from the background loop's own thread."""
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the background loop and wait for its result."""
+        if self.in_loop_thread():
+            coro.close()
+            raise RuntimeError(
+                "a synchronous Gateway method was called from inside the gateway's own event "
+                "loop; use the async method (await gw.acomplete(...)) instead"
+            )
+        loop = self._ensure()
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, loop)
+        return future.result()
+
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
+    def stop(self, before: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
+        """Run ``before()`` on the loop (e.g. closing its clients), then stop the thread."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        try:
+            if before is not None:
+                asyncio.run_coroutine_threadsafe(before(), loop).result()
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()

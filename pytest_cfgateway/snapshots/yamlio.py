@@ -1,0 +1,113 @@
+"""The YAML dialect of cassette files: deterministic, diffable line by line, lossless.
+
+- Mappings keep their insertion order (the cassette builder fixes the field order).
+- Multi-line strings are literal blocks (``|``, ``|-``, ``|+``), so a long answer diffs line
+  by line. A multi-line string that a literal block cannot hold exactly (a line with trailing
+  spaces, a tab, ``\\r``) is written as ``!lines`` (a sequence of its lines, joined with
+  ``\\n`` on load), which is still one diff line per text line.
+- Lists of plain numbers (embeddings) are written on one line, in flow style.
+- No line folding, no anchors/aliases, unicode kept as is.
+
+Reading uses a safe loader that knows only ``!lines`` on top of plain YAML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+LINES_TAG = "!lines"
+
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Characters a YAML literal block reproduces exactly (printable, no extra line breaks).
+_UNSAFE_IN_BLOCK = frozenset("\t\r\x85\u2028\u2029\ufeff")
+
+
+class _CassetteDumper(_Dumper):  # type: ignore[valid-type,misc]
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+class _CassetteLoader(_Loader):  # type: ignore[valid-type,misc]
+    pass
+
+
+def literal_block_ok(text: str) -> bool:
+    """Whether ``text`` (multi-line) can be written as a literal block and read back exactly."""
+    if text.endswith(" ") or " \n" in text:
+        return False
+    for ch in text:
+        if ch == "\n":
+            continue
+        if ch in _UNSAFE_IN_BLOCK:
+            return False
+        if ch < " " or ch == "\x7f" or "\x80" <= ch < "\xa0" or "\ud800" <= ch <= "\udfff":
+            return False
+        if ch in ("\ufffe", "\uffff"):
+            return False
+    return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    if "\n" in data:
+        if literal_block_ok(data):
+            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+        return dumper.represent_sequence(LINES_TAG, data.split("\n"), flow_style=False)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flow = bool(data) and all(_is_number(v) for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+def _represent_dict(dumper: yaml.SafeDumper, data: dict[Any, Any]) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=False)
+
+
+_CassetteDumper.add_representer(str, _represent_str)
+_CassetteDumper.add_representer(list, _represent_list)
+_CassetteDumper.add_representer(tuple, _represent_list)
+_CassetteDumper.add_representer(dict, _represent_dict)
+
+
+def _construct_lines(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    if not isinstance(node, yaml.SequenceNode):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{LINES_TAG} must be a list of lines", node.start_mark
+        )
+    lines = loader.construct_sequence(node)
+    if not all(isinstance(line, str) for line in lines):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"every item of {LINES_TAG} must be a string", node.start_mark
+        )
+    return "\n".join(lines)
+
+
+_CassetteLoader.add_constructor(LINES_TAG, _construct_lines)
+
+
+def dump_yaml(data: Any) -> str:
+    """Serialize plain data (dict/list/str/int/float/bool/None) to cassette YAML."""
+    text: str = yaml.dump(
+        data,
+        Dumper=_CassetteDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=2**31 - 1,
+        default_flow_style=False,
+        explicit_start=False,
+    )
+    return text
+
+
+def load_yaml(text: str) -> Any:
+    """Parse cassette YAML (raises ``yaml.YAMLError`` on malformed input)."""
+    return yaml.load(text, Loader=_CassetteLoader)  # noqa: S506 - a SafeLoader subclass
