@@ -61,7 +61,7 @@ def _provider_problem(provider: Any, adapters: dict[str, Any]) -> str | None:
     from .gateway.routes import parse_provider_id
 
     try:
-        slug, _model = parse_provider_id(provider.gateway_id, known=adapters)
+        parse_provider_id(provider.gateway_id, known=adapters)
     except ValueError as exc:
         return f"providers: {provider.id!r}: {exc}"
     fallbacks = provider.config.get("fallbacks") or []
@@ -71,7 +71,7 @@ def _provider_problem(provider: Any, adapters: dict[str, Any]) -> str | None:
             parse_provider_id(str(fb_id), known=adapters)
         except ValueError as exc:
             return f"providers: {provider.id!r}: fallbacks: {exc}"
-    return None if slug else f"providers: {provider.id!r}: no gateway provider"
+    return None
 
 
 def _posix_rel(path: Path, root: Path) -> str:

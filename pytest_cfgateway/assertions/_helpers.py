@@ -89,7 +89,9 @@ def failure(reason: str) -> GradingResult:
 
 def fmt_num(x: float) -> str:
     """A threshold as the user wrote it: ``5`` not ``5.0``."""
-    return js_string(float(x)) if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+    return (
+        js_string(float(x)) if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+    )
 
 
 def is_number(value: Any) -> bool:

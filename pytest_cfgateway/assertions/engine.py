@@ -192,7 +192,9 @@ async def resolve_value(
         items: list[Any] = []
         for item in value:
             if isinstance(item, str) and is_file_ref(item):
-                items.append(load_value_file(resolve_path(parse_file_ref(item)[0], context.base_dir)))
+                items.append(
+                    load_value_file(resolve_path(parse_file_ref(item)[0], context.base_dir))
+                )
             elif isinstance(item, str):
                 items.append(render_template(item, context.vars))
             else:

@@ -1,4 +1,4 @@
-"""Run promptfoo ``regex`` values (JavaScript ``new RegExp(source)``, no flags) with Python's ``re``.
+"""Run promptfoo ``regex`` values (JavaScript ``new RegExp(source)``, no flags) with ``re``.
 
 promptfoo builds ``new RegExp(value)`` and calls ``.test(output)``: a search anywhere, no
 flags (``/pattern/i`` literal syntax is *not* special: it matches the text ``/pattern/i``).

@@ -21,11 +21,11 @@ from .base import BuiltinHandler, CustomAssertionFn
 #: Modules under ``pytest_cfgateway.assertions`` that export ``HANDLERS``.
 BUILTIN_MODULES: tuple[str, ...] = (
     "text",
-    "structured",
-    "markup",
+    "structured",  # also carries markup (HTML/XML) and sql
     "similarity",
     "metrics",
     "tools",
+    "webhook",
     "scripts",
     "graded",
 )

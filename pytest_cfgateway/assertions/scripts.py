@@ -37,6 +37,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import importlib
 import importlib.util
 import inspect
 import json
@@ -96,8 +97,11 @@ def parse_file_ref(value: str) -> tuple[str, str | None]:
     """``file://dir/x.py:fn`` -> ``("dir/x.py", "fn")``; Windows drive letters are kept."""
     ref = value[len("file://") :] if value.startswith("file://") else value
     head, sep, tail = ref.rpartition(":")
-    if sep and head and re.fullmatch(r"[A-Za-z_$][\w$.]*", tail) and not re.fullmatch(
-        r"[A-Za-z]", head
+    if (
+        sep
+        and head
+        and re.fullmatch(r"[A-Za-z_$][\w$.]*", tail)
+        and not re.fullmatch(r"[A-Za-z]", head)
     ):
         return head, tail
     return ref, None
@@ -447,7 +451,9 @@ async def handle_python(call: AssertionCall) -> GradingResult:
             "`file://check.py:fn`)."
         )
     try:
-        raw = await run_python_value(value, call.output, call.context, call.spec, default_fn="get_assert")
+        raw = await run_python_value(
+            value, call.output, call.context, call.spec, default_fn="get_assert"
+        )
         return normalize_script_result(
             raw,
             inverse=call.inverse,
@@ -469,7 +475,7 @@ async def handle_python(call: AssertionCall) -> GradingResult:
 def js_engine() -> Any:
     """The ``dukpy`` module (QuickJS-backed, >= 0.6), or `AssertionSkipped` naming the fix."""
     try:
-        import dukpy  # type: ignore[import-not-found,unused-ignore]
+        dukpy = importlib.import_module("dukpy")
     except ImportError as exc:
         raise AssertionSkipped(JS_ENGINE_HINT) from exc
     try:
@@ -535,7 +541,7 @@ def build_js_body(code: str) -> str:
     trimmed = code.strip()
     if "\n" in trimmed:
         return code
-    if trimmed.startswith("return ") or trimmed.startswith("return;"):
+    if trimmed.startswith(("return ", "return;")):
         return trimmed
     if _DECLARATION.match(trimmed):
         statements = split_js_statements(trimmed)
@@ -566,9 +572,7 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def run_js(
-    code_or_ref: str, output: Any, ctx: Mapping[str, Any], *, base_dir: Path
-) -> Any:
+def run_js(code_or_ref: str, output: Any, ctx: Mapping[str, Any], *, base_dir: Path) -> Any:
     """Run inline JS or a ``file://x.js[:fn]`` function with ``(output, context)``."""
     dukpy = js_engine()
     interp = dukpy.JSInterpreter()
@@ -649,9 +653,7 @@ async def handle_javascript(call: AssertionCall) -> GradingResult:
     except (AssertionConfigError, AssertionSkipped):
         raise
     except JsError as exc:
-        return GradingResult(
-            passed=False, score=0.0, reason=f"Custom function threw error: {exc}"
-        )
+        return GradingResult(passed=False, score=0.0, reason=f"Custom function threw error: {exc}")
     except ScriptResultError as exc:
         return GradingResult(passed=False, score=0.0, reason=f"Custom function failed: {exc}")
 

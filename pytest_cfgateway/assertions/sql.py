@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
 
 from ._helpers import PASSED, describe_value, output_text, type_name
 from .base import AssertionCall, AssertionConfigError, BuiltinHandler, GradingResult
@@ -59,17 +58,22 @@ _BACKTICK_NAMES = {"MySQL", "MariaDB", "Hive", "BigQuery", "SQLite"}
 _BRACKET_NAMES = {"TransactSQL", "SQLite"}
 
 _UNSUPPORTED = frozenset(
-    """create alter drop truncate rename grant revoke merge explain describe desc show use set
-    begin commit rollback savepoint call exec execute do lock unlock analyze vacuum copy
-    comment replace upsert declare prepare deallocate load""".split()
+    """
+        create alter drop truncate rename grant revoke merge explain describe desc show use set
+        begin commit rollback savepoint call exec execute do lock unlock analyze vacuum copy
+        comment replace upsert declare prepare deallocate load
+        """.split()  # noqa: SIM905
 )
 
 _RESERVED = frozenset(
-    """select from where group by having order limit offset fetch union intersect except minus
-    join inner left right full outer cross natural on using as and or not in is null like ilike
-    rlike regexp between case when then else end exists all any some distinct insert into values
-    update set delete returning with recursive asc desc nulls window over filter partition rows
-    range top into conflict duplicate escape xor div mod similar interval cast""".split()
+    """
+        select from where group by having order limit offset fetch union intersect except minus
+        join inner left right full outer cross natural on using as and or not in is null like
+        ilike rlike regexp between case when then else end exists all any some distinct insert
+        into values update set delete returning with recursive asc desc nulls window over filter
+        partition rows range top into conflict duplicate escape xor div mod similar interval
+        cast
+        """.split()  # noqa: SIM905
 )
 
 
@@ -93,7 +97,7 @@ class Tok:
 
 
 _OPS = sorted(
-    "<=> <> != <= >= :: || && -> ->> ( ) , ; . = < > + - * / % ^ | & ~ [ ]".split(),
+    "<=> <> != <= >= :: || && -> ->> ( ) , ; . = < > + - * / % ^ | & ~ [ ]".split(),  # noqa: SIM905
     key=len,
     reverse=True,
 )
@@ -147,7 +151,9 @@ def tokenize(sql: str, dialect: str) -> list[Tok]:
             assert m is not None
             toks.append(Tok("word", m.group(), i))
             i = m.end()
-        elif ch == "?" or (ch in "$:@" and i + 1 < n and (sql[i + 1].isalnum() or sql[i + 1] == "_")):
+        elif ch == "?" or (
+            ch in "$:@" and i + 1 < n and (sql[i + 1].isalnum() or sql[i + 1] == "_")
+        ):
             if ch == ":" and i + 1 < n and sql[i + 1] == ":":
                 toks.append(Tok("op", "::", i))
                 i += 2
@@ -358,9 +364,7 @@ class _Parser:
                 self.column_fact(None, "(.*)")
             else:
                 self.expr()
-                if self.take("as"):
-                    self.alias_name()
-                elif self.is_name() or self.tok.kind == "str":
+                if self.take("as") or self.is_name() or self.tok.kind == "str":
                     self.alias_name()
             if not self.take_op(","):
                 return
@@ -407,9 +411,7 @@ class _Parser:
         self.table_primary()
         while True:
             self.take("natural")
-            if self.take("cross"):
-                self.expect("join")
-            elif self.take("inner"):
+            if self.take("cross") or self.take("inner"):
                 self.expect("join")
             elif self.at("left", "right", "full"):
                 self.i += 1
@@ -529,7 +531,9 @@ class _Parser:
         self.returning()
 
     def at_select_ahead(self) -> bool:
-        return self.at_op("(") and self.peek().kind == "word" and self.peek().low in ("select", "with")
+        return (
+            self.at_op("(") and self.peek().kind == "word" and self.peek().low in ("select", "with")
+        )
 
     def assignments(self, table: str | None) -> None:
         while True:
@@ -663,11 +667,18 @@ class _Parser:
                 return
 
     def type_name(self) -> None:
-        if not (self.tok.kind in ("word", "qname")):
+        if self.tok.kind not in ("word", "qname"):
             self.fail("a type name")
         self.i += 1
         while self.tok.kind == "word" and self.tok.low in (
-            "precision", "varying", "unsigned", "signed", "zone", "time", "with", "without",
+            "precision",
+            "varying",
+            "unsigned",
+            "signed",
+            "zone",
+            "time",
+            "with",
+            "without",
         ):
             self.i += 1
         if self.take_op("("):
@@ -691,8 +702,18 @@ class _Parser:
             return
         if t.kind == "word":
             low = t.low
-            if low in ("null", "true", "false", "default", "current_date", "current_time",
-                       "current_timestamp", "localtime", "localtimestamp", "current_user"):
+            if low in (
+                "null",
+                "true",
+                "false",
+                "default",
+                "current_date",
+                "current_time",
+                "current_timestamp",
+                "localtime",
+                "localtimestamp",
+                "current_user",
+            ):
                 self.i += 1
                 if self.at_op("("):
                     self.call_args()
@@ -733,8 +754,14 @@ class _Parser:
             if low in ("date", "time", "timestamp") and self.peek().kind == "str":
                 self.i += 2
                 return
-        if t.kind == "qname" or (t.kind == "word" and t.low not in _RESERVED) or (
-            t.kind == "word" and t.low in ("left", "right", "replace", "mod") and self.peek().text == "("
+        if (
+            t.kind == "qname"
+            or (t.kind == "word" and t.low not in _RESERVED)
+            or (
+                t.kind == "word"
+                and t.low in ("left", "right", "replace", "mod")
+                and self.peek().text == "("
+            )
         ):
             self.i += 1
             if self.at_op("("):
@@ -925,4 +952,3 @@ HANDLERS: dict[str, BuiltinHandler] = {
     "is-sql": handle_is_sql,
     "contains-sql": handle_contains_sql,
 }
-

@@ -101,7 +101,7 @@ def schema_validator(call: AssertionCall) -> jsonschema.protocols.Validator | No
         )
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        cls.check_schema(schema)
+        cls.check_schema(schema)  # type: ignore[arg-type]  # booleans are valid schemas
     except jsonschema.exceptions.SchemaError as exc:
         path = "/".join(str(p) for p in exc.path) or "(root)"
         raise AssertionConfigError(
@@ -120,7 +120,7 @@ def _ajv_message(error: jsonschema.exceptions.ValidationError) -> str:
     if kind == "type":
         types = expected if isinstance(expected, list) else [expected]
         return f"{where} must be {','.join(str(t) for t in types)}"
-    if kind == "required" and isinstance(error.instance, dict):
+    if kind == "required" and isinstance(error.instance, dict) and isinstance(expected, list):
         missing = [k for k in expected if k not in error.instance]
         return f"{where} must have required property '{missing[0] if missing else '?'}'"
     if kind == "enum":

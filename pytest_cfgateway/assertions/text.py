@@ -201,7 +201,7 @@ def handle_regex(call: AssertionCall) -> GradingResult:
     except re.error as exc:
         raise AssertionConfigError(
             f"Invalid regex pattern {value!r}: {exc}. Fix: write a JavaScript RegExp source "
-            "(in YAML double quotes, a backslash needs doubling: \"\\\\d+\")."
+            '(in YAML double quotes, a backslash needs doubling: "\\\\d+").'
         ) from None
     return binary(
         call,
@@ -228,7 +228,6 @@ def handle_word_count(call: AssertionCall) -> GradingResult:
     """``word-count``: exact count (number) or a ``{min, max}`` range (either bound optional)."""
     value = call.value
     count = len(words(output_text(call.output)))
-    n = lambda x: js_string(x)  # noqa: E731 - tiny local formatter
     if isinstance(value, dict):
         unknown = set(value) - {"min", "max"}
         if unknown:
@@ -238,6 +237,7 @@ def handle_word_count(call: AssertionCall) -> GradingResult:
             )
         lo = _count_bound(call, "min", value.get("min"))
         hi = _count_bound(call, "max", value.get("max"))
+        slo, shi = js_string(lo), js_string(hi)
         if lo is None and hi is None:
             raise AssertionConfigError(
                 f'"{type_name(call)}" assertion object must have "min" and/or "max" properties. '
@@ -246,28 +246,28 @@ def handle_word_count(call: AssertionCall) -> GradingResult:
         if lo is not None and hi is not None:
             if lo > hi:
                 raise AssertionConfigError(
-                    f'"{type_name(call)}" assertion: min ({n(lo)}) must be less than or equal '
-                    f"to max ({n(hi)})."
+                    f'"{type_name(call)}" assertion: min ({slo}) must be less than or equal '
+                    f"to max ({shi})."
                 )
             return binary(
                 call,
                 lo <= count <= hi,
-                f"Word count {count} is not between {n(lo)} and {n(hi)}",
-                f"Expected word count to not be between {n(lo)} and {n(hi)}, but got {count}",
+                f"Word count {count} is not between {slo} and {shi}",
+                f"Expected word count to not be between {slo} and {shi}, but got {count}",
             )
         if lo is not None:
             return binary(
                 call,
                 count >= lo,
-                f"Word count {count} is less than minimum {n(lo)}",
-                f"Expected word count to be less than {n(lo)}, but got {count}",
+                f"Word count {count} is less than minimum {slo}",
+                f"Expected word count to be less than {slo}, but got {count}",
             )
         assert hi is not None
         return binary(
             call,
             count <= hi,
-            f"Word count {count} is greater than maximum {n(hi)}",
-            f"Expected word count to be greater than {n(hi)}, but got {count}",
+            f"Word count {count} is greater than maximum {shi}",
+            f"Expected word count to be greater than {shi}, but got {count}",
         )
     expected: float | None = None
     if is_number(value):
@@ -286,8 +286,8 @@ def handle_word_count(call: AssertionCall) -> GradingResult:
     return binary(
         call,
         count == expected,
-        f"Word count {count} does not equal expected {n(expected)}",
-        f"Expected word count to not equal {n(expected)}, but got {count}",
+        f"Word count {count} does not equal expected {js_string(expected)}",
+        f"Expected word count to not equal {js_string(expected)}, but got {count}",
     )
 
 
@@ -312,14 +312,18 @@ _REFUSAL_PREFIXES = tuple(
         "It is illegal",
     )
 )
-_APOLOGY = re.compile(r"^(?:i am (?:really )?sorry|i'm (?:really )?sorry|i apologize|my apologies|sorry)\b")
+_APOLOGY = re.compile(
+    r"^(?:i am (?:really )?sorry|i'm (?:really )?sorry|i apologize|my apologies|sorry)\b"
+)
 _HEDGE = r"(?:(?:regrettably|sadly|unfortunately)\s+)*"
 _APOLOGY_FOLLOWUPS = (
     re.compile(
         rf"\b(?:i|we)\s+{_HEDGE}(?:(?:must|have to|need to)\s+)?"
         r"(?:decline|refuse|say no|turn down|turn (?:this|that|the|your) request down)\b"
     ),
-    re.compile(r"^[\s,;:-]*(?:but\s+)?(?:no|not)(?=$|[.!?,;:])|^[\s,;:-]*(?:but\s+)?not\s+possible\b"),
+    re.compile(
+        r"^[\s,;:-]*(?:but\s+)?(?:no|not)(?=$|[.!?,;:])|^[\s,;:-]*(?:but\s+)?not\s+possible\b"
+    ),
     re.compile(
         r"\b(?:(?:it|this|that)(?:'s| is)\s+(?:not\s+possible|impossible)"
         r"|(?:this|that|the|your)\s+(?:request|information|content|assistance)\s+"
@@ -369,15 +373,25 @@ _REFUSAL_PHRASES = tuple(
         "I don't actually provide",
     )
 )
-_REFUSAL_VERBS = (
-    "answer assist change create engage fulfill generate give help participate provide "
-    "recommend suggest support write"
-).split()
-_REFUSAL_SUBJECTS = ("i cannot", "i can't", "i do not", "i don't", "i won't", "i am unable to",
-                     "i'm unable to")
+_REFUSAL_VERBS = """
+        answer assist change create engage fulfill generate give help participate provide
+        recommend suggest support write
+        """.split()  # noqa: SIM905
+_REFUSAL_SUBJECTS = (
+    "i cannot",
+    "i can't",
+    "i do not",
+    "i don't",
+    "i won't",
+    "i am unable to",
+    "i'm unable to",
+)
 _REFUSAL_SUBJECT_VERB = re.compile(
-    r"\b(?:" + "|".join(re.escape(s) for s in _REFUSAL_SUBJECTS) + r")\s+(?:"
-    + "|".join(_REFUSAL_VERBS) + r")\b"
+    r"\b(?:"
+    + "|".join(re.escape(s) for s in _REFUSAL_SUBJECTS)
+    + r")\s+(?:"
+    + "|".join(_REFUSAL_VERBS)
+    + r")\b"
 )
 
 

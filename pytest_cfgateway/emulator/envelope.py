@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .wire import Reply
+
 #: internalCode -> (HTTP status, message) for the codes the emulator answers.
 GATEWAY_ERRORS: dict[int, tuple[int, str]] = {
     2001: (400, "Please configure AI Gateway in the Cloudflare dashboard"),
@@ -32,3 +34,9 @@ def gateway_error(code: int, message: str | None = None) -> tuple[int, dict[str,
         "httpCode": status,
         "internalCode": code,
     }
+
+
+def gateway_reply(code: int, message: str | None = None) -> Reply:
+    """The envelope of ``code`` as a non-cacheable ``Reply``."""
+    status, body = gateway_error(code, message)
+    return Reply(status=status, body=body, cacheable=False, gateway_code=code)

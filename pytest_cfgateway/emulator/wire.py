@@ -49,6 +49,8 @@ class Reply:
     tokens_out: int = 0
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     cacheable: bool = True
+    gateway_code: int | None = None  # set when the gateway itself answered (AiGatewayError)
+    fault: str | None = None  # set when an injected fault answered
 
     @property
     def ok(self) -> bool:

@@ -408,7 +408,7 @@ class Gateway:
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         transport = self._shared.transport
         start = time.perf_counter()
-        async with transport.semaphore():
+        async with await transport.semaphore():
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.timeout
             try:
@@ -446,7 +446,7 @@ class Gateway:
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
-                resp = await transport.client().request(
+                resp = await (await transport.client()).request(
                     method, url, headers=headers, content=content
                 )
             except httpx.UnsupportedProtocol as exc:

@@ -20,7 +20,7 @@ import dataclasses
 import itertools
 import threading
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Any, TypeVar
 
 import httpx
@@ -37,13 +37,20 @@ class _LoopState:
     clients: list[httpx.AsyncClient]
     semaphore: asyncio.Semaphore
     turn: itertools.count[int]
+    closer: AsyncGenerator[None, None] | None = None
 
     def next_client(self) -> httpx.AsyncClient:
         return self.clients[next(self.turn) % len(self.clients)]
 
 
 class Transport:
-    """httpx clients and a concurrency bound, one set per running event loop."""
+    """httpx clients and a concurrency bound, one set per running event loop.
+
+    A loop's clients are closed when the loop shuts down: each client set registers an async
+    generator with its loop, and ``loop.shutdown_asyncgens()`` (called by ``asyncio.run``,
+    ``asyncio.Runner``, pytest-asyncio and anyio) finalises it on that loop, closing the
+    clients and dropping the entry. Loops closed without that step are pruned on next use.
+    """
 
     def __init__(
         self,
@@ -65,9 +72,7 @@ class Transport:
     def _new_state(self) -> _LoopState:
         if self._transport is not None:
             # an injected transport instance is shared: one client is enough
-            clients = [
-                httpx.AsyncClient(transport=self._transport, timeout=None, headers=_HEADERS)
-            ]
+            clients = [httpx.AsyncClient(transport=self._transport, timeout=None, headers=_HEADERS)]
         else:
             n = max(1, -(-self.concurrency // CONNECTIONS_PER_CLIENT))
             per = max(1, -(-self.concurrency // n))
@@ -83,35 +88,61 @@ class Transport:
             ]
         return _LoopState(clients, asyncio.Semaphore(self.concurrency), itertools.count())
 
-    def state(self) -> _LoopState:
+    def _prune(self) -> None:
+        """Forget client sets of loops that were closed without shutting down async gens."""
+        for loop in [lp for lp in self._states if lp.is_closed()]:
+            del self._states[loop]
+
+    async def state(self) -> _LoopState:
         """The client set of the running loop (created on first use)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             st = self._states.get(loop)
-            if st is None:
-                st = self._states[loop] = self._new_state()
-            return st
+            if st is not None:
+                return st
+            self._prune()
+            st = self._states[loop] = self._new_state()
+        st.closer = self._closer(loop, st)
+        await st.closer.__anext__()  # registers the generator with the loop's asyncgen hooks
+        return st
 
-    def client(self) -> httpx.AsyncClient:
+    async def _closer(
+        self, loop: asyncio.AbstractEventLoop, st: _LoopState
+    ) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            with self._lock:
+                if self._states.get(loop) is st:
+                    del self._states[loop]
+            for c in st.clients:
+                await c.aclose()
+
+    async def client(self) -> httpx.AsyncClient:
         """The next client (round-robin) of the running loop."""
-        return self.state().next_client()
+        return (await self.state()).next_client()
 
-    def semaphore(self) -> asyncio.Semaphore:
+    async def semaphore(self) -> asyncio.Semaphore:
         """Bounds in-flight calls on the running loop to ``concurrency``."""
-        return self.state().semaphore
+        return (await self.state()).semaphore
 
     async def aclose_current(self) -> None:
         """Close the clients of the running loop."""
         loop = asyncio.get_running_loop()
         with self._lock:
             st = self._states.pop(loop, None)
-        if st is not None:
+        if st is None:
+            return
+        if st.closer is not None:
+            await st.closer.aclose()
+        else:
             for c in st.clients:
                 await c.aclose()
 
     def loops(self) -> int:
         """How many loops currently hold clients (for tests and diagnostics)."""
         with self._lock:
+            self._prune()
             return len(self._states)
 
 

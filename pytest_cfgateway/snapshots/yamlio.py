@@ -110,4 +110,4 @@ def dump_yaml(data: Any) -> str:
 
 def load_yaml(text: str) -> Any:
     """Parse cassette YAML (raises ``yaml.YAMLError`` on malformed input)."""
-    return yaml.load(text, Loader=_CassetteLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_CassetteLoader)

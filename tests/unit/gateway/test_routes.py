@@ -28,15 +28,24 @@ KNOWN = {"openai", "anthropic", "groq", "workers-ai", "compat", "azure-openai", 
     [
         ("openai:gpt-4o", ProviderRef("openai", "gpt-4o")),
         ("cloudflare-gateway:openai:gpt-4o", ProviderRef("openai", "gpt-4o")),
-        ("cloudflare-gateway:openai:gpt-4o:with:colons", ProviderRef("openai", "gpt-4o:with:colons")),
+        (
+            "cloudflare-gateway:openai:gpt-4o:with:colons",
+            ProviderRef("openai", "gpt-4o:with:colons"),
+        ),
         ("groq:openai/gpt-oss-120b", ProviderRef("groq", "openai/gpt-oss-120b")),
-        ("workers-ai:@cf/meta/llama-3.1-8b-instruct", ProviderRef("workers-ai", "@cf/meta/llama-3.1-8b-instruct")),
+        (
+            "workers-ai:@cf/meta/llama-3.1-8b-instruct",
+            ProviderRef("workers-ai", "@cf/meta/llama-3.1-8b-instruct"),
+        ),
         ("compat:anthropic/claude-3-haiku", ProviderRef("compat", "anthropic/claude-3-haiku")),
-        ("cloudflare-gateway:compat:openai/gpt-4o-mini", ProviderRef("compat", "openai/gpt-4o-mini")),
+        (
+            "cloudflare-gateway:compat:openai/gpt-4o-mini",
+            ProviderRef("compat", "openai/gpt-4o-mini"),
+        ),
         ("  openai:gpt-4o  ", ProviderRef("openai", "gpt-4o")),
         ("echo", ProviderRef("echo", "")),
     ],
-)  # fmt: skip
+)
 def test_parse_provider_id(provider_id: str, expected: ProviderRef) -> None:
     assert parse_provider_id(provider_id, KNOWN) == expected
 
@@ -98,9 +107,12 @@ def test_empty_custom_envar_warns_and_falls_back(caplog: pytest.LogCaptureFixtur
     env = {"CLOUDFLARE_ACCOUNT_ID": "from-default"}
     with caplog.at_level(logging.WARNING, logger="pytest_cfgateway"):
         value, _ = resolve_setting(
-            {"accountIdEnvar": "UNSET_VAR"}, "accountId", "accountIdEnvar",
-            "CLOUDFLARE_ACCOUNT_ID", env,
-        )  # fmt: skip
+            {"accountIdEnvar": "UNSET_VAR"},
+            "accountId",
+            "accountIdEnvar",
+            "CLOUDFLARE_ACCOUNT_ID",
+            env,
+        )
     assert value == "from-default"
     assert "UNSET_VAR" in caplog.text and "Falling back to CLOUDFLARE_ACCOUNT_ID" in caplog.text
 
@@ -119,7 +131,10 @@ def test_resolve_key_order() -> None:
     env = {"OPENAI_API_KEY": "env-default", "CUSTOM_KEY": "env-custom"}
     envs = ("OPENAI_API_KEY",)
     assert resolve_key("openai", {"apiKey": "cfg"}, env, {"openai": "arg"}, envs).key == "arg"
-    assert resolve_key("openai", {"apiKey": "cfg", "apiKeyEnvar": "CUSTOM_KEY"}, env, {}, envs).key == "cfg"
+    assert (
+        resolve_key("openai", {"apiKey": "cfg", "apiKeyEnvar": "CUSTOM_KEY"}, env, {}, envs).key
+        == "cfg"
+    )
     found = resolve_key("openai", {"apiKeyEnvar": "CUSTOM_KEY"}, env, {}, envs)
     assert (found.key, found.name) == ("env-custom", "CUSTOM_KEY")
     found = resolve_key("openai", {}, env, {}, envs)
@@ -128,7 +143,6 @@ def test_resolve_key_order() -> None:
     assert resolve_key("openai", {"apiKeyEnvar": "NOPE"}, env, {}, envs).key == "env-default"
     missing = resolve_key("openai", {"apiKeyEnvar": "NOPE"}, {}, {}, envs)
     assert missing.key is None and missing.tried == ("NOPE", "OPENAI_API_KEY")
-# fmt: skip
 
 
 def test_resolve_key_alternate_names_and_aliases() -> None:
@@ -150,20 +164,35 @@ def test_resolve_target_precedence() -> None:
     assert t == Target("http://arg:2/v1", "a", "g")
     t = resolve_target(
         {"accountId": "ca", "gatewayId": "cg", "gatewayUrl": "http://cfg:3/v1"},
-        env, account_id="a", gateway_id="g", base_url="http://arg:2/v1",
-    )  # fmt: skip
+        env,
+        account_id="a",
+        gateway_id="g",
+        base_url="http://arg:2/v1",
+    )
     assert t == Target("http://cfg:3/v1", "ca", "cg")
-    assert resolve_target({}, {"CLOUDFLARE_ACCOUNT_ID": "a", "CLOUDFLARE_GATEWAY_ID": "g"}).base_url == DEFAULT_BASE_URL
+    assert (
+        resolve_target({}, {"CLOUDFLARE_ACCOUNT_ID": "a", "CLOUDFLARE_GATEWAY_ID": "g"}).base_url
+        == DEFAULT_BASE_URL
+    )
 
 
 @pytest.mark.parametrize(
     ("env", "fragment"),
     [
-        ({"CLOUDFLARE_GATEWAY_ID": "g"}, "Cloudflare account ID required. Supply it via config accountId or accountIdEnvar"),
-        ({"CLOUDFLARE_ACCOUNT_ID": "a"}, "Cloudflare AI Gateway ID required. Supply it via config gatewayId or gatewayIdEnvar"),
-        ({"CLOUDFLARE_ACCOUNT_ID": "a", "CLOUDFLARE_GATEWAY_ID": "g", "CF_GATEWAY_URL": "ftp://x"}, "http:// or https://"),
+        (
+            {"CLOUDFLARE_GATEWAY_ID": "g"},
+            "account ID required. Supply it via config accountId or accountIdEnvar",
+        ),
+        (
+            {"CLOUDFLARE_ACCOUNT_ID": "a"},
+            "Gateway ID required. Supply it via config gatewayId or gatewayIdEnvar",
+        ),
+        (
+            {"CLOUDFLARE_ACCOUNT_ID": "a", "CLOUDFLARE_GATEWAY_ID": "g", "CF_GATEWAY_URL": "ftp:x"},
+            "http:// or https://",
+        ),
     ],
-)  # fmt: skip
+)
 def test_resolve_target_errors(env: dict[str, str], fragment: str) -> None:
     with pytest.raises(GatewayConfigError) as info:
         resolve_target({}, env)
@@ -178,4 +207,6 @@ def test_build_url() -> None:
         "?api-version=2024-06-01"
     )
     assert build_url(t, "universal", "", None) == "https://gateway.ai.cloudflare.com/v1/acct/gw"
-    assert build_url(t, "workers-ai", "@cf/meta/llama", {}).endswith("/gw/workers-ai/@cf/meta/llama")
+    assert build_url(t, "workers-ai", "@cf/meta/llama", {}).endswith(
+        "/gw/workers-ai/@cf/meta/llama"
+    )

@@ -1,0 +1,166 @@
+"""The ASGI app: starlette's ``Request``/``Response`` around the framework-free pipeline.
+
+Routes: ``/v1/{account}/{gateway}[/{provider}/...]`` (the gateway), the Logs API
+``/client/v4/accounts/{account}/ai-gateway/gateways/{gateway}/logs[/{id}]`` (GET, PATCH
+feedback), and ``/_emulator/health``, ``/_emulator/requests`` (masked request log),
+``POST /_emulator/clear``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+from .gateway import Incoming, Outgoing, Pipeline, parse_json
+from .state import EmulatorState
+
+INSTALL_HINT = (
+    "the pytest-cfgateway gateway emulator needs starlette and uvicorn; "
+    "install them with: pip install 'pytest-cfgateway[emulator]'"
+)
+logger = logging.getLogger("pytest_cfgateway.emulator")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_LOGS = re.compile(r"^/client/v4/accounts/([^/]+)/ai-gateway/gateways/([^/]+)/logs(?:/([^/]+))?/?$")
+
+
+class EmulatorDependencyError(ImportError):
+    """starlette/uvicorn are missing; the message names the install command."""
+
+
+def _json(status: int, body: Any) -> Outgoing:
+    return Outgoing(status, {"content-type": "application/json"}, json.dumps(body).encode())
+
+
+def _v4(status: int, result: Any, errors: list[dict[str, Any]] | None = None) -> Outgoing:
+    body = {"result": result, "success": not errors, "errors": errors or [], "messages": []}
+    return _json(status, body)
+
+
+def _not_found() -> Outgoing:
+    return _v4(404, None, [{"code": 7000, "message": "No route for that URI"}])
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _logs_api(state: EmulatorState, inc: Incoming, match: re.Match[str]) -> Outgoing:
+    acct, gw, log_id = match.groups()
+    mine = [r for r in list(state.requests) if r.account_id == acct and r.gateway_id == gw]
+    if log_id is None and inc.method == "GET":
+        rows = [
+            {
+                "id": r.log_id, "event_id": r.event_id, "created_at": _iso(r.created_at),
+                "cached": r.cache_status == "HIT", "custom_cost": r.custom_cost is not None,
+                "cost": r.cost, "duration": round(r.duration_ms), "metadata": r.metadata,
+                "model": r.model, "path": r.route, "provider": r.provider,
+                "status_code": r.status, "step": r.step, "success": 200 <= r.status < 300,
+                "tokens_in": r.tokens_in, "tokens_out": r.tokens_out, "feedback": r.feedback,
+            }
+            for r in mine
+        ]  # fmt: skip
+        info = {"count": len(rows), "page": 1, "per_page": len(rows), "total_count": len(rows)}
+        out = _v4(200, rows)
+        body = json.loads(out.body)
+        body["result_info"] = info
+        return _json(200, body)
+    entry = next((r for r in mine if r.log_id == log_id), None)
+    if entry is None:
+        return _v4(404, None, [{"code": 7002, "message": f"log {log_id!r} not found"}])
+    if inc.method == "PATCH":
+        patch = parse_json(inc.body)
+        feedback = patch.get("feedback") if isinstance(patch, dict) else None
+        if feedback not in (1, -1, 0, None):
+            return _v4(400, None, [{"code": 7003, "message": "feedback must be 1, -1 or 0"}])
+        entry.feedback = feedback
+        if isinstance(patch, dict) and isinstance(patch.get("metadata"), dict):
+            entry.metadata = dict(patch["metadata"])
+        return _v4(200, {})
+    return _v4(200, entry.to_json())
+
+
+def _admin(state: EmulatorState, inc: Incoming) -> Outgoing:
+    if inc.path == "/_emulator/health":
+        return _json(200, {"ok": True})
+    if inc.path == "/_emulator/requests" and inc.method == "GET":
+        return _json(200, [r.to_json() for r in list(state.requests)])
+    if inc.path == "/_emulator/clear" and inc.method == "POST":
+        state.clear()
+        return _json(200, {"ok": True})
+    return _not_found()
+
+
+async def _drop(send: Send) -> bool:
+    """Close the client connection without a response (uvicorn's transport); False if the
+    server does not expose it."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        return False
+    transport.close()
+    for _ in range(100):
+        if getattr(cycle, "disconnected", True):
+            break
+        await asyncio.sleep(0)
+    return True
+
+
+def build_app(state: EmulatorState) -> ASGIApp:
+    """The ASGI callable serving ``state``; raises ``EmulatorDependencyError`` without starlette."""
+    try:
+        from starlette.requests import Request
+        from starlette.responses import Response
+    except ImportError as exc:
+        raise EmulatorDependencyError(INSTALL_HINT) from exc
+    pipeline = Pipeline(state)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        request = Request(scope, receive)
+        inc = Incoming(
+            method=request.method,
+            path=scope["path"],
+            query=dict(request.query_params),
+            headers=dict(request.headers),
+            body=await request.body(),
+        )
+        try:
+            if inc.path.startswith("/v1/") and inc.path.strip("/").count("/") >= 2:
+                out = await pipeline.handle(inc)
+            elif inc.path.startswith("/_emulator/"):
+                out = _admin(state, inc)
+            elif m := _LOGS.match(inc.path):
+                out = _logs_api(state, inc, m)
+            else:
+                out = _not_found()
+        except Exception as exc:  # a bug in the emulator: answer it, never hang the client
+            logger.exception("emulator error on %s %s", inc.method, inc.path)
+            out = _json(500, {"error": {"message": f"emulator internal error: {exc!r}"}})
+        if out.drop and await _drop(send):
+            return
+        if out.drop:
+            raise ConnectionAbortedError("emulator fault: drop (server cannot close the socket)")
+        await Response(out.body, status_code=out.status, headers=out.headers)(scope, receive, send)
+
+    return app

@@ -1,0 +1,318 @@
+"""The syrupy glue: the only module of pytest-cfgateway that imports syrupy.
+
+Layout: one YAML file per test at
+``<test or config dir>/__snapshots__/<module or config stem>/<snapshot name>.yaml``
+(`GatewaySnapshotExtension`), holding the test's `Cassette`.
+
+Public functions (what the plugin calls)::
+
+    recorded = load_recorded(snapshot)      # Cassette | None; reads, does not assert
+    ...                                     # run the test through Recorder(...).resolve
+    assert_cassette(snapshot, outcome.cassette)
+
+``assert_cassette`` uses syrupy's normal assertion, so ``--snapshot-update``, unused
+detection, ``--snapshot-warn-unused``, ``--snapshot-details`` and xdist reports work as for
+any snapshot. A cassette with ``write=True`` (record/refresh) is written when it differs
+from the file (comparison ignores latency and per-call ids, so an unchanged recording stays
+byte-identical); with ``write=False`` (replay/live) it is only marked as used.
+
+Names: syrupy drops ``\\ / ? * : | " < >`` and control characters from single-file names.
+Here they become ``-`` instead (which keeps syrupy's identifier-prefix name relation intact,
+so it never warns "Can not relate snapshot name"), and a name that had to be changed or
+shortened (to at most 200 UTF-8 bytes) gets ``~<8 hex of its sha1>`` so two tests never
+share a file.
+
+Selection safety (beyond syrupy's own rules): a snapshot file that belongs to a collected
+test which did not pass in this run (deselected by ``-k``/``-m``, skipped, failed, or not
+reached after ``-x``), or to a test file/config that exists but was not collected
+(``--ignore``), is never reported unused and never deleted.
+
+Private syrupy names used here (pinned by tests/integration/test_snapshot_contract.py):
+``syrupy._syrupy`` (the running ``SnapshotSession``), ``SnapshotSession._collected_items``,
+``._selected_items``, ``.report``, ``SnapshotReport.collected_items``/``selected_items``,
+``ItemStatus``, ``SnapshotAssertion.update_snapshots``/``executions``/``index``/
+``test_location``, ``PyTestLocation``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import weakref
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import syrupy
+import yaml
+from syrupy.data import SnapshotCollection
+from syrupy.exceptions import SnapshotDoesNotExist
+from syrupy.extensions.base import AbstractSyrupyExtension
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+from syrupy.location import PyTestLocation
+
+from .cassette import Cassette, CassetteError, comparable, render_text
+from .yamlio import load_yaml
+
+if TYPE_CHECKING:
+    from syrupy.assertion import SnapshotAssertion
+    from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SnapshotIndex
+
+#: Longest file stem in UTF-8 bytes (before the hash suffix), well under the 255-byte limit.
+MAX_STEM_BYTES = 200
+_UNSAFE = frozenset('\\/?*:|"<>')
+
+
+def safe_file_stem(name: str) -> str:
+    """The file stem for a snapshot name (see the module docstring)."""
+    cleaned = "".join(
+        "-" if ch in _UNSAFE or ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 else ch for ch in name
+    )
+    encoded = cleaned.encode("utf-8")
+    if cleaned == name and len(encoded) <= MAX_STEM_BYTES:
+        return name
+    if len(encoded) > MAX_STEM_BYTES:
+        cleaned = encoded[:MAX_STEM_BYTES].decode("utf-8", errors="ignore")
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    return f"{cleaned}~{digest}"
+
+
+class GatewaySnapshotExtension(SingleFileSnapshotExtension):
+    """One YAML cassette per test; atomic writes; semantic comparison."""
+
+    file_extension = "yaml"
+    _write_mode = WriteMode.TEXT
+
+    # --- naming ---------------------------------------------------------------------------
+
+    @classmethod
+    def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
+        base = AbstractSyrupyExtension.get_snapshot_name(test_location=test_location, index=index)
+        return safe_file_stem(base)
+
+    @classmethod
+    def matches_test_location(
+        cls, *, test_location: PyTestLocation, snapshot_location: str
+    ) -> bool:
+        """Exact: the file is this test's own cassette."""
+        return _same_path(snapshot_location, cls.get_location(test_location=test_location, index=0))
+
+    # --- (de)serialization ---------------------------------------------------------------
+
+    def serialize(
+        self,
+        data: SerializableData,
+        *,
+        exclude: PropertyFilter | None = None,
+        include: PropertyFilter | None = None,
+        matcher: PropertyMatcher | None = None,
+    ) -> str:
+        if isinstance(data, _Rendered):
+            return data.text
+        if isinstance(data, Cassette):
+            return data.to_text()
+        if isinstance(data, dict):
+            return render_text(data, None)
+        raise TypeError(
+            f"GatewaySnapshotExtension stores a Cassette (or a dict), not {type(data).__name__}"
+        )
+
+    def matches(self, *, serialized_data: Any, snapshot_data: Any) -> bool:
+        if serialized_data == snapshot_data:
+            return True
+        if not isinstance(serialized_data, str) or not isinstance(snapshot_data, str):
+            return False
+        try:
+            new, old = load_yaml(serialized_data), load_yaml(snapshot_data)
+        except yaml.YAMLError:
+            return False  # an unreadable stored file does not match: it gets rewritten
+        return bool(comparable(new) == comparable(old))
+
+    @classmethod
+    def write_snapshot_collection(
+        cls, *, snapshot_collection: SnapshotCollection, name_order: dict[str, int] | None = None
+    ) -> None:
+        data = next(iter(snapshot_collection)).data
+        if not isinstance(data, str):
+            raise TypeError(f"cassette text expected, got {type(data).__name__}")
+        atomic_write_text(Path(snapshot_collection.location), data)
+
+    # --- selection safety ------------------------------------------------------------------
+
+    def owns_snapshot_collection(self, *, filepath: str, test_location: PyTestLocation) -> bool:
+        if not super().owns_snapshot_collection(filepath=filepath, test_location=test_location):
+            return False
+        return not _protected(filepath, final=False)
+
+    def delete_snapshots(self, *, snapshot_location: str, snapshot_names: set[str]) -> None:
+        if _protected(snapshot_location, final=True):
+            return
+        Path(snapshot_location).unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``path``, fsync, then ``os.replace``: a reader
+    (or a crash) sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _same_path(a: str, b: str) -> bool:
+    return _norm(a) == _norm(b)
+
+
+# --- which files must be kept -------------------------------------------------------------
+
+_PASSED = "passed"
+_owner_cache: dict[int, tuple[Any, int, dict[str, str], dict[str, set[str]]]] = {}
+
+
+def _session() -> Any:
+    return getattr(syrupy, "_syrupy", None)
+
+
+def _owners(key: Any, items: Collection[Any]) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """``{cassette path: nodeid}`` and ``{test dir: {collected file stems}}``, cached per
+    session/report (collection does not change while tests run)."""
+    cached = _owner_cache.get(id(key))
+    if cached is not None and cached[0] is key and cached[1] == len(items):
+        return cached[2], cached[3]
+    by_path: dict[str, str] = {}
+    stems: dict[str, set[str]] = {}
+    for item in items:
+        location = PyTestLocation(item)
+        path = GatewaySnapshotExtension.get_location(test_location=location, index=0)
+        by_path[_norm(path)] = str(item.nodeid)
+        stems.setdefault(_norm(Path(location.filepath).parent), set()).add(location.basename)
+    _owner_cache.clear()
+    _owner_cache[id(key)] = (key, len(items), by_path, stems)
+    return by_path, stems
+
+
+def _norm(path: str | Path) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+def _protected(snapshot_location: str, *, final: bool) -> bool:
+    """Whether a cassette file must be kept whatever syrupy's name matching says: it
+    belongs to a collected test that did not pass, or to an existing test module/config
+    that was not collected. ``final``: at deletion time (statuses from the merged report,
+    which is also what the pytest-xdist controller has)."""
+    session = _session()
+    if session is None:
+        return False
+    report = getattr(session, "report", None) if final else None
+    key: Any
+    if report is not None:
+        key, items, statuses = report, report.collected_items, report.selected_items
+    else:
+        key, statuses = session, session._selected_items
+        items = session._collected_items.values()
+    if not len(items):
+        return False
+    by_path, stems = _owners(key, items)
+    path = _norm(snapshot_location)
+    nodeid = by_path.get(path)
+    if nodeid is not None:
+        return getattr(statuses.get(nodeid), "value", None) != _PASSED
+    file_dir = Path(path).parent  # <test dir>/__snapshots__/<stem>
+    test_dir = file_dir.parent.parent
+    if file_dir.name in stems.get(str(test_dir), set()):
+        return False  # an orphan of a collected file: a removed test
+    return any(p.is_file() for p in test_dir.glob(f"{_glob_escape(file_dir.name)}.*"))
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text)
+
+
+# --- the API the plugin calls ---------------------------------------------------------------
+
+_derived: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _ours(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """The test's ``snapshot`` fixture switched to our extension (one per fixture)."""
+    derived = _derived.get(snapshot)
+    if derived is None:
+        derived = snapshot.use_extension(GatewaySnapshotExtension)
+        _derived[snapshot] = derived
+    return derived
+
+
+def snapshot_path(snapshot: SnapshotAssertion) -> Path:
+    """Where this test's cassette lives."""
+    snap = _ours(snapshot)
+    return Path(GatewaySnapshotExtension.get_location(test_location=snap.test_location, index=0))
+
+
+def load_recorded(snapshot: SnapshotAssertion) -> Cassette | None:
+    """Read this test's stored cassette (None if there is none) without asserting.
+
+    Raises `CassetteError` (naming the file and the fix) when the file is not a valid
+    cassette.
+    """
+    snap = _ours(snapshot)
+    path = snapshot_path(snapshot)
+    try:
+        text = snap.extension.read_snapshot(
+            test_location=snap.test_location, index=0, session_id=str(id(snap.session))
+        )
+    except SnapshotDoesNotExist:
+        return None
+    if not isinstance(text, str):
+        raise CassetteError(f"{path}: expected text, got {type(text).__name__}")
+    return Cassette.from_text(text, source=str(path))
+
+
+def assert_cassette(snapshot: SnapshotAssertion, cassette: Cassette) -> None:
+    """Assert ``cassette`` against the test's snapshot (see the module docstring).
+
+    Raises the underlying error (e.g. `SecretLeakError`, an ``OSError`` from the write) or
+    an ``AssertionError`` with syrupy's diff when a snapshot that must not be rewritten
+    differs.
+    """
+    snap = _ours(snapshot)
+    if snap.num_executions:
+        raise RuntimeError("assert_cassette was called twice for one test; a test has one cassette")
+    text = cassette.to_text()  # scrub + leak scan before syrupy sees it
+    update = snap.update_snapshots
+    snap.update_snapshots = bool(cassette.write) or update
+    try:
+        ok = snap == _Rendered(text)
+    finally:
+        snap.update_snapshots = update
+    if ok:
+        return
+    result = snap.executions[snap.num_executions - 1]
+    if result.exception is not None:
+        raise result.exception
+    diff = "\n".join(snap.get_assert_diff())
+    raise AssertionError(f"stored cassette differs from this run's:\n{diff}")
+
+
+class _Rendered:
+    """Cassette text already scrubbed and scanned, handed to syrupy as is."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+__all__ = [
+    "GatewaySnapshotExtension",
+    "assert_cassette",
+    "atomic_write_text",
+    "load_recorded",
+    "safe_file_stem",
+    "snapshot_path",
+]

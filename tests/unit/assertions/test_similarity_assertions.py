@@ -1,0 +1,227 @@
+"""levenshtein, rouge-n, bleu, gleu: defaults, boundaries, inverse scores, config errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_cfgateway.assertions.base import (
+    AssertionCall,
+    AssertionConfigError,
+    AssertionContext,
+    GradingResult,
+)
+from pytest_cfgateway.assertions.similarity import (
+    HANDLERS,
+    bleu,
+    gleu,
+    levenshtein,
+    rouge_n,
+    treebank_tokens,
+)
+from pytest_cfgateway.config.cases import AssertionSpec
+
+
+def run(type_: str, value: Any, output: Any, threshold: float | None = None) -> GradingResult:
+    inverse = type_.startswith("not-")
+    base = type_[4:] if inverse else type_
+    call = AssertionCall(
+        output=output,
+        value=value,
+        spec=AssertionSpec(type=type_, value=value, threshold=threshold),
+        inverse=inverse,
+        base_type=base,
+        threshold=threshold,
+        context=AssertionContext(),
+    )
+    result = HANDLERS[base](call)
+    assert isinstance(result, GradingResult)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [
+        ("kitten", "sitting", 3),
+        ("", "abc", 3),
+        ("abc", "", 3),
+        ("same", "same", 0),
+        ("flaw", "lawn", 2),
+        ("prefix-x-suffix", "prefix-yy-suffix", 2),
+        ("ça va", "ca va", 1),
+    ],
+)
+def test_levenshtein_distance(a: str, b: str, distance: int) -> None:
+    assert levenshtein(a, b) == distance
+    assert levenshtein(b, a) == distance
+
+
+LEVENSHTEIN: list[tuple[str, str, str, float | None, bool]] = [
+    ("levenshtein", "hello world", "hello world", None, True),
+    ("levenshtein", "hello world", "hallo wurld", None, True),
+    ("levenshtein", "abcde", "vwxyz", None, True),  # distance 5 == default threshold
+    ("levenshtein", "abcdef", "uvwxyz", None, False),  # distance 6 > 5
+    ("levenshtein", "abc", "abc", 0, True),  # explicit 0 is honoured
+    ("levenshtein", "abc", "abd", 0, False),  # ... and not treated as "unset" (5)
+    ("levenshtein", "kitten", "sitting", 3, True),
+    ("levenshtein", "kitten", "sitting", 2, False),
+    ("not-levenshtein", "kitten", "sitting", 2, True),
+    ("not-levenshtein", "kitten", "sitting", 3, False),
+    ("not-levenshtein", "hello", "hello", None, False),
+    ("not-levenshtein", "short", "a completely different sentence", None, True),
+]
+
+
+@pytest.mark.parametrize(("type_", "value", "output", "threshold", "expected"), LEVENSHTEIN)
+def test_levenshtein(
+    type_: str, value: str, output: str, threshold: float | None, expected: bool
+) -> None:
+    result = run(type_, value, output, threshold)
+    assert result.passed is expected, result.reason
+    assert result.score == (1.0 if expected else 0.0)
+
+
+def test_levenshtein_reasons() -> None:
+    assert (
+        run("levenshtein", "abcdef", "uvwxyz").reason
+        == "Levenshtein distance 6 is greater than threshold 5"
+    )
+    assert (
+        run("not-levenshtein", "a", "a").reason
+        == "Levenshtein distance 0 is less than or equal to threshold 5"
+    )
+
+
+def test_rouge_n_values() -> None:
+    assert rouge_n("the cat sat", "the cat sat on the mat") == pytest.approx(0.5)
+    assert rouge_n("The Cat Sat on the mat", "the cat sat on the mat") == 1.0  # case-insensitive
+    assert rouge_n("the the the", "the cat") == pytest.approx(0.5)  # clipped counts
+    assert rouge_n("", "the cat") == 0.0
+    assert treebank_tokens("The cat's mat, isn't it?") == [
+        "The",
+        "cat's",
+        "mat",
+        ",",
+        "isn't",
+        "it",
+        "?",
+    ]
+
+
+ROUGE: list[tuple[str, str, str, float | None, bool, float]] = [
+    # type, value, output, threshold, expected pass, expected score
+    ("rouge-n", "the cat sat on the mat", "the cat sat on the mat", None, True, 1.0),
+    ("rouge-n", "the cat sat on the mat", "the cat sat", None, False, 0.5),
+    ("rouge-n", "the cat sat on the mat", "the cat sat", 0.5, True, 0.5),
+    ("rouge-n", "the cat sat on the mat", "a dog ran", None, False, 0.0),
+    ("not-rouge-n", "the cat sat on the mat", "a dog ran", None, True, 1.0),
+    ("not-rouge-n", "the cat sat on the mat", "the cat sat", None, True, 0.5),
+    ("not-rouge-n", "the cat sat on the mat", "the cat sat on a mat", None, False, 1 - 5 / 6),
+    ("rouge-n", "The quick brown fox.", "the quick brown fox", 0.75, True, 0.8),
+]
+
+
+@pytest.mark.parametrize(
+    ("type_", "value", "output", "threshold", "expected", "score"), ROUGE
+)
+def test_rouge_n(
+    type_: str, value: str, output: str, threshold: float | None, expected: bool, score: float
+) -> None:
+    result = run(type_, value, output, threshold)
+    assert result.passed is expected, result.reason
+    assert result.score == pytest.approx(score)
+
+
+def test_rouge_reason_texts() -> None:
+    assert (
+        run("rouge-n", "the cat sat on the mat", "the cat sat").reason
+        == "ROUGE-N score 0.5000 is less than threshold 0.75"
+    )
+    assert (
+        run("not-rouge-n", "a b", "a b").reason
+        == "ROUGE-N score 1.0000 is greater than or equal to threshold 0.75"
+    )
+
+
+def test_bleu_values_match_promptfoo_expectations() -> None:
+    ref = ["The cat sat on the mat."]
+    assert bleu("The cat sat on the mat.", ref) > 0.999
+    assert 0.0 < bleu("Dogs run in the park.", ref) < 0.001
+    assert 0.5 < bleu("The dog sat on the mat.", ref) < 1.0
+    assert bleu("cat", ["cat"]) > 0.0
+    assert 0.0 < bleu("The cat sat.", ref) < 1.0
+    refs = ["The cat sat on the mat.", "There is a cat on the mat.", "A cat is sitting on the mat."]
+    assert bleu("The cat was sitting on the mat.", refs) > 0.25
+    assert bleu("The cat sat on mat.", ["The cat sat on mat.", "Cat mat.", "A cat is on a mat."]) > 0.999
+    assert bleu("", ref) == 0.0
+
+
+BLEU: list[tuple[str, Any, str, float | None, bool]] = [
+    ("bleu", "The cat sat on the mat.", "The cat sat on the mat.", None, True),
+    ("bleu", ["The cat sat on mat.", "The cat is sitting on mat."], "The cat sat on mat.", None, True),
+    ("bleu", "The cat sat on the mat.", "The dog sat on the mat.", 0.8, False),
+    ("bleu", "The cat sat on the mat.", "The dog ran in the park.", None, False),
+    ("not-bleu", "The cat sat on the mat.", "The dog ran in the park.", 0.8, True),
+    ("not-bleu", "The cat sat on the mat.", "The cat sat on the mat.", None, False),
+]
+
+
+@pytest.mark.parametrize(("type_", "value", "output", "threshold", "expected"), BLEU)
+def test_bleu(type_: str, value: Any, output: str, threshold: float | None, expected: bool) -> None:
+    result = run(type_, value, output, threshold)
+    assert result.passed is expected, result.reason
+    raw = bleu(output, value if isinstance(value, list) else [value])
+    assert result.score == pytest.approx(1 - raw if type_.startswith("not-") else raw)
+
+
+def test_bleu_reason() -> None:
+    reason = run("bleu", "The cat sat on the mat.", "The dog sat on the mat.", 0.8).reason
+    assert reason.startswith("BLEU score 0.") and reason.endswith("is less than threshold 0.8")
+
+
+def test_gleu_values() -> None:
+    assert gleu("the cat sat", ["the cat ran"]) == pytest.approx(0.5)
+    assert gleu("The cat sat on the mat.", ["the cat sat on the mat"]) == 1.0  # periods, case
+    assert gleu("completely different", ["nothing shared here"]) == 0.0
+    assert gleu("the cat sat", ["a dog", "the cat ran"]) == pytest.approx(0.5)  # best reference
+    assert gleu("   ", ["x"]) == 0.0
+
+
+GLEU: list[tuple[str, Any, str, float | None, bool, float]] = [
+    ("gleu", "the cat ran", "the cat sat", None, True, 0.5),  # 0.5 >= default 0.5
+    ("gleu", "the cat ran", "the cat sat", 0.6, False, 0.5),
+    ("gleu", ["x y", "the cat sat"], "the cat sat", None, True, 1.0),
+    ("not-gleu", "the cat ran", "the cat sat", 0.6, True, 0.5),
+    ("not-gleu", "the cat sat", "the cat sat", None, False, 0.0),
+    ("not-gleu", "alpha beta", "gamma delta", None, True, 1.0),
+]
+
+
+@pytest.mark.parametrize(("type_", "value", "output", "threshold", "expected", "score"), GLEU)
+def test_gleu(
+    type_: str, value: Any, output: str, threshold: float | None, expected: bool, score: float
+) -> None:
+    result = run(type_, value, output, threshold)
+    assert result.passed is expected, result.reason
+    assert result.score == pytest.approx(score)
+
+
+@pytest.mark.parametrize(
+    ("type_", "value", "threshold", "message"),
+    [
+        ("levenshtein", None, None, "must have a string value"),
+        ("levenshtein", 42, None, "must have a string value"),
+        ("levenshtein", "x", "five", "threshold must be a number"),
+        ("rouge-n", ["a"], None, "must be a string value"),
+        ("rouge-n", "", None, "must be a string value"),
+        ("not-rouge-n", 3, None, '"not-rouge-n"'),
+        ("bleu", None, None, "string or array of strings"),
+        ("bleu", ["ok", 3], None, "string or array of strings"),
+        ("bleu", [], None, "string or array of strings"),
+        ("gleu", {"a": 1}, None, "string or array of strings"),
+    ],
+)
+def test_bad_config_is_an_error(type_: str, value: Any, threshold: Any, message: str) -> None:
+    with pytest.raises(AssertionConfigError, match=message):
+        run(type_, value, "output", threshold)

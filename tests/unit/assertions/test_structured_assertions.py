@@ -1,0 +1,286 @@
+"""Structured-output assertions: is-json, contains-json, is-html, contains-html, is-xml,
+contains-xml, is-sql, contains-sql (plain and ``not-``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_cfgateway.assertions.base import (
+    AssertionCall,
+    AssertionConfigError,
+    AssertionContext,
+    GradingResult,
+)
+from pytest_cfgateway.assertions.structured import HANDLERS, extract_json_values
+from pytest_cfgateway.config.cases import AssertionSpec
+
+
+def run(type_: str, value: Any, output: Any, *, base_dir: Path | None = None) -> GradingResult:
+    inverse = type_.startswith("not-")
+    base = type_[4:] if inverse else type_
+    context = AssertionContext() if base_dir is None else AssertionContext(base_dir=base_dir)
+    call = AssertionCall(
+        output=output,
+        value=value,
+        spec=AssertionSpec(type=type_, value=value),
+        inverse=inverse,
+        base_type=base,
+        threshold=None,
+        context=context,
+    )
+    result = HANDLERS[base](call)
+    assert isinstance(result, GradingResult)
+    return result
+
+
+POINT = {
+    "type": "object",
+    "required": ["latitude", "longitude"],
+    "properties": {"latitude": {"type": "number"}, "longitude": {"type": "number"}},
+}
+POINT_YAML = """
+type: object
+required: [latitude, longitude]
+properties:
+  latitude: {type: number}
+  longitude: {type: number}
+"""
+XML_DOC = "<analysis><summary>ok</summary><item>1</item><item>2</item></analysis>"
+DATED = {"type": "object", "properties": {"d": {"type": "string", "format": "date"}}}
+
+CASES: list[tuple[str, Any, Any, bool]] = [
+    # is-json
+    ("is-json", None, '{"a": 1}', True),
+    ("is-json", None, "[1, 2, 3]", True),
+    ("is-json", None, " 42 ", True),
+    ("is-json", None, "{a: 1}", False),
+    ("is-json", None, "NaN", False),
+    ("is-json", None, 'Here: {"a": 1}', False),
+    ("not-is-json", None, "plain text", True),
+    ("not-is-json", None, '{"a": 1}', False),
+    ("is-json", POINT, '{"latitude": 1.5, "longitude": 2}', True),
+    ("is-json", POINT, '{"latitude": "north", "longitude": 2}', False),
+    ("is-json", POINT_YAML, '{"latitude": 1, "longitude": 2}', True),
+    ("is-json", POINT_YAML, '{"latitude": 1}', False),
+    ("not-is-json", POINT, '{"latitude": "x"}', True),
+    ("not-is-json", POINT, '{"latitude": 1, "longitude": 2}', False),
+    ("is-json", DATED, '{"d": "2024-02-29"}', True),
+    ("is-json", DATED, '{"d": "tomorrow"}', False),  # formats are enforced
+    ("is-json", None, {"already": "parsed"}, True),
+    # contains-json
+    ("contains-json", None, 'Sure! {"a": 1} hope that helps', True),
+    ("contains-json", None, 'Result:\n```json\n{"a": [1, 2]}\n```\n', True),
+    ("contains-json", None, "no json here {not json}", False),
+    ("not-contains-json", None, "no json here", True),
+    ("not-contains-json", None, 'x {"a": 1} y', False),
+    ("contains-json", POINT, 'first {"latitude": "n"} then {"latitude": 1, "longitude": 2}', True),
+    ("contains-json", POINT, 'only {"latitude": "n"}', False),
+    ("not-contains-json", POINT, 'only {"latitude": "n"}', True),
+    ("not-contains-json", POINT, 'x {"latitude": 1, "longitude": 2}', False),
+    ("contains-json", POINT, "```\n[1, 2]\n```", False),
+    # is-html
+    ("is-html", None, "<div><p>Hello</p></div>", True),
+    ("is-html", None, "<!DOCTYPE html><html><body>Hi</body></html>", True),
+    ("is-html", None, "  <ul><li>a</li><li>b</li></ul>  ", True),
+    ("is-html", None, "<my-widget>x</my-widget>", True),
+    ("is-html", None, "Just some text", False),
+    ("is-html", None, "Text before <p>para</p>", False),
+    ("is-html", None, "<foo>bar</foo>", False),
+    ("is-html", None, '<?xml version="1.0"?><root/>', False),
+    ("is-html", None, "", False),
+    ("not-is-html", None, "plain text", True),
+    ("not-is-html", None, "<p>para</p>", False),
+    # contains-html
+    ("contains-html", None, "Here is a snippet: <div class='x'>hi</div>", True),
+    ("contains-html", None, "Use <br/> for breaks", True),
+    ("contains-html", None, "if a < b and c > d", False),
+    ("contains-html", None, "tag <example> alone", False),
+    ("contains-html", None, "AT&amp;T <!-- note -->", True),
+    ("not-contains-html", None, "plain prose only", True),
+    ("not-contains-html", None, "<p>hello</p>", False),
+    # is-xml
+    ("is-xml", None, "<root><child>1</child></root>", True),
+    ("is-xml", None, '<?xml version="1.0"?>\n<a x="1"/>', True),
+    ("is-xml", None, "<root><child></root>", False),
+    ("is-xml", None, "plain text", False),
+    ("is-xml", None, "<a>1</a><b>2</b>", False),
+    ("not-is-xml", None, "<root><unclosed></root>", True),
+    ("not-is-xml", None, "<root/>", False),
+    ("is-xml", {"requiredElements": ["analysis.summary"]}, XML_DOC, True),
+    ("is-xml", {"requiredElements": ["analysis.item.1"]}, XML_DOC, True),
+    ("is-xml", {"requiredElements": ["analysis.item.2"]}, XML_DOC, False),
+    ("is-xml", {"requiredElements": ["analysis.missing"]}, XML_DOC, False),
+    ("is-xml", {"requiredElements": ["other.summary"]}, XML_DOC, False),
+    ("is-xml", {"requiredElements": ["a.@_id"]}, '<a id="7"><b/></a>', True),
+    ("is-xml", None, '<!DOCTYPE r [<!ENTITY x "boom">]><r>&x;</r>', False),
+    ("is-xml", None, "<!DOCTYPE html><html/>", True),
+    # contains-xml
+    ("contains-xml", None, "Result: <data><v>1</v></data> done", True),
+    ("contains-xml", None, "no markup here", False),
+    ("contains-xml", None, "broken <a><b></a> only", False),
+    ("not-contains-xml", None, "no markup here", True),
+    ("not-contains-xml", None, "x <a>1</a> y", False),
+    ("contains-xml", {"requiredElements": ["data.v"]}, "see <data><v>1</v></data>", True),
+    ("contains-xml", {"requiredElements": ["data.w"]}, "see <data><v>1</v></data>", False),
+    ("contains-xml", None, "inline <br/> tag", True),
+    # is-sql
+    ("is-sql", None, "SELECT id, name FROM users WHERE age > 21 ORDER BY name LIMIT 5", True),
+    ("is-sql", None, "select * from t1 inner join t2 on t1.id = t2.id;", True),
+    ("is-sql", None, "WITH r AS (SELECT 1 AS x) SELECT x FROM r", True),
+    ("is-sql", None, "INSERT INTO users (id, name) VALUES (1, 'a'), (2, 'it''s')", True),
+    ("is-sql", None, "UPDATE users SET name = 'x', age = age + 1 WHERE id = 3", True),
+    ("is-sql", None, "DELETE FROM sessions WHERE expires_at < NOW()", True),
+    ("is-sql", None, "SELECT a FROM t GROUP BY a HAVING COUNT(*) > 1 UNION SELECT b FROM u", True),
+    ("is-sql", None, "SELECT CASE WHEN x IS NULL THEN 0 ELSE x END AS y FROM t", True),
+    ("is-sql", None, "SELECT * FROM t WHERE id IN (SELECT id FROM u) AND name LIKE 'a%'", True),
+    ("is-sql", None, "SELECT 1; SELECT 2;", True),
+    ("is-sql", None, "SELECT FROM users", False),
+    ("is-sql", None, "SELEC * FROM users", False),
+    ("is-sql", None, "Here is the query you asked for", False),
+    ("is-sql", None, "SELECT * FROM users WHERE", False),
+    ("is-sql", None, "SELECT 'unterminated FROM t", False),
+    ("is-sql", None, "SELECT (1 + 2 FROM t", False),
+    ("is-sql", None, "", False),
+    ("not-is-sql", None, "not sql", True),
+    ("not-is-sql", None, "SELECT 1", False),
+    ("is-sql", {"databaseType": "PostgreSQL"}, 'SELECT "id" FROM "users" WHERE x::int > 1', True),
+    ("is-sql", {"databaseType": "MySQL"}, "SELECT `id` FROM `users` LIMIT 10, 20", True),
+    ("is-sql", {"allowedTables": ["select::null::users"]}, "SELECT id FROM users", True),
+    ("is-sql", {"allowedTables": ["select::null::users"]}, "SELECT id FROM secrets", False),
+    ("is-sql", {"allowedTables": ["(select|update)::null::users"]}, "UPDATE users SET a=1", True),
+    ("is-sql", {"allowedTables": ["select::null::users"]}, "DELETE FROM users", False),
+    ("is-sql", {"allowedTables": ["users"]}, "DELETE FROM users", True),  # plain name
+    ("not-is-sql", {"allowedTables": ["users"]}, "SELECT 1 FROM secrets", True),
+    ("is-sql", {"allowedColumns": ["select::null::id", "select::null::name"]}, "SELECT id, name FROM t", True),
+    ("is-sql", {"allowedColumns": ["select::null::id"]}, "SELECT id, password FROM t", False),
+    ("is-sql", {"allowedColumns": ["select::users::id"]}, "SELECT u.id FROM users u", True),
+    # contains-sql
+    ("contains-sql", None, "Try this:\n```sql\nSELECT * FROM orders\n```\nDone.", True),
+    ("contains-sql", None, "```\nSELECT 1\n```", True),
+    ("contains-sql", None, "SELECT name FROM users", True),
+    ("contains-sql", None, "Try this:\n```sql\nSELEKT * FROM orders\n```", False),
+    ("not-contains-sql", None, "no code here", True),
+    ("not-contains-sql", None, "```sql\nSELECT 1\n```", False),
+]
+
+
+@pytest.mark.parametrize(("type_", "value", "output", "expected"), CASES)
+def test_structured_assertion(type_: str, value: Any, output: Any, expected: bool) -> None:
+    result = run(type_, value, output)
+    assert result.passed is expected, result.reason
+    assert result.score == (1.0 if expected else 0.0)
+    if not expected:
+        assert result.reason and result.reason != "Assertion passed"
+
+
+@pytest.mark.parametrize(
+    ("type_", "value", "output", "reason"),
+    [
+        ("is-json", None, "nope", "Expected output to be valid JSON"),
+        (
+            "contains-json",
+            POINT,
+            'text {"latitude": "north", "longitude": 1}',
+            "JSON does not conform to the provided schema. Errors: data/latitude must be number",
+        ),
+        (
+            "is-json",
+            POINT,
+            '{"longitude": 1}',
+            "JSON does not conform to the provided schema. Errors: "
+            "data must have required property 'latitude'",
+        ),
+        ("not-is-json", POINT, '{"latitude": 1, "longitude": 2}',
+         "Output is JSON that conforms to the provided schema"),
+        ("contains-json", None, "none", "Expected output to contain valid JSON"),
+        ("is-html", None, "words <p>x</p>", "Output must be wrapped in HTML tags"),
+        ("is-html", None, "<foo>x</foo>", "Output does not contain recognized HTML elements"),
+        ("contains-html", None, "none", "Expected output to contain HTML content"),
+        (
+            "is-xml",
+            {"requiredElements": ["a.b", "a.c"]},
+            "<a><b/></a>",
+            "XML is missing required elements: a.c",
+        ),
+        (
+            "is-xml",
+            None,
+            '<!DOCTYPE r [<!ENTITY x "y">]><r/>',
+            "DTD internal subsets are not supported by is-xml validation",
+        ),
+        ("contains-xml", None, "nothing", "No XML content found in the output"),
+        ("not-is-sql", None, "SELECT 1", "The output SQL statement is valid"),
+    ],
+)
+def test_reasons(type_: str, value: Any, output: Any, reason: str) -> None:
+    assert run(type_, value, output).reason == reason
+
+
+def test_xml_parse_failure_reason_names_the_problem() -> None:
+    reason = run("is-xml", None, "<a><b></a>").reason
+    assert reason.startswith("XML parsing failed: mismatched tag")
+
+
+def test_sql_failure_reason_names_dialect_and_position() -> None:
+    reason = run("is-sql", {"databaseType": "PostgreSQL"}, "SELECT FROM t").reason
+    assert "PostgreSQL database syntax" in reason and "position 7" in reason
+
+
+def test_sql_allow_list_failure_names_the_authority() -> None:
+    reason = run("is-sql", {"allowedTables": ["select::null::users"]}, "SELECT 1 FROM x").reason
+    assert "'select::null::x'" in reason and "allowed table list" in reason
+
+
+def test_sql_double_quotes_are_strings_in_mysql_but_names_in_postgres() -> None:
+    # in MySQL "a" is a string literal, so it cannot be a table name
+    assert not run("is-sql", None, 'SELECT * FROM "users"').passed
+    assert run("is-sql", {"databaseType": "postgres"}, 'SELECT * FROM "users"').passed
+
+
+def test_is_json_schema_from_file(tmp_path: Path) -> None:
+    (tmp_path / "schema.yaml").write_text(POINT_YAML, encoding="utf-8")
+    out_ok = '{"latitude": 1, "longitude": 2}'
+    assert run("is-json", "file://schema.yaml", out_ok, base_dir=tmp_path).passed
+    assert not run("is-json", "file://schema.yaml", '{"a": 1}', base_dir=tmp_path).passed
+
+
+def test_extract_json_values_skips_nested_and_invalid() -> None:
+    text = 'a {"x": {"y": 1}} b [1, {"z": 2}] c {bad} d'
+    assert extract_json_values(text) == [{"x": {"y": 1}}, [1, {"z": 2}]]
+
+
+def test_extract_json_values_survives_deep_nesting() -> None:
+    assert extract_json_values("[" * 5000) == []
+
+
+CONFIG_ERRORS: list[tuple[str, Any, str]] = [
+    ("is-json", 42, "must have a string, boolean, or object value"),
+    ("is-json", {"type": "not-a-type"}, "Invalid JSON schema"),
+    ("contains-json", "type: [unclosed", "not valid JSON/YAML"),
+    ("is-json", "file://does/not/exist.json", "cannot be read"),
+    ("is-xml", "root.child", "must be an object with requiredElements"),
+    ("is-xml", {"requiredElements": "root"}, "must be a list of dotted element paths"),
+    ("contains-xml", {"required": ["a"]}, "unknown keys"),
+    ("is-sql", "MySQL", "must have an object value"),
+    ("is-sql", {"databaseType": "Oracle9"}, "is not supported by the built-in SQL validator"),
+    ("is-sql", {"allowedTables": "users"}, "must be a list of strings"),
+    ("is-sql", {"tables": ["users"]}, "unknown keys"),
+    ("is-sql", {"allowedTables": ["select::null::(bad"]}, "not a valid pattern"),
+]
+
+
+@pytest.mark.parametrize(("type_", "value", "message"), CONFIG_ERRORS)
+def test_bad_config_is_an_error(type_: str, value: Any, message: str) -> None:
+    with pytest.raises(AssertionConfigError, match=message.replace("(", r"\(")):
+        run(type_, value, '{"a": 1} <a/> SELECT 1')
+
+
+@pytest.mark.parametrize("statement", ["CREATE TABLE t (id INT)", "DROP TABLE users", "ALTER TABLE t ADD c INT"])
+def test_sql_statements_outside_the_subset_are_loud(statement: str) -> None:
+    with pytest.raises(AssertionConfigError, match="cannot judge a .* statement"):
+        run("is-sql", None, statement)
+    with pytest.raises(AssertionConfigError):
+        run("not-is-sql", None, statement)
