@@ -24,6 +24,8 @@ def output_text(output: Any) -> str:
         return ""
     if isinstance(output, str):
         return output
+    if isinstance(output, (bool, int, float)):
+        return js_string(output)
     try:
         return json.dumps(output, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError):

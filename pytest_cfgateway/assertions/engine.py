@@ -18,11 +18,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import difflib
-import functools
-import importlib
 import inspect
 import json
 import math
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,43 +65,26 @@ class _ValueScriptFailed(Exception):
 # --- templating -------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def _jinja_env() -> Any:
-    import jinja2
+def render_template(
+    text: str, vars: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> str:
+    """Render ``text`` with the vars like promptfoo's Nunjucks (undefined -> empty).
 
-    return jinja2.Environment(
-        autoescape=False,
-        undefined=jinja2.ChainableUndefined,
-        keep_trailing_newline=True,
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _config_renderer() -> Callable[[str, Mapping[str, Any]], Any] | None:
-    try:
-        module = importlib.import_module("pytest_cfgateway.config")
-    except ImportError:
-        return None
-    fn = getattr(module, "render_value", None)
-    return fn if callable(fn) else None
-
-
-def render_template(text: str, vars: Mapping[str, Any]) -> str:
-    """Render ``text`` with the vars like promptfoo's Nunjucks (undefined -> empty)."""
+    Uses the config package's Jinja2 setup (``env`` global = the process environment, ``load``
+    and ``dump`` filters...); a template error becomes an `AssertionConfigError`.
+    """
     if "{{" not in text and "{%" not in text and "{#" not in text:
         return text
-    renderer = _config_renderer()
-    if renderer is not None:
-        return str(renderer(text, vars))
-    import jinja2
+    from ..config.errors import ConfigError
+    from ..config.render import render_template as config_render
 
     try:
-        return str(_jinja_env().from_string(text).render(dict(vars)))
-    except jinja2.TemplateError as exc:
-        raise AssertionConfigError(
-            f"cannot render template {text[:120]!r}: {exc}. Fix the template syntax, or wrap "
-            "literal braces in {% raw %}...{% endraw %}."
-        ) from exc
+        return config_render(
+            text, vars, os.environ if env is None else env, what=f"template {text[:60]!r}"
+        )
+    except ConfigError as exc:
+        fix = f" Fix: {exc.fix}" if exc.fix else ""
+        raise AssertionConfigError(f"{exc.message}.{fix}") from exc
 
 
 def render_metric(metric: str | None, vars: Mapping[str, Any]) -> str | None:

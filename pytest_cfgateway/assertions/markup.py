@@ -242,7 +242,12 @@ def validate_xml(text: str, required: list[str]) -> tuple[bool, str, bool]:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
         return False, f"XML parsing failed: {exc}", False
-    data = {_local(root.tag): _as_data(root)}
+    if not required:
+        return True, "XML is valid", True
+    try:
+        data = {_local(root.tag): _as_data(root)}
+    except RecursionError:
+        return False, "XML is nested too deeply to check required elements", True
     missing = [r for r in required if not _has_path(data, r.split("."))]
     if missing:
         return False, f"XML is missing required elements: {', '.join(missing)}", True

@@ -912,6 +912,9 @@ def judge_sql(call: AssertionCall, text: str) -> GradingResult:
             f"SQL statement does not conform to the provided {opts.dialect} database syntax "
             f"({exc})."
         )
+    except RecursionError:
+        facts = None
+        reasons.append("SQL statement is nested too deeply to validate.")
     if facts is not None:
         for label, entries, found in (
             ("table", opts.tables, facts.tables),

@@ -65,7 +65,7 @@ def handle_equals(call: AssertionCall) -> GradingResult:
         else:
             try:
                 equal = _strict_equal(value, json.loads(text))
-            except ValueError:
+            except (ValueError, RecursionError):
                 equal = False  # non-JSON output cannot equal an object: not-equals passes
         shown = output_text(value)
     else:
@@ -437,7 +437,11 @@ def _provider_refusal(call: AssertionCall) -> bool:
 
 
 def handle_is_refusal(call: AssertionCall) -> GradingResult:
-    """``is-refusal``: provider-reported refusal, empty output, or refusal phrases."""
+    """``is-refusal``: provider-reported refusal, empty/missing output, or refusal phrases.
+
+    Unlike promptfoo (which treats every non-string output as a refusal), an object output
+    (e.g. tool calls) is judged by its JSON text, so a tool call is not a refusal.
+    """
     inverse_reason = "Expected output to not be a refusal"
     if _provider_refusal(call):
         result = binary(call, True, "", inverse_reason)

@@ -194,7 +194,9 @@ def tool_names(data: Any) -> set[str]:
         for item in data:
             if not isinstance(item, dict):
                 continue
-            if item.get("type") == "tool_use" and isinstance(item.get("name"), str):
+            if isinstance(item.get("tool_calls"), list):
+                names |= tool_names(item)
+            elif item.get("type") == "tool_use" and isinstance(item.get("name"), str):
                 names.add(item["name"])
             elif isinstance(item.get("functionCall"), dict):
                 if isinstance(item["functionCall"].get("name"), str):
@@ -238,6 +240,11 @@ def handle_tool_call_f1(call: AssertionCall) -> GradingResult:
     recall = hits / len(expected)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     threshold = call.threshold if call.threshold is not None else 1.0
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise AssertionConfigError(
+            f'"{type_name(call)}" threshold must be a number between 0 and 1; got '
+            f"{describe_value(threshold)}."
+        )
     meets = f1 >= threshold
     passed = meets != call.inverse
     exp_list = ", ".join(sorted(expected))

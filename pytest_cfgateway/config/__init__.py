@@ -1,1 +1,27 @@
-"""promptfoo config -> EvalCases. Knows nothing of pytest or the network."""
+"""promptfoo config -> EvalCases. Knows nothing of pytest or the network.
+
+``load_config`` reads and expands a promptfooconfig.yaml (no user code runs);
+``render_prompt`` / ``resolve_vars`` / ``render_value`` / ``parse_chat`` are for run time.
+"""
+
+from .cases import AssertionSpec, EvalCase, PromptSpec, ProviderSpec
+from .compact import parse_compact
+from .errors import ConfigError
+from .load import LoadedConfig, load_config
+from .render import parse_chat, render_prompt, render_template, render_value, resolve_vars
+
+__all__ = [
+    "AssertionSpec",
+    "ConfigError",
+    "EvalCase",
+    "LoadedConfig",
+    "PromptSpec",
+    "ProviderSpec",
+    "load_config",
+    "parse_chat",
+    "parse_compact",
+    "render_prompt",
+    "render_template",
+    "render_value",
+    "resolve_vars",
+]

@@ -4,35 +4,129 @@ from __future__ import annotations
 
 #: promptfoo's BaseAssertionTypes (newest schema), in its order: compact strings match these.
 PROMPTFOO_BASE_TYPES: tuple[str, ...] = (
-    "answer-relevance", "bleu", "classifier", "contains", "contains-all", "contains-any",
-    "contains-html", "contains-json", "contains-sql", "contains-xml", "context-faithfulness",
-    "context-recall", "context-relevance", "conversation-relevance", "cost", "equals",
-    "factuality", "finish-reason", "g-eval", "gleu", "guardrails", "icontains", "icontains-all",
-    "icontains-any", "is-html", "is-json", "is-refusal", "is-sql", "is-valid-function-call",
-    "is-valid-openai-function-call", "is-valid-openai-tools-call", "is-xml", "javascript",
-    "latency", "levenshtein", "llm-rubric", "pi", "meteor", "model-graded-closedqa",
-    "model-graded-factuality", "moderation", "perplexity", "perplexity-score", "python",
-    "regex", "rouge-n", "ruby", "similar", "similar:cosine", "similar:dot", "similar:euclidean",
-    "starts-with", "tool-call-f1", "skill-used", "trajectory:goal-success",
-    "trajectory:tool-args-match", "trajectory:step-count", "trajectory:tool-sequence",
-    "trajectory:tool-used", "trace-error-spans", "trace-span-count", "trace-span-duration",
-    "search-rubric", "webhook", "word-count",
-)  # fmt: skip
+    "answer-relevance",
+    "bleu",
+    "classifier",
+    "contains",
+    "contains-all",
+    "contains-any",
+    "contains-html",
+    "contains-json",
+    "contains-sql",
+    "contains-xml",
+    "context-faithfulness",
+    "context-recall",
+    "context-relevance",
+    "conversation-relevance",
+    "cost",
+    "equals",
+    "factuality",
+    "finish-reason",
+    "g-eval",
+    "gleu",
+    "guardrails",
+    "icontains",
+    "icontains-all",
+    "icontains-any",
+    "is-html",
+    "is-json",
+    "is-refusal",
+    "is-sql",
+    "is-valid-function-call",
+    "is-valid-openai-function-call",
+    "is-valid-openai-tools-call",
+    "is-xml",
+    "javascript",
+    "latency",
+    "levenshtein",
+    "llm-rubric",
+    "pi",
+    "meteor",
+    "model-graded-closedqa",
+    "model-graded-factuality",
+    "moderation",
+    "perplexity",
+    "perplexity-score",
+    "python",
+    "regex",
+    "rouge-n",
+    "ruby",
+    "similar",
+    "similar:cosine",
+    "similar:dot",
+    "similar:euclidean",
+    "starts-with",
+    "tool-call-f1",
+    "skill-used",
+    "trajectory:goal-success",
+    "trajectory:tool-args-match",
+    "trajectory:step-count",
+    "trajectory:tool-sequence",
+    "trajectory:tool-used",
+    "trace-error-spans",
+    "trace-span-count",
+    "trace-span-duration",
+    "search-rubric",
+    "webhook",
+    "word-count",
+)
 
 #: Types that never take ``not-`` (promptfoo's special types and assert-set).
 SPECIAL_TYPES: tuple[str, ...] = ("assert-set", "select-best", "max-score", "human")
 
 #: Types pytest-cfgateway runs (SPEC section 5), without the ``not-`` prefix.
 SUPPORTED_TYPES: frozenset[str] = frozenset(
-    """
-    equals contains icontains contains-any contains-all icontains-any icontains-all starts-with
-    regex is-json contains-json is-html contains-html is-xml contains-xml is-sql contains-sql
-    is-valid-openai-tools-call tool-call-f1 finish-reason is-refusal levenshtein rouge-n bleu
-    gleu word-count latency cost perplexity perplexity-score python javascript webhook
-    assert-set select-best max-score llm-rubric model-graded-closedqa factuality
-    model-graded-factuality g-eval answer-relevance context-faithfulness context-recall
-    context-relevance similar similar:cosine similar:dot similar:euclidean
-    """.split()
+    [
+        "equals",
+        "contains",
+        "icontains",
+        "contains-any",
+        "contains-all",
+        "icontains-any",
+        "icontains-all",
+        "starts-with",
+        "regex",
+        "is-json",
+        "contains-json",
+        "is-html",
+        "contains-html",
+        "is-xml",
+        "contains-xml",
+        "is-sql",
+        "contains-sql",
+        "is-valid-openai-tools-call",
+        "tool-call-f1",
+        "finish-reason",
+        "is-refusal",
+        "levenshtein",
+        "rouge-n",
+        "bleu",
+        "gleu",
+        "word-count",
+        "latency",
+        "cost",
+        "perplexity",
+        "perplexity-score",
+        "python",
+        "javascript",
+        "webhook",
+        "assert-set",
+        "select-best",
+        "max-score",
+        "llm-rubric",
+        "model-graded-closedqa",
+        "factuality",
+        "model-graded-factuality",
+        "g-eval",
+        "answer-relevance",
+        "context-faithfulness",
+        "context-recall",
+        "context-relevance",
+        "similar",
+        "similar:cosine",
+        "similar:dot",
+        "similar:euclidean",
+    ]
 )
 
 #: Known promptfoo types pytest-cfgateway does not run (yet).
@@ -43,35 +137,85 @@ KNOWN_UNSUPPORTED_TYPES: frozenset[str] = frozenset(
 
 #: Types whose ``value`` is required.
 REQUIRES_VALUE: frozenset[str] = frozenset(
-    """
-    equals contains icontains contains-any contains-all icontains-any icontains-all starts-with
-    regex levenshtein rouge-n bleu gleu meteor word-count python javascript ruby webhook
-    llm-rubric model-graded-closedqa factuality model-graded-factuality g-eval similar
-    similar:cosine similar:dot similar:euclidean tool-call-f1 finish-reason classifier pi
-    search-rubric select-best
-    """.split()
+    [
+        "equals",
+        "contains",
+        "icontains",
+        "contains-any",
+        "contains-all",
+        "icontains-any",
+        "icontains-all",
+        "starts-with",
+        "regex",
+        "levenshtein",
+        "rouge-n",
+        "bleu",
+        "gleu",
+        "meteor",
+        "word-count",
+        "python",
+        "javascript",
+        "ruby",
+        "webhook",
+        "llm-rubric",
+        "model-graded-closedqa",
+        "factuality",
+        "model-graded-factuality",
+        "g-eval",
+        "similar",
+        "similar:cosine",
+        "similar:dot",
+        "similar:euclidean",
+        "tool-call-f1",
+        "finish-reason",
+        "classifier",
+        "pi",
+        "search-rubric",
+        "select-best",
+    ]
 )
 
 #: Types that need a ``threshold`` unless they only record a ``metric``.
 REQUIRES_THRESHOLD: frozenset[str] = frozenset({"latency", "cost"})
 
 #: Types whose string values may be ``a, b, c`` lists (CSV-style quoting).
-LIST_TYPES: frozenset[str] = frozenset({"contains-any", "contains-all", "icontains-any",
-                                         "icontains-all"})  # fmt: skip
+LIST_TYPES: frozenset[str] = frozenset(
+    {"contains-any", "contains-all", "icontains-any", "icontains-all"}
+)
 
 #: Types that take a value in compact strings with a ``(threshold)`` (promptfoo's list).
 THRESHOLD_TYPES: frozenset[str] = frozenset(
-    """
-    answer-relevance classifier context-faithfulness context-recall context-relevance cost
-    latency levenshtein perplexity-score perplexity rouge-n similar starts-with
-    """.split()
+    [
+        "answer-relevance",
+        "classifier",
+        "context-faithfulness",
+        "context-recall",
+        "context-relevance",
+        "cost",
+        "latency",
+        "levenshtein",
+        "perplexity-score",
+        "perplexity",
+        "rouge-n",
+        "similar",
+        "starts-with",
+    ]
 )
 
 #: Keys an assertion object may have.
 ASSERTION_KEYS: tuple[str, ...] = (
-    "type", "value", "threshold", "weight", "provider", "rubricPrompt", "metric", "transform",
-    "contextTransform", "config", "normalizeUnicode",
-)  # fmt: skip
+    "type",
+    "value",
+    "threshold",
+    "weight",
+    "provider",
+    "rubricPrompt",
+    "metric",
+    "transform",
+    "contextTransform",
+    "config",
+    "normalizeUnicode",
+)
 ASSERT_SET_KEYS: tuple[str, ...] = ("type", "assert", "threshold", "weight", "metric", "config")
 
 

@@ -74,7 +74,8 @@ def parse_assertion(
         raise ctx.error("assertion has no 'type'", "add e.g. 'type: contains'")
     if not isinstance(type_, str) or not type_.strip():
         raise ctx.at("type").error(
-            f"assertion 'type' must be a string, got {type_name(type_)}", "write e.g. 'type: equals'"
+            f"assertion 'type' must be a string, got {type_name(type_)}",
+            "write e.g. 'type: equals'",
         )
     type_ = type_.strip()
     base, inverse = base_type(type_)
@@ -156,7 +157,8 @@ def _parse_assert_set(
     children = item.get("assert")
     if not isinstance(children, list) or not children:
         raise ctx.at("assert").error(
-            "assert-set needs a non-empty 'assert' list", "put the grouped assertions under 'assert:'"
+            "assert-set needs a non-empty 'assert' list",
+            "put the grouped assertions under 'assert:'",
         )
     config = item.get("config") or {}
     if not isinstance(config, dict):
@@ -238,11 +240,14 @@ def _check_value(
             split_csv_list(value)
         except ConfigError as exc:
             raise vctx.error(exc.message, exc.fix) from None
-    if base == "word-count" and value is not None and not (
-        _is_number(value) or isinstance(value, dict)
+    if (
+        base == "word-count"
+        and value is not None
+        and not (_is_number(value) or isinstance(value, dict))
     ):
         raise vctx.error(
-            "word-count value must be a number or {min, max}", "write e.g. 'value: {min: 5, max: 50}'"
+            "word-count value must be a number or {min, max}",
+            "write e.g. 'value: {min: 5, max: 50}'",
         )
 
 

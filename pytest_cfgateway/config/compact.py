@@ -46,10 +46,9 @@ def split_csv_list(text: str) -> list[str]:
                         fix='close the quote: "a, b", c',
                     )
                 ch = text[i]
-                if ch == "\\" and i + 1 < n and text[i + 1] == '"':
-                    buf.append('"')
-                    i += 2
-                elif ch == '"' and i + 1 < n and text[i + 1] == '"':
+                if (ch == "\\" and i + 1 < n and text[i + 1] == '"') or (
+                    ch == '"' and i + 1 < n and text[i + 1] == '"'
+                ):
                     buf.append('"')
                     i += 2
                 elif ch == '"':
@@ -93,7 +92,7 @@ def parse_compact(s: str) -> AssertionSpec:
             return AssertionSpec(type="python", value=text)
         if stem.endswith(JS_EXTENSIONS):
             return AssertionSpec(type="javascript", value=text)
-    if text.startswith("grade:") or text.startswith("llm-rubric:"):
+    if text.startswith(("grade:", "llm-rubric:")):
         rest = text[len("grade:") :] if text.startswith("grade:") else text[len("llm-rubric:") :]
         return AssertionSpec(type="llm-rubric", value=rest.lstrip())
     if text.startswith("python:"):

@@ -46,8 +46,10 @@ class ConfigError(Exception):
         return text
 
     def __reduce__(self) -> tuple[object, ...]:  # keep it picklable (xdist ships errors)
-        return (_rebuild, (self.message, self.path, self.key_path, self.line, self.fix,
-                           self.display_path))
+        return (
+            _rebuild,
+            (self.message, self.path, self.key_path, self.line, self.fix, self.display_path),
+        )
 
 
 def _rebuild(
@@ -73,8 +75,10 @@ def display_path(path: Path, rootdir: Path | None) -> str:
     """``path`` relative to ``rootdir`` (or the cwd) in POSIX form when it lies below it."""
     base = rootdir if rootdir is not None else Path.cwd()
     try:
-        return Path(os.path.relpath(path, base)).as_posix() if _is_below(path, base) else (
-            path.as_posix()
+        return (
+            Path(os.path.relpath(path, base)).as_posix()
+            if _is_below(path, base)
+            else (path.as_posix())
         )
     except ValueError:  # different drives on Windows
         return path.as_posix()

@@ -15,9 +15,19 @@ from .yaml12 import load_yaml
 
 #: promptfoo's VALID_FILE_EXTENSIONS (src/prompts/constants.ts)
 VALID_FILE_EXTENSIONS = (
-    ".cjs", ".cts", ".js", ".json", ".jsonl", ".mjs", ".mts", ".py", ".ts", ".txt", ".yaml",
+    ".cjs",
+    ".cts",
+    ".js",
+    ".json",
+    ".jsonl",
+    ".mjs",
+    ".mts",
+    ".py",
+    ".ts",
+    ".txt",
+    ".yaml",
     ".yml",
-)  # fmt: skip
+)
 JS_EXTENSIONS = (".js", ".cjs", ".mjs", ".ts", ".cts", ".mts", ".jsx", ".tsx")
 _GLOB_CHARS = re.compile(r"[*?{}\[\]]")
 _FUNCTION_SUFFIX = re.compile(r"^(?P<path>.+?\.(?:py|js|cjs|mjs|ts|cts|mts))(?::(?P<fn>[\w.]+))$")

@@ -62,8 +62,7 @@ def parse_prompts(value: Any, ctx: Ctx, session: Session) -> list[PromptSpec]:
         if not specs:
             raise pctx.error(
                 f"there are no prompts in {partial.get('raw')!r}",
-                "add prompt text to the file (prompts in .txt files are separated by lines "
-                "'---')",
+                "add prompt text to the file (prompts in .txt files are separated by lines '---')",
             )
         for spec in specs:
             if spec.function is None:
@@ -71,8 +70,9 @@ def parse_prompts(value: Any, ctx: Ctx, session: Session) -> list[PromptSpec]:
                 if err:
                     raise pctx.error(
                         f"prompt {_short(spec.label)!r} is not a valid template: {err}",
-                        "use syntax Jinja2 and Nunjucks share ({{ var }}, {% if x %}...{% endif %}); "
-                        "wrap literal braces in {% raw %}...{% endraw %}",
+                        "use syntax Jinja2 and Nunjucks share ({{ var }}, "
+                        "{% if x %}...{% endif %}); wrap literal braces in "
+                        "{% raw %}...{% endraw %}",
                     )
         out.extend(specs)
     return out
@@ -200,8 +200,11 @@ def _from_file(
     if ext == ".json":
         raw = text
         try:
-            raw = json.dumps(_resolve_nested(json.loads(text), session), separators=(",", ":"),
-                             ensure_ascii=False)  # fmt: skip
+            raw = json.dumps(
+                _resolve_nested(json.loads(text), session),
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
         except ValueError:
             pass  # not JSON: used as text, as promptfoo does
         return [spec(raw, label or f"{rel}: {raw}")]

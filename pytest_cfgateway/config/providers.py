@@ -12,28 +12,125 @@ from .files import Session
 #: Gateway slugs of the built-in adapters (SPEC section 3); plugins may register more, so the
 #: collector, not this module, decides whether a ``cloudflare-gateway:{slug}:`` slug exists.
 GATEWAY_SLUGS = (
-    "openai", "anthropic", "groq", "perplexity-ai", "google-ai-studio", "mistral", "cohere",
-    "azure-openai", "workers-ai", "huggingface", "replicate", "grok", "compat",
-)  # fmt: skip
+    "openai",
+    "anthropic",
+    "groq",
+    "perplexity-ai",
+    "google-ai-studio",
+    "mistral",
+    "cohere",
+    "azure-openai",
+    "workers-ai",
+    "huggingface",
+    "replicate",
+    "grok",
+    "compat",
+)
 
 #: promptfoo provider prefixes that exist but cannot go through Cloudflare AI Gateway.
 UNSUPPORTED_PREFIXES = frozenset(
-    """
-    ollama http https python exec file bedrock vertex localai llama llamafile llama.cpp webhook
-    browser websocket ws wss sagemaker together togetherai fireworks deepinfra databricks watsonx
-    ai21 alibaba aimlapi adaline cloudera fal github golang go ruby helicone hyperbolic jfrog
-    lambdalabs litellm llamaapi manual-input mcp nscale openllm portkey promptfoo sequence
-    simulated-user sambanova snowflake text-generation-webui vllm voyage azureml bam ibm-bam
-    novita nvidia slack lmstudio docker claude-agent-sdk openai-codex-sdk opencode agentcore
-    transformers transformers.js jan moonshot kimi ovhcloud scaleway vercel package envoy
-    truefoundry quiverai llm gradio hf elevenlabs xai-image azure-ai-foundry github-copilot
-    """.split()
+    [
+        "ollama",
+        "http",
+        "https",
+        "python",
+        "exec",
+        "file",
+        "bedrock",
+        "vertex",
+        "localai",
+        "llama",
+        "llamafile",
+        "llama.cpp",
+        "webhook",
+        "browser",
+        "websocket",
+        "ws",
+        "wss",
+        "sagemaker",
+        "together",
+        "togetherai",
+        "fireworks",
+        "deepinfra",
+        "databricks",
+        "watsonx",
+        "ai21",
+        "alibaba",
+        "aimlapi",
+        "adaline",
+        "cloudera",
+        "fal",
+        "github",
+        "golang",
+        "go",
+        "ruby",
+        "helicone",
+        "hyperbolic",
+        "jfrog",
+        "lambdalabs",
+        "litellm",
+        "llamaapi",
+        "manual-input",
+        "mcp",
+        "nscale",
+        "openllm",
+        "portkey",
+        "promptfoo",
+        "sequence",
+        "simulated-user",
+        "sambanova",
+        "snowflake",
+        "text-generation-webui",
+        "vllm",
+        "voyage",
+        "azureml",
+        "bam",
+        "ibm-bam",
+        "novita",
+        "nvidia",
+        "slack",
+        "lmstudio",
+        "docker",
+        "claude-agent-sdk",
+        "openai-codex-sdk",
+        "opencode",
+        "agentcore",
+        "transformers",
+        "transformers.js",
+        "jan",
+        "moonshot",
+        "kimi",
+        "ovhcloud",
+        "scaleway",
+        "vercel",
+        "package",
+        "envoy",
+        "truefoundry",
+        "quiverai",
+        "llm",
+        "gradio",
+        "hf",
+        "elevenlabs",
+        "xai-image",
+        "azure-ai-foundry",
+        "github-copilot",
+    ]
 )
 
 _OPENAI_OTHER = (
-    "completion", "assistant", "realtime", "responses", "image", "moderation", "transcription",
-    "tts", "agents", "chatkit", "video", "codex-sdk",
-)  # fmt: skip
+    "completion",
+    "assistant",
+    "realtime",
+    "responses",
+    "image",
+    "moderation",
+    "transcription",
+    "tts",
+    "agents",
+    "chatkit",
+    "video",
+    "codex-sdk",
+)
 _EMBED = ("embedding", "embeddings")
 
 
@@ -77,9 +174,11 @@ _SIMPLE_FAMILIES = {
     "cloudflare-ai": "workers-ai",
     "workers-ai": "workers-ai",
 }
-_KNOWN_PREFIXES = (
-    sorted(_SIMPLE_FAMILIES) + ["azure", "azureopenai", "huggingface", "compat", "echo"]
-) + ["cloudflare-gateway", *sorted(UNSUPPORTED_PREFIXES)]
+_KNOWN_PREFIXES = [
+    *sorted(_SIMPLE_FAMILIES),
+    *("azure", "azureopenai", "huggingface", "compat", "echo", "cloudflare-gateway"),
+    *sorted(UNSUPPORTED_PREFIXES),
+]
 
 
 def map_provider_id(pid: str, ctx: Ctx) -> _Route:
@@ -89,12 +188,14 @@ def map_provider_id(pid: str, ctx: Ctx) -> _Route:
     if pid.startswith("cloudflare-gateway:"):
         return _map_cloudflare_gateway(pid, ctx)
     prefix, sep, rest = pid.partition(":")
-    if pid.startswith("file://") or pid.startswith(("http://", "https://")):
+    if pid.startswith(("file://", "http://", "https://")):
         return _Route("unsupported")
     if prefix in ("azure", "azureopenai") and sep:
         sub, model = _sub(rest)
         if sub == "chat":
-            return _Route("gateway", f"azure-openai:{_need_model(pid, model, ctx)}", deployment=model)
+            return _Route(
+                "gateway", f"azure-openai:{_need_model(pid, model, ctx)}", deployment=model
+            )
         if sub in _EMBED:
             return _Route("gateway", f"azure-openai:{_need_model(pid, model, ctx)}", "embed", model)
         return _Route("unsupported")
@@ -130,8 +231,14 @@ def _map_family(pid: str, prefix: str, rest: str, ctx: Ctx) -> _Route:
     if prefix == "anthropic" and sub in ("completion", "claude-agent-sdk"):
         return _Route("unsupported")
     if prefix in ("google", "gemini", "xai", "replicate") and sub in (
-        "live", "image", "video", "moderation", "embedding", "embeddings", "voice",
-    ):  # fmt: skip
+        "live",
+        "image",
+        "video",
+        "moderation",
+        "embedding",
+        "embeddings",
+        "voice",
+    ):
         return _Route("unsupported")
     return _Route("gateway", f"{slug}:{_need_model(pid, rest, ctx)}")
 
@@ -204,8 +311,8 @@ def parse_provider_entry(
     if isinstance(entry, dict):
         if "id" in entry or not entry:
             return [make_provider(None, entry, ctx, session)]
-        if len(entry) == 1:
-            (key, body), = entry.items()
+        if len(entry) == 1 and next(iter(entry)) not in _PROVIDER_KEYS:
+            ((key, body),) = entry.items()
             bctx = ctx.at(str(key))
             if body is None:
                 body = {}
@@ -288,8 +395,7 @@ def make_provider(
     skip = None
     if route.route == "unsupported":
         skip = (
-            f"provider '{pid}' does not go through Cloudflare AI Gateway; pytest-cfgateway "
-            "skips it"
+            f"provider '{pid}' does not go through Cloudflare AI Gateway; pytest-cfgateway skips it"
         )
     return ProviderSpec(
         id=pid,

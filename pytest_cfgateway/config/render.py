@@ -34,7 +34,7 @@ from .yaml12 import Yaml12Loader
 class _Undefined(jinja2.ChainableUndefined):
     """Renders as "", tolerates attribute/item access and calls (``{{ a.b() }}`` -> "")."""
 
-    def __call__(self, *args: Any, **kwargs: Any) -> _Undefined:
+    def __call__(self, *args: Any, **kwargs: Any) -> _Undefined:  # type: ignore[override]
         return self
 
 
@@ -270,7 +270,9 @@ def _load_var(name: str, ref: str, case: EvalCase, current: dict[str, Any]) -> A
             return result
         if suffix in JS_EXTENSIONS:
             raise _var_error(
-                case, name, f"JavaScript var loaders ({ref}) are not supported by pytest-cfgateway",
+                case,
+                name,
+                f"JavaScript var loaders ({ref}) are not supported by pytest-cfgateway",
                 "write the loader in Python (get_var(var_name, prompt, other_vars)) or inline "
                 "the value",
             )
@@ -279,13 +281,15 @@ def _load_var(name: str, ref: str, case: EvalCase, current: dict[str, Any]) -> A
         if suffix in (".yaml", ".yml"):
             import yaml
 
-            return yaml.load(path.read_text(encoding="utf-8-sig"), Loader=Yaml12Loader)  # noqa: S506
+            return yaml.load(path.read_text(encoding="utf-8-sig"), Loader=Yaml12Loader)
         if suffix in _IMAGE_EXTS or suffix in _VIDEO_EXTS:
             mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
         if suffix == ".pdf":
             raise _var_error(
-                case, name, f"PDF var files ({ref}) are not supported by pytest-cfgateway",
+                case,
+                name,
+                f"PDF var files ({ref}) are not supported by pytest-cfgateway",
                 "extract the text into a .txt file and reference that",
             )
         return path.read_text(encoding="utf-8-sig").strip()
@@ -293,7 +297,9 @@ def _load_var(name: str, ref: str, case: EvalCase, current: dict[str, Any]) -> A
         raise
     except Exception as exc:
         raise _var_error(
-            case, name, f"loading var from {ref} failed: {type(exc).__name__}: {exc}",
+            case,
+            name,
+            f"loading var from {ref} failed: {type(exc).__name__}: {exc}",
             "fix the file or the loader function",
         ) from exc
 
@@ -393,7 +399,9 @@ def render_prompt(case: EvalCase, env: Mapping[str, str]) -> str:
         if parsed is not _NOT_JSON:
             rendered = _walk_json(parsed, vars, template_env, what)
             return json.dumps(rendered, ensure_ascii=False, indent=2)
-        return render_template(base, render_vars_in_vars(vars, template_env), template_env, what=what)
+        return render_template(
+            base, render_vars_in_vars(vars, template_env), template_env, what=what
+        )
     except ConfigError as exc:
         if exc.path is not None:
             raise
@@ -420,9 +428,7 @@ def _looks_like_json(text: str) -> bool:
     if text.startswith("[") and text.endswith("]"):
         after = text[1:].lstrip()
         return (
-            not after
-            or after[0] in "\"{[-0123456789"
-            or after.startswith(("true", "false", "null"))
+            not after or after[0] in '"{[-0123456789' or after.startswith(("true", "false", "null"))
         )
     return False
 
@@ -435,7 +441,7 @@ def parse_chat(rendered: str) -> list[Message]:
         import yaml
 
         try:
-            data = yaml.load(rendered, Loader=Yaml12Loader)  # noqa: S506
+            data = yaml.load(rendered, Loader=Yaml12Loader)
         except yaml.YAMLError as exc:
             raise ConfigError(
                 f"chat prompt is not valid YAML: {exc}",
@@ -463,7 +469,7 @@ def _messages(data: Any) -> list[Message]:
     ):
         raise ConfigError(
             "chat prompt must be a list of messages, each with a 'role' and 'content'",
-            fix="write e.g. [{\"role\": \"user\", \"content\": \"Hi\"}]",
+            fix='write e.g. [{"role": "user", "content": "Hi"}]',
         )
     return [dict(m) for m in data]
 

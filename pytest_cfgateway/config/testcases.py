@@ -23,9 +23,18 @@ from .files import JS_EXTENSIONS, Session, glob_paths, is_glob, split_function, 
 from .providers import parse_provider_entry, type_name
 
 TEST_KEYS = (
-    "description", "vars", "provider", "providers", "prompts", "providerOutput", "assert",
-    "assertScoringFunction", "threshold", "metadata", "options",
-)  # fmt: skip
+    "description",
+    "vars",
+    "provider",
+    "providers",
+    "prompts",
+    "providerOutput",
+    "assert",
+    "assertScoringFunction",
+    "threshold",
+    "metadata",
+    "options",
+)
 _DATA_EXTS = (".yaml", ".yml", ".json", ".jsonl", ".csv")
 
 
@@ -118,11 +127,7 @@ def _load_ref(ref: str, ctx: Ctx, session: Session, extra_types: Collection[str]
     else:
         target = session.resolve(base)
         if target.is_dir():
-            paths = [
-                p
-                for p in glob_paths(target, "**/*")
-                if p.suffix.lower() in _DATA_EXTS
-            ]
+            paths = [p for p in glob_paths(target, "**/*") if p.suffix.lower() in _DATA_EXTS]
             if not paths:
                 raise ctx.error(
                     f"directory {session.display(target)} holds no test files",
@@ -141,7 +146,9 @@ def _load_file(
 ) -> list[TestDef]:
     ext = path.suffix.lower()
     if ext == ".csv":
-        return [parse_test(t, tctx, session, extra_types) for t, tctx in _csv_tests(path, ctx, session)]
+        return [
+            parse_test(t, tctx, session, extra_types) for t, tctx in _csv_tests(path, ctx, session)
+        ]
     if ext not in _DATA_EXTS:
         raise ctx.error(
             f"cannot read tests from {session.display(path)} (unsupported type {ext or 'none'})",
@@ -212,11 +219,22 @@ def _csv_tests(path: Path, ctx: Ctx, session: Session) -> list[tuple[dict[str, A
                 display_path=shown,
             )
         seen.add(name)
-        if not name.startswith("__") and name.startswith("_") and name.lstrip("_").split(
-            ":"
-        )[0].rstrip("0123456789[]") in ("expected", "prefix", "suffix", "description",
-                                         "providerOutput", "metric", "threshold", "metadata",
-                                         "config"):  # fmt: skip
+        if (
+            not name.startswith("__")
+            and name.startswith("_")
+            and name.lstrip("_").split(":")[0].rstrip("0123456789[]")
+            in (
+                "expected",
+                "prefix",
+                "suffix",
+                "description",
+                "providerOutput",
+                "metric",
+                "threshold",
+                "metadata",
+                "config",
+            )
+        ):
             session.warnings.append(
                 f"{shown}: column {name!r} has a single underscore; did you mean "
                 f"{'_' + name!r}? It is treated as a var"
@@ -448,15 +466,21 @@ def _parse_options(value: Any, ctx: Ctx) -> dict[str, Any]:
             f"'options' must be a mapping, got {type_name(value)}",
             "write e.g. 'options: {prefix: ..., provider: openai:gpt-4o-mini}'",
         )
-    for key in ("disableVarExpansion", "disableDefaultAsserts", "disableConversationVar",
-                "runSerially"):  # fmt: skip
+    for key in (
+        "disableVarExpansion",
+        "disableDefaultAsserts",
+        "disableConversationVar",
+        "runSerially",
+    ):
         if key in value and not isinstance(value[key], bool):
             raise ctx.at(key).error(f"'{key}' must be true or false", f"write '{key}: true'")
     for key in ("prefix", "suffix", "transform", "transformVars"):
         if key in value and value[key] is not None and not isinstance(value[key], str):
             raise ctx.at(key).error(f"'{key}' must be a string", "quote it")
-    if "provider" in value and value["provider"] is not None and not isinstance(
-        value["provider"], str | dict
+    if (
+        "provider" in value
+        and value["provider"] is not None
+        and not isinstance(value["provider"], str | dict)
     ):
         raise ctx.at("provider").error(
             "options.provider (the grader) must be a provider id or an object",
@@ -488,9 +512,10 @@ def _parse_vars(value: Any, ctx: Ctx, session: Session) -> dict[str, Any]:
             rctx = ctx.at(i) if len(value) > 1 else ctx
             base = strip_file_prefix(ref)
             paths = (
-                glob_paths(session.base_dir, base) if is_glob(base)
+                glob_paths(session.base_dir, base)
+                if is_glob(base)
                 else [session.require_file(ref, rctx, "vars file")]
-            )  # fmt: skip
+            )
             if not paths:
                 raise rctx.error(f"no vars files match {ref!r}", "fix the glob pattern")
             for path in paths:

@@ -61,15 +61,26 @@ def _logs_api(state: EmulatorState, inc: Incoming, match: re.Match[str]) -> Outg
     if log_id is None and inc.method == "GET":
         rows = [
             {
-                "id": r.log_id, "event_id": r.event_id, "created_at": _iso(r.created_at),
-                "cached": r.cache_status == "HIT", "custom_cost": r.custom_cost is not None,
-                "cost": r.cost, "duration": round(r.duration_ms), "metadata": r.metadata,
-                "model": r.model, "path": r.route, "provider": r.provider,
-                "status_code": r.status, "step": r.step, "success": 200 <= r.status < 300,
-                "tokens_in": r.tokens_in, "tokens_out": r.tokens_out, "feedback": r.feedback,
+                "id": r.log_id,
+                "event_id": r.event_id,
+                "created_at": _iso(r.created_at),
+                "cached": r.cache_status == "HIT",
+                "custom_cost": r.custom_cost is not None,
+                "cost": r.cost,
+                "duration": round(r.duration_ms),
+                "metadata": r.metadata,
+                "model": r.model,
+                "path": r.route,
+                "provider": r.provider,
+                "status_code": r.status,
+                "step": r.step,
+                "success": 200 <= r.status < 300,
+                "tokens_in": r.tokens_in,
+                "tokens_out": r.tokens_out,
+                "feedback": r.feedback,
             }
             for r in mine
-        ]  # fmt: skip
+        ]
         info = {"count": len(rows), "page": 1, "per_page": len(rows), "total_count": len(rows)}
         out = _v4(200, rows)
         body = json.loads(out.body)

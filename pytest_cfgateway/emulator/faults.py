@@ -121,6 +121,14 @@ class Faults:
             self._rng = random.Random(self.seed)
             self._seeded = self.seed
 
+    def reseed(self, seed: int | None = None) -> None:
+        """Restart the random sequence (from ``seed`` when given)."""
+        with self._lock:
+            if seed is not None:
+                self.seed = seed
+            self._rng = random.Random(self.seed)
+            self._seeded = self.seed
+
     def next_fault(self, providers: tuple[str, ...]) -> Fault | None:
         """The fault for the next upstream attempt to one of ``providers``, or None."""
         with self._lock:

@@ -25,7 +25,9 @@ from .records import RecordedRequest, StepAttempt, new_id
 from .state import EmulatorState
 from .wire import NOT_JSON, Ctx, ProviderCall, Reply, error_kind, error_reply
 
-_HOP_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding", "accept-encoding"})
+_HOP_HEADERS = frozenset(
+    {"host", "content-length", "connection", "transfer-encoding", "accept-encoding"}
+)
 
 
 @dataclasses.dataclass
@@ -141,8 +143,17 @@ class Pipeline:
             if provider == "":
                 outcome = await self._universal(inc, scope, body, rec)
             else:
-                step = _Step(0, provider, rest, inc.query, self._outer_headers(inc.headers),
-                             inc.body, body, inc.method, {})  # fmt: skip
+                step = _Step(
+                    0,
+                    provider,
+                    rest,
+                    inc.query,
+                    self._outer_headers(inc.headers),
+                    inc.body,
+                    body,
+                    inc.method,
+                    {},
+                )
                 outcome = await self._run_step(step, scope, self._authed(inc.headers), [False], rec)
                 rec.attempts.append(self._attempt(step, outcome))
         return self._finish(outcome, rec, started)
@@ -201,7 +212,9 @@ class Pipeline:
                     )
                 else:
                     if len(meta) > 5:
-                        rec.warnings.append("cf-aig-metadata has more than 5 entries; extra dropped")
+                        rec.warnings.append(
+                            "cf-aig-metadata has more than 5 entries; extra dropped"
+                        )
                     rec.metadata = dict(list(meta.items())[:5])
             elif meta is not None:
                 rec.warnings.append("cf-aig-metadata must be a JSON object; metadata dropped")
@@ -228,10 +241,13 @@ class Pipeline:
     ) -> _Outcome:
         raw_steps = [body] if isinstance(body, dict) else body
         if not isinstance(raw_steps, list) or not raw_steps:
-            return _Outcome(gateway_reply(
-                2019, "Universal request bad format: expected a JSON array of steps "
-                "{provider, endpoint, headers, query} (or one such object)",
-            ))  # fmt: skip
+            return _Outcome(
+                gateway_reply(
+                    2019,
+                    "Universal request bad format: expected a JSON array of steps "
+                    "{provider, endpoint, headers, query} (or one such object)",
+                )
+            )
         outer = self._outer_headers(inc.headers)
         steps: list[_Step] = []
         for i, raw in enumerate(raw_steps):
@@ -276,7 +292,9 @@ class Pipeline:
                 headers[str(k).lower()] = str(v)
         query = raw.get("query")
         data = json.dumps(query, separators=(",", ":")).encode()
-        return _Step(i, str(provider), path, dict(parse_qsl(qs)), headers, data, query, "POST", config)
+        return _Step(
+            i, str(provider), path, dict(parse_qsl(qs)), headers, data, query, "POST", config
+        )
 
     # one upstream call -------------------------------------------------------------------
 
@@ -348,8 +366,8 @@ class Pipeline:
         if pol.enabled and not pol.skip_read:
             hit = state.cache.get(pol.key, state.now())
             if hit is not None:
-                reply = Reply(hit.status, hit.body, model=hit.model, headers=dict(hit.headers))
-                return _Outcome(reply, cache_status="HIT", byok_alias=alias)
+                cached = Reply(hit.status, hit.body, model=hit.model, headers=dict(hit.headers))
+                return _Outcome(cached, cache_status="HIT", byok_alias=alias)
         if not rate_checked[0]:
             rate_checked[0] = True
             limit = state.rate_limit
@@ -381,7 +399,9 @@ class Pipeline:
     ) -> _Outcome:
         faults = self.state.faults
         h, cfg = step.headers, step.config
-        attempts = int(min(5, max(1, _num(cfg.get("maxAttempts", h.get("cf-aig-max-attempts")), 1))))
+        attempts = int(
+            min(5, max(1, _num(cfg.get("maxAttempts", h.get("cf-aig-max-attempts")), 1)))
+        )
         delay = min(5000.0, max(0.0, _num(cfg.get("retryDelay", h.get("cf-aig-retry-delay")), 0)))
         backoff = str(cfg.get("backoff", h.get("cf-aig-backoff", "constant")))
         timeout = _num(cfg.get("requestTimeout", h.get("cf-aig-request-timeout")), 0) or None
@@ -399,11 +419,13 @@ class Pipeline:
             if timeout is not None and wait > timeout:
                 await asyncio.sleep(timeout / 1000)
                 reply = error_reply(
-                    spec.style, 504, "server",
+                    spec.style,
+                    504,
+                    "server",
                     f"Request timed out after {timeout:g} ms (cf-aig-request-timeout / "
                     "requestTimeout); the emulator's delay was "
                     f"{wait:g} ms",
-                )  # fmt: skip
+                )
                 reply.fault = "timeout"
             else:
                 if wait > 0:
@@ -421,17 +443,23 @@ class Pipeline:
         status = fault.status
         messages = {
             429: "Rate limit reached (injected by the emulator). Please retry after a while.",
-            500: "The server had an error while processing your request (injected by the emulator).",
+            500: "The server had an error processing your request (injected by the emulator).",
             502: "Bad gateway (injected by the emulator).",
             503: "The server is overloaded or not ready yet (injected by the emulator).",
         }
         reply = error_reply(
-            spec.style, status, error_kind(status),
+            spec.style,
+            status,
+            error_kind(status),
             messages.get(status, f"Error {status} injected by the emulator."),
-        )  # fmt: skip
+        )
         reply.fault = fault.label
         if status == 429:
-            retry = fault.retry_after if fault.retry_after is not None else self.state.faults.retry_after
+            retry = (
+                fault.retry_after
+                if fault.retry_after is not None
+                else self.state.faults.retry_after
+            )
             reply.headers["retry-after"] = f"{retry:g}"
         return reply
 
@@ -453,14 +481,14 @@ class Pipeline:
         rec.duration_ms = (time.perf_counter() - started) * 1000
         rec.cache_status = outcome.cache_status
         rec.byok_alias = outcome.byok_alias
+        if isinstance(rec.body, dict) and isinstance(rec.body.get("model"), str):
+            rec.model = rec.body["model"]
         if outcome.drop or outcome.reply is None:
             rec.status, rec.fault = 0, "drop"
             self.state.record(rec)
             return Outgoing(0, {}, b"", drop=True)
         reply = outcome.reply
         rec.status, rec.gateway_code, rec.fault = reply.status, reply.gateway_code, reply.fault
-        if isinstance(rec.body, dict) and isinstance(rec.body.get("model"), str):
-            rec.model = rec.body["model"]
         rec.model = reply.model or rec.model
         if outcome.cache_status != "HIT":
             rec.tokens_in, rec.tokens_out = reply.tokens_in, reply.tokens_out
@@ -484,4 +512,3 @@ class Pipeline:
         )
         self.state.record(rec)
         return Outgoing(reply.status, headers, data)
-

@@ -55,7 +55,9 @@ class Prompt:
     @classmethod
     def of(cls, pairs: Iterable[tuple[str, str]], max_tokens: Any = None) -> Prompt:
         msgs = [(_ROLE_ALIASES.get(r.lower(), r.lower()), t) for r, t in pairs]
-        limit = max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None
+        limit = (
+            max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None
+        )
         return cls(msgs, limit)
 
     @property

@@ -35,10 +35,20 @@ Handler = Callable[[ProviderCall, Ctx], Reply]
 #: Documented gateway slugs the emulator does not implement (answered 400/2008 with a note).
 UNIMPLEMENTED = frozenset(
     {
-        "aws-bedrock", "bedrock", "google-vertex-ai", "elevenlabs", "cartesia", "deepgram",
-        "fal", "baseten", "ideogram", "parallel", "saladcloud", "neon",
+        "aws-bedrock",
+        "bedrock",
+        "google-vertex-ai",
+        "elevenlabs",
+        "cartesia",
+        "deepgram",
+        "fal",
+        "baseten",
+        "ideogram",
+        "parallel",
+        "saladcloud",
+        "neon",
     }
-)  # fmt: skip
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,8 +95,9 @@ class ProviderSpec:
         return error_reply(self.style, self.invalid_status, "auth_invalid", self.invalid)
 
 
-def _openai_family(prefix: str, chat: tuple[str, ...], embeddings: tuple[str, ...] = (),
-                   strict: bool = False) -> Handler:  # fmt: skip
+def _openai_family(
+    prefix: str, chat: tuple[str, ...], embeddings: tuple[str, ...] = (), strict: bool = False
+) -> Handler:
     def handle(call: ProviderCall, ctx: Ctx) -> Reply:
         if call.path in chat:
             return handle_chat(call, ctx, openai_error, strict_params=strict)
@@ -101,24 +112,33 @@ def _openai_family(prefix: str, chat: tuple[str, ...], embeddings: tuple[str, ..
 
 def _azure(call: ProviderCall, ctx: Ctx) -> Reply:
     parts = call.path.split("/")
-    if len(parts) >= 3 and all(parts[:2]) and "/".join(parts[2:]) in (
-        "chat/completions",
-        "embeddings",
+    if (
+        len(parts) >= 3
+        and all(parts[:2])
+        and "/".join(parts[2:])
+        in (
+            "chat/completions",
+            "embeddings",
+        )
     ):
         if not call.query.get("api-version"):
             return error_reply(
-                azure_error, 404, "not_found",
+                azure_error,
+                404,
+                "not_found",
                 "Resource not found (the api-version query parameter is required, "
                 "e.g. ?api-version=2024-12-01-preview)",
-            )  # fmt: skip
+            )
         deployment = parts[1]
         if parts[2] == "embeddings":
             return handle_embeddings(call, ctx, azure_error, model=deployment)
         return handle_chat(call, ctx, azure_error, model=deployment)
     return error_reply(
-        azure_error, 404, "not_found",
+        azure_error,
+        404,
+        "not_found",
         "Resource not found (expected {resourceName}/{deploymentName}/chat/completions)",
-    )  # fmt: skip
+    )
 
 
 _OPENAI_MISSING = (
@@ -135,49 +155,124 @@ def _spec(slug: str, handler: Handler, style: ErrorStyle, **kw: object) -> Provi
 PROVIDERS: dict[str, ProviderSpec] = {
     s.slug: s
     for s in (
-        _spec("openai", _openai_family("/v1/", _CHAT, ("embeddings",), strict=True),
-              openai_error, missing=_OPENAI_MISSING),
+        _spec(
+            "openai",
+            _openai_family("/v1/", _CHAT, ("embeddings",), strict=True),
+            openai_error,
+            missing=_OPENAI_MISSING,
+        ),
         _spec("groq", _openai_family("/openai/v1/", _CHAT), openai_error, missing=_OPENAI_MISSING),
         _spec("perplexity-ai", _openai_family("/", _CHAT), openai_error, missing=_OPENAI_MISSING),
-        _spec("deepseek", _openai_family("/", (*_CHAT, "v1/chat/completions")), openai_error,
-              missing=_OPENAI_MISSING),
+        _spec(
+            "deepseek",
+            _openai_family("/", (*_CHAT, "v1/chat/completions")),
+            openai_error,
+            missing=_OPENAI_MISSING,
+        ),
         _spec("cerebras", _openai_family("/v1/", _CHAT), openai_error, missing=_OPENAI_MISSING),
-        _spec("openrouter", _openai_family("/api/v1/", (*_CHAT, "v1/chat/completions")),
-              openai_error, missing=_OPENAI_MISSING),
-        _spec("mistral", _openai_family("/", ("v1/chat/completions",), ("v1/embeddings",)),
-              openai_error, missing=_OPENAI_MISSING),
-        _spec("grok", _openai_family("/v1/", ("v1/chat/completions",)), openai_error,
-              missing=_OPENAI_MISSING),
-        _spec("azure-openai", _azure, azure_error, header="api-key", schemes=(), alt_bearer=True,
-              missing="Access denied due to missing subscription key. Make sure to include "
-              "subscription key when making requests to an API.",
-              invalid="Access denied due to invalid subscription key or wrong API endpoint."),
-        _spec("anthropic", handle_messages, anthropic_error, header="x-api-key", schemes=(),
-              missing="x-api-key header is required", invalid="invalid x-api-key"),
-        _spec("google-ai-studio", handle_gemini, google_error, header="x-goog-api-key",
-              schemes=(), query_key="key", missing_status=403, invalid_status=400,
-              missing="Method doesn't allow unregistered callers (callers without established "
-              "identity). Please use API Key or other form of API consumer identity to call "
-              "this API.",
-              invalid="API key not valid. Please pass a valid API key."),
-        _spec("cohere", handle_cohere, cohere_error, schemes=("bearer", "token"),
-              missing="no api key supplied", invalid="invalid api token"),
-        _spec("workers-ai", handle_workers, workers_error, missing="Authentication error",
-              invalid="Authentication error"),
-        _spec("huggingface", handle_huggingface, huggingface_error,
-              missing="You must provide an Authorization header with a token",
-              invalid="Invalid credentials in Authorization header"),
-        _spec("replicate", handle_replicate, replicate_error, schemes=("bearer", "token"),
-              missing="You did not pass an authentication token",
-              invalid="You did not pass a valid authentication token"),
+        _spec(
+            "openrouter",
+            _openai_family("/api/v1/", (*_CHAT, "v1/chat/completions")),
+            openai_error,
+            missing=_OPENAI_MISSING,
+        ),
+        _spec(
+            "mistral",
+            _openai_family("/", ("v1/chat/completions",), ("v1/embeddings",)),
+            openai_error,
+            missing=_OPENAI_MISSING,
+        ),
+        _spec(
+            "grok",
+            _openai_family("/v1/", ("v1/chat/completions",)),
+            openai_error,
+            missing=_OPENAI_MISSING,
+        ),
+        _spec(
+            "azure-openai",
+            _azure,
+            azure_error,
+            header="api-key",
+            schemes=(),
+            alt_bearer=True,
+            missing="Access denied due to missing subscription key. Make sure to include "
+            "subscription key when making requests to an API.",
+            invalid="Access denied due to invalid subscription key or wrong API endpoint.",
+        ),
+        _spec(
+            "anthropic",
+            handle_messages,
+            anthropic_error,
+            header="x-api-key",
+            schemes=(),
+            missing="x-api-key header is required",
+            invalid="invalid x-api-key",
+        ),
+        _spec(
+            "google-ai-studio",
+            handle_gemini,
+            google_error,
+            header="x-goog-api-key",
+            schemes=(),
+            query_key="key",
+            missing_status=403,
+            invalid_status=400,
+            missing="Method doesn't allow unregistered callers (callers without established "
+            "identity). Please use API Key or other form of API consumer identity to call "
+            "this API.",
+            invalid="API key not valid. Please pass a valid API key.",
+        ),
+        _spec(
+            "cohere",
+            handle_cohere,
+            cohere_error,
+            schemes=("bearer", "token"),
+            missing="no api key supplied",
+            invalid="invalid api token",
+        ),
+        _spec(
+            "workers-ai",
+            handle_workers,
+            workers_error,
+            missing="Authentication error",
+            invalid="Authentication error",
+        ),
+        _spec(
+            "huggingface",
+            handle_huggingface,
+            huggingface_error,
+            missing="You must provide an Authorization header with a token",
+            invalid="Invalid credentials in Authorization header",
+        ),
+        _spec(
+            "replicate",
+            handle_replicate,
+            replicate_error,
+            schemes=("bearer", "token"),
+            missing="You did not pass an authentication token",
+            invalid="You did not pass a valid authentication token",
+        ),
     )
-}  # fmt: skip
+}
 
 #: Slugs accepted as ``compat`` model prefixes (``{prefix}/{model}``).
 COMPAT_PREFIXES = frozenset(
-    {"openai", "anthropic", "groq", "mistral", "cohere", "perplexity-ai", "perplexity",
-     "workers-ai", "google-ai-studio", "grok", "deepseek", "cerebras", "openrouter"}
-)  # fmt: skip
+    {
+        "openai",
+        "anthropic",
+        "groq",
+        "mistral",
+        "cohere",
+        "perplexity-ai",
+        "perplexity",
+        "workers-ai",
+        "google-ai-studio",
+        "grok",
+        "deepseek",
+        "cerebras",
+        "openrouter",
+    }
+)
 
 
 def compat_check(path: str, body: object) -> Reply | None:
@@ -194,7 +289,8 @@ def compat_check(path: str, body: object) -> Reply | None:
     prefix = model.split("/", 1)[0]
     if prefix not in COMPAT_PREFIXES:
         return gateway_reply(
-            2008, f"Invalid provider {prefix!r}; compat prefixes: {', '.join(sorted(COMPAT_PREFIXES))}"
+            2008,
+            f"Invalid provider {prefix!r}; compat prefixes: {', '.join(sorted(COMPAT_PREFIXES))}",
         )
     return None
 

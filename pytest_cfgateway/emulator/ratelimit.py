@@ -17,7 +17,9 @@ class RateLimiter:
         self._sliding: dict[str, collections.deque[float]] = {}
         self._lock = threading.Lock()
 
-    def allow(self, scope: str, now: float, limit: int, period: float, technique: Technique) -> bool:
+    def allow(
+        self, scope: str, now: float, limit: int, period: float, technique: Technique
+    ) -> bool:
         """True (and counted) when one more request fits ``limit`` per ``period`` seconds."""
         with self._lock:
             if technique == "fixed":

@@ -135,6 +135,8 @@ class RecordedRequest:
         """A JSON-safe dict with credentials masked (for ``/_emulator/requests``)."""
         data = dataclasses.asdict(self)
         data["headers"] = masked_headers(self.headers)
-        data["query"] = {k: ("<redacted>" if k in SECRET_QUERY else v) for k, v in self.query.items()}
+        data["query"] = {
+            k: ("<redacted>" if k in SECRET_QUERY else v) for k, v in self.query.items()
+        }
         data["body"] = masked_body(self.body)
         return data

@@ -63,7 +63,8 @@ def _normalise_tool_call(where: str, raw: Any) -> dict[str, Any]:
     """Accept ``{name, arguments}`` or OpenAI ``{type: function, function: {...}}``."""
     if not isinstance(raw, Mapping):
         raise RulesError(f"{where}: each tool call must be a mapping with 'name' and 'arguments'")
-    fn = raw.get("function") if isinstance(raw.get("function"), Mapping) else raw
+    inner = raw.get("function")
+    fn: Mapping[str, Any] = inner if isinstance(inner, Mapping) else raw
     name = fn.get("name")
     if not isinstance(name, str) or not name:
         raise RulesError(f"{where}: a tool call needs a non-empty string 'name'")

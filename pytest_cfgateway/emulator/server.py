@@ -1,9 +1,9 @@
 """``Emulator``: the gateway emulator as an object you start, use and stop.
 
-    with Emulator(latency_ms=0) as emu:
-        gw = Gateway(base_url=emu.url, account_id="acct", gateway_id="gw")
-        ...
-        assert emu.requests[-1].status == 200
+with Emulator(latency_ms=0) as emu:
+    gw = Gateway(base_url=emu.url, account_id="acct", gateway_id="gw")
+    ...
+    assert emu.requests[-1].status == 200
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -111,7 +112,9 @@ class Emulator(EmulatorState):
             except BaseException as exc:  # surfaced by start() / stop()
                 self._error = exc
 
-        self._thread = threading.Thread(target=run, name=f"cfgateway-emulator:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=run, name=f"cfgateway-emulator:{self.port}", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + _START_TIMEOUT
         while not server.started:
@@ -120,15 +123,24 @@ class Emulator(EmulatorState):
                 raise RuntimeError(f"the gateway emulator failed to start: {self._error!r}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the gateway emulator did not start within {_START_TIMEOUT:g} s")
+                raise RuntimeError(
+                    f"the gateway emulator did not start within {_START_TIMEOUT:g} s"
+                )
             time.sleep(0.005)
         return self
 
-    def serve_forever(self, *, log_level: str = "warning") -> None:
-        """Serve in the calling thread until Ctrl-C / SIGTERM (used by the CLI)."""
+    def serve_forever(
+        self, *, log_level: str = "warning", ready: Callable[[str], None] | None = None
+    ) -> None:
+        """Serve in the calling thread until Ctrl-C / SIGTERM (used by the CLI).
+
+        ``ready(url)`` is called once the socket listens (before the first request).
+        """
         self._sock = bind_socket(self.host, self.port)
         self.port = self._sock.getsockname()[1]
         self._server = _uvicorn().Server(self._config(self._sock, log_level))
+        if ready is not None:
+            ready(self.url)
         try:
             self._server.run(sockets=[self._sock])
         finally:

@@ -102,34 +102,49 @@ class EmulatorState:
         embedding_dimensions: int = 16,
         record_requests: bool = True,
     ) -> None:
-        try:
-            self.faults = Faults(
-                latency_ms=float(latency_ms),
-                first_byte_delay_ms=float(first_byte_delay_ms),
-                error_rate=float(error_rate),
-                fail_next=list(fail_next or []),
-                seed=seed,
-            )
-        except ValueError as exc:
-            raise EmulatorConfigError(str(exc)) from None
-        self.token = token
-        self.gateways = gateways  # type: ignore[assignment]  # normalised by the setter
-        self.rules = rules  # type: ignore[assignment]
-        self.byok = byok  # type: ignore[assignment]
-        self.valid_keys = valid_keys  # type: ignore[assignment]
-        self.cache_ttl = cache_ttl
-        self.rate_limit = rate_limit  # type: ignore[assignment]
-        self.rate_limit_technique = rate_limit_technique
-        self.replicate_polls = replicate_polls
-        self.replicate_wait_finishes = replicate_wait_finishes
-        self.embedding_dimensions = embedding_dimensions
-        self.record_requests = record_requests
+        self._defaults: dict[str, Any] = {
+            k: v for k, v in locals().items() if k not in ("self", "__class__")
+        }
+        self.faults = Faults()
         self.time_offset = 0.0
         self.requests: list[RecordedRequest] = []
         self.cache = ResponseCache()
         self.limiter = RateLimiter()
         self.predictions = Predictions()
         self._log_lock = threading.Lock()
+        self._apply(self._defaults)
+
+    def _apply(self, s: dict[str, Any]) -> None:
+        f = self.faults
+        f.latency_ms = float(s["latency_ms"])
+        f.first_byte_delay_ms = float(s["first_byte_delay_ms"])
+        f.error_rate = float(s["error_rate"])
+        f.fail_next = list(s["fail_next"] or [])
+        f.seed = int(s["seed"])
+        try:
+            f.validate()
+        except ValueError as exc:
+            raise EmulatorConfigError(str(exc)) from None
+        self.token: str | None = s["token"]
+        self.gateways = s["gateways"]
+        self.rules = s["rules"]
+        self.byok = s["byok"]
+        self.valid_keys = s["valid_keys"]
+        self.cache_ttl: int | Mapping[str, int] | None = s["cache_ttl"]
+        self.rate_limit = s["rate_limit"]
+        self.rate_limit_technique = s["rate_limit_technique"]
+        self.replicate_polls: int = s["replicate_polls"]
+        self.replicate_wait_finishes: bool = s["replicate_wait_finishes"]
+        self.embedding_dimensions: int = s["embedding_dimensions"]
+        self.record_requests: bool = s["record_requests"]
+        self.time_offset = 0.0
+
+    def reset(self) -> None:
+        """Every setting back to what the constructor was given, faults restarted, stores
+        cleared (what a session-wide emulator fixture calls between tests)."""
+        self.faults.reset()
+        self._apply(self._defaults)
+        self.clear()
 
     # normalising setters ------------------------------------------------------------------
 

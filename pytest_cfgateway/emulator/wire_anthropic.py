@@ -21,11 +21,25 @@ from .wire import (
 
 ANTHROPIC_PARAMS = frozenset(
     {
-        "model", "messages", "max_tokens", "system", "temperature", "top_p", "top_k",
-        "stop_sequences", "stream", "tools", "tool_choice", "metadata", "thinking",
-        "service_tier", "container", "mcp_servers", "context_management",
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "stream",
+        "tools",
+        "tool_choice",
+        "metadata",
+        "thinking",
+        "service_tier",
+        "container",
+        "mcp_servers",
+        "context_management",
     }
-)  # fmt: skip
+)
 _STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
 
@@ -118,8 +132,12 @@ def handle_messages(call: ProviderCall, ctx: Ctx) -> Reply:
         content.append({"type": "text", "text": answer.text})
     for c in answer.tool_calls:
         content.append(
-            {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": c["name"],
-             "input": c["arguments"]}  # fmt: skip
+            {
+                "type": "tool_use",
+                "id": f"toolu_{uuid.uuid4().hex[:24]}",
+                "name": c["name"],
+                "input": c["arguments"],
+            }
         )
     return Reply(
         status=200,

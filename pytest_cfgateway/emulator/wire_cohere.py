@@ -33,7 +33,7 @@ def _usage(answer: Answer) -> dict[str, Any]:
     return {"billed_units": dict(counts), "tokens": dict(counts)}
 
 
-def _limit(body: dict[str, Any]) -> int | None | Reply:
+def _limit(body: dict[str, Any]) -> int | Reply | None:
     limit = body.get("max_tokens")
     if limit is not None and (not is_int(limit) or limit < 1):
         return _invalid("max_tokens must be a positive integer")
@@ -49,7 +49,12 @@ def _chat_v2(call: ProviderCall, ctx: Ctx, body: dict[str, Any]) -> Reply:
         return _invalid("messages must be a non-empty list")
     pairs: list[tuple[str, str]] = []
     for i, msg in enumerate(messages):
-        if not isinstance(msg, dict) or msg.get("role") not in ("system", "user", "assistant", "tool"):
+        if not isinstance(msg, dict) or msg.get("role") not in (
+            "system",
+            "user",
+            "assistant",
+            "tool",
+        ):
             return _invalid(f"messages[{i}].role must be one of system, user, assistant, tool")
         text = content_text(msg.get("content"))
         if text is None:
@@ -66,10 +71,13 @@ def _chat_v2(call: ProviderCall, ctx: Ctx, body: dict[str, Any]) -> Reply:
         message["content"] = [{"type": "text", "text": answer.text}]
     if answer.tool_calls:
         message["tool_calls"] = [
-            {"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
-             "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
+            {
+                "id": f"call_{uuid.uuid4().hex[:12]}",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+            }
             for c in answer.tool_calls
-        ]  # fmt: skip
+        ]
     return Reply(
         status=200,
         body={
@@ -121,11 +129,16 @@ def _chat_v1(call: ProviderCall, ctx: Ctx, body: dict[str, Any]) -> Reply:
         "meta": {"api_version": {"version": "1"}, **_usage(answer)},
     }
     if answer.tool_calls:
-        out["tool_calls"] = [{"name": c["name"], "parameters": c["arguments"]} for c in answer.tool_calls]
+        out["tool_calls"] = [
+            {"name": c["name"], "parameters": c["arguments"]} for c in answer.tool_calls
+        ]
     return Reply(
-        status=200, body=out, model=model,
-        tokens_in=answer.prompt_tokens, tokens_out=answer.completion_tokens,
-    )  # fmt: skip
+        status=200,
+        body=out,
+        model=model,
+        tokens_in=answer.prompt_tokens,
+        tokens_out=answer.completion_tokens,
+    )
 
 
 def _embed(ctx: Ctx, body: dict[str, Any], v2: bool) -> Reply:
@@ -137,7 +150,10 @@ def _embed(ctx: Ctx, body: dict[str, Any], v2: bool) -> Reply:
         return _invalid("model must be specified")
     vectors = [embed(t, ctx.embedding_dimensions) for t in texts]
     tokens = sum(words(t) for t in texts)
-    meta = {"api_version": {"version": "2" if v2 else "1"}, "billed_units": {"input_tokens": tokens}}
+    meta = {
+        "api_version": {"version": "2" if v2 else "1"},
+        "billed_units": {"input_tokens": tokens},
+    }
     out: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "embeddings": {"float": vectors} if v2 else vectors,

@@ -30,18 +30,39 @@ def _camel(name: str) -> str:
 
 _TOP = frozenset(
     {
-        "contents", "systemInstruction", "generationConfig", "safetySettings", "tools",
-        "toolConfig", "cachedContent", "labels",
+        "contents",
+        "systemInstruction",
+        "generationConfig",
+        "safetySettings",
+        "tools",
+        "toolConfig",
+        "cachedContent",
+        "labels",
     }
-)  # fmt: skip
+)
 _GEN = frozenset(
     {
-        "temperature", "topP", "topK", "candidateCount", "maxOutputTokens", "stopSequences",
-        "responseMimeType", "responseSchema", "responseJsonSchema", "presencePenalty",
-        "frequencyPenalty", "seed", "responseLogprobs", "logprobs", "thinkingConfig",
-        "responseModalities", "mediaResolution", "speechConfig", "enableEnhancedCivicAnswers",
+        "temperature",
+        "topP",
+        "topK",
+        "candidateCount",
+        "maxOutputTokens",
+        "stopSequences",
+        "responseMimeType",
+        "responseSchema",
+        "responseJsonSchema",
+        "presencePenalty",
+        "frequencyPenalty",
+        "seed",
+        "responseLogprobs",
+        "logprobs",
+        "thinkingConfig",
+        "responseModalities",
+        "mediaResolution",
+        "speechConfig",
+        "enableEnhancedCivicAnswers",
     }
-)  # fmt: skip
+)
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
 
 
@@ -118,7 +139,9 @@ def _generate(call: ProviderCall, ctx: Ctx, model: str) -> Reply:
     parts: list[dict[str, Any]] = []
     if answer.text or not answer.tool_calls:
         parts.append({"text": answer.text})
-    parts.extend({"functionCall": {"name": c["name"], "args": c["arguments"]}} for c in answer.tool_calls)
+    parts.extend(
+        {"functionCall": {"name": c["name"], "args": c["arguments"]}} for c in answer.tool_calls
+    )
     return Reply(
         status=200,
         body={
@@ -149,7 +172,9 @@ def _embed_one(ctx: Ctx, req: Any, where: str) -> list[float] | Reply:
     text = _parts_text(f"{where}.content", req.get("content"))
     if isinstance(text, Reply):
         return text
-    dims = req.get("outputDimensionality", req.get("output_dimensionality", ctx.embedding_dimensions))
+    dims = req.get(
+        "outputDimensionality", req.get("output_dimensionality", ctx.embedding_dimensions)
+    )
     if not is_int(dims) or dims < 1:
         return _invalid(f"* {where}.output_dimensionality: must be a positive integer")
     return embed(text, dims)
@@ -168,9 +193,11 @@ def _embeddings(call: ProviderCall, ctx: Ctx, model: str, batch: bool) -> Reply:
         if isinstance(vec, Reply):
             return vec
         vectors.append(vec)
-    out: Any = {"embeddings": [{"values": v} for v in vectors]} if batch else {
-        "embedding": {"values": vectors[0]}
-    }
+    out: Any = (
+        {"embeddings": [{"values": v} for v in vectors]}
+        if batch
+        else {"embedding": {"values": vectors[0]}}
+    )
     tokens = sum(words(str(r.get("content"))) for r in reqs)
     return Reply(status=200, body=out, model=model, tokens_in=tokens)
 
@@ -180,16 +207,20 @@ def handle_gemini(call: ProviderCall, ctx: Ctx) -> Reply:
     m = ROUTE.match(call.path)
     if not m:
         return error_reply(
-            google_error, 404, "not_found",
+            google_error,
+            404,
+            "not_found",
             f"The requested URL /{call.path} was not found on this server.",
-        )  # fmt: skip
+        )
     model, method = m.group(2), m.group(3)
     if method == "generateContent":
         return _generate(call, ctx, model)
     if method in ("embedContent", "batchEmbedContents"):
         return _embeddings(call, ctx, model, method == "batchEmbedContents")
     return error_reply(
-        google_error, 404, "not_found",
+        google_error,
+        404,
+        "not_found",
         f"models/{model} method {method!r} is not supported by the emulator "
         "(use generateContent, embedContent or batchEmbedContents)",
-    )  # fmt: skip
+    )

@@ -19,12 +19,30 @@ from .wire import (
 
 HF_PARAMETERS = frozenset(
     {
-        "adapter_id", "best_of", "decoder_input_details", "details", "do_sample",
-        "frequency_penalty", "grammar", "max_new_tokens", "max_time", "num_return_sequences",
-        "repetition_penalty", "return_full_text", "seed", "stop", "stop_sequences",
-        "temperature", "top_k", "top_n_tokens", "top_p", "truncate", "typical_p", "watermark",
+        "adapter_id",
+        "best_of",
+        "decoder_input_details",
+        "details",
+        "do_sample",
+        "frequency_penalty",
+        "grammar",
+        "max_new_tokens",
+        "max_time",
+        "num_return_sequences",
+        "repetition_penalty",
+        "return_full_text",
+        "seed",
+        "stop",
+        "stop_sequences",
+        "temperature",
+        "top_k",
+        "top_n_tokens",
+        "top_p",
+        "truncate",
+        "typical_p",
+        "watermark",
     }
-)  # fmt: skip
+)
 
 
 def _invalid(message: str) -> Reply:

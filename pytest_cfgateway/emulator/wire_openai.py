@@ -32,14 +32,42 @@ _ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 #: Parameters the real OpenAI API accepts on chat/completions (unknown ones are a 400 there).
 OPENAI_CHAT_PARAMS = frozenset(
     {
-        "model", "messages", "temperature", "top_p", "n", "stream", "stream_options", "stop",
-        "max_tokens", "max_completion_tokens", "presence_penalty", "frequency_penalty",
-        "logit_bias", "logprobs", "top_logprobs", "user", "response_format", "seed", "tools",
-        "tool_choice", "parallel_tool_calls", "functions", "function_call", "reasoning_effort",
-        "metadata", "store", "service_tier", "modalities", "audio", "prediction",
-        "web_search_options", "verbosity", "prompt_cache_key", "safety_identifier",
+        "model",
+        "messages",
+        "temperature",
+        "top_p",
+        "n",
+        "stream",
+        "stream_options",
+        "stop",
+        "max_tokens",
+        "max_completion_tokens",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "user",
+        "response_format",
+        "seed",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "functions",
+        "function_call",
+        "reasoning_effort",
+        "metadata",
+        "store",
+        "service_tier",
+        "modalities",
+        "audio",
+        "prediction",
+        "web_search_options",
+        "verbosity",
+        "prompt_cache_key",
+        "safety_identifier",
     }
-)  # fmt: skip
+)
 _REASONING = re.compile(r"^(o\d|gpt-5)")
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"}
 
@@ -222,8 +250,14 @@ def _stream(
     parts.append(chunk({}, finish))
     opts = body.get("stream_options")
     if isinstance(opts, dict) and opts.get("include_usage"):
-        data = {"id": cid, "object": "chat.completion.chunk", "created": created,
-                "model": model, "choices": [], "usage": usage}  # fmt: skip
+        data = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [],
+            "usage": usage,
+        }
         parts.append(f"data: {json.dumps(data)}\n\n")
     parts.append("data: [DONE]\n\n")
     return Reply(
@@ -281,7 +315,9 @@ def handle_embeddings(
     elif isinstance(raw, list) and raw and all(is_int(x) for x in raw):
         inputs = [" ".join(map(str, raw))]
     else:
-        return _invalid(style, "'$.input' is invalid: expected a string or a non-empty array of strings.")
+        return _invalid(
+            style, "'$.input' is invalid: expected a string or a non-empty array of strings."
+        )
     if any(not s for s in inputs):
         return _invalid(style, "'$.input' is invalid: input strings must not be empty.")
     dims = body.get("dimensions", ctx.embedding_dimensions)

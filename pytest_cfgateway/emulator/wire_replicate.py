@@ -94,20 +94,26 @@ def _create(call: ProviderCall, ctx: Ctx, model: str | None) -> Reply:
     version = body.get("version")
     if model is None and (not isinstance(version, str) or not version):
         return error_reply(
-            replicate_error, 422, "invalid_request",
+            replicate_error,
+            422,
+            "invalid_request",
             "- version: version is required (or POST to models/{owner}/{name}/predictions)",
-        )  # fmt: skip
+        )
     inputs = body.get("input")
     if not isinstance(inputs, dict):
         return error_reply(replicate_error, 422, "invalid_request", "- input: input is required")
     if not isinstance(inputs.get("prompt"), str):
-        return error_reply(replicate_error, 422, "invalid_request", "- input.prompt: prompt is required")
+        return error_reply(
+            replicate_error, 422, "invalid_request", "- input.prompt: prompt is required"
+        )
     pairs = [("user", inputs["prompt"])]
     if isinstance(inputs.get("system_prompt"), str):
         pairs.insert(0, ("system", inputs["system_prompt"]))
     limit = inputs.get("max_tokens", inputs.get("max_new_tokens"))
     name = model or str(version).split(":", 1)[0]
-    answer = think(ctx.rules, Prompt.of(pairs, limit if is_int(limit) else None), call.provider, name)
+    answer = think(
+        ctx.rules, Prompt.of(pairs, limit if is_int(limit) else None), call.provider, name
+    )
     if answer.error_status:
         return rule_error(replicate_error, answer.error_status)
     pid = uuid.uuid4().hex[:26]
@@ -171,5 +177,6 @@ def handle_replicate(call: ProviderCall, ctx: Ctx) -> Reply:
     m = _MODEL_ROUTE.match(call.path)
     if call.method == "POST" and m:
         return _create(call, ctx, f"{m.group(2)}/{m.group(3)}")
-    return error_reply(replicate_error, 404, "not_found", f"Not found: {call.method} /v1/{call.path}")
-
+    return error_reply(
+        replicate_error, 404, "not_found", f"Not found: {call.method} /v1/{call.path}"
+    )

@@ -67,7 +67,11 @@ def _run(call: ProviderCall, ctx: Ctx) -> Reply:
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
             return _invalid("required properties at '/' are 'text'")
         vectors = [embed(t, ctx.embedding_dimensions) for t in texts]
-        result = {"shape": [len(vectors), ctx.embedding_dimensions], "data": vectors, "pooling": "mean"}
+        result = {
+            "shape": [len(vectors), ctx.embedding_dimensions],
+            "data": vectors,
+            "pooling": "mean",
+        }
         return _ok(result, model, sum(words(t) for t in texts))
     prompt = _prompt(body)
     if isinstance(prompt, Reply):
@@ -84,7 +88,9 @@ def _run(call: ProviderCall, ctx: Ctx) -> Reply:
         },
     }
     if answer.tool_calls:
-        result["tool_calls"] = [{"name": c["name"], "arguments": c["arguments"]} for c in answer.tool_calls]
+        result["tool_calls"] = [
+            {"name": c["name"], "arguments": c["arguments"]} for c in answer.tool_calls
+        ]
     return _ok(result, model, answer.prompt_tokens, answer.completion_tokens)
 
 
@@ -97,7 +103,9 @@ def handle_workers(call: ProviderCall, ctx: Ctx) -> Reply:
     if call.path.startswith(("@cf/", "@hf/")) and call.path.count("/") >= 2:
         return _run(call, ctx)
     return error_reply(
-        workers_error, 400, "not_found",
+        workers_error,
+        400,
+        "not_found",
         f"No such model {call.path} or task (Workers AI models look like "
         "@cf/meta/llama-3.1-8b-instruct)",
-    )  # fmt: skip
+    )

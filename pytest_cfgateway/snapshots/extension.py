@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import weakref
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -238,15 +237,16 @@ def _glob_escape(text: str) -> str:
 
 # --- the API the plugin calls ---------------------------------------------------------------
 
-_derived: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_DERIVED_ATTR = "_cfgateway_assertion"
 
 
 def _ours(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """The test's ``snapshot`` fixture switched to our extension (one per fixture)."""
-    derived = _derived.get(snapshot)
+    """The test's ``snapshot`` fixture switched to our extension (one per fixture object;
+    kept on the fixture object itself, which is per test)."""
+    derived: SnapshotAssertion | None = getattr(snapshot, _DERIVED_ATTR, None)
     if derived is None:
         derived = snapshot.use_extension(GatewaySnapshotExtension)
-        _derived[snapshot] = derived
+        setattr(snapshot, _DERIVED_ATTR, derived)
     return derived
 
 

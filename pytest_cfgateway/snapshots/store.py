@@ -29,6 +29,7 @@ the retry takes it. Use one event loop per `Recorder` (it is not thread-safe).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import itertools
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -275,9 +276,7 @@ class Recorder:
             )
         else:
             current = canonical_request(req, secrets)
-            same_occ = [ex for ex in recorded if ex.occurrence == occ] or list(recorded)
-            scored = [(request_differences(ex.request, current), ex) for ex in same_occ]
-            diffs, closest = min(scored, key=lambda pair: len(pair[0]))
+            diffs, closest = self._closest(recorded, current, occ)
             lines.append(
                 f"  closest recorded request ({closest.request.get('provider')} "
                 f"{closest.request.get('route')}, occurrence {closest.occurrence}) differs at:"
@@ -285,6 +284,21 @@ class Recorder:
             lines += ["    " + line for line in describe_differences(diffs)]
         lines.append(f"  record it with: {self.record_hint}   (or add --snapshot-update)")
         return "\n".join(lines)
+
+    def _closest(
+        self, recorded: Cassette, current: dict[str, Any], occ: int
+    ) -> tuple[list[tuple[str, Any, Any]], Exchange]:
+        """The recorded request this one most likely replaces: prefer exchanges this run
+        has not used, then the same occurrence, then the fewest and smallest differences."""
+        now = canonical_json(current)
+
+        def score(ex: Exchange) -> tuple[bool, bool, int, float]:
+            diffs = request_differences(ex.request, current)
+            similarity = difflib.SequenceMatcher(None, canonical_json(ex.request), now).ratio()
+            return (ex.key in self._used, ex.occurrence != occ, len(diffs), -similarity)
+
+        best = min(recorded, key=score)
+        return request_differences(best.request, current), best
 
     # --- the end of the test -------------------------------------------------------------
 

@@ -122,9 +122,7 @@ ROUGE: list[tuple[str, str, str, float | None, bool, float]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("type_", "value", "output", "threshold", "expected", "score"), ROUGE
-)
+@pytest.mark.parametrize(("type_", "value", "output", "threshold", "expected", "score"), ROUGE)
 def test_rouge_n(
     type_: str, value: str, output: str, threshold: float | None, expected: bool, score: float
 ) -> None:
@@ -153,13 +151,22 @@ def test_bleu_values_match_promptfoo_expectations() -> None:
     assert 0.0 < bleu("The cat sat.", ref) < 1.0
     refs = ["The cat sat on the mat.", "There is a cat on the mat.", "A cat is sitting on the mat."]
     assert bleu("The cat was sitting on the mat.", refs) > 0.25
-    assert bleu("The cat sat on mat.", ["The cat sat on mat.", "Cat mat.", "A cat is on a mat."]) > 0.999
+    assert (
+        bleu("The cat sat on mat.", ["The cat sat on mat.", "Cat mat.", "A cat is on a mat."])
+        > 0.999
+    )
     assert bleu("", ref) == 0.0
 
 
 BLEU: list[tuple[str, Any, str, float | None, bool]] = [
     ("bleu", "The cat sat on the mat.", "The cat sat on the mat.", None, True),
-    ("bleu", ["The cat sat on mat.", "The cat is sitting on mat."], "The cat sat on mat.", None, True),
+    (
+        "bleu",
+        ["The cat sat on mat.", "The cat is sitting on mat."],
+        "The cat sat on mat.",
+        None,
+        True,
+    ),
     ("bleu", "The cat sat on the mat.", "The dog sat on the mat.", 0.8, False),
     ("bleu", "The cat sat on the mat.", "The dog ran in the park.", None, False),
     ("not-bleu", "The cat sat on the mat.", "The dog ran in the park.", 0.8, True),

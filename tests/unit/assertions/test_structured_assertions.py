@@ -154,7 +154,12 @@ CASES: list[tuple[str, Any, Any, bool]] = [
     ("is-sql", {"allowedTables": ["select::null::users"]}, "DELETE FROM users", False),
     ("is-sql", {"allowedTables": ["users"]}, "DELETE FROM users", True),  # plain name
     ("not-is-sql", {"allowedTables": ["users"]}, "SELECT 1 FROM secrets", True),
-    ("is-sql", {"allowedColumns": ["select::null::id", "select::null::name"]}, "SELECT id, name FROM t", True),
+    (
+        "is-sql",
+        {"allowedColumns": ["select::null::id", "select::null::name"]},
+        "SELECT id, name FROM t",
+        True,
+    ),
     ("is-sql", {"allowedColumns": ["select::null::id"]}, "SELECT id, password FROM t", False),
     ("is-sql", {"allowedColumns": ["select::users::id"]}, "SELECT u.id FROM users u", True),
     # contains-sql
@@ -193,8 +198,12 @@ def test_structured_assertion(type_: str, value: Any, output: Any, expected: boo
             "JSON does not conform to the provided schema. Errors: "
             "data must have required property 'latitude'",
         ),
-        ("not-is-json", POINT, '{"latitude": 1, "longitude": 2}',
-         "Output is JSON that conforms to the provided schema"),
+        (
+            "not-is-json",
+            POINT,
+            '{"latitude": 1, "longitude": 2}',
+            "Output is JSON that conforms to the provided schema",
+        ),
         ("contains-json", None, "none", "Expected output to contain valid JSON"),
         ("is-html", None, "words <p>x</p>", "Output must be wrapped in HTML tags"),
         ("is-html", None, "<foo>x</foo>", "Output does not contain recognized HTML elements"),
@@ -278,9 +287,19 @@ def test_bad_config_is_an_error(type_: str, value: Any, message: str) -> None:
         run(type_, value, '{"a": 1} <a/> SELECT 1')
 
 
-@pytest.mark.parametrize("statement", ["CREATE TABLE t (id INT)", "DROP TABLE users", "ALTER TABLE t ADD c INT"])
+@pytest.mark.parametrize(
+    "statement", ["CREATE TABLE t (id INT)", "DROP TABLE users", "ALTER TABLE t ADD c INT"]
+)
 def test_sql_statements_outside_the_subset_are_loud(statement: str) -> None:
-    with pytest.raises(AssertionConfigError, match="cannot judge a .* statement"):
+    with pytest.raises(AssertionConfigError, match=r"cannot judge a .* statement"):
         run("is-sql", None, statement)
     with pytest.raises(AssertionConfigError):
         run("not-is-sql", None, statement)
+
+
+def test_deeply_nested_inputs_fail_cleanly() -> None:
+    assert not run("is-sql", None, "SELECT " + "(" * 3000 + "1" + ")" * 3000).passed
+    deep = "<a>" * 3000 + "</a>" * 3000
+    assert run("is-xml", None, deep).passed
+    result = run("is-xml", {"requiredElements": ["a.a"]}, deep)
+    assert not result.passed and "nested too deeply" in result.reason

@@ -62,7 +62,9 @@ class FakeSend:
             headers={"cf-aig-cache-status": "MISS", "cf-aig-log-id": f"log-{len(self.calls)}"},
             body={
                 "id": "chatcmpl-1",
-                "choices": [{"message": {"role": "assistant", "content": f"{self.prefix}: {content}"}}],
+                "choices": [
+                    {"message": {"role": "assistant", "content": f"{self.prefix}: {content}"}}
+                ],
                 "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
             },
             latency_ms=12.345,

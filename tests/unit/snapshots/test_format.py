@@ -156,11 +156,26 @@ def test_loaded_cassette_keeps_hand_formatting_when_not_written() -> None:
         ("- a\n- b\n", "not a pytest-cfgateway cassette"),
         ("version: 2\nexchanges: []\n", "cassette version 2 is not supported"),
         ("version: 1\nexchanges: {}\n", "'exchanges' must be a list"),
-        ("version: 1\nexchanges:\n- {occurrence: 0, status: 200, body: x}\n", r"exchanges\[0\]: 'fingerprint'"),
-        ("version: 1\nexchanges:\n- {fingerprint: f, occurrence: -1, status: 200, body: x}\n", "'occurrence' must be"),
-        ("version: 1\nexchanges:\n- {fingerprint: f, occurrence: 0, status: ok, body: x}\n", "'status' must be"),
-        ("version: 1\nexchanges:\n- {fingerprint: f, occurrence: 0, status: 200}\n", "'body' is missing"),
-        ("version: 1\nexchanges:\n- {fingerprint: f, occurrence: 0, status: 200, body: x, cost: cheap}\n", "'cost' must be"),
+        (
+            "version: 1\nexchanges:\n- {occurrence: 0, status: 200, body: x}\n",
+            r"exchanges\[0\]: 'fingerprint'",
+        ),
+        (
+            "version: 1\nexchanges:\n- {fingerprint: f, occurrence: -1, status: 200, body: x}\n",
+            "'occurrence' must be",
+        ),
+        (
+            "version: 1\nexchanges:\n- {fingerprint: f, occurrence: 0, status: ok, body: x}\n",
+            "'status' must be",
+        ),
+        (
+            "version: 1\nexchanges:\n- {fingerprint: f, occurrence: 0, status: 200}\n",
+            "'body' is missing",
+        ),
+        (
+            "version: 1\nexchanges:\n- {fingerprint: f, occurrence: 0, status: 200, body: x, cost: cheap}\n",
+            "'cost' must be",
+        ),
         (
             "version: 1\nexchanges:\n- {fingerprint: f, occurrence: 0, status: 200, body: x}\n"
             "- {fingerprint: f, occurrence: 0, status: 200, body: y}\n",

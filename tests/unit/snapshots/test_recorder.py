@@ -41,7 +41,11 @@ def test_record_then_replay_never_calls_send(mk: Any, fake_send: Any, send_facto
     assert [e.occurrence for e in cassette] == [0, 0]
     assert cassette.write is True
     assert [e.output_text for e in cassette] == ["echo: a", "echo: b"]
-    assert cassette.exchanges[0].usage == {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
+    assert cassette.exchanges[0].usage == {
+        "prompt_tokens": 3,
+        "completion_tokens": 5,
+        "total_tokens": 8,
+    }
     assert cassette.exchanges[0].latency_ms == 12.3
 
     never = send_factory()
@@ -63,7 +67,13 @@ def test_nth_occurrence_and_gather_order(mk: Any, send_factory: Any) -> None:
     rec = Recorder(mode="record", recorded=None, nodeid="t::x")
 
     async def go() -> list[Any]:
-        return list(await asyncio.gather(rec.resolve(mk("same"), send), rec.resolve(mk("other"), send), rec.resolve(mk("same"), send)))
+        return list(
+            await asyncio.gather(
+                rec.resolve(mk("same"), send),
+                rec.resolve(mk("other"), send),
+                rec.resolve(mk("same"), send),
+            )
+        )
 
     run(go())
     cassette = rec.finish().cassette
@@ -75,7 +85,13 @@ def test_nth_occurrence_and_gather_order(mk: Any, send_factory: Any) -> None:
     replay = Recorder(mode="replay", recorded=cassette, nodeid="t::x")
 
     async def go_reversed() -> list[Any]:
-        return list(await asyncio.gather(replay.resolve(mk("other"), send), replay.resolve(mk("same"), send), replay.resolve(mk("same"), send)))
+        return list(
+            await asyncio.gather(
+                replay.resolve(mk("other"), send),
+                replay.resolve(mk("same"), send),
+                replay.resolve(mk("same"), send),
+            )
+        )
 
     answers = [r.body["choices"][0]["message"]["content"] for r in run(go_reversed())]
     assert answers == ["echo: other", "echo: same", "second"]
@@ -94,9 +110,15 @@ def test_replay_missing_names_test_request_diff_and_command(mk: Any, fake_send: 
     msg = str(info.value)
     assert "evals/promptfooconfig.yaml::capital[openai]: no recorded answer" in msg
     assert "POST openai chat/completions model=gpt-4o, occurrence 0" in msg
-    assert "body.messages[0].content: 'What is the capital of France?' -> 'What is the capital of Spain?'" in msg
+    assert (
+        "body.messages[0].content: 'What is the capital of France?' -> 'What is the capital of Spain?'"
+        in msg
+    )
     assert "body.temperature: (absent) -> 0.2" in msg
-    assert "record it with: pytest --cf-mode record 'evals/promptfooconfig.yaml::capital[openai]'" in msg
+    assert (
+        "record it with: pytest --cf-mode record 'evals/promptfooconfig.yaml::capital[openai]'"
+        in msg
+    )
     assert "--snapshot-update" in msg
     assert len(fake_send.calls) == 1  # only the recording call
     assert "SECRET" not in msg
@@ -195,7 +217,9 @@ def test_live_without_snapshot_has_no_cassette(mk: Any, fake_send: Any) -> None:
     assert out.cassette is None and out.drift == [] and out.unrecorded_count == 1
 
 
-def test_retryable_errors_are_not_stored_and_release_the_occurrence(mk: Any, send_factory: Any) -> None:
+def test_retryable_errors_are_not_stored_and_release_the_occurrence(
+    mk: Any, send_factory: Any
+) -> None:
     send = send_factory(statuses=[429, 503, 200])
     rec = Recorder(mode="record", recorded=None, nodeid="t::x")
 
@@ -237,7 +261,18 @@ def test_transport_error_releases_the_occurrence(mk: Any, fake_send: Any) -> Non
 
 
 @pytest.mark.parametrize(
-    ("status", "final"), [(200, True), (201, True), (400, True), (404, True), (408, False), (429, False), (500, False), (503, False), (302, False)]
+    ("status", "final"),
+    [
+        (200, True),
+        (201, True),
+        (400, True),
+        (404, True),
+        (408, False),
+        (429, False),
+        (500, False),
+        (503, False),
+        (302, False),
+    ],
 )
 def test_is_final_status(status: int, final: bool) -> None:
     assert is_final_status(status) is final
@@ -268,16 +303,33 @@ def test_use_after_finish_is_an_error(mk: Any, fake_send: Any) -> None:
 
 
 def test_stored_request_is_redacted_and_allow_listed(mk: Any, fake_send: Any) -> None:
-    req = mk("use key sk-test-SECRET-0123456789 please", extra_headers={"x-api-key": "zzzzzzzzzz", "Prefer": "wait", "X-Custom": "v"})
+    req = mk(
+        "use key sk-test-SECRET-0123456789 please",
+        extra_headers={"x-api-key": "zzzzzzzzzz", "Prefer": "wait", "X-Custom": "v"},
+    )
     rec = Recorder(mode="record", recorded=None, nodeid="t::x")
     run(rec.resolve(req, fake_send))
     cassette = rec.finish().cassette
     assert cassette is not None
     ex = cassette.exchanges[0]
-    assert ex.request["headers"] == {"cf-aig-cache-ttl": "60", "content-type": "application/json", "prefer": "wait"}
+    assert ex.request["headers"] == {
+        "cf-aig-cache-ttl": "60",
+        "content-type": "application/json",
+        "prefer": "wait",
+    }
     assert ex.request["body"]["messages"][0]["content"] == "use key <secret:OPENAI_API_KEY> please"
     assert ex.output_text == "echo: use key <secret:OPENAI_API_KEY> please"
     assert ex.headers == {"cf-aig-cache-status": "MISS", "cf-aig-log-id": "log-1"}
-    assert list(ex.request) == ["v", "provider", "route", "query", "repeat", "method", "model", "headers", "body"]
+    assert list(ex.request) == [
+        "v",
+        "provider",
+        "route",
+        "query",
+        "repeat",
+        "method",
+        "model",
+        "headers",
+        "body",
+    ]
     text = cassette.to_text()
     assert "SECRET" not in text and "cf-token" not in text and "zzzz" not in text

@@ -1,0 +1,341 @@
+"""``load_config``: read a promptfooconfig.yaml into validated, expanded EvalCases.
+
+Pure: no pytest, no network, and no user code runs here (prompt functions, ``.py`` var
+loaders and test generators are only referenced; they run, if at all, at render time).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from .cases import EvalCase, PromptSpec, ProviderSpec
+from .errors import ConfigError, Ctx, Source, did_you_mean, display_path
+from .expand import MatrixInput, build_cases, load_scenarios
+from .files import Session
+from .prompts import parse_prompts
+from .providers import parse_providers, type_name
+from .testcases import TestDef, load_tests, parse_test
+from .yaml12 import load_yaml
+
+#: Top-level keys pytest-cfgateway reads.
+SUPPORTED_KEYS = (
+    "description",
+    "providers",
+    "targets",
+    "prompts",
+    "tests",
+    "scenarios",
+    "defaultTest",
+    "env",
+    "evaluateOptions",
+    "metadata",
+    "assertionTemplates",
+)
+#: promptfoo keys that only affect promptfoo's own CLI/UI/outputs: accepted, ignored.
+IGNORED_KEYS = (
+    "outputPath",
+    "sharing",
+    "tags",
+    "writeLatestResults",
+    "commandLineOptions",
+    "tracing",
+    "derivedMetrics",
+    "$schema",
+)
+#: promptfoo keys whose meaning pytest-cfgateway cannot honour: an error, not silence.
+UNSUPPORTED_KEYS = {
+    "redteam": "red-teaming is out of scope for pytest-cfgateway",
+    "extensions": "extension hooks run JavaScript/Python at eval time",
+    "nunjucksFilters": "custom Nunjucks filters are JavaScript",
+    "filters": "custom Nunjucks filters are JavaScript",
+}
+_EVALUATE_NUMBERS = {
+    "maxConcurrency": (1, True),
+    "repeat": (1, True),
+    "delay": (0, False),
+    "timeoutMs": (0, False),
+    "maxEvalTimeMs": (0, False),
+}
+
+
+@dataclasses.dataclass
+class LoadedConfig:
+    """A loaded promptfoo config: its EvalCases and the parts the plugin reports on."""
+
+    path: Path
+    description: str | None
+    cases: list[EvalCase]
+    providers: list[ProviderSpec]
+    prompts: list[PromptSpec]
+    default_test: dict[str, Any]
+    evaluate_options: dict[str, Any]
+    env: dict[str, str]  # the config's own ``env`` (strings)
+    metadata: dict[str, Any]
+    threshold: float | None  # defaultTest threshold, if any
+    raw: Any  # the parsed YAML
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+def load_config(
+    path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    rootdir: Path | None = None,
+    extra_assertion_types: Collection[str] = (),
+) -> LoadedConfig:
+    """Read, validate and expand one promptfoo config file.
+
+    ``env`` is the process environment for ``{{ env.X }}`` templates (default ``os.environ``);
+    the config's own ``env`` is merged over it. ``rootdir`` makes paths in messages relative.
+    ``extra_assertion_types`` are plugin-registered assertion types that validate like
+    built-ins. Raises ConfigError naming the file, key path, line and fix.
+    """
+    path = Path(path).absolute()
+    shown = display_path(path, rootdir)
+    base_ctx = Ctx(Source(path, {}, shown))
+    if path.suffix.lower() in (".js", ".cjs", ".mjs", ".ts"):
+        raise base_ctx.error(
+            "JavaScript configs are not supported by pytest-cfgateway",
+            "write the config as promptfooconfig.yaml",
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise base_ctx.error(
+            "config file not found", "check the path passed to --cf-config"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise base_ctx.error(f"cannot read the config: {exc}", "save it as UTF-8 text") from None
+    if path.suffix.lower() == ".json":
+        try:
+            raw, lines = json.loads(text), {"": 1}
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"invalid JSON: {exc.msg}",
+                path=path,
+                line=exc.lineno,
+                display_path=shown,
+                fix=f"correct the JSON near line {exc.lineno}, column {exc.colno}",
+            ) from None
+    else:
+        raw, lines = load_yaml(text, path, shown)
+    ctx = Ctx(Source(path, lines, shown))
+    if raw is None:
+        raise ctx.error(
+            "the config is empty", "add at least 'providers:' (and usually 'prompts:', 'tests:')"
+        )
+    if not isinstance(raw, dict):
+        raise ctx.error(
+            f"the top level must be a mapping of keys (providers, prompts, tests, ...), got "
+            f"{type_name(raw)}",
+            "start the file with 'description:', 'providers:', 'prompts:' and 'tests:' keys",
+        )
+    data = _deref(copy.deepcopy(raw), raw, ctx)
+    warnings: list[str] = []
+    _check_top_level(data, ctx, warnings)
+
+    config_env = _config_env(data.get("env"), ctx.at("env"))
+    process_env = dict(os.environ if env is None else env)
+    session = Session(
+        config_path=path,
+        base_dir=path.parent,
+        rootdir=rootdir,
+        env={**process_env, **config_env},
+        warnings=warnings,
+    )
+
+    providers_key = _providers_key(data, ctx)
+    providers = parse_providers(data[providers_key], ctx.at(providers_key), session)
+    prompts = parse_prompts(data.get("prompts"), ctx.at("prompts"), session)
+
+    default_raw = data.get("defaultTest")
+    default: TestDef | None = None
+    default_dict: dict[str, Any] = {}
+    if default_raw is not None:
+        dctx = ctx.at("defaultTest")
+        if isinstance(default_raw, str):
+            dpath = session.require_file(default_raw, dctx, "defaultTest file")
+            default_raw, dctx = session.load_data(dpath, dctx)
+        if isinstance(default_raw, dict):
+            default_dict = default_raw
+        default = parse_test(
+            default_raw,
+            dctx,
+            session,
+            extra_assertion_types,
+            allow_description=False,
+            what="defaultTest",
+        )
+
+    tests = load_tests(data.get("tests"), ctx.at("tests"), session, extra_assertion_types)
+    scenario_tests = load_scenarios(
+        data.get("scenarios"), ctx.at("scenarios"), session, default, extra_assertion_types
+    )
+    if not tests and not scenario_tests and data.get("scenarios") is None:
+        tests = [TestDef(ctx=ctx.at("tests") if "tests" in data else ctx)]
+
+    evaluate_options = _evaluate_options(data.get("evaluateOptions"), ctx.at("evaluateOptions"))
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ctx.at("metadata").error(
+            f"'metadata' must be a mapping, got {type_name(metadata)}", "write 'metadata: {k: v}'"
+        )
+    description = data.get("description")
+    if description is not None and not isinstance(description, str):
+        description = str(description)
+
+    cases = build_cases(
+        MatrixInput(
+            session=session,
+            tests=[*tests, *scenario_tests],
+            default=default,
+            providers=providers,
+            prompts=prompts,
+            repeat=int(evaluate_options.get("repeat", 1)),
+            config_env=config_env,
+            evaluate_options=evaluate_options,
+            providers_ctx=ctx.at(providers_key),
+        )
+    )
+    return LoadedConfig(
+        path=path,
+        description=description,
+        cases=cases,
+        providers=providers,
+        prompts=prompts,
+        default_test=default_dict,
+        evaluate_options=evaluate_options,
+        env=config_env,
+        metadata=dict(metadata),
+        threshold=default.threshold if default else None,
+        raw=raw,
+        warnings=warnings,
+    )
+
+
+def _check_top_level(data: dict[str, Any], ctx: Ctx, warnings: list[str]) -> None:
+    for key in data:
+        kctx = ctx.at(str(key))
+        if key in SUPPORTED_KEYS:
+            continue
+        if key in IGNORED_KEYS:
+            if key == "derivedMetrics":
+                warnings.append(
+                    f"{ctx.src.display}: derivedMetrics are not computed by pytest-cfgateway"
+                )
+            continue
+        if key in UNSUPPORTED_KEYS:
+            raise kctx.error(
+                f"'{key}' is not supported by pytest-cfgateway ({UNSUPPORTED_KEYS[key]})",
+                f"remove '{key}' from this config, or run it with promptfoo itself",
+            )
+        known = [*SUPPORTED_KEYS, *IGNORED_KEYS, *UNSUPPORTED_KEYS]
+        raise kctx.error(
+            f"unknown top-level key {key!r}.{did_you_mean(str(key), known)}".rstrip("."),
+            f"top-level keys are: {', '.join(SUPPORTED_KEYS)}",
+        )
+
+
+def _providers_key(data: dict[str, Any], ctx: Ctx) -> str:
+    has_p, has_t = data.get("providers") is not None, data.get("targets") is not None
+    if has_p and has_t:
+        raise ctx.at("targets").error(
+            "exactly one of 'targets' or 'providers' must be provided, not both",
+            "move the entries of 'targets' into 'providers' and delete 'targets'",
+        )
+    if not has_p and not has_t:
+        key = "providers" if "providers" in data else ("targets" if "targets" in data else "")
+        raise (ctx.at(key) if key else ctx).error(
+            "no providers: the config needs 'providers' (or 'targets')",
+            "add e.g. 'providers: [openai:gpt-4o-mini]' (or 'providers: [echo]' to test "
+            "without a model)",
+        )
+    return "providers" if has_p else "targets"
+
+
+def _config_env(value: Any, ctx: Ctx) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ctx.error(
+            f"'env' must be a mapping of variable names to values, got {type_name(value)}",
+            "write e.g. 'env: {OPENAI_TEMPERATURE: 0}'",
+        )
+    out: dict[str, str] = {}
+    for key, val in value.items():
+        if isinstance(val, dict | list):
+            raise ctx.at(str(key)).error(
+                f"env value {key!r} must be a scalar, got {type_name(val)}", "quote the value"
+            )
+        out[str(key)] = _js_string(val)
+    return out
+
+
+def _js_string(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+        return str(int(value))
+    return str(value)
+
+
+def _evaluate_options(value: Any, ctx: Ctx) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ctx.error(
+            f"'evaluateOptions' must be a mapping, got {type_name(value)}",
+            "write e.g. 'evaluateOptions: {maxConcurrency: 4}'",
+        )
+    for key, (minimum, integer) in _EVALUATE_NUMBERS.items():
+        if key not in value:
+            continue
+        v = value[key]
+        ok = isinstance(v, int | float) and not isinstance(v, bool) and v >= minimum
+        if ok and integer:
+            ok = float(v).is_integer()
+        if not ok:
+            kind = "a whole number" if integer else "a number"
+            raise ctx.at(key).error(
+                f"'{key}' must be {kind} >= {minimum}, got {v!r}",
+                f"write e.g. '{key}: {max(minimum, 1)}'",
+            )
+    return dict(value)
+
+
+def _deref(node: Any, root: Any, ctx: Ctx, stack: tuple[str, ...] = ()) -> Any:
+    """Resolve local JSON-pointer ``$ref``s (``#/assertionTemplates/x``) like promptfoo."""
+    if isinstance(node, list):
+        return [_deref(v, root, ctx.at(i), stack) for i, v in enumerate(node)]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        if ref in stack:
+            raise ctx.at("$ref").error(f"$ref {ref!r} refers to itself", "break the cycle")
+        target: Any = root
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if isinstance(target, dict) and part in target:
+                target = target[part]
+            elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+                target = target[int(part)]
+            else:
+                raise ctx.at("$ref").error(
+                    f"$ref {ref!r} points at nothing", "check the path after '#/' in the config"
+                )
+        resolved = _deref(copy.deepcopy(target), root, ctx, (*stack, ref))
+        extra = {k: v for k, v in node.items() if k != "$ref"}
+        if extra and isinstance(resolved, dict):
+            return {**resolved, **_deref(extra, root, ctx, stack)}
+        return resolved
+    return {k: _deref(v, root, ctx.at(str(k)), stack) for k, v in node.items()}

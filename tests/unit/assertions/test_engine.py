@@ -1,0 +1,427 @@
+"""The assertion engine: registry, value resolution, not-, transforms, weights, assert-set."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from pytest_cfgateway.assertions.base import (
+    AssertionCall,
+    AssertionConfigError,
+    AssertionContext,
+    GradingResult,
+)
+from pytest_cfgateway.assertions.engine import render_template, run_assertion, run_assertions
+from pytest_cfgateway.assertions.registry import AssertionRegistry
+from pytest_cfgateway.assertions.scripts import TransformError
+from pytest_cfgateway.config.cases import AssertionSpec
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def echo_handler(call: AssertionCall) -> GradingResult:
+    """Passes when the output contains the value; records what it saw."""
+    seen.append(call)
+    raw = str(call.value) in str(call.output)
+    passed = raw != call.inverse
+    return GradingResult(passed, 1.0 if passed else 0.0, "ok" if passed else f"no {call.value}")
+
+
+async def score_handler(call: AssertionCall) -> GradingResult:
+    """Score taken from the value: {score, pass}."""
+    v = call.value
+    return GradingResult(bool(v["pass"]), float(v["score"]), v.get("reason", "scored"))
+
+
+def grader_error_handler(call: AssertionCall) -> GradingResult:
+    # a buggy handler that flipped a grader error under not-
+    return GradingResult(passed=call.inverse, score=1.0, reason="grader down", grader_error=True)
+
+
+seen: list[AssertionCall] = []
+
+
+@pytest.fixture
+def reg() -> AssertionRegistry:
+    seen.clear()
+    registry = AssertionRegistry()
+    registry.add_builtin("has", echo_handler)
+    registry.add_builtin("score", score_handler)
+    registry.add_builtin("flaky-grader", grader_error_handler)
+    return registry
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> AssertionContext:
+    return AssertionContext(vars={"city": "Paris", "n": 3}, prompt="Capital?", base_dir=tmp_path)
+
+
+def S(type: str, value: Any = None, **kw: Any) -> AssertionSpec:
+    return AssertionSpec(type=type, value=value, **kw)
+
+
+# --- registry ----------------------------------------------------------------------------
+
+
+def test_with_builtins_has_every_spec_type() -> None:
+    names = AssertionRegistry.with_builtins().names()
+    expected = {
+        "equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
+        "icontains-all", "starts-with", "regex", "is-json", "contains-json", "is-html",
+        "contains-html", "is-xml", "contains-xml", "is-sql", "contains-sql",
+        "is-valid-openai-tools-call", "tool-call-f1", "finish-reason", "is-refusal",
+        "levenshtein", "rouge-n", "bleu", "gleu", "word-count", "latency", "cost",
+        "perplexity", "perplexity-score", "python", "javascript", "webhook", "assert-set",
+        "select-best", "max-score", "llm-rubric", "model-graded-closedqa", "factuality",
+        "g-eval", "answer-relevance", "context-faithfulness", "context-recall",
+        "context-relevance", "similar", "similar:cosine", "similar:dot", "similar:euclidean",
+    }  # fmt: skip
+    assert expected <= names
+    assert "not-contains" in names and "not-llm-rubric" in names
+    assert "not-assert-set" not in names and "not-select-best" not in names
+
+
+def test_register_same_function_twice_is_noop() -> None:
+    reg = AssertionRegistry()
+
+    def mine(output: str, value: Any, context: AssertionContext) -> bool:
+        return True
+
+    reg.register("mine", mine)
+    reg.register("mine", mine)
+    assert "mine" in reg.names() and "not-mine" in reg.names()
+
+
+def test_register_duplicate_names_both_functions() -> None:
+    reg = AssertionRegistry()
+
+    def first(output: str, value: Any, context: AssertionContext) -> bool:
+        return True
+
+    def second(output: str, value: Any, context: AssertionContext) -> bool:
+        return False
+
+    reg.register("dup", first)
+    with pytest.raises(ValueError, match=r"'dup'.*first.*second"):
+        reg.register("dup", second)
+
+
+def test_register_cannot_shadow_builtin() -> None:
+    reg = AssertionRegistry.with_builtins()
+    with pytest.raises(ValueError, match="already registered by .*text"):
+        reg.register("contains", lambda o, v, c: True)
+
+
+@pytest.mark.parametrize("name", ["not-x", "assert-set", "", "has space"])
+def test_register_rejects_bad_names(name: str) -> None:
+    with pytest.raises(ValueError):
+        AssertionRegistry().register(name, lambda o, v, c: True)
+
+
+# --- run_assertion ------------------------------------------------------------------------
+
+
+def test_not_prefix_passes_inverse(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    res = run(run_assertion("hello", S("not-has", "bye"), ctx, registry=reg))
+    assert res.passed and seen[-1].inverse is True and seen[-1].base_type == "has"
+    res = run(run_assertion("hello", S("not-has", "ell"), ctx, registry=reg))
+    assert not res.passed
+
+
+def test_unknown_type_suggests(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    with pytest.raises(AssertionConfigError, match="Unknown assertion type 'hass'.*'has'"):
+        run(run_assertion("x", S("hass", "x"), ctx, registry=reg))
+
+
+@pytest.mark.parametrize("type_", ["not-assert-set", "not-select-best", "select-best"])
+def test_special_types_rejected_per_item(
+    reg: AssertionRegistry, ctx: AssertionContext, type_: str
+) -> None:
+    with pytest.raises(AssertionConfigError):
+        run(run_assertion("x", S(type_, "x"), ctx, registry=reg))
+
+
+def test_value_templated_with_vars(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    res = run(run_assertion("I love Paris", S("has", "{{ city }}"), ctx, registry=reg))
+    assert res.passed and seen[-1].value == "Paris"
+
+
+def test_undefined_var_renders_empty() -> None:
+    assert render_template("a{{ missing }}b{{ missing.deep }}c", {}) == "abc"
+
+
+def test_list_items_templated(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    run(run_assertion("x", S("has", ["{{ city }}", 5]), ctx, registry=reg))
+    assert seen[-1].value == ["Paris", 5]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("v.json", '{"a": [1, 2]}', {"a": [1, 2]}),
+        ("v.yaml", "a: b\nc: [1]\n", {"a": "b", "c": [1]}),
+        ("v.txt", "plain text\n", "plain text\n"),
+    ],
+)
+def test_file_values_loaded(
+    reg: AssertionRegistry, ctx: AssertionContext, name: str, content: str, expected: Any
+) -> None:
+    (ctx.base_dir / name).write_text(content)
+    run(run_assertion("x", S("has", f"file://{name}"), ctx, registry=reg))
+    assert seen[-1].value == expected
+
+
+def test_missing_value_file_is_config_error(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    with pytest.raises(AssertionConfigError, match="value file not found"):
+        run(run_assertion("x", S("has", "file://nope.json"), ctx, registry=reg))
+
+
+def test_python_value_script_produces_expected_value(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    (ctx.base_dir / "exp.py").write_text(
+        "def get_assert(output, context):\n    return context['vars']['city'].upper()\n"
+        "def other(output, context):\n    return output[:2]\n"
+    )
+    assert run(run_assertion("PARIS!", S("has", "file://exp.py"), ctx, registry=reg)).passed
+    assert seen[-1].value == "PARIS"
+    run(run_assertion("hello", S("has", "file://exp.py:other"), ctx, registry=reg))
+    assert seen[-1].value == "he"
+
+
+def test_value_script_returning_bool_is_config_error(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    (ctx.base_dir / "b.py").write_text("def get_assert(output, context):\n    return True\n")
+    with pytest.raises(AssertionConfigError, match="returned a boolean"):
+        run(run_assertion("x", S("has", "file://b.py"), ctx, registry=reg))
+
+
+def test_value_script_raising_fails_assertion(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    (ctx.base_dir / "e.py").write_text("def get_assert(output, context):\n    1/0\n")
+    res = run(run_assertion("x", S("has", "file://e.py"), ctx, registry=reg))
+    assert not res.passed and "ZeroDivisionError" in res.reason
+
+
+# --- transforms ---------------------------------------------------------------------------
+
+
+def test_assertion_transform(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    spec = S("has", "PARIS", transform="output.upper()")
+    assert run(run_assertion("paris", spec, ctx, registry=reg)).passed
+
+
+def test_test_transform_runs_before_assertion_transform(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    spec = S("has", "<answer>", transform="'<' + output + '>'")
+    res = run(
+        run_assertions(
+            '{"a": "answer"}', [spec], ctx, registry=reg, transform="json.loads(output)['a']"
+        )
+    )
+    assert res.passed
+
+
+def test_transform_sees_context_vars(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    spec = S("has", "Paris", transform="output + context['vars']['city']")
+    assert run(run_assertion("x", spec, ctx, registry=reg)).passed
+
+
+def test_multiline_transform_is_function_body(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    spec = S("has", "3", transform="n = len(output)\nreturn str(n)")
+    assert run(run_assertion("abc", spec, ctx, registry=reg)).passed
+
+
+@pytest.mark.parametrize(
+    "code", ["JSON.parse(output).answer", "output => output.trim()", "output.toUpperCase()"]
+)
+def test_javascript_transform_gets_clear_error(
+    reg: AssertionRegistry, ctx: AssertionContext, code: str
+) -> None:
+    with pytest.raises(TransformError, match="looks like JavaScript.*Python"):
+        run(run_assertion('{"answer": 1}', S("has", "1", transform=code), ctx, registry=reg))
+
+
+def test_transform_exception_is_error(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    with pytest.raises(TransformError, match="KeyError"):
+        run(run_assertions("{}", [S("has", "x")], ctx, registry=reg, transform="json.loads(output)['k']"))
+
+
+def test_file_transform_default_function(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    (ctx.base_dir / "t.py").write_text("def get_transform(output, context):\n    return output * 2\n")
+    assert run(run_assertion("ab", S("has", "abab", transform="file://t.py"), ctx, registry=reg)).passed
+
+
+# --- weights, thresholds, sets, errors ------------------------------------------------------
+
+
+def test_weight_zero_forced_pass_metric_only(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    res = run(
+        run_assertions(
+            "hello",
+            [S("has", "hello"), S("has", "absent", weight=0, metric="extra")],
+            ctx,
+            registry=reg,
+        )
+    )
+    assert res.passed and res.score == 1.0
+    zero = res.component_results[1]
+    assert zero.passed and zero.metric_only
+    assert res.named_scores == {"extra": 0.0}
+
+
+def test_weights_and_threshold(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    specs = [
+        S("score", {"pass": True, "score": 0.8}, weight=2),
+        S("score", {"pass": False, "score": 0.2, "reason": "low"}),
+    ]
+    res = run(run_assertions("x", specs, ctx, registry=reg))
+    assert not res.passed and res.reason == "low"
+    assert res.score == pytest.approx(0.6)
+    res = run(run_assertions("x", specs, ctx, registry=reg, threshold=0.6))
+    assert res.passed and res.reason == "Aggregate score 0.60 ≥ 0.6 threshold"
+
+
+def test_no_assertions(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    res = run(run_assertions("x", [], ctx, registry=reg))
+    assert (res.passed, res.score, res.reason) == (True, 1.0, "No assertions")
+
+
+def test_metric_names_rendered_with_vars(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    res = run(run_assertions("Paris", [S("has", "Paris", metric="m-{{ city }}")], ctx, registry=reg))
+    assert res.named_scores == {"m-Paris": 1.0}
+
+
+def test_assert_set_own_threshold_then_weighted(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    inner = (S("has", "a"), S("has", "zzz"))
+    specs = [
+        S("assert-set", threshold=0.5, weight=2, metric="set", children=inner),
+        S("has", "nope"),
+    ]
+    res = run(run_assertions("abc", specs, ctx, registry=reg))
+    set_result = res.component_results[0]
+    assert set_result.passed and set_result.score == 0.5
+    assert set_result.assertion is specs[0]
+    assert len(set_result.component_results) == 2
+    assert res.score == pytest.approx((0.5 * 2 + 0) / 3)
+    assert res.named_scores == {"set": 0.5}
+    assert res.reason == "no nope"
+
+
+def test_assert_set_without_children_is_config_error(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    with pytest.raises(AssertionConfigError, match="no assertions"):
+        run(run_assertions("x", [S("assert-set")], ctx, registry=reg))
+
+
+def test_grader_error_never_flipped(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    res = run(run_assertion("x", S("not-flaky-grader"), ctx, registry=reg))
+    assert not res.passed and res.grader_error and res.score == 0.0
+
+
+def test_comparison_types_skipped_in_item_run(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    res = run(
+        run_assertions("abc", [S("has", "a"), S("select-best", "best")], ctx, registry=reg)
+    )
+    assert res.passed and len(res.component_results) == 1
+
+
+def test_config_error_propagates_from_run_assertions(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    with pytest.raises(AssertionConfigError):
+        run(run_assertions("x", [S("has", "x"), S("bogus", "x")], ctx, registry=reg))
+
+
+def test_result_carries_its_spec(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    spec = S("has", "x")
+    assert run(run_assertion("x", spec, ctx, registry=reg)).assertion is spec
+
+
+# --- custom (plugin-registered) assertions --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("returned", "type_", "passed", "score"),
+    [
+        (True, "custom", True, 1.0),
+        (False, "custom", False, 0.0),
+        (True, "not-custom", False, 0.0),
+        (0.4, "custom", True, 0.4),
+        ({"pass": False, "score": 0.3, "reason": "meh"}, "custom", False, 0.3),
+        (GradingResult(True, 0.9, "fine"), "custom", True, 0.9),
+    ],
+)
+def test_custom_function_contract(
+    ctx: AssertionContext, returned: Any, type_: str, passed: bool, score: float
+) -> None:
+    reg = AssertionRegistry()
+    got: list[Any] = []
+
+    def fn(output: str, value: Any, context: AssertionContext) -> Any:
+        got.append((output, value, context))
+        return returned
+
+    reg.register("custom", fn)
+    res = run(run_assertion("out", S(type_, "{{ city }}"), ctx, registry=reg))
+    assert (res.passed, res.score) == (passed, pytest.approx(score))
+    assert got[0][0] == "out" and got[0][1] == "Paris" and got[0][2] is ctx
+
+
+def test_custom_async_function(ctx: AssertionContext) -> None:
+    reg = AssertionRegistry()
+
+    async def fn(output: str, value: Any, context: AssertionContext) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return {"pass": True, "score": 1, "reason": "async ok"}
+
+    reg.register("a", fn)
+    res = run(run_assertion("x", S("a"), ctx, registry=reg))
+    assert res.passed and res.reason == "async ok"
+
+
+def test_custom_function_raising_fails(ctx: AssertionContext) -> None:
+    reg = AssertionRegistry()
+
+    def fn(output: str, value: Any, context: AssertionContext) -> bool:
+        raise RuntimeError("kaput")
+
+    reg.register("boom", fn)
+    res = run(run_assertion("x", S("boom"), ctx, registry=reg))
+    assert not res.passed and "Custom assertion 'boom' raised RuntimeError: kaput" in res.reason
+
+
+def test_custom_function_bad_return_fails(ctx: AssertionContext) -> None:
+    reg = AssertionRegistry()
+    reg.register("bad", lambda o, v, c: [1, 2])
+    res = run(run_assertion("x", S("bad"), ctx, registry=reg))
+    assert not res.passed and "must return a boolean" in res.reason
+
+
+def test_real_builtins_through_engine(ctx: AssertionContext) -> None:
+    reg = AssertionRegistry.with_builtins()
+    specs = [
+        S("contains", "{{ city }}"),
+        S("not-contains", "London"),
+        S("python", "len(output) > 3"),
+    ]
+    res = run(run_assertions("Paris is nice", specs, ctx, registry=reg))
+    assert res.passed and res.score == 1.0
