@@ -122,7 +122,7 @@ def gateway_for_test(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[
 
 
 def make_cf_assert(request: pytest.FixtureRequest, gw: BoundGateway) -> Callable[..., GradingResult]:
-    from .assertions.base import AssertionContext
+    from .assertions.base import AssertionContext, AssertionSkipped
     from .assertions.engine import run_assertion
     from .config.cases import AssertionSpec
     from .gateway.types import Completion
@@ -181,7 +181,10 @@ def make_cf_assert(request: pytest.FixtureRequest, gw: BoundGateway) -> Callable
             default_grader=grader_ref,
             default_embedding=DEFAULT_EMBEDDING,
         )
-        result = gw.gateway.run(run_assertion(text, spec, ctx, registry=registry))
+        try:
+            result = gw.gateway.run(run_assertion(text, spec, ctx, registry=registry))
+        except AssertionSkipped as exc:
+            pytest.skip(str(exc))
         if raise_on_fail and not result.passed:
             raise AssertionError(runtime.secrets.scrub_text(f"{type}: {result.reason}"))
         return result

@@ -53,7 +53,7 @@ def prepare_case(item: CaseItem) -> None:
 
 def run_case(item: CaseItem, snapshot: Any) -> None:
     """Call phase."""
-    from .assertions.base import AssertionContext
+    from .assertions.base import AssertionConfigError, AssertionContext, AssertionSkipped
     from .assertions.engine import run_assertions
     from .assertions.report import format_failure
     from .gateway.errors import GatewayError, NotRecordedError
@@ -123,6 +123,14 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
 
     try:
         completion, output, grading = gw.run(evaluate())
+    except AssertionSkipped as exc:
+        result.outcome = "skipped"
+        _finish(runtime, result, recorder, snapshot, None)
+        pytest.skip(runtime.secrets.scrub_text(str(exc)))
+    except AssertionConfigError as exc:
+        result.outcome = "error"
+        _finish(runtime, result, recorder, snapshot, None)
+        raise CaseError(runtime.secrets.scrub_text(f"assertion config: {exc}")) from None
     except NotRecordedError as exc:
         _finish(runtime, result, recorder, snapshot, None)
         raise CaseFailed(runtime.secrets.scrub_text(str(exc))) from None

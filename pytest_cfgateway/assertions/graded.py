@@ -64,11 +64,11 @@ LLM_RUBRIC_PROMPT: list[Message] = [
             '{"reason": "<one or two sentences explaining your verdict>", '
             '"pass": <true if the rubric is satisfied, else false>, '
             '"score": <a number from 0.0 (not at all) to 1.0 (fully)>}\n\n'
-            "Example. Output: 'Good morning, how can I help?' Rubric: 'greets the user'. "
-            'Answer: {"reason": "It opens with a greeting.", "pass": true, "score": 1.0}\n'
-            "Example. Output: 'Arr, hand over the map, matey!' Rubric: 'uses plain modern "
-            "English'. Answer: "
-            '{"reason": "It is written in pirate slang.", "pass": false, "score": 0.0}'
+            "Example. Output: 'The train leaves at 14:05 from platform 2.' Rubric: 'gives a "
+            "departure time'. Answer: "
+            '{"reason": "It states 14:05.", "pass": true, "score": 1.0}\n'
+            "Example. Output: 'I cannot help with that.' Rubric: 'recommends a book'. Answer: "
+            '{"reason": "It declines and names no book.", "pass": false, "score": 0.0}'
         ),
     },
     {

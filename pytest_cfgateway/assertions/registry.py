@@ -113,12 +113,8 @@ class AssertionRegistry:
 
     @staticmethod
     def _check_new(name: str, fn: Any, existing: Any) -> None:
-        if existing is None or existing is fn:
-            return
-        if getattr(existing, "__func__", None) is not None and getattr(
-            existing, "__func__", None
-        ) is getattr(fn, "__func__", object()):
-            return
+        if existing is None or existing is fn or existing == fn:
+            return  # the same function (or the same bound method) again: a no-op
         raise ValueError(
             f"assertion type {name!r} is already registered by {_describe(existing)}; "
             f"cannot register {_describe(fn)} under the same name. Rename one of them."

@@ -142,5 +142,5 @@ def format_failure(
     else:
         lines.append(f"  output ({len(text):,} characters):" if text else "  output: (empty)")
     if text:
-        lines.append(_indent(text, "    | "))
+        lines.extend(("    | " + line).rstrip() for line in text.split("\n"))
     return "\n".join(lines)

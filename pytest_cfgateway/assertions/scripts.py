@@ -52,7 +52,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._helpers import output_text
 from .base import (
     AssertionCall,
     AssertionConfigError,
@@ -182,7 +181,9 @@ def normalize_script_result(
     if isinstance(result, bool):
         return _from_bool(result, inverse, source, code)
     if isinstance(result, GradingResult):
-        return _from_object(
+        if result.grader_error:
+            return dataclasses.replace(result, passed=False)  # never flipped by not-
+        out = _from_object(
             {
                 "pass": result.passed,
                 "score": result.score,
@@ -195,6 +196,8 @@ def normalize_script_result(
             threshold,
             source,
         )
+        out.metric_only = result.metric_only
+        return out
     if isinstance(result, str):
         lowered = result.strip().lower()
         if lowered == "true":
@@ -437,10 +440,6 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _threshold_of(call: AssertionCall) -> float | None:
-    return call.threshold
-
-
 async def handle_python(call: AssertionCall) -> GradingResult:
     """The ``python`` assertion."""
     value = call.value
@@ -457,7 +456,7 @@ async def handle_python(call: AssertionCall) -> GradingResult:
         return normalize_script_result(
             raw,
             inverse=call.inverse,
-            threshold=_threshold_of(call),
+            threshold=call.threshold,
             source="Python code",
             code=None if is_file_ref(value) else value,
         )
@@ -729,16 +728,6 @@ async def apply_transform(
         raise TransformError(f"{what} `{code.strip()[:200]}` failed: {_error_text(exc)}") from exc
     except Exception as exc:
         raise TransformError(f"{what} `{code.strip()[:200]}` failed: {_error_text(exc)}") from exc
-
-
-def output_for_script(output: Any) -> Any:
-    """What scripts receive as ``output`` (strings as-is; other values unchanged)."""
-    return output if output is not None else ""
-
-
-def as_text(output: Any) -> str:
-    """The output as text, as promptfoo's ``outputString``."""
-    return output_text(output)
 
 
 HANDLERS: dict[str, BuiltinHandler] = {

@@ -21,7 +21,7 @@ from .cache import CachedReply, CachePolicy, policy
 from .envelope import gateway_reply
 from .faults import Fault
 from .providers import COMPAT, PROVIDERS, UNIMPLEMENTED, ProviderSpec, compat_check, compat_provider
-from .records import RecordedRequest, StepAttempt, new_id
+from .records import RecordedRequest, SecretHeaders, SecretQuery, StepAttempt, new_id
 from .state import EmulatorState
 from .wire import NOT_JSON, Ctx, ProviderCall, Reply, error_kind, error_reply
 
@@ -123,8 +123,8 @@ class Pipeline:
         rec = RecordedRequest(
             method=inc.method,
             path=inc.path,
-            query=inc.query,
-            headers=inc.headers,
+            query=SecretQuery(inc.query),
+            headers=SecretHeaders(inc.headers),
             body=None,
             log_id=log_id,
             request_id=log_id,

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -237,7 +237,7 @@ class Cassette:
     def __len__(self) -> int:
         return len(self.exchanges)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Exchange]:
         return iter(self.exchanges)
 
     def get(self, fingerprint: str, occurrence: int) -> Exchange | None:

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import syrupy
 import yaml
-from syrupy.data import SnapshotCollection
+from syrupy.data import SnapshotCollection, SnapshotCollections
 from syrupy.exceptions import SnapshotDoesNotExist
 from syrupy.extensions.base import AbstractSyrupyExtension
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
@@ -138,6 +138,14 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
         atomic_write_text(Path(snapshot_collection.location), data)
 
     # --- selection safety ------------------------------------------------------------------
+
+    def discover_snapshots(
+        self, *, test_location: PyTestLocation, ignore_extensions: list[str] | None = None
+    ) -> SnapshotCollections:
+        """As syrupy's, but always sees cassettes (other extensions are told to skip
+        ``.yaml``, see `hide_cassettes_from_other_extensions`)."""
+        keep = [ext for ext in ignore_extensions or [] if ext != self.file_extension]
+        return super().discover_snapshots(test_location=test_location, ignore_extensions=keep)
 
     def owns_snapshot_collection(self, *, filepath: str, test_location: PyTestLocation) -> bool:
         if not super().owns_snapshot_collection(filepath=filepath, test_location=test_location):
@@ -245,9 +253,28 @@ def _ours(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     kept on the fixture object itself, which is per test)."""
     derived: SnapshotAssertion | None = getattr(snapshot, _DERIVED_ATTR, None)
     if derived is None:
+        hide_cassettes_from_other_extensions(snapshot.session)
         derived = snapshot.use_extension(GatewaySnapshotExtension)
         setattr(snapshot, _DERIVED_ATTR, derived)
     return derived
+
+
+def configure_syrupy(config: Any) -> None:
+    """Call from ``pytest_configure``: tell syrupy's other extensions (amber, whose discovery
+    walks all of ``__snapshots__``) to skip ``.yaml`` files, so a cassette that must be kept
+    is never taken for an unknown file and deleted. Our extension still discovers them."""
+    option = config.option
+    exts = list(getattr(option, "ignore_file_extensions", None) or [])
+    if GatewaySnapshotExtension.file_extension not in exts:
+        exts.append(GatewaySnapshotExtension.file_extension)
+        option.ignore_file_extensions = exts
+
+
+def hide_cassettes_from_other_extensions(session: Any) -> None:
+    """`configure_syrupy` for a session that has already started (used lazily by the API)."""
+    config = session.pytest_session.config
+    configure_syrupy(config)
+    session.ignore_file_extensions = config.option.ignore_file_extensions
 
 
 def snapshot_path(snapshot: SnapshotAssertion) -> Path:
@@ -312,6 +339,7 @@ __all__ = [
     "GatewaySnapshotExtension",
     "assert_cassette",
     "atomic_write_text",
+    "configure_syrupy",
     "load_recorded",
     "safe_file_stem",
     "snapshot_path",

@@ -33,6 +33,7 @@ import difflib
 import itertools
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from typing import Any
 
 from ..gateway.errors import NotRecordedError
 from ..gateway.fingerprint import canonical_json, canonical_request, fingerprint

@@ -40,10 +40,12 @@ from pytest_cfgateway.snapshots import Recorder, assert_cassette, load_recorded
 FAKE_KEY = {FAKE_KEY!r}
 SECRETS = {{"OPENAI_API_KEY": FAKE_KEY, "PIN_PASSWORD": "12345678901"}}
 
-if os.environ.get("FAIL_FSYNC"):
-    def _broken_fsync(fd):
-        raise OSError(28, "No space left on device (simulated)")
-    os.fsync = _broken_fsync
+@pytest.fixture(autouse=True)
+def _broken_disk(monkeypatch):
+    if os.environ.get("FAIL_FSYNC"):
+        def broken_fsync(fd):
+            raise OSError(28, "No space left on device (simulated)")
+        monkeypatch.setattr(os, "fsync", broken_fsync)
 
 
 def pytest_addoption(parser):
@@ -67,7 +69,8 @@ def _send_for(root):
         with open(os.path.join(root, "calls.log"), "a", encoding="utf-8") as log:
             log.write(text + "\\n")
         prefix = os.environ.get("ANSWER_PREFIX", "answer to")
-        body = {{"choices": [{{"message": {{"content": prefix + " " + text + "\\nsecond line\\n"}}}}]}}
+        answer = prefix + " " + text + "\\nsecond line\\n"
+        body = {{"choices": [{{"message": {{"content": answer}}}}]}}
         if os.environ.get("LEAK_KEY"):
             body["echo"] = "the key is " + FAKE_KEY
         if os.environ.get("LEAK_NUMBER"):
@@ -468,3 +471,76 @@ def test_pin_single_file_layout_and_name_relation() -> None:
         )
     assert safe_file_stem("test_q[ok]") == "test_q[ok]"
     assert safe_file_stem("a/b") != safe_file_stem("a:b")
+
+
+CASES_CONFTEST = '''
+import pytest
+
+pytest_plugins = ["conftest_ask"]
+
+
+class CasesFile(pytest.File):
+    """A stand-in for a promptfoo config: one pytest.Function per line."""
+
+    def collect(self):
+        for line in self.path.read_text().splitlines():
+            if line.strip():
+                func = _case(line, self.path.stem)
+                yield pytest.Function.from_parent(self, name=line, callobj=func)
+
+
+def _case(text, module):
+    def case(ask):
+        ask(text)
+    case.__module__ = module
+    case.__name__ = text
+    return case
+
+
+def pytest_collect_file(file_path, parent):
+    if file_path.suffix == ".cases":
+        return CasesFile.from_parent(parent, path=file_path)
+'''
+
+
+@pytest.fixture
+def cases_project(project: pytest.Pytester) -> pytest.Pytester:
+    (project.path / "conftest.py").rename(project.path / "conftest_ask.py")
+    project.makeconftest(CASES_CONFTEST)
+    (project.path / "test_evals.py").unlink()
+    project.makefile(".cases", a="alpha[openai:gpt-4o]\nbeta [x/y]\n", b="gamma\n")
+    project.makepyfile(test_amber="def test_amber(snapshot):\n    assert snapshot == 'x'\n")
+    return project
+
+
+def cassette_names(p: pytest.Pytester) -> set[str]:
+    root = p.path / "__snapshots__"
+    return {f.relative_to(root).as_posix() for f in root.rglob("*.yaml")}
+
+
+def test_non_python_collected_files(cases_project: pytest.Pytester) -> None:
+    p = cases_project
+    result = run(p, "--snapshot-update")
+    result.assert_outcomes(passed=4)
+    names = cassette_names(p)
+    assert len(names) == 3 and {n.split("/")[0] for n in names} == {"a", "b"}
+    assert (p.path / "__snapshots__" / "test_amber.ambr").is_file()
+    run(p).assert_outcomes(passed=4)
+    # A config that exists but is not collected keeps its cassettes (no "unused" either).
+    result = run(p, "--ignore", "b.cases")
+    assert result.ret == 0 and "unused" not in result.stdout.str()
+    run(p, "--ignore", "b.cases", "--snapshot-update").assert_outcomes(passed=3)
+    assert cassette_names(p) == names
+    # -k against names the file names had to change.
+    result = run(p, "-k", "not openai:gpt", "--snapshot-update")
+    assert result.ret == 0 and cassette_names(p) == names
+    # A removed case and a deleted config are orphans: reported, then pruned.
+    (p.path / "a.cases").write_text("alpha[openai:gpt-4o]\n")
+    (p.path / "b.cases").unlink()
+    result = run(p)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*2 snapshots unused*"])
+    result = run(p, "--snapshot-update")
+    assert result.ret == 0
+    assert {n.split("/")[0] for n in cassette_names(p)} == {"a"} and len(cassette_names(p)) == 1
+    assert (p.path / "__snapshots__" / "test_amber.ambr").is_file()

@@ -116,7 +116,7 @@ def test_register_duplicate_names_both_functions() -> None:
 
 def test_register_cannot_shadow_builtin() -> None:
     reg = AssertionRegistry.with_builtins()
-    with pytest.raises(ValueError, match="already registered by .*text"):
+    with pytest.raises(ValueError, match=r"already registered by .*text"):
         reg.register("contains", lambda o, v, c: True)
 
 
@@ -137,7 +137,7 @@ def test_not_prefix_passes_inverse(reg: AssertionRegistry, ctx: AssertionContext
 
 
 def test_unknown_type_suggests(reg: AssertionRegistry, ctx: AssertionContext) -> None:
-    with pytest.raises(AssertionConfigError, match="Unknown assertion type 'hass'.*'has'"):
+    with pytest.raises(AssertionConfigError, match=r"Unknown assertion type 'hass'.*'has'"):
         run(run_assertion("x", S("hass", "x"), ctx, registry=reg))
 
 
@@ -251,18 +251,26 @@ def test_multiline_transform_is_function_body(
 def test_javascript_transform_gets_clear_error(
     reg: AssertionRegistry, ctx: AssertionContext, code: str
 ) -> None:
-    with pytest.raises(TransformError, match="looks like JavaScript.*Python"):
+    with pytest.raises(TransformError, match=r"looks like JavaScript.*Python"):
         run(run_assertion('{"answer": 1}', S("has", "1", transform=code), ctx, registry=reg))
 
 
 def test_transform_exception_is_error(reg: AssertionRegistry, ctx: AssertionContext) -> None:
     with pytest.raises(TransformError, match="KeyError"):
-        run(run_assertions("{}", [S("has", "x")], ctx, registry=reg, transform="json.loads(output)['k']"))
+        run(
+            run_assertions(
+                "{}", [S("has", "x")], ctx, registry=reg, transform="json.loads(output)['k']"
+            )
+        )
 
 
 def test_file_transform_default_function(reg: AssertionRegistry, ctx: AssertionContext) -> None:
-    (ctx.base_dir / "t.py").write_text("def get_transform(output, context):\n    return output * 2\n")
-    assert run(run_assertion("ab", S("has", "abab", transform="file://t.py"), ctx, registry=reg)).passed
+    (ctx.base_dir / "t.py").write_text(
+        "def get_transform(output, context):\n    return output * 2\n"
+    )
+    assert run(
+        run_assertion("ab", S("has", "abab", transform="file://t.py"), ctx, registry=reg)
+    ).passed
 
 
 # --- weights, thresholds, sets, errors ------------------------------------------------------
@@ -301,7 +309,9 @@ def test_no_assertions(reg: AssertionRegistry, ctx: AssertionContext) -> None:
 
 
 def test_metric_names_rendered_with_vars(reg: AssertionRegistry, ctx: AssertionContext) -> None:
-    res = run(run_assertions("Paris", [S("has", "Paris", metric="m-{{ city }}")], ctx, registry=reg))
+    res = run(
+        run_assertions("Paris", [S("has", "Paris", metric="m-{{ city }}")], ctx, registry=reg)
+    )
     assert res.named_scores == {"m-Paris": 1.0}
 
 
@@ -338,9 +348,7 @@ def test_grader_error_never_flipped(reg: AssertionRegistry, ctx: AssertionContex
 def test_comparison_types_skipped_in_item_run(
     reg: AssertionRegistry, ctx: AssertionContext
 ) -> None:
-    res = run(
-        run_assertions("abc", [S("has", "a"), S("select-best", "best")], ctx, registry=reg)
-    )
+    res = run(run_assertions("abc", [S("has", "a"), S("select-best", "best")], ctx, registry=reg))
     assert res.passed and len(res.component_results) == 1
 
 

@@ -178,7 +178,10 @@ def test_custom_rubric_prompt_with_vars() -> None:
 
 def test_rubric_prompt_json_chat_array_from_test_options() -> None:
     g = FakeGrader(['{"pass": true}'])
-    prompt = '[{"role": "system", "content": "Grade \\"{{ rubric }}\\""}, {"role": "user", "content": "{{ output }}"}]'
+    prompt = (
+        '[{"role": "system", "content": "Grade \\"{{ rubric }}\\""}, '
+        '{"role": "user", "content": "{{ output }}"}]'
+    )
     grade(g, "llm-rubric", 'say "hi"', ctx={"test": {"options": {"rubricPrompt": prompt}}})
     assert g.calls[0][1] == [
         {"role": "system", "content": 'Grade "say "hi""'},
@@ -195,8 +198,13 @@ def test_rubric_prompt_file(tmp_path: Path) -> None:
 
 def test_object_rubric_and_vars_are_json() -> None:
     g = FakeGrader(['{"pass": true}'])
-    grade(g, "llm-rubric", {"criteria": "kind"}, ctx={"vars": {"doc": {"a": 1}}},
-          rubric_prompt="{{ rubric }} | {{ doc }}")
+    grade(
+        g,
+        "llm-rubric",
+        {"criteria": "kind"},
+        ctx={"vars": {"doc": {"a": 1}}},
+        rubric_prompt="{{ rubric }} | {{ doc }}",
+    )
     assert g.text(0) == '{"criteria": "kind"} | {"a": 1}'
 
 
@@ -280,7 +288,8 @@ def test_g_eval_two_calls() -> None:
     ("score", "threshold", "passed"), [("6", None, False), (7, None, True), (5, 0.5, True)]
 )
 def test_g_eval_threshold(score: Any, threshold: float | None, passed: bool) -> None:
-    reply = f'{{"score": {score if isinstance(score, int) else chr(34) + score + chr(34)}, "reason": "r"}}'
+    shown = score if isinstance(score, int) else f'"{score}"'
+    reply = f'{{"score": {shown}, "reason": "r"}}'
     res = grade(FakeGrader([STEPS, reply]), "g-eval", "c", threshold=threshold)
     assert res.passed is passed
 
@@ -376,11 +385,14 @@ def test_similar_embedding_failure_is_grader_error() -> None:
 
 def test_answer_relevance() -> None:
     q = "What are cats?"
-    g = FakeGrader([q, q, "Why is the sky blue?"], vectors={
-        "Tell me about cats": [1.0, 0.0],
-        q: [1.0, 0.0],
-        "Why is the sky blue?": [0.0, 1.0],
-    })
+    g = FakeGrader(
+        [q, q, "Why is the sky blue?"],
+        vectors={
+            "Tell me about cats": [1.0, 0.0],
+            q: [1.0, 0.0],
+            "Why is the sky blue?": [0.0, 1.0],
+        },
+    )
     res = grade(g, "answer-relevance")
     assert len(g.calls) == 3 and "Cats are mammals." in g.text(0)
     assert g.embeds[0][1] == ["Tell me about cats", q, q, "Why is the sky blue?"]
@@ -400,25 +412,34 @@ CONTEXT = "Cats are mammals. Cats purr. Dogs bark."
 
 
 def test_context_recall() -> None:
-    g = FakeGrader(["Here you go:\n1. Cats are mammals. [Attributed]\n2. Cats fly. [Not Attributed]"])
-    res = grade(g, "context-recall", "Cats are mammals. Cats fly.", threshold=0.5,
-                ctx={"vars": {"context": CONTEXT}})
+    g = FakeGrader(
+        ["Here you go:\n1. Cats are mammals. [Attributed]\n2. Cats fly. [Not Attributed]"]
+    )
+    res = grade(
+        g,
+        "context-recall",
+        "Cats are mammals. Cats fly.",
+        threshold=0.5,
+        ctx={"vars": {"context": CONTEXT}},
+    )
     assert res.passed and res.score == 0.5 and res.reason == "Recall 0.50 is >= 0.5"
     assert CONTEXT in g.text(0) and "Cats fly." in g.text(0)
 
 
 def test_context_recall_without_tags_is_grader_error() -> None:
-    res = grade(FakeGrader(["I refuse."]), "not-context-recall", "x", ctx={"vars": {"context": "c"}})
+    res = grade(
+        FakeGrader(["I refuse."]), "not-context-recall", "x", ctx={"vars": {"context": "c"}}
+    )
     assert not res.passed and res.grader_error
 
 
 def test_context_missing_is_config_error() -> None:
-    with pytest.raises(AssertionConfigError, match="vars.context.*contextTransform"):
+    with pytest.raises(AssertionConfigError, match=r"vars\.context.*contextTransform"):
         grade(FakeGrader(), "context-recall", "x")
 
 
 def test_context_query_missing_is_config_error() -> None:
-    with pytest.raises(AssertionConfigError, match="vars.query"):
+    with pytest.raises(AssertionConfigError, match=r"vars\.query"):
         grade(FakeGrader(), "context-faithfulness", ctx={"vars": {"context": "c"}})
 
 
@@ -436,8 +457,9 @@ def test_context_transform_extracts_context() -> None:
 
 def test_context_relevance() -> None:
     g = FakeGrader(["Cats are mammals.\nCats purr."])
-    res = grade(g, "context-relevance", ctx={"vars": {"query": "cats?", "context": CONTEXT}},
-                threshold=0.5)
+    res = grade(
+        g, "context-relevance", ctx={"vars": {"query": "cats?", "context": CONTEXT}}, threshold=0.5
+    )
     assert res.passed and res.score == pytest.approx(2 / 3)
 
 
@@ -450,12 +472,19 @@ def test_context_relevance_insufficient_and_unquoted() -> None:
 
 
 def test_context_faithfulness() -> None:
-    g = FakeGrader([
-        "Cats are mammals.\nCats can fly.",
-        "Statement 1: supported. Verdict: Yes\nStatement 2: not in context. Verdict: No",
-    ])
-    res = grade(g, "context-faithfulness", "x", threshold=0.6,
-                ctx={"vars": {"query": "cats?", "context": CONTEXT}})
+    g = FakeGrader(
+        [
+            "Cats are mammals.\nCats can fly.",
+            "Statement 1: supported. Verdict: Yes\nStatement 2: not in context. Verdict: No",
+        ]
+    )
+    res = grade(
+        g,
+        "context-faithfulness",
+        "x",
+        threshold=0.6,
+        ctx={"vars": {"query": "cats?", "context": CONTEXT}},
+    )
     assert not res.passed and res.score == pytest.approx(0.5)
     assert "1. Cats are mammals.\n2. Cats can fly." in g.text(1) and CONTEXT in g.text(1)
 

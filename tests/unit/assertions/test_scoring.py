@@ -22,46 +22,91 @@ def r(passed: bool, score: float | None = None, reason: str = "", **kw: object) 
 
 # (components [(result, weight, metric, metric_only)], threshold, passed, score, reason)
 CASES = [
-    pytest.param([(r(True), 1, None, False)], None, True, 1.0, "All assertions passed", id="one-pass"),
     pytest.param(
-        [(r(True), 1, None, False), (r(False, reason="first"), 1, None, False),
-         (r(False, reason="second"), 1, None, False)],
-        None, False, 1 / 3, "first", id="first-failing-reason",
+        [(r(True), 1, None, False)], None, True, 1.0, "All assertions passed", id="one-pass"
+    ),
+    pytest.param(
+        [
+            (r(True), 1, None, False),
+            (r(False, reason="first"), 1, None, False),
+            (r(False, reason="second"), 1, None, False),
+        ],
+        None,
+        False,
+        1 / 3,
+        "first",
+        id="first-failing-reason",
     ),
     pytest.param(
         [(r(True, 0.8), 2, None, False), (r(True, 0.2), 1, None, False)],
-        None, True, (0.8 * 2 + 0.2) / 3, "All assertions passed", id="weights-multiply",
+        None,
+        True,
+        (0.8 * 2 + 0.2) / 3,
+        "All assertions passed",
+        id="weights-multiply",
     ),
     pytest.param(
         [(r(True), 1, None, False), (r(False, reason="ignored"), 0, None, True)],
-        None, True, 1.0, "All assertions passed", id="metric-only-excluded",
+        None,
+        True,
+        1.0,
+        "All assertions passed",
+        id="metric-only-excluded",
     ),
     pytest.param(
         [(r(True), 1, None, False), (r(False), 1, None, False), (r(False), 1, None, False)],
-        0.5, False, 1 / 3, "Aggregate score 0.33 < 0.5 threshold", id="threshold-fail",
+        0.5,
+        False,
+        1 / 3,
+        "Aggregate score 0.33 < 0.5 threshold",
+        id="threshold-fail",
     ),
     pytest.param(
         [(r(True), 1, None, False), (r(False), 1, None, False)],
-        0.5, True, 0.5, "Aggregate score 0.50 ≥ 0.5 threshold", id="threshold-pass-tolerates-failure",
+        0.5,
+        True,
+        0.5,
+        "Aggregate score 0.50 ≥ 0.5 threshold",
+        id="threshold-pass-tolerates-failure",
     ),
     pytest.param(
-        [(r(False), 1, None, False)], 0, True, 0.0, "Aggregate score 0.00 ≥ 0 threshold",
+        [(r(False), 1, None, False)],
+        0,
+        True,
+        0.0,
+        "Aggregate score 0.00 ≥ 0 threshold",
         id="threshold-zero-always-passes",
     ),
     pytest.param(
-        [(r(False, reason="bad"), 1, None, False)], float("nan"), False, 0.0, "bad",
+        [(r(False, reason="bad"), 1, None, False)],
+        float("nan"),
+        False,
+        0.0,
+        "bad",
         id="nan-threshold-ignored",
     ),
     pytest.param(
-        [(r(True, 150.0), 1, None, False)], None, True, 150.0, "All assertions passed",
+        [(r(True, 150.0), 1, None, False)],
+        None,
+        True,
+        150.0,
+        "All assertions passed",
         id="score-not-clamped",
     ),
     pytest.param(
-        [(r(True), 1, None, True)], None, True, 0.0, "All assertions passed",
+        [(r(True), 1, None, True)],
+        None,
+        True,
+        0.0,
+        "All assertions passed",
         id="only-metric-only-score-zero",
     ),
     pytest.param(
-        [(r(True), 1, None, False)], 1, True, 1.0, "Aggregate score 1.00 ≥ 1 threshold",
+        [(r(True), 1, None, False)],
+        1,
+        True,
+        1.0,
+        "Aggregate score 1.00 ≥ 1 threshold",
         id="threshold-one-integer-format",
     ),
 ]
@@ -158,7 +203,8 @@ def test_format_number(value: float, text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [(None, None), (float("nan"), None), (0, 0.0), ("0.5", 0.5), (True, None)]
+    ("value", "expected"),
+    [(None, None), (float("nan"), None), (0, 0.0), ("0.5", 0.5), (True, None)],
 )
 def test_effective_threshold(value: object, expected: float | None) -> None:
     got = effective_threshold(value)  # type: ignore[arg-type]

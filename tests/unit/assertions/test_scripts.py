@@ -54,13 +54,22 @@ def make_call(
         base_dir=base_dir or Path.cwd(),
         provider_id="openai:gpt-5.2",
         completion=Completion(
-            text="hello world", raw=None, usage=Usage(1, 2, 3), provider="openai", model="x",
+            text="hello world",
+            raw=None,
+            usage=Usage(1, 2, 3),
+            provider="openai",
+            model="x",
             logprobs=[-0.1, -0.2],
         ),
     )
     return AssertionCall(
-        output=output, value=value, spec=spec, inverse=inverse, base_type=base_type,
-        threshold=threshold, context=ctx,
+        output=output,
+        value=value,
+        spec=spec,
+        inverse=inverse,
+        base_type=base_type,
+        threshold=threshold,
+        context=ctx,
     )
 
 
@@ -81,7 +90,9 @@ CONTRACT = [
     pytest.param(0, False, 0, True, 0.0, id="threshold-zero"),
     pytest.param(0.7, True, None, False, 0.7, id="not-number-keeps-score"),
     pytest.param({"pass": True, "score": 0.9, "reason": "r"}, False, None, True, 0.9, id="dict"),
-    pytest.param({"pass": False, "score": 0.1, "reason": "r"}, True, None, True, 0.1, id="not-dict"),
+    pytest.param(
+        {"pass": False, "score": 0.1, "reason": "r"}, True, None, True, 0.1, id="not-dict"
+    ),
     pytest.param({"pass": True}, False, None, True, 1.0, id="dict-score-default"),
     pytest.param({"pass": True, "score": 0.4}, False, 0.5, False, 0.4, id="dict-threshold"),
     pytest.param({"pass_": True, "score": 1}, False, None, True, 1.0, id="dataclass-pass_"),
@@ -104,7 +115,16 @@ def test_return_contract(
 
 @pytest.mark.parametrize(
     "returned",
-    [None, [1, 2], "not a verdict", float("nan"), float("inf"), {"score": 1}, {"pass": "yes"}, object()],
+    [
+        None,
+        [1, 2],
+        "not a verdict",
+        float("nan"),
+        float("inf"),
+        {"score": 1},
+        {"pass": "yes"},
+        object(),
+    ],
 )
 def test_return_contract_errors(returned: Any) -> None:
     with pytest.raises(ScriptResultError):
@@ -114,11 +134,13 @@ def test_return_contract_errors(returned: Any) -> None:
 def test_named_scores_snake_and_camel() -> None:
     snake = normalize_script_result(
         {"pass": True, "score": 1, "reason": "", "named_scores": {"a": 0.5}},
-        inverse=False, threshold=None,
+        inverse=False,
+        threshold=None,
     )
     camel = normalize_script_result(
         {"pass": True, "score": 1, "reason": "", "namedScores": {"b": 1}},
-        inverse=False, threshold=None,
+        inverse=False,
+        threshold=None,
     )
     assert snake.named_scores == {"a": 0.5} and camel.named_scores == {"b": 1.0}
 
@@ -161,7 +183,10 @@ def test_build_python_source_rules() -> None:
         ("context['provider']['id'] == 'openai:gpt-5.2'", True),
         ("context['logProbs'] == [-0.1, -0.2]", True),
         ("context['config']['min'] == 3", True),
-        ("words = output.split()\nreturn {'pass': len(words) == 2, 'score': 1, 'reason': 'n'}", True),
+        (
+            "words = output.split()\nreturn {'pass': len(words) == 2, 'score': 1, 'reason': 'n'}",
+            True,
+        ),
         ("import json\nreturn json.dumps({'pass': True, 'score': 1, 'reason': 'x'})", True),
         ("json.loads('{\"a\": 1}')['a'] == 1", True),
     ],
@@ -237,7 +262,7 @@ def test_file_function_raising(pyfile: Path) -> None:
 
 
 def test_file_missing_function_is_config_error(pyfile: Path) -> None:
-    with pytest.raises(AssertionConfigError, match="no function 'absent'.*get_assert"):
+    with pytest.raises(AssertionConfigError, match=r"no function 'absent'.*get_assert"):
         run(handle_python(make_call("file://checks.py:absent", base_dir=pyfile)))
 
 
@@ -319,8 +344,13 @@ JS_CASES = [
     ("({pass: false, score: 0.25, reason: 'js says no'})", None, False, False, 0.25),
     ("context.vars.name === 'Ada' && context.prompt === 'Say hi'", None, False, True, 1.0),
     ("`${output}`.startsWith('hello')", None, True, False, 0.0),
-    ("const words = output.split(' ');\nif (words.length > 5) { return false; }\nreturn true;",
-     None, False, True, 1.0),
+    (
+        "const words = output.split(' ');\nif (words.length > 5) { return false; }\nreturn true;",
+        None,
+        False,
+        True,
+        1.0,
+    ),
     ("return Promise.resolve(0.9)", None, False, True, 0.9),
     ("'true'", None, False, True, 1.0),
 ]
@@ -355,18 +385,25 @@ def test_javascript_files(tmp_path: Path) -> None:
     pytest.importorskip("dukpy")
     (tmp_path / "cjs.js").write_text(
         "module.exports = (output, context) => output.length > 3;\n"
-        "module.exports.named = (output) => ({pass: true, score: 0.5, reason: 'named ' + output});\n"
+        "module.exports.named = (output) =>\n"
+        "  ({pass: true, score: 0.5, reason: 'named ' + output});\n"
     )
     (tmp_path / "esm.mjs").write_text(
         "export default async function (output, context) { return context.vars.name === 'Ada'; }\n"
     )
-    res = run(handle_javascript(make_call("file://cjs.js", base_type="javascript", base_dir=tmp_path)))
+    res = run(
+        handle_javascript(make_call("file://cjs.js", base_type="javascript", base_dir=tmp_path))
+    )
     assert res.passed
     res = run(
-        handle_javascript(make_call("file://cjs.js:named", base_type="javascript", base_dir=tmp_path))
+        handle_javascript(
+            make_call("file://cjs.js:named", base_type="javascript", base_dir=tmp_path)
+        )
     )
     assert res.passed and res.reason == "named hello world"
-    res = run(handle_javascript(make_call("file://esm.mjs", base_type="javascript", base_dir=tmp_path)))
+    res = run(
+        handle_javascript(make_call("file://esm.mjs", base_type="javascript", base_dir=tmp_path))
+    )
     assert res.passed
     with pytest.raises(AssertionConfigError, match="does not export function 'nope'"):
         run(
@@ -374,3 +411,10 @@ def test_javascript_files(tmp_path: Path) -> None:
                 make_call("file://cjs.js:nope", base_type="javascript", base_dir=tmp_path)
             )
         )
+
+
+def test_grading_result_grader_error_is_not_flipped() -> None:
+    res = normalize_script_result(
+        GradingResult(False, 0.0, "grader down", grader_error=True), inverse=True, threshold=None
+    )
+    assert not res.passed and res.grader_error and res.reason == "grader down"

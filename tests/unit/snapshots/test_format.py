@@ -173,7 +173,8 @@ def test_loaded_cassette_keeps_hand_formatting_when_not_written() -> None:
             "'body' is missing",
         ),
         (
-            "version: 1\nexchanges:\n- {fingerprint: f, occurrence: 0, status: 200, body: x, cost: cheap}\n",
+            "version: 1\nexchanges:\n"
+            "- {fingerprint: f, occurrence: 0, status: 200, body: x, cost: cheap}\n",
             "'cost' must be",
         ),
         (

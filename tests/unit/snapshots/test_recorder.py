@@ -32,7 +32,7 @@ def record(mk: Any, send: Any, contents: list[str], **kw: Any) -> Cassette:
 
 def test_mode_accepts_strings_and_rejects_unknown() -> None:
     assert Recorder(mode="live", recorded=None, nodeid="x").mode is Mode.LIVE
-    with pytest.raises(ValueError, match="unknown snapshot mode 'replya'.*replay, record"):
+    with pytest.raises(ValueError, match=r"unknown snapshot mode 'replya'.*replay, record"):
         Recorder(mode="replya", recorded=None, nodeid="x")
 
 
@@ -111,8 +111,8 @@ def test_replay_missing_names_test_request_diff_and_command(mk: Any, fake_send: 
     assert "evals/promptfooconfig.yaml::capital[openai]: no recorded answer" in msg
     assert "POST openai chat/completions model=gpt-4o, occurrence 0" in msg
     assert (
-        "body.messages[0].content: 'What is the capital of France?' -> 'What is the capital of Spain?'"
-        in msg
+        "body.messages[0].content: 'What is the capital of France?' -> "
+        "'What is the capital of Spain?'" in msg
     )
     assert "body.temperature: (absent) -> 0.2" in msg
     assert (

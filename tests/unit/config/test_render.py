@@ -1,0 +1,201 @@
+"""Templating like promptfoo's Nunjucks, render_prompt, resolve_vars, parse_chat."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_cfgateway.config import (
+    ConfigError,
+    EvalCase,
+    parse_chat,
+    render_prompt,
+    render_template,
+    render_value,
+    resolve_vars,
+)
+
+from .conftest import Loader
+
+
+def r(source: str, **vars: object) -> str:
+    return render_template(source, vars, {"HOME_X": "/home/x"})
+
+
+@pytest.mark.parametrize(
+    ("source", "vars", "expected"),
+    [
+        ("Hi {{ name }}", {"name": "Ada"}, "Hi Ada"),
+        ("[{{ missing }}]", {}, "[]"),
+        ("[{{ missing.deep.attr }}]", {}, "[]"),
+        ("[{{ missing.call() }}]", {}, "[]"),
+        ("{{ env.HOME_X }}", {}, "/home/x"),
+        ("{{ obj }}", {"obj": {"a": [1, True, None]}}, '{"a":[1,true,null]}'),
+        ("{{ flag }}/{{ n }}", {"flag": False, "n": 2.0}, "false/2"),
+        ("{{ s | load }}", {"s": '{"k": 1}'}, '{"k":1}'),
+        ("{{ (s | load).tone }}", {"s": '{"tone": "calm"}'}, "calm"),
+        ("{{ obj | dump }}", {"obj": {"a": "é"}}, '{"a":"é"}'),
+        ("{{ text | dump }}", {"text": 'say "hi"'}, '"say \\"hi\\""'),
+        ("{{ items | join(', ') }}", {"items": ["a", "b"]}, "a, b"),
+        ("{{ items | length }}/{{ items.length }}", {"items": [1, 2, 3]}, "3/3"),
+        ("{{ items | first }}-{{ items | last }}", {"items": [1, 2, 3]}, "1-3"),
+        ("{{ t | title }}|{{ t | upper }}", {"t": "hello world"}, "Hello World|HELLO WORLD"),
+        ("{{ ' x ' | trim }}", {}, "x"),
+        ("{{ missing | default('dflt') }}", {}, "dflt"),
+        ("{{ d.items }}", {"d": {"items": "key wins"}}, "key wins"),
+        ("{{ s.toUpperCase() }}", {"s": "abc"}, "ABC"),
+        ("{{ a | nl2br }}", {"a": "x\ny"}, "x<br />\ny"),
+        ("<{{ html }}>", {"html": "<b>&</b>"}, "<<b>&</b>>"),
+        ("{% if a === 1 %}one{% elseif a !== 3 %}two{% endif %}", {"a": 2}, "two"),
+        ("{% raw %}{{ kept }}{% endraw %}", {}, "{{ kept }}"),
+        ("{% for x in xs %}{{ loop.index }}{{ x }}{% endfor %}", {"xs": ["a", "b"]}, "1a2b"),
+    ],
+)
+def test_templates(source: str, vars: dict[str, object], expected: str) -> None:
+    assert render_template(source, vars, {"HOME_X": "/home/x"}) == expected
+
+
+def test_template_syntax_error_is_config_error() -> None:
+    with pytest.raises(ConfigError, match="not a valid template"):
+        r("{{ broken ")
+
+
+def test_render_value_renders_strings_and_string_items() -> None:
+    env: dict[str, str] = {}
+    assert render_value("about {{t}}", {"t": "cats"}, env) == "about cats"
+    assert render_value(["{{t}}", 3, {"k": "{{t}}"}], {"t": "x"}, env) == ["x", 3, {"k": "{{t}}"}]
+    assert render_value({"k": "{{t}}"}, {"t": "x"}, env) == {"k": "{{t}}"}
+    assert render_value(5, {}, env) == 5
+
+
+def one_case(load: Loader, text: str, files: dict[str, str] | None = None) -> EvalCase:
+    cfg = load(text, files=files)
+    assert len(cfg.cases) == 1
+    return cfg.cases[0]
+
+
+def test_render_prompt_prefix_suffix_env_and_var_in_var(load: Loader) -> None:
+    case = one_case(
+        load,
+        """\
+        env: {STYLE: terse}
+        providers: [echo]
+        prompts: ['Write {{ item }} ({{ env.STYLE }}, {{ env.FROM_PROCESS }})']
+        tests:
+          - vars:
+              topic: cats
+              item: 'a tweet about {{ topic }}'
+              unrelated: 'keeps {{ nothing_here }}'
+            options: {prefix: '>> ', suffix: ' <<'}
+        """,
+    )
+    out = render_prompt(case, {"FROM_PROCESS": "proc", "STYLE": "overridden"})
+    assert out == ">> Write a tweet about cats (terse, proc) <<"
+
+
+def test_render_prompt_json_escapes_vars(load: Loader) -> None:
+    case = one_case(
+        load,
+        """\
+        providers: [echo]
+        prompts: ['[{"role": "user", "content": "Q: {{ q }}"}]']
+        tests:
+          - vars: {q: "He said \\"hi\\"\\nthen left\\n"}
+        """,
+    )
+    rendered = render_prompt(case, {})
+    assert json.loads(rendered) == [{"role": "user", "content": 'Q: He said "hi"\nthen left'}]
+    assert parse_chat(rendered) == [{"role": "user", "content": 'Q: He said "hi"\nthen left'}]
+
+
+def test_render_prompt_loads_file_vars(load: Loader, tmp_path: Path) -> None:
+    case = one_case(
+        load,
+        """\
+        providers: [echo]
+        prompts: ['{{ doc }}|{{ data.k }}|{{ conf.x }}|{{ dyn }}']
+        tests:
+          - vars:
+              doc: file://doc.txt
+              data: file://data.json
+              conf: file://conf.yaml
+              dyn: file://loader.py:get_var
+        """,
+        files={
+            "doc.txt": "  text body \n",
+            "data.json": '{"k": "json"}',
+            "conf.yaml": "x: on\n",
+            "loader.py": "def get_var(name, prompt, other_vars):\n"
+            "    return {'output': name + ':' + str(sorted(other_vars))}\n",
+        },
+    )
+    resolved = resolve_vars(case)
+    assert resolved["doc"] == "text body" and resolved["data"] == {"k": "json"}
+    assert render_prompt(case, {}) == "text body|json|on|dyn:['conf', 'data', 'doc', 'dyn']"
+
+
+def test_python_var_loader_error_is_reported(load: Loader) -> None:
+    case = one_case(
+        load,
+        "providers: [echo]\ntests: [{vars: {v: file://l.py}}]\n",
+        files={"l.py": "def get_var(n, p, o):\n    return {'error': 'nope'}\n"},
+    )
+    with pytest.raises(ConfigError, match="nope"):
+        resolve_vars(case)
+
+
+def test_prompt_function_runs_at_render(load: Loader) -> None:
+    case = one_case(
+        load,
+        "providers: [{id: echo, label: E}]\nprompts: [file://p.py:make]\ntests: [{vars: {x: 1}}]\n",
+        files={
+            "p.py": "def make(ctx):\n"
+            "    return [{'role': 'user', 'content': 'x={{x}} ' + ctx['provider']['label']}]\n"
+        },
+    )
+    assert parse_chat(render_prompt(case, {})) == [{"role": "user", "content": "x=1 E"}]
+
+
+def test_legacy_python_prompt_script(load: Loader) -> None:
+    case = one_case(
+        load,
+        "providers: [echo]\nprompts: [file://p.py]\ntests: [{vars: {x: 7}}]\n",
+        files={"p.py": "import json, sys\nprint('got ' + str(json.loads(sys.argv[1])['vars']['x']))\n"},
+    )
+    assert render_prompt(case, {}) == "got 7"
+
+
+def test_render_error_names_the_prompt(load: Loader) -> None:
+    case = one_case(load, "providers: [echo]\nprompts: ['{{ s | load }}']\ntests: [{vars: {s: '{'}}]\n")
+    with pytest.raises(ConfigError) as exc:
+        render_prompt(case, {})
+    assert "prompt '{{ s | load }}' failed to render" in str(exc.value)
+    assert exc.value.key_path == "tests[0]"
+
+
+def test_parse_chat_rules() -> None:
+    assert parse_chat("Hello") == [{"role": "user", "content": "Hello"}]
+    assert parse_chat("[INST] hi [/INST]") == [{"role": "user", "content": "[INST] hi [/INST]"}]
+    assert parse_chat("42") == [{"role": "user", "content": "42"}]
+    assert parse_chat("- role: system\n  content: s\n- role: user\n  content: u\n") == [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "u"},
+    ]
+    for bad in ('{"role": }', '[{"role": "user",]', "[1, 2"):
+        if bad.startswith("[") and not bad.endswith("]"):
+            assert parse_chat(bad) == [{"role": "user", "content": bad}]
+            continue
+        with pytest.raises(ConfigError, match="not valid JSON"):
+            parse_chat(bad)
+    with pytest.raises(ConfigError, match="list of messages"):
+        parse_chat('[{"content": "no role"}]')
+
+
+def test_render_prompt_does_not_mutate_case(load: Loader) -> None:
+    case = one_case(load, "providers: [echo]\nprompts: ['{{a}}']\ntests: [{vars: {a: \"x\\n\"}}]\n")
+    before = dataclasses.asdict(case)
+    assert render_prompt(case, {}) == "x"
+    assert dataclasses.asdict(case) == before

@@ -1,0 +1,166 @@
+"""Test sources: inline, files, globs, directories, CSV special columns, vars files."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_cfgateway.config import ConfigError
+
+from .conftest import Loader
+
+HEAD = "providers: [echo]\nprompts: ['{{q}}']\n"
+
+
+def test_no_tests_means_one_empty_test(load: Loader) -> None:
+    cfg = load(HEAD)
+    assert [c.name for c in cfg.cases] == ["test-1[echo]"]
+    assert cfg.cases[0].vars == {}
+
+
+def test_inline_tests(load: Loader) -> None:
+    cfg = load(HEAD + "tests:\n  - vars: {q: a}\n  - description: second\n    vars: {q: b}\n")
+    assert [(c.name, c.vars) for c in cfg.cases] == [
+        ("test-1[echo]", {"q": "a"}),
+        ("second[echo]", {"q": "b"}),
+    ]
+    assert cfg.cases[1].key_path == "tests[1]" and cfg.cases[1].line == 5
+
+
+def test_yaml_json_jsonl_files_and_globs(load: Loader) -> None:
+    cfg = load(
+        HEAD + "tests:\n  - file://t.yaml\n  - file://t.json\n  - file://t.jsonl\n"
+        "  - 'file://more/*.yaml'\n",
+        files={
+            "t.yaml": "- vars: {q: y1}\n- vars: {q: y2}\n",
+            "t.json": '[{"vars": {"q": "j1"}}]',
+            "t.jsonl": '{"vars": {"q": "l1"}}\n\n{"vars": {"q": "l2"}}\n',
+            "more/b.yaml": "- vars: {q: mb}\n",
+            "more/a.yaml": "vars: {q: ma}\n",
+        },
+    )
+    assert [c.vars["q"] for c in cfg.cases] == ["y1", "y2", "j1", "l1", "l2", "ma", "mb"]
+    c = cfg.cases[1]
+    assert c.source_path is not None and c.source_path.name == "t.yaml"
+    assert c.key_path == "[1]" and c.line == 2
+
+
+def test_tests_string_and_directory(load: Loader) -> None:
+    cfg = load(
+        HEAD + "tests: file://cases\n",
+        files={"cases/a.yaml": "- vars: {q: a}\n", "cases/sub/b.csv": "q\nb\n", "cases/x.md": "#"},
+    )
+    assert [c.vars["q"] for c in cfg.cases] == ["a", "b"]
+
+
+def test_csv_special_columns(load: Loader) -> None:
+    csv_text = (
+        "q,__expected1,__expected2,__description,__prefix,__suffix,__metric,__threshold,"
+        "__metadata:category,__metadata:tags[],__config:__expected2:threshold,__providerOutput\n"
+        '"Hi, there",contains: Paris,"similar(0.9):close",desc one,PRE ,SUF,m1,0.5,geo,'
+        '"a,b\\,c",0.7,canned\n'
+    )
+    cfg = load(HEAD + "tests: file://t.csv\n", files={"t.csv": csv_text})
+    (c,) = cfg.cases
+    assert c.vars == {"q": "Hi, there"}
+    assert c.description == "desc one" and c.name == "desc one[echo]"
+    assert c.options == {"prefix": "PRE ", "suffix": "SUF"}
+    assert c.threshold == 0.5
+    assert c.metadata == {"category": "geo", "tags": ["a", "b,c"]}
+    assert c.provider_output == "canned"
+    a1, a2 = c.asserts
+    assert (a1.type, a1.value, a1.metric) == ("contains", "Paris", "m1")
+    assert (a2.type, a2.value, a2.threshold, a2.metric) == ("similar", "close", 0.7, "m1")
+    assert c.key_path == "rows[0]" and c.line == 2
+
+
+def test_csv_expected_column_and_empty_cells(load: Loader) -> None:
+    cfg = load(
+        HEAD + "tests: file://t.csv\n",
+        files={"t.csv": "q,__expected\na,icontains:bonjour\nb,\n\nc,Exact text\n"},
+    )
+    assert [[(a.type, a.value) for a in c.asserts] for c in cfg.cases] == [
+        [("icontains", "bonjour")],
+        [],
+        [("equals", "Exact text")],
+    ]
+    assert [c.line for c in cfg.cases] == [2, 3, 5]
+
+
+def test_csv_single_underscore_warns(load: Loader) -> None:
+    cfg = load(HEAD + "tests: file://t.csv\n", files={"t.csv": "q,_expected\na,b\n"})
+    assert cfg.cases[0].vars == {"q": "a", "_expected": "b"}
+    assert any("single underscore" in w for w in cfg.warnings)
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "fragment", "line"),
+    [
+        ("q,r\na\n", "row has 1 fields but the header has 2", 2),
+        ('q\n"unterminated\n', "invalid CSV", None),
+        ("", "CSV file is empty", 1),
+        ("q,q\na,b\n", "repeats column", 1),
+        ("q,__threshold\na,high\n", "__threshold must be a number", 2),
+        ("q,__config:__expected:weight\na,1\n", "invalid config key", 2),
+        ('q,__expected\na,"contains-any:""x,y"\n', "unterminated quoted field", 2),
+        ("q,__expected\na,contains:\n", "needs a 'value'", 2),
+        ("q,__expected\na,regex:([a-\n", "invalid regex", 2),
+    ],
+)
+def test_csv_errors(load: Loader, csv_text: str, fragment: str, line: int | None) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load(HEAD + "tests: file://t.csv\n", files={"t.csv": csv_text})
+    assert fragment in str(exc.value)
+    assert exc.value.path is not None and exc.value.path.name == "t.csv"
+    if line is not None:
+        assert exc.value.line == line
+
+
+def test_vars_files(load: Loader) -> None:
+    cfg = load(
+        HEAD + "tests:\n  - vars: file://v.yaml\n  - vars: [file://v.yaml, file://w.json]\n",
+        files={"v.yaml": "q: from-yaml\nn: 1\n", "w.json": '{"n": 2}'},
+    )
+    assert [c.vars for c in cfg.cases] == [{"q": "from-yaml", "n": 1}, {"q": "from-yaml", "n": 2}]
+
+
+def test_file_var_values_checked_and_globbed(load: Loader) -> None:
+    cfg = load(
+        HEAD + "tests:\n  - vars:\n      q: 'file://docs/*.txt'\n      other: file://one.json\n",
+        files={"docs/a.txt": "A", "docs/b.txt": "B", "one.json": "{}"},
+    )
+    assert [c.vars for c in cfg.cases] == [
+        {"q": "file://docs/a.txt", "other": "file://one.json"},
+        {"q": "file://docs/b.txt", "other": "file://one.json"},
+    ]
+    with pytest.raises(ConfigError) as exc:
+        load(HEAD + "tests:\n  - vars:\n      q: 'file://none/*.txt'\n")
+    assert "no files found for variable 'q'" in str(exc.value)
+    assert exc.value.key_path == "tests[0].vars.q"
+
+
+@pytest.mark.parametrize(
+    ("tests", "fragment", "key_path"),
+    [
+        ("3", "'tests' must be a list", "tests"),
+        ("{vars: {q: a}}", "got a mapping", "tests"),
+        ("[{vars: null}]", "'vars' is empty", "tests[0].vars"),
+        ("[{vars: {q: null}}]", "var 'q' is null", "tests[0].vars.q"),
+        ("[{vars: 3}]", "'vars' must be a mapping", "tests[0].vars"),
+        ("[{asserts: []}]", "Did you mean 'assert'", "tests[0].asserts"),
+        ("[{threshold: high}]", "'threshold' must be a number", "tests[0].threshold"),
+        ("[{metadata: [1]}]", "'metadata' must be a mapping", "tests[0].metadata"),
+        ("[{options: {storeOutputAs: x}}]", "storeOutputAs", "tests[0].options.storeOutputAs"),
+        ("[{options: {disableVarExpansion: yes}}]", "true or false", "tests[0].options"),
+        ("[file://gen.py:make]", "test generators", "tests[0]"),
+        ("[file://missing.yaml]", "not found", "tests[0]"),
+        ("['file://nothing/*.csv']", "no files match", "tests[0]"),
+        ("[file://t.xlsx]", "Excel", "tests[0]"),
+        ("[{path: gen.py, config: {}}]", "test generators", "tests[0]"),
+        ("[{assertScoringFunction: 'file://s.py'}]", "not supported", "tests[0]"),
+    ],
+)
+def test_test_errors(load: Loader, tests: str, fragment: str, key_path: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load(HEAD + f"tests: {tests}\n")
+    assert fragment in str(exc.value)
+    assert exc.value.key_path.startswith(key_path)

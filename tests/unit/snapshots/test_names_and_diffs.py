@@ -1,0 +1,84 @@
+"""File names for snapshot names, and the request/answer diffs used in messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_cfgateway.snapshots.explain import describe_differences, request_differences, text_diff
+from pytest_cfgateway.snapshots.extension import MAX_STEM_BYTES, safe_file_stem
+
+
+@pytest.mark.parametrize("name", ["test_x", "test_x[a b]", "Class.test[1-2]", "déjà vu [é]"])
+def test_safe_names_are_kept(name: str) -> None:
+    assert safe_file_stem(name) == name
+
+
+@pytest.mark.parametrize("name", ["q[a/b]", "q[a:b]", 'q["x"]', "q[a?]", "q[tab\there]", "q<>|*"])
+def test_unsafe_characters_become_dashes_plus_hash(name: str) -> None:
+    stem = safe_file_stem(name)
+    body, _, digest = stem.rpartition("~")
+    assert len(digest) == 8 and all(c in "0123456789abcdef" for c in digest)
+    assert not any(c in body for c in '\\/?*:|"<>\t')
+    assert len(body) == len(name)
+
+
+def test_distinct_names_never_share_a_file() -> None:
+    names = ["q[a/b]", "q[a:b]", "q[a-b]", "q[ab]", "q[a?b]"]
+    assert len({safe_file_stem(n) for n in names}) == len(names)
+
+
+def test_long_and_multibyte_names_fit_the_filesystem() -> None:
+    for name in ["t[" + "x" * 400 + "]", "t[" + "日本語" * 100 + "]"]:
+        stem = safe_file_stem(name)
+        assert len((stem + ".yaml").encode()) <= 255
+        assert len(stem.rpartition("~")[0].encode()) <= MAX_STEM_BYTES
+        stem.encode("utf-8")  # no split characters
+    assert safe_file_stem("t[" + "x" * 400 + "]") != safe_file_stem("t[" + "x" * 401 + "]")
+
+
+def test_request_differences_paths() -> None:
+    old = {
+        "v": 1,
+        "provider": "openai",
+        "route": "chat/completions",
+        "query": {},
+        "repeat": 0,
+        "body": {"messages": [{"role": "user", "content": "a"}], "temperature": 0.2},
+        "headers": {"ignored": "x"},
+    }
+    new = {
+        "v": 1,
+        "provider": "openai",
+        "route": "chat/completions",
+        "query": {},
+        "repeat": 1,
+        "body": {"messages": [{"role": "user", "content": "b"}, {"role": "user", "content": "c"}]},
+    }
+    diffs = request_differences(old, new)
+    lines = describe_differences(diffs)
+    assert lines == [
+        "repeat: 0 -> 1",
+        "body.messages[0].content: 'a' -> 'b'",
+        "body.messages[1]: (absent) -> {'role': 'user', 'content': 'c'}",
+        "body.temperature: 0.2 -> (absent)",
+    ]
+
+
+def test_long_strings_are_shown_around_their_first_difference() -> None:
+    a = "x" * 100 + "AAA" + "y" * 50
+    b = "x" * 100 + "BBB" + "y" * 50
+    (line,) = describe_differences([("body.p", a, b)])
+    assert "AAA" in line and "BBB" in line and line.count("…") == 2
+
+
+def test_differences_are_limited() -> None:
+    diffs = [(f"k{i}", i, i + 1) for i in range(10)]
+    lines = describe_differences(diffs, limit=3)
+    assert len(lines) == 4 and lines[-1] == "... and 7 more difference(s)"
+
+
+def test_text_diff_is_limited() -> None:
+    old = "\n".join(str(i) for i in range(200))
+    new = "\n".join(str(i * 2) for i in range(200))
+    lines = text_diff(old, new, limit=10)
+    assert len(lines) == 11 and lines[0] == "--- snapshot" and "more diff lines" in lines[-1]
