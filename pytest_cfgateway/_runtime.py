@@ -51,6 +51,13 @@ class CaseResult:
     vars: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass
+class Binding:
+    recorder: Any
+    gateway: Gateway
+    grader_gateway: Gateway
+
+
 class Runtime:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -181,6 +188,44 @@ class Runtime:
             gw = Gateway.from_env(**kwargs)
             self._gateways[id(adapters)] = gw
         return gw
+
+    def bind(self, node: pytest.Item, snapshot: Any) -> Binding:
+        """The recorder and gateways of one test (config item or ``cf_gateway`` test)."""
+        from .snapshots import Recorder, load_recorded
+        from .snapshots.summary import Summary
+
+        _, adapters = self.registries(Path(node.path), node.ihook)
+        base = self.gateway(adapters)
+
+        def describe(req: Any, raw: Any) -> Summary:
+            if not 200 <= raw.status < 300:
+                return Summary()
+            done = base.finish(req, raw)
+            text = getattr(done, "text", None)
+            usage = done.usage
+            return Summary(
+                text=text,
+                usage={
+                    "prompt_tokens": usage.prompt_tokens,
+                    "completion_tokens": usage.completion_tokens,
+                    "total_tokens": usage.total_tokens,
+                },
+                cost=done.cost,
+            )
+
+        recorder = Recorder(
+            mode=self.settings.mode.value,
+            recorded=load_recorded(snapshot),
+            secrets=self.secrets,
+            nodeid=node.nodeid,
+            record_hint=f"pytest --cf-mode record '{node.nodeid}'",
+            describe=describe,
+        )
+        return Binding(
+            recorder=recorder,
+            gateway=base.with_resolver(recorder.resolve),
+            grader_gateway=base.with_resolver(recorder.resolver("grader")),
+        )
 
     # reporting -----------------------------------------------------------------------
 

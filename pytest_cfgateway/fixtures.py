@@ -27,6 +27,7 @@ class BoundGateway:
 
     def __init__(self, gateway: Gateway, defaults: dict[str, Any]) -> None:
         self._gw = gateway
+        self.grader_gateway = gateway
         self._provider: str | None = defaults.pop("provider", None)
         self._defaults = defaults
 
@@ -82,22 +83,17 @@ def _marker_defaults(node: pytest.Item) -> dict[str, Any]:
 
 
 def gateway_for_test(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[BoundGateway]:
-    from .runner import record_command
-    from .snapshots import Recorder, assert_cassette, load_recorded
+    from .snapshots import assert_cassette
 
     runtime = _runtime(request)
     node = request.node
-    _, adapters = runtime.registries(Path(node.path), node.ihook)
-    recorder = Recorder(
-        mode=runtime.settings.mode.value,
-        recorded=load_recorded(snapshot),
-        secrets=runtime.secrets,
-        nodeid=node.nodeid,
-        record_hint=record_command(node),
-    )
-    bound = BoundGateway(runtime.gateway(adapters).with_resolver(recorder.resolve), _marker_defaults(node))
+    binding = runtime.bind(node, snapshot)
+    recorder = binding.recorder
+    bound = BoundGateway(binding.gateway, _marker_defaults(node))
+    bound.grader_gateway = binding.grader_gateway
     yield bound
-    outcome = recorder.finish()
+    failed = getattr(node, "_cf_call_failed", False)
+    outcome = recorder.finish(completed=not failed)
     if outcome.live_count or outcome.replayed_count:
         runtime.results.append(
             CaseResult(
@@ -177,7 +173,7 @@ def make_cf_assert(request: pytest.FixtureRequest, gw: BoundGateway) -> Callable
             completion=completion,
             provider_id=completion.provider if completion else None,
             base_dir=base_dir,
-            grader=GatewayGrader(gw.gateway),
+            grader=GatewayGrader(gw.grader_gateway),
             default_grader=grader_ref,
             default_embedding=DEFAULT_EMBEDDING,
         )

@@ -87,6 +87,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from ._runtime import Runtime
 
     Runtime.install(config)
+    if config.pluginmanager.hasplugin("syrupy"):
+        from .snapshots import configure_syrupy
+
+        configure_syrupy(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -122,6 +126,15 @@ def pytest_cfgateway_register_providers(register: Any) -> None:
 
     for slug, adapter in builtin_adapters().items():
         register(slug, adapter)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if call.when == "call" and report.failed:
+        # lets the cf_gateway fixture keep partial recordings of a failed test
+        item._cf_call_failed = True  # type: ignore[attr-defined]
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -57,23 +57,17 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     from .assertions.engine import run_assertions
     from .assertions.report import format_failure
     from .gateway.errors import GatewayError, NotRecordedError
-    from .snapshots import Recorder, assert_cassette, load_recorded
+    from .snapshots import assert_cassette
 
     from ._grader import GatewayGrader
 
     runtime = _runtime(item)
     case = item.case
     prepared = item.stash[_PREPARED]
-    registry, adapters = runtime.registries(item.path, item.ihook)
+    registry, _ = runtime.registries(item.path, item.ihook)
     settings = runtime.settings
-    recorder = Recorder(
-        mode=settings.mode.value,
-        recorded=load_recorded(snapshot),
-        secrets=runtime.secrets,
-        nodeid=item.nodeid,
-        record_hint=record_command(item),
-    )
-    gw = runtime.gateway(adapters).with_resolver(recorder.resolve)
+    binding = runtime.bind(item, snapshot)
+    recorder, gw = binding.recorder, binding.gateway
     result = CaseResult(
         nodeid=item.nodeid,
         config=_rel(item),
@@ -106,7 +100,7 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
             provider_config=dict(case.provider.config),
             test={"options": case.options, "metadata": case.metadata, "vars": prepared.vars},
             base_dir=case.base_dir,
-            grader=GatewayGrader(gw, repeat=case.repeat_index),
+            grader=GatewayGrader(binding.grader_gateway, repeat=case.repeat_index),
             default_grader=grader_ref,
             default_embedding=_embedding_ref(grader_ref),
             metadata=case.metadata,
@@ -125,19 +119,19 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         completion, output, grading = gw.run(evaluate())
     except AssertionSkipped as exc:
         result.outcome = "skipped"
-        _finish(runtime, result, recorder, snapshot, None)
+        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
         pytest.skip(runtime.secrets.scrub_text(str(exc)))
     except AssertionConfigError as exc:
         result.outcome = "error"
-        _finish(runtime, result, recorder, snapshot, None)
+        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
         raise CaseError(runtime.secrets.scrub_text(f"assertion config: {exc}")) from None
     except NotRecordedError as exc:
-        _finish(runtime, result, recorder, snapshot, None)
+        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
         raise CaseFailed(runtime.secrets.scrub_text(str(exc))) from None
     except GatewayError as exc:
         result.outcome = "error"
         result.reason = runtime.secrets.scrub_text(str(exc))
-        _finish(runtime, result, recorder, snapshot, None)
+        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
         raise CaseError(f"{case.provider.label}: {result.reason}") from None
 
     result.output = output if isinstance(output, str) else str(output)
@@ -170,16 +164,22 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
 
 
 def _finish(
-    runtime: Runtime, result: CaseResult, recorder: Any, snapshot: Any, assert_cassette: Any
+    runtime: Runtime,
+    result: CaseResult,
+    recorder: Any,
+    snapshot: Any,
+    assert_cassette: Any,
+    *,
+    completed: bool = True,
 ) -> str:
     """Close the recorder, write/mark the snapshot, count calls; return a drift report."""
-    outcome = recorder.finish()
+    outcome = recorder.finish(completed=completed)
     result.replayed = outcome.replayed_count
     result.live = outcome.live_count
     result.cache_hits = outcome.cache_hits
     result.drift = len(outcome.drift)
     runtime.results.append(result)
-    if assert_cassette is not None and outcome.cassette is not None:
+    if outcome.cassette is not None:
         assert_cassette(snapshot, outcome.cassette)
     if not outcome.drift:
         return ""
@@ -188,10 +188,6 @@ def _finish(
     text = "\n".join(lines)
     runtime.drift_reports.append((result.nodeid, text))
     return text
-
-
-def record_command(item: pytest.Item) -> str:
-    return f"pytest --cf-mode record '{item.nodeid}'"
 
 
 def _runtime(item: pytest.Item) -> Runtime:
@@ -208,4 +204,4 @@ def _embedding_ref(grader: Any) -> Any:
     return DEFAULT_EMBEDDING
 
 
-__all__ = ["CaseError", "CaseFailed", "Mode", "prepare_case", "record_command", "run_case"]
+__all__ = ["CaseError", "CaseFailed", "Mode", "prepare_case", "run_case"]

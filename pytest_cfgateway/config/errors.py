@@ -40,7 +40,8 @@ class ConfigError(Exception):
         parts = [where]
         if self.key_path:
             parts.append(self.key_path)
-        text = ": ".join(parts) + f": {self.message}."
+        end = "" if self.message.endswith(("?", "!")) else "."
+        text = ": ".join(parts) + f": {self.message}{end}"
         if self.fix:
             text += f" Fix: {self.fix}"
         return text

@@ -24,7 +24,13 @@ from .cassette import (
     Exchange,
     SecretLeakError,
 )
-from .extension import GatewaySnapshotExtension, assert_cassette, load_recorded, snapshot_path
+from .extension import (
+    GatewaySnapshotExtension,
+    assert_cassette,
+    configure_syrupy,
+    load_recorded,
+    snapshot_path,
+)
 from .store import Drift, Mode, Outcome, Recorder, is_final_status
 from .summary import Summary, describe_response
 
@@ -41,6 +47,7 @@ __all__ = [
     "SecretLeakError",
     "Summary",
     "assert_cassette",
+    "configure_syrupy",
     "describe_response",
     "is_final_status",
     "load_recorded",

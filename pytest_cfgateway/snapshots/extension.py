@@ -27,11 +27,16 @@ test which did not pass in this run (deselected by ``-k``/``-m``, skipped, faile
 reached after ``-x``), or to a test file/config that exists but was not collected
 (``--ignore``), is never reported unused and never deleted.
 
+Other syrupy extensions are told to skip ``.yaml`` (``--snapshot-ignore-file-extensions``,
+set by `configure_syrupy`), because amber's discovery walks all of ``__snapshots__`` and
+would otherwise take a protected cassette for an unknown file and delete it.
+
 Private syrupy names used here (pinned by tests/integration/test_snapshot_contract.py):
 ``syrupy._syrupy`` (the running ``SnapshotSession``), ``SnapshotSession._collected_items``,
-``._selected_items``, ``.report``, ``SnapshotReport.collected_items``/``selected_items``,
-``ItemStatus``, ``SnapshotAssertion.update_snapshots``/``executions``/``index``/
-``test_location``, ``PyTestLocation``.
+``._selected_items``, ``.report``, ``.ignore_file_extensions``, ``.pytest_session``,
+``SnapshotReport.collected_items``/``selected_items``, ``ItemStatus``,
+``SnapshotAssertion.update_snapshots``/``executions``/``num_executions``/``test_location``,
+``PyTestLocation``.
 """
 
 from __future__ import annotations

@@ -414,7 +414,13 @@ def test_pin_assertion_session_and_report_fields() -> None:
     for attr in ("use_extension", "executions", "num_executions", "get_assert_diff", "extension"):
         assert hasattr(SnapshotAssertion, attr)
     session_fields = SnapshotSession.__dataclass_fields__
-    for name in ("_collected_items", "_selected_items", "report"):
+    for name in (
+        "_collected_items",
+        "_selected_items",
+        "report",
+        "ignore_file_extensions",
+        "pytest_session",
+    ):
         assert name in session_fields
     report_fields = SnapshotReport.__dataclass_fields__
     for name in ("collected_items", "selected_items"):

@@ -19,7 +19,9 @@ def write(tmp_path: Path) -> Writer:
     """write(text, files={name: text}, name="promptfooconfig.yaml") -> config path."""
 
     def _write(
-        text: str, files: Mapping[str, str | bytes] | None = None, name: str = "promptfooconfig.yaml"
+        text: str,
+        files: Mapping[str, str | bytes] | None = None,
+        name: str = "promptfooconfig.yaml",
     ) -> Path:
         for rel, content in (files or {}).items():
             p = tmp_path / rel

@@ -36,7 +36,11 @@ def test_full_assertion_fields(load: Loader) -> None:
     assert (a.threshold, a.weight, a.metric) == (0.8, 2.0, "politeness")
     assert a.provider == {"id": "openai:gpt-4o-mini", "config": {"temperature": 0}}
     assert a.rubric_prompt == "Grade {{output}}"
-    assert (a.transform, a.context_transform, a.config) == ("output.lower()", "output.ctx", {"k": "v"})
+    assert (a.transform, a.context_transform, a.config) == (
+        "output.lower()",
+        "output.ctx",
+        {"k": "v"},
+    )
     assert a.key_path == "tests[0].assert[0]"
 
 
@@ -109,10 +113,26 @@ def test_unsupported_set_is_real() -> None:
         ("      - type: llm-rubric\n", "needs a 'value'", "tests[0].assert[0]"),
         ("      - type: latency\n", "needs a 'threshold'", "tests[0].assert[0]"),
         ("      - type: regex\n        value: '([a-'\n", "invalid regex", ".value"),
-        ("      - type: equals\n        value: x\n        thresold: 1\n", "'threshold'", ".thresold"),
-        ("      - type: equals\n        value: x\n        threshold: high\n", "must be a number", ".threshold"),
-        ("      - type: equals\n        value: x\n        weight: '2'\n", "must be a number", ".weight"),
-        ("      - type: equals\n        value: x\n        metric: [a]\n", "must be a string", ".metric"),
+        (
+            "      - type: equals\n        value: x\n        thresold: 1\n",
+            "'threshold'",
+            ".thresold",
+        ),
+        (
+            "      - type: equals\n        value: x\n        threshold: high\n",
+            "must be a number",
+            ".threshold",
+        ),
+        (
+            "      - type: equals\n        value: x\n        weight: '2'\n",
+            "must be a number",
+            ".weight",
+        ),
+        (
+            "      - type: equals\n        value: x\n        metric: [a]\n",
+            "must be a string",
+            ".metric",
+        ),
         ("      - contains:foo\n", "compact strings", "tests[0].assert[0]"),
         ("      - value: x\n", "has no 'type'", "tests[0].assert[0]"),
         ("      - type: python\n        value: file://nope.py:fn\n", "not found", ".value"),

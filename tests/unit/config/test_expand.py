@@ -35,7 +35,8 @@ def test_mixed_first_element_is_not_expanded(load: Loader) -> None:
 
 def test_disable_var_expansion(load: Loader) -> None:
     cfg = load(
-        "providers: [echo]\ntests:\n  - vars: {a: [x, y]}\n    options: {disableVarExpansion: true}\n"
+        "providers: [echo]\ntests:\n  - vars: {a: [x, y]}\n"
+        "    options: {disableVarExpansion: true}\n"
     )
     assert len(cfg.cases) == 1 and cfg.cases[0].vars == {"a": ["x", "y"]}
     assert cfg.cases[0].name == "test-1[echo]"

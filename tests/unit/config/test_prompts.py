@@ -81,9 +81,7 @@ def test_jsonl_prompts(load: Loader) -> None:
     )
     assert len(cfg.prompts) == 2
     assert labels(cfg)[0] == 'p.jsonl: [{"role":"user","content":"a"}]'
-    single = load(
-        "providers: [echo]\nprompts: [file://one.jsonl]\n", files={"one.jsonl": '"x"\n'}
-    )
+    single = load("providers: [echo]\nprompts: [file://one.jsonl]\n", files={"one.jsonl": '"x"\n'})
     assert labels(single) == ["one.jsonl"]
 
 
@@ -176,9 +174,7 @@ def test_object_forms(load: Loader) -> None:
 
 
 def test_legacy_map(load: Loader) -> None:
-    cfg = load(
-        "providers: [echo]\nprompts:\n  p.txt: legacy\n", files={"p.txt": "One\n---\nTwo"}
-    )
+    cfg = load("providers: [echo]\nprompts:\n  p.txt: legacy\n", files={"p.txt": "One\n---\nTwo"})
     assert labels(cfg) == ["legacy: p.txt: One", "legacy: p.txt: Two"]
 
 

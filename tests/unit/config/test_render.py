@@ -163,13 +163,17 @@ def test_legacy_python_prompt_script(load: Loader) -> None:
     case = one_case(
         load,
         "providers: [echo]\nprompts: [file://p.py]\ntests: [{vars: {x: 7}}]\n",
-        files={"p.py": "import json, sys\nprint('got ' + str(json.loads(sys.argv[1])['vars']['x']))\n"},
+        files={
+            "p.py": "import json, sys\nprint('got ' + str(json.loads(sys.argv[1])['vars']['x']))\n"
+        },
     )
     assert render_prompt(case, {}) == "got 7"
 
 
 def test_render_error_names_the_prompt(load: Loader) -> None:
-    case = one_case(load, "providers: [echo]\nprompts: ['{{ s | load }}']\ntests: [{vars: {s: '{'}}]\n")
+    case = one_case(
+        load, "providers: [echo]\nprompts: ['{{ s | load }}']\ntests: [{vars: {s: '{'}}]\n"
+    )
     with pytest.raises(ConfigError) as exc:
         render_prompt(case, {})
     assert "prompt '{{ s | load }}' failed to render" in str(exc.value)

@@ -30,17 +30,39 @@ def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]
 def test_help() -> None:
     out = run_cli("--help")
     assert out.returncode == 0
-    for flag in ("--port", "--latency-ms", "--error-rate", "--token", "--gateways", "--rules",
-                 "--byok", "--rate-limit", "--rate-limit-technique", "--cache-ttl"):  # fmt: skip
+    for flag in (
+        "--port",
+        "--latency-ms",
+        "--error-rate",
+        "--token",
+        "--gateways",
+        "--rules",
+        "--byok",
+        "--rate-limit",
+        "--rate-limit-technique",
+        "--cache-ttl",
+    ):
         assert flag in out.stdout
 
 
 def test_settings_from_args() -> None:
     parser = build_parser()
     args = parser.parse_args(
-        ["--byok", "openai=sk-1", "--byok", "anthropic:prod=a-2", "--valid-key", "openai=sk-1",
-         "--fail-next", "429, drop", "--rate-limit", "10/60", "--gateways", "a/g,a/h"]
-    )  # fmt: skip
+        [
+            "--byok",
+            "openai=sk-1",
+            "--byok",
+            "anthropic:prod=a-2",
+            "--valid-key",
+            "openai=sk-1",
+            "--fail-next",
+            "429, drop",
+            "--rate-limit",
+            "10/60",
+            "--gateways",
+            "a/g,a/h",
+        ]
+    )
     s = settings_from_args(args, parser)
     assert s["byok"] == {"openai": {"default": "sk-1"}, "anthropic": {"prod": "a-2"}}
     assert s["valid_keys"] == {"openai": {"sk-1"}}
@@ -62,10 +84,23 @@ def test_real_start_serve_and_stop(tmp_path: Path) -> None:
     rules.write_text("- {match: ping, reply: pong}\n")
     env = {**os.environ, "EMU_TEST_TOKEN": "tok-abcdef"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest_cfgateway.emulator", "--port", "0", "--rules", str(rules),
-         "--token-env", "EMU_TEST_TOKEN"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest_cfgateway.emulator",
+            "--port",
+            "0",
+            "--rules",
+            str(rules),
+            "--token-env",
+            "EMU_TEST_TOKEN",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -79,7 +114,9 @@ def test_real_start_serve_and_stop(tmp_path: Path) -> None:
             timeout=5,
         )
         assert r.json()["choices"][0]["message"]["content"] == "pong"
-        assert httpx.post(f"{url}/a/g/openai/chat/completions", json={}, timeout=5).status_code == 401
+        assert (
+            httpx.post(f"{url}/a/g/openai/chat/completions", json={}, timeout=5).status_code == 401
+        )
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
         assert proc.returncode == 0, err

@@ -31,7 +31,9 @@ def test_fail_next_queue_in_order_in_provider_format(http: httpx.Client, emu: Em
     assert [x.fault for x in emu.requests] == ["injected 429", "injected 503", "injected 500", None]
 
 
-def test_fault_in_anthropic_format_and_custom_retry_after(http: httpx.Client, emu: Emulator) -> None:
+def test_fault_in_anthropic_format_and_custom_retry_after(
+    http: httpx.Client, emu: Emulator
+) -> None:
     emu.faults.fail_next = [{"status": 429, "retry_after": 7}, 529]
     body = {"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
     r = http.post(f"{GW}/anthropic/v1/messages", json=body, headers=ANTHROPIC_HEADERS)
@@ -59,7 +61,10 @@ def test_drop_closes_the_connection_without_response(http: httpx.Client, emu: Em
 
 def test_slow_first_byte_trips_a_client_timeout(emu: Emulator) -> None:
     emu.faults.fail_next = [{"kind": "slow", "delay_ms": 600}]
-    with httpx.Client(base_url=emu.base_url, timeout=0.2) as client, pytest.raises(httpx.ReadTimeout):
+    with (
+        httpx.Client(base_url=emu.base_url, timeout=0.2) as client,
+        pytest.raises(httpx.ReadTimeout),
+    ):
         client.post(URL, json=chat(), headers=OPENAI_AUTH)
 
 

@@ -55,7 +55,9 @@ def test_unknown_gateway_2001_when_gateways_are_listed(http: httpx.Client, emu: 
     assert emu.requests[-1].gateway_code == 2001
 
 
-def test_default_gateway_is_auto_created_on_authenticated_call(http: httpx.Client, emu: Emulator) -> None:
+def test_default_gateway_is_auto_created_on_authenticated_call(
+    http: httpx.Client, emu: Emulator
+) -> None:
     emu.gateways = {"acct/gw"}
     emu.token = "tok-123456"
     path = "/v1/acct/default/openai/chat/completions"

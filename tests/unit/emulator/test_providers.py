@@ -167,7 +167,12 @@ def test_google_ai_studio_generate(http: httpx.Client, version: str) -> None:
 def test_google_key_in_query_and_embeddings(http: httpx.Client) -> None:
     r = http.post(
         f"{GW}/google-ai-studio/v1beta/models/text-embedding-004:batchEmbedContents?key=g",
-        json={"requests": [{"content": {"parts": [{"text": "a"}]}}, {"content": {"parts": [{"text": "b"}]}}]},
+        json={
+            "requests": [
+                {"content": {"parts": [{"text": "a"}]}},
+                {"content": {"parts": [{"text": "b"}]}},
+            ]
+        },
     )
     assert r.status_code == 200, r.text
     assert len(r.json()["embeddings"]) == 2
@@ -195,7 +200,9 @@ def test_cohere_v1_chat(http: httpx.Client) -> None:
 
 def test_cohere_embed(http: httpx.Client) -> None:
     body = {"model": "embed-v4.0", "texts": ["a", "b"], "input_type": "search_document"}
-    out = http.post(f"{GW}/cohere/v2/embed", json=body, headers={"Authorization": "Bearer c"}).json()
+    out = http.post(
+        f"{GW}/cohere/v2/embed", json=body, headers={"Authorization": "Bearer c"}
+    ).json()
     assert len(out["embeddings"]["float"]) == 2
 
 
@@ -220,7 +227,9 @@ def test_workers_ai_native(http: httpx.Client, emu: Emulator) -> None:
 
 def test_workers_ai_prompt_and_openai_compat(http: httpx.Client) -> None:
     auth = {"Authorization": "Bearer cf"}
-    r = http.post(f"{GW}/workers-ai/@cf/meta/llama-3.1-8b-instruct", json={"prompt": "p q"}, headers=auth)
+    r = http.post(
+        f"{GW}/workers-ai/@cf/meta/llama-3.1-8b-instruct", json={"prompt": "p q"}, headers=auth
+    )
     assert r.json()["result"]["response"] == "p q"
     body = chat("compat words", model="@cf/meta/llama-3.1-8b-instruct")
     r = http.post(f"{GW}/workers-ai/v1/chat/completions", json=body, headers=auth)

@@ -39,10 +39,17 @@ def rules_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_grader_verdict_rule_from_yaml_file(http: httpx.Client, emu: Emulator, rules_file: Path) -> None:
+def test_grader_verdict_rule_from_yaml_file(
+    http: httpx.Client, emu: Emulator, rules_file: Path
+) -> None:
     emu.rules = rules_file
-    body = {"model": "gpt-5.2", "messages": [{"role": "system", "content": "Rubric: be nice"},
-                                             {"role": "user", "content": "Output: hi"}]}  # fmt: skip
+    body = {
+        "model": "gpt-5.2",
+        "messages": [
+            {"role": "system", "content": "Rubric: be nice"},
+            {"role": "user", "content": "Output: hi"},
+        ],
+    }
     out = http.post(f"{GW}/openai/chat/completions", json=body, headers=OPENAI_AUTH).json()
     verdict = json.loads(out["choices"][0]["message"]["content"])
     assert verdict == {"pass": True, "score": 1, "reason": "ok"}
@@ -59,19 +66,29 @@ def test_tool_call_rule_openai_shape(http: httpx.Client, emu: Emulator, rules_fi
     assert call["type"] == "function" and call["function"]["name"] == "get_weather"
     assert json.loads(call["function"]["arguments"]) == {"city": "Paris"}
     # provider filter: the same prompt to groq is echoed
-    groq = http.post(f"{GW}/groq/chat/completions", json=chat("weather"), headers=OPENAI_AUTH).json()
+    groq = http.post(
+        f"{GW}/groq/chat/completions", json=chat("weather"), headers=OPENAI_AUTH
+    ).json()
     assert groq["choices"][0]["message"]["content"] == "weather"
 
 
-def test_model_glob_template_and_finish_reason(http: httpx.Client, emu: Emulator, rules_file: Path) -> None:
+def test_model_glob_template_and_finish_reason(
+    http: httpx.Client, emu: Emulator, rules_file: Path
+) -> None:
     emu.rules = rules_file
-    body = {"model": "claude-3-haiku", "max_tokens": 50, "messages": [{"role": "user", "content": "SHOUT it"}]}
+    body = {
+        "model": "claude-3-haiku",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "SHOUT it"}],
+    }
     out = http.post(f"{GW}/anthropic/v1/messages", json=body, headers=ANTHROPIC_HEADERS).json()
     assert out["content"][0]["text"] == "LOUD SHOUT it"
     assert out["stop_reason"] == "max_tokens"
 
 
-def test_status_rule_answers_a_provider_error(http: httpx.Client, emu: Emulator, rules_file: Path) -> None:
+def test_status_rule_answers_a_provider_error(
+    http: httpx.Client, emu: Emulator, rules_file: Path
+) -> None:
     emu.rules = rules_file
     r = http.post(f"{GW}/openai/chat/completions", json=chat("boom"), headers=OPENAI_AUTH)
     assert r.status_code == 503 and r.json()["error"]["type"] == "server_error"
@@ -88,7 +105,9 @@ def test_tool_calls_in_other_formats(http: httpx.Client, emu: Emulator) -> None:
         json={"contents": [{"parts": [{"text": "tool"}]}]},
         headers={"x-goog-api-key": "k"},
     ).json()
-    assert g["candidates"][0]["content"]["parts"][0] == {"functionCall": {"name": "f", "args": {"x": 1}}}
+    assert g["candidates"][0]["content"]["parts"][0] == {
+        "functionCall": {"name": "f", "args": {"x": 1}}
+    }
 
 
 def test_json_rules_file_and_bad_rules(tmp_path: Path) -> None:

@@ -45,5 +45,7 @@ def test_missing_starlette_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
     from pytest_cfgateway.emulator.app import build_app
 
     monkeypatch.setitem(sys.modules, "starlette.requests", None)
-    with pytest.raises(EmulatorDependencyError, match=r"pip install 'pytest-cfgateway\[emulator\]'"):
+    with pytest.raises(
+        EmulatorDependencyError, match=r"pip install 'pytest-cfgateway\[emulator\]'"
+    ):
         build_app(Emulator())

@@ -80,7 +80,9 @@ def test_step_headers_override_request_headers(http: httpx.Client, emu: Emulator
 
 def test_gateway_token_must_be_on_the_outer_request(http: httpx.Client, emu: Emulator) -> None:
     emu.token = "tok-123456"
-    inner = dict(OPENAI, headers={"Authorization": "Bearer sk", "cf-aig-authorization": "Bearer tok-123456"})
+    inner = dict(
+        OPENAI, headers={"Authorization": "Bearer sk", "cf-aig-authorization": "Bearer tok-123456"}
+    )
     assert_envelope(http.post(GW, json=[inner]), 401, 2009)
     r = http.post(GW, json=[OPENAI], headers={"cf-aig-authorization": "Bearer tok-123456"})
     assert r.status_code == 200
@@ -89,7 +91,9 @@ def test_gateway_token_must_be_on_the_outer_request(http: httpx.Client, emu: Emu
 def test_universal_bad_shapes(http: httpx.Client) -> None:
     assert_envelope(http.post(GW, json="nope"), 400, 2019)
     assert_envelope(http.post(GW, json=[]), 400, 2019)
-    assert_envelope(http.post(GW, json=[{"provider": "nope", "endpoint": "x", "query": {}}]), 400, 2008)
+    assert_envelope(
+        http.post(GW, json=[{"provider": "nope", "endpoint": "x", "query": {}}]), 400, 2008
+    )
     assert_envelope(http.post(GW, json=[{"provider": "openai", "query": {}}]), 400, 2019)
 
 
@@ -101,8 +105,16 @@ def test_universal_rate_limit_is_terminal(http: httpx.Client, emu: Emulator) -> 
 
 
 def test_compat_endpoint(http: httpx.Client, emu: Emulator) -> None:
-    for model in ("openai/gpt-4o-mini", "anthropic/claude-3-haiku", "workers-ai/@cf/meta/llama-3.1-8b-instruct"):
-        r = http.post(f"{GW}/compat/chat/completions", json=chat("compat hi", model=model), headers=OPENAI_AUTH)
+    for model in (
+        "openai/gpt-4o-mini",
+        "anthropic/claude-3-haiku",
+        "workers-ai/@cf/meta/llama-3.1-8b-instruct",
+    ):
+        r = http.post(
+            f"{GW}/compat/chat/completions",
+            json=chat("compat hi", model=model),
+            headers=OPENAI_AUTH,
+        )
         assert r.status_code == 200, r.text
         out = r.json()
         assert out["object"] == "chat.completion" and out["model"] == model
@@ -112,7 +124,9 @@ def test_compat_endpoint(http: httpx.Client, emu: Emulator) -> None:
 
 def test_compat_errors(http: httpx.Client) -> None:
     url = f"{GW}/compat/chat/completions"
-    body = assert_envelope(http.post(url, json=chat(model="gpt-4o"), headers=OPENAI_AUTH), 400, 2019)
+    body = assert_envelope(
+        http.post(url, json=chat(model="gpt-4o"), headers=OPENAI_AUTH), 400, 2019
+    )
     assert "openai/gpt-4o-mini" in body["error"][0]["message"]
     assert_envelope(http.post(url, json=chat(model="nope/x"), headers=OPENAI_AUTH), 400, 2008)
     r = http.post(url, json=chat(model="openai/gpt-4o"))
@@ -131,6 +145,8 @@ def test_compat_byok_uses_the_prefixed_provider_key(http: httpx.Client, emu: Emu
 
 
 def test_compat_step_in_universal(http: httpx.Client) -> None:
-    s = step("compat", "chat/completions", chat(model="groq/llama-3.1-8b"), Authorization="Bearer k")
+    s = step(
+        "compat", "chat/completions", chat(model="groq/llama-3.1-8b"), Authorization="Bearer k"
+    )
     r = http.post(GW, json=[s])
     assert r.status_code == 200 and r.json()["model"] == "groq/llama-3.1-8b"

@@ -25,7 +25,10 @@ def _openai_error(r: httpx.Response, status: int, fragment: str) -> None:
         ({"messages": [{"role": "user", "content": "x"}]}, "you must provide a model parameter"),
         ({"model": "gpt-4o"}, "Missing required parameter: 'messages'"),
         ({"model": "gpt-4o", "messages": []}, "non-empty array"),
-        ({"model": "gpt-4o", "messages": [{"role": "robot", "content": "x"}]}, "Invalid value: 'robot'"),
+        (
+            {"model": "gpt-4o", "messages": [{"role": "robot", "content": "x"}]},
+            "Invalid value: 'robot'",
+        ),
         ({"model": "gpt-4o", "messages": [{"role": "user"}]}, "messages[0].content"),
         (chat(temperature=3), "Invalid 'temperature'"),
         (chat(max_tokens=0), "Invalid 'max_tokens'"),
@@ -41,7 +44,10 @@ def test_openai_bad_bodies(http: httpx.Client, body: dict[str, Any], fragment: s
 
 def test_openai_reasoning_model_with_max_completion_tokens_is_fine(http: httpx.Client) -> None:
     body = chat(model="gpt-5.2", max_completion_tokens=10)
-    assert http.post(f"{GW}/openai/chat/completions", json=body, headers=OPENAI_AUTH).status_code == 200
+    assert (
+        http.post(f"{GW}/openai/chat/completions", json=body, headers=OPENAI_AUTH).status_code
+        == 200
+    )
 
 
 def test_openai_not_json(http: httpx.Client) -> None:
@@ -59,7 +65,9 @@ def test_mistral_needs_v1_prefix(http: httpx.Client) -> None:
     assert r.status_code == 404
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer"}, {"Authorization": "sk-no-scheme"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer"}, {"Authorization": "sk-no-scheme"}]
+)
 def test_openai_missing_key(http: httpx.Client, headers: dict[str, str]) -> None:
     r = http.post(f"{GW}/openai/chat/completions", json=chat(), headers=headers)
     _openai_error(r, 401, "You didn't provide an API key")
@@ -95,13 +103,21 @@ def test_anthropic_requires_version_header(http: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"model": "c", "messages": [{"role": "user", "content": "x"}]}, "max_tokens: Field required"),
+        (
+            {"model": "c", "messages": [{"role": "user", "content": "x"}]},
+            "max_tokens: Field required",
+        ),
         (
             {"model": "c", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]},
             'Unexpected role "system"',
         ),
         (
-            {"model": "c", "max_tokens": 5, "temperature": 1.5, "messages": [{"role": "user", "content": "x"}]},
+            {
+                "model": "c",
+                "max_tokens": 5,
+                "temperature": 1.5,
+                "messages": [{"role": "user", "content": "x"}],
+            },
             "temperature",
         ),
         (
@@ -139,7 +155,9 @@ def test_google_rejects_openai_shaped_body(http: httpx.Client) -> None:
 def test_google_rejects_max_tokens_in_generation_config(http: httpx.Client) -> None:
     body = {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"max_tokens": 5}}
     r = http.post(
-        f"{GW}/google-ai-studio/v1beta/models/g:generateContent", json=body, headers={"x-goog-api-key": "g"}
+        f"{GW}/google-ai-studio/v1beta/models/g:generateContent",
+        json=body,
+        headers={"x-goog-api-key": "g"},
     )
     assert r.status_code == 400 and "max_tokens" in r.json()["error"]["message"]
 
@@ -171,14 +189,21 @@ def test_workers_ai_errors_use_plural_errors_envelope(http: httpx.Client) -> Non
     body = r.json()
     assert body["success"] is False and body["errors"][0]["code"] == 5006
     r = http.post(f"{GW}/workers-ai/@cf/meta/llama-3.1-8b-instruct", json={"prompt": "x"})
-    assert r.status_code == 401 and r.json()["errors"][0] == {"code": 10000, "message": "Authentication error"}
+    assert r.status_code == 401 and r.json()["errors"][0] == {
+        "code": 10000,
+        "message": "Authentication error",
+    }
     r = http.post(f"{GW}/workers-ai/run/@cf/meta/llama", json={"prompt": "x"}, headers=auth)
     assert r.status_code == 400 and "No such model" in r.json()["errors"][0]["message"]
 
 
 def test_huggingface_rejects_openai_names(http: httpx.Client) -> None:
     auth = {"Authorization": "Bearer hf"}
-    r = http.post(f"{GW}/huggingface/gpt2", json={"inputs": "x", "parameters": {"max_tokens": 3}}, headers=auth)
+    r = http.post(
+        f"{GW}/huggingface/gpt2",
+        json={"inputs": "x", "parameters": {"max_tokens": 3}},
+        headers=auth,
+    )
     assert r.status_code == 400 and "use max_new_tokens" in r.json()["error"]
     r = http.post(f"{GW}/huggingface/gpt2", json=chat(), headers=auth)
     assert r.status_code == 400 and "inputs" in r.json()["error"]
@@ -196,7 +221,11 @@ def test_replicate_validation(http: httpx.Client) -> None:
 
 def test_azure_requires_api_version_and_api_key(http: httpx.Client) -> None:
     body = {"messages": [{"role": "user", "content": "x"}]}
-    r = http.post(f"{GW}/azure-openai/res/dep/chat/completions", json=body, headers={"api-key": "k"})
+    r = http.post(
+        f"{GW}/azure-openai/res/dep/chat/completions", json=body, headers={"api-key": "k"}
+    )
     assert r.status_code == 404 and "api-version" in r.json()["error"]["message"]
-    r = http.post(f"{GW}/azure-openai/res/dep/chat/completions?api-version=2024-12-01-preview", json=body)
+    r = http.post(
+        f"{GW}/azure-openai/res/dep/chat/completions?api-version=2024-12-01-preview", json=body
+    )
     assert r.status_code == 401 and r.json()["error"]["code"] == "401"
