@@ -370,6 +370,8 @@ def render_prompt(case: EvalCase, env: Mapping[str, str]) -> str:
 
     ``env`` is the process environment; the config's ``env`` is merged over it. Runs user
     code (``file://x.py:fn`` prompts, ``.py`` var loaders), so call it only at run time.
+    As in promptfoo, ``options.prefix``/``suffix`` wrap template prompts, not the output of
+    prompt functions.
     """
     what = f"prompt {_short(case.prompt.label)!r}"
     template_env = {**env, **case.config_env}
