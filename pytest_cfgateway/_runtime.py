@@ -172,9 +172,13 @@ class Runtime:
             from .gateway.client import Gateway
 
             s = self.settings
+            env = self.env
             kwargs: dict[str, Any] = dict(
-                base_url=s.gateway_url,
-                env=self.env,
+                account_id=env.get("CLOUDFLARE_ACCOUNT_ID") or None,
+                gateway_id=env.get("CLOUDFLARE_GATEWAY_ID") or None,
+                token=env.get("CF_AIG_TOKEN") or None,
+                base_url=s.gateway_url or env.get("CF_GATEWAY_URL") or None,
+                env=env,
                 adapters=dict(adapters),
                 timeout=s.timeout,
                 max_retries=s.max_retries,
@@ -185,7 +189,7 @@ class Runtime:
             )
             if s.mode is Mode.REPLAY:
                 kwargs["transport"] = _closed_transport()
-            gw = Gateway.from_env(**kwargs)
+            gw = Gateway(**kwargs)
             self._gateways[id(adapters)] = gw
         return gw
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from .cases import ProviderSpec
-from .errors import Ctx, did_you_mean
+from .errors import Ctx, Source, did_you_mean
 from .files import Session
 
 #: Gateway slugs of the built-in adapters (SPEC section 3); plugins may register more, so the
@@ -429,3 +430,14 @@ def _kind(value: Any) -> str:
 
 
 type_name = _kind
+
+
+def to_gateway_id(pid: str, *, where: str = "grader provider") -> str | None:
+    """A promptfoo provider id as a gateway id ``slug:model`` (None for echo/unsupported).
+
+    Used for ids that do not sit in a config file (``--cf-grader``, assertion ``provider``
+    overrides resolved at run time, ``cf_assert``). Raises ConfigError for malformed ids.
+    """
+    ctx = Ctx(Source(Path(where), {}, where))
+    route = map_provider_id(pid, ctx)
+    return route.gateway_id if route.route == "gateway" else None

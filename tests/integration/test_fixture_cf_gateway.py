@@ -98,7 +98,7 @@ def test_marker_sets_provider_and_options(pytester, emu):
         passed=1
     )
     (req,) = emu.requests
-    assert req.json["temperature"] == 0.3
+    assert req.body["temperature"] == 0.3
     assert req.headers["cf-aig-cache-ttl"] == "300"
     assert '"team"' in req.headers["cf-aig-metadata"]
     # caching on -> the fingerprint is the cache key
