@@ -131,6 +131,13 @@ def pytest_cfgateway_register_providers(register: Any) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    if call.when == "call" and call.excinfo is not None:
+        from .runner import CaseError
+
+        if call.excinfo.errisinstance(CaseError):
+            # The case could not be judged (bad assertion config found at render time, a
+            # gateway error): promptfoo calls that an ERROR, pytest shows it as E.
+            report.when = "setup"  # type: ignore[assignment]
     if call.when == "call" and report.failed:
         # lets the cf_gateway fixture keep partial recordings of a failed test
         item._cf_call_failed = True  # type: ignore[attr-defined]

@@ -1,0 +1,336 @@
+"""promptfoo configs as pytest items, end to end (pytester + the real emulator)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from .conftest import FAKE_OPENAI_KEY, assert_no_secret
+
+ECHO_CONFIG = """
+description: echo demo
+prompts:
+  - 'Say {{word}} to {{name}}'
+providers:
+  - echo
+tests:
+  - description: greets
+    vars: {word: hello, name: Ann}
+    assert:
+      - type: contains
+        value: hello
+  - description: says goodbye
+    vars: {word: hello, name: Bob}
+    assert:
+      - type: contains
+        value: goodbye
+"""
+
+
+def _config(pytester: pytest.Pytester, text: str, name: str = "promptfooconfig.yaml") -> None:
+    pytester.path.joinpath(name).write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def test_echo_config_runs_offline_and_explains_failures(pytester):
+    _config(pytester, ECHO_CONFIG)
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "promptfooconfig.yaml::greets[echo] PASSED" in out or "greets[echo]" in out
+    assert 'Expected output to contain "goodbye"' in out
+    assert "Say hello to Bob" in out  # the output is shown
+    assert "Traceback" not in out
+
+
+def test_collect_only_shows_matrix_and_touches_nothing(pytester, emu):
+    _config(
+        pytester,
+        """
+        prompts: ['A {{x}}', 'B {{x}}']
+        providers: [echo, 'openai:gpt-4o-mini']
+        tests:
+          - vars: {x: [one, two]}
+        """,
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml", "--collect-only", "-q")
+    lines = [ln for ln in result.stdout.lines if "::" in ln]
+    assert len(lines) == 2 * 2 * 2, lines
+    assert len(set(lines)) == len(lines)
+    assert emu.requests == []
+    assert not list(pytester.path.glob("__snapshots__"))
+
+
+def test_autocollect_is_opt_in(pytester):
+    _config(pytester, ECHO_CONFIG)
+    pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    pytester.runpytest().assert_outcomes(passed=1)
+    pytester.makeini("[pytest]\ncf_autocollect = true\n")
+    pytester.runpytest().assert_outcomes(passed=2, failed=1)
+
+
+def test_ini_cf_config_and_collected_once(pytester):
+    sub = pytester.mkdir("evals")
+    sub.joinpath("promptfooconfig.yaml").write_text(textwrap.dedent(ECHO_CONFIG))
+    pytester.makeini("[pytest]\ncf_config = evals/promptfooconfig.yaml\ncf_autocollect = true\n")
+    result = pytester.runpytest("--cf-config", "evals/promptfooconfig.yaml")
+    result.assert_outcomes(passed=1, failed=1)
+
+
+def test_record_replay_of_gateway_provider(pytester, emu, keyed_env, monkeypatch):
+    _config(
+        pytester,
+        """
+        prompts: ['Translate to French: {{text}}']
+        providers:
+          - id: cloudflare-gateway:openai:gpt-4o-mini
+            label: mini
+            config: {temperature: 0}
+        tests:
+          - vars: {text: good morning}
+            assert:
+              - type: icontains
+                value: good morning
+        """,
+    )
+    rec = pytester.runpytest(
+        "--cf-config", "promptfooconfig.yaml", "--cf-mode", "record", "--cf-gateway-url", emu.url
+    )
+    rec.assert_outcomes(passed=1)
+    (req,) = emu.requests
+    assert req.path == "/v1/acct/gw/openai/chat/completions"
+    assert req.body["temperature"] == 0
+    snaps = list(pytester.path.glob("__snapshots__/promptfooconfig/*.yaml"))
+    assert len(snaps) == 1
+    for k in keyed_env:
+        monkeypatch.delenv(k)
+    emu.clear()
+    rep = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    rep.assert_outcomes(passed=1)
+    assert emu.requests == []
+    assert "1 replayed / 0 live" in rep.stdout.str()
+    assert_no_secret(pytester.path, FAKE_OPENAI_KEY)
+
+
+def test_env_file_keys_are_secrets(pytester, emu, monkeypatch):
+    for k in ("OPENAI_API_KEY", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_GATEWAY_ID"):
+        monkeypatch.delenv(k, raising=False)
+    key = "sk-from-dotenv-ABCDEFGH12345678"
+    pytester.path.joinpath(".env").write_text(
+        f"OPENAI_API_KEY={key}\nCLOUDFLARE_ACCOUNT_ID=acct\nCLOUDFLARE_GATEWAY_ID=gw\n"
+    )
+    _config(
+        pytester,
+        """
+        prompts: ['echo back: {{k}}']
+        providers: ['openai:gpt-4o-mini']
+        tests:
+          - vars: {k: '{{ env.OPENAI_API_KEY }}'}
+            assert:
+              - type: contains
+                value: nothing-like-this
+        """,
+    )
+    result = pytester.runpytest(
+        "--cf-config", "promptfooconfig.yaml", "--cf-mode", "record", "--cf-gateway-url",
+        emu.url, "--cf-output", "out.json",
+    )
+    result.assert_outcomes(failed=1)
+    assert emu.requests[0].headers["authorization"] == f"Bearer {key}"
+    assert key not in result.stdout.str()
+    assert "<secret:OPENAI_API_KEY>" in result.stdout.str()
+    assert_no_secret(pytester.path, key) if False else None  # .env itself holds it
+    for path in pytester.path.rglob("*"):
+        if path.is_file() and path.name != ".env" and "__pycache__" not in path.parts:
+            assert key.encode() not in path.read_bytes(), path
+
+
+def test_unsupported_provider_is_skipped_with_reason(pytester):
+    _config(
+        pytester,
+        """
+        prompts: ['hi']
+        providers: ['ollama:llama3', echo]
+        tests: [{assert: [{type: contains, value: hi}]}]
+        """,
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    assert "ollama:llama3" in result.stdout.str()
+
+
+def test_bad_configs_are_collection_errors_not_internal_errors(pytester):
+    _config(pytester, "prompts: ['hi']\nproviders: ['cloudflare-gateway:nope:model']\n", "a.yaml")
+    _config(pytester, ECHO_CONFIG, "b.yaml")
+    result = pytester.runpytest("--cf-config", "a.yaml", "--cf-config", "b.yaml")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out
+    assert "a.yaml" in out and "nope" in out and "Supported providers" in out
+    cont = pytester.runpytest(
+        "--cf-config", "a.yaml", "--cf-config", "b.yaml", "--continue-on-collection-errors"
+    )
+    cont.assert_outcomes(passed=1, failed=1, errors=1)
+
+
+def test_yaml_error_names_file_and_line(pytester):
+    _config(pytester, "prompts: ['hi'\nproviders: [echo]\n")
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    out = result.stdout.str()
+    assert "promptfooconfig.yaml" in out and "INTERNALERROR" not in out
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_template_error_is_an_item_error(pytester):
+    _config(
+        pytester,
+        """
+        prompts: ['Hello {{ name | nosuchfilter }}']
+        providers: [echo]
+        tests: [{vars: {name: x}}]
+        """,
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    result.assert_outcomes(errors=1)
+    assert "nosuchfilter" in result.stdout.str()
+
+
+def test_assertion_config_error_at_run_time_is_an_item_error(pytester):
+    _config(
+        pytester,
+        """
+        prompts: ['hi']
+        providers: [echo]
+        tests: [{assert: [{type: starts-with, value: '{{missing}}'}]}]
+        """,
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    result.assert_outcomes(errors=1)
+    assert "starts-with" in result.stdout.str()
+
+
+def test_markers_are_registered_and_carry_metadata(pytester):
+    _config(
+        pytester,
+        """
+        prompts: ['hi']
+        providers: [echo]
+        tests:
+          - description: tagged
+            metadata: {team: search, priority: 2, nested: {a: 1}}
+            assert: [{type: contains, value: hi}]
+        """,
+    )
+    pytester.makeconftest(
+        """
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                m = item.get_closest_marker("cfgateway")
+                assert m.kwargs == {"team": "search", "priority": 2}, m.kwargs
+        """
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml", "--strict-markers")
+    result.assert_outcomes(passed=1)
+    pytester.runpytest(
+        "--cf-config", "promptfooconfig.yaml", "-m", "cfgateway", "-k", "tagged"
+    ).assert_outcomes(passed=1)
+
+
+def test_custom_assertion_from_conftest_usable_in_yaml(pytester):
+    pytester.makeconftest(
+        """
+        def pytest_cfgateway_register_assertions(register):
+            def shouting(output, value, context):
+                return {"pass": output.isupper(), "score": 1.0 if output.isupper() else 0.0,
+                        "reason": "all caps" if output.isupper() else "not all caps"}
+            register("shouting", shouting)
+        """
+    )
+    _config(
+        pytester,
+        """
+        prompts: ['{{x}}']
+        providers: [echo]
+        tests:
+          - {vars: {x: HELLO}, assert: [{type: shouting}]}
+          - {vars: {x: hello}, assert: [{type: shouting}]}
+          - {vars: {x: hello}, assert: [{type: not-shouting}]}
+        """,
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    result.assert_outcomes(passed=2, failed=1)
+    assert "not all caps" in result.stdout.str()
+
+
+def test_custom_provider_from_conftest_against_emulator(pytester, emu, keyed_env, monkeypatch):
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-deepseek-FAKE-12345678")
+    pytester.makeconftest(
+        """
+        from pytest_cfgateway.adapters import OpenAIChatAdapter
+
+        class Mine(OpenAIChatAdapter):
+            slug = "deepseek"
+            key_env_vars = ("DEEPSEEK_API_KEY",)
+
+        def pytest_cfgateway_register_providers(register):
+            pass  # deepseek is built in; registering a *different* adapter must fail
+        """
+    )
+    _config(
+        pytester,
+        """
+        prompts: ['{{x}}']
+        providers: ['cloudflare-gateway:deepseek:deepseek-chat', 'cerebras:llama3.1-8b']
+        tests: [{vars: {x: hi there}, assert: [{type: equals, value: hi there}]}]
+        """,
+    )
+    monkeypatch.setenv("CEREBRAS_API_KEY", "csk-FAKE-1234567890")
+    result = pytester.runpytest(
+        "--cf-config", "promptfooconfig.yaml", "--cf-mode", "record", "--cf-gateway-url", emu.url
+    )
+    result.assert_outcomes(passed=2)
+    assert sorted(r.path for r in emu.requests) == [
+        "/v1/acct/gw/cerebras/chat/completions",
+        "/v1/acct/gw/deepseek/chat/completions",
+    ]
+
+
+def test_duplicate_provider_registration_is_a_clear_error(pytester):
+    pytester.makeconftest(
+        """
+        from pytest_cfgateway.adapters import OpenAIChatAdapter
+
+        class Other(OpenAIChatAdapter):
+            slug = "openai"
+
+        def pytest_cfgateway_register_providers(register):
+            register("openai", Other())
+        """
+    )
+    _config(pytester, ECHO_CONFIG)
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out
+    assert "registered twice" in out
+
+
+def test_xdist_replay_matches_serial(pytester, emu, keyed_env):
+    _config(
+        pytester,
+        """
+        prompts: ['{{x}}']
+        providers: ['openai:gpt-4o-mini']
+        tests:
+          - vars: {x: [a1, b2, c3, d4, e5, f6]}
+            assert: [{type: regex, value: '[a-f][1-6]'}]
+        """,
+    )
+    args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url)
+    pytester.runpytest(*args, "--cf-mode", "record").assert_outcomes(passed=6)
+    before = {p.name: p.read_bytes() for p in pytester.path.glob("__snapshots__/**/*.yaml")}
+    emu.clear()
+    result = pytester.runpytest_subprocess(*args, "-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=6)
+    assert emu.requests == []
+    after = {p.name: p.read_bytes() for p in pytester.path.glob("__snapshots__/**/*.yaml")}
+    assert before == after
