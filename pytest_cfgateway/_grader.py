@@ -16,7 +16,9 @@ def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(ref, Mapping):
         pid = ref.get("id")
         if not isinstance(pid, str) or not pid:
-            raise ValueError(f"grader provider {dict(ref)!r} has no 'id'; use {{id: 'openai:gpt-5.2'}}")
+            raise ValueError(
+                f"grader provider {dict(ref)!r} has no 'id'; use {{id: 'openai:gpt-5.2'}}"
+            )
         config = dict(ref.get("config") or {})
     elif isinstance(ref, str) and ref:
         pid, config = ref, {}
@@ -48,6 +50,8 @@ class GatewayGrader:
 
     async def embed(self, provider: Any, inputs: list[str]) -> list[list[float]]:
         gateway_id, config = provider_ref_to_gateway(provider)
-        req = self._gw.prepare(gateway_id, list(inputs), kind="embed", repeat=self._repeat, **config)
+        req = self._gw.prepare(
+            gateway_id, list(inputs), kind="embed", repeat=self._repeat, **config
+        )
         result = await self._gw.aexecute(req)
         return list(result.vectors)  # type: ignore[union-attr]

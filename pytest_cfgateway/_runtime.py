@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._settings import Mode, Settings, build_settings, effective_env, read_env_file
+from ._settings import Settings, build_settings, effective_env, read_env_file
+from .modes import Mode
 
 if TYPE_CHECKING:
     from .assertions.registry import AssertionRegistry
@@ -123,9 +124,7 @@ class Runtime:
         resolved = path.resolve()
         if resolved in self._collected:
             return False
-        if resolved in self._explicit or (
-            self.settings.autocollect and path.name in CONFIG_NAMES
-        ):
+        if resolved in self._explicit or (self.settings.autocollect and path.name in CONFIG_NAMES):
             self._collected.add(resolved)
             return True
         return False
@@ -263,9 +262,11 @@ def _adapter_register(target: dict[str, Any]) -> Callable[[str, Any], None]:
                 )
         existing = target.get(slug)
         if existing is not None and existing is not adapter:
-            if type(existing) is type(adapter) and getattr(existing, "slug", None) == getattr(
-                adapter, "slug", None
-            ) and vars(existing) == vars(adapter):
+            if (
+                type(existing) is type(adapter)
+                and getattr(existing, "slug", None) == getattr(adapter, "slug", None)
+                and vars(existing) == vars(adapter)
+            ):
                 return
             raise ValueError(
                 f"pytest_cfgateway_register_providers: provider {slug!r} is registered twice "
@@ -296,5 +297,3 @@ def group_results(results: list[CaseResult]) -> dict[tuple[str, str, str], list[
     for r in results:
         groups[(r.config, r.provider, r.prompt)].append(r)
     return groups
-
-

@@ -5,30 +5,11 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from enum import Enum
 from pathlib import Path
 
 import pytest
 
-
-class Mode(str, Enum):
-    REPLAY = "replay"
-    RECORD = "record"
-    REFRESH = "refresh"
-    LIVE = "live"
-
-    @property
-    def calls_network(self) -> bool:
-        return self is not Mode.REPLAY
-
-    @property
-    def writes(self) -> bool:
-        return self in (Mode.RECORD, Mode.REFRESH)
-
-    @property
-    def skips_cache(self) -> bool:
-        return self in (Mode.REFRESH, Mode.LIVE)
-
+from .modes import Mode
 
 DEFAULT_GRADER = "openai:gpt-5.2"
 DEFAULT_EMBEDDING = "openai:text-embedding-3-large"
@@ -74,8 +55,9 @@ def build_settings(config: pytest.Config) -> Settings:
     configs = [Path(p) for p in (opt.cf_config or [])]
     configs += [rootdir / p for p in config.getini("cf_config")]
     env_file_opt = opt.cf_env_file
+    env_file: Path | None
     if env_file_opt:
-        env_file: Path | None = Path(env_file_opt)
+        env_file = Path(env_file_opt)
         if not env_file.is_file():
             raise pytest.UsageError(f"--cf-env-file {env_file_opt}: no such file")
     else:

@@ -107,7 +107,9 @@ class CaseItem(pytest.Function):
             parent, name=case.name, callobj=_case_function(case.name, module)
         )
         item.case = case
-        meta = {k: v for k, v in (case.metadata or {}).items() if _is_scalar(v) and k.isidentifier()}
+        meta = {
+            k: v for k, v in (case.metadata or {}).items() if _is_scalar(v) and k.isidentifier()
+        }
         item.add_marker(pytest.mark.cfgateway(**meta))
         if case.provider.route == "unsupported":
             item.add_marker(pytest.mark.skip(reason=case.provider.skip_reason or case.provider.id))
@@ -128,7 +130,7 @@ class CaseItem(pytest.Function):
 
         if isinstance(excinfo.value, CaseFailed | CaseError):
             return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
     def _traceback_filter(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
         return excinfo.traceback

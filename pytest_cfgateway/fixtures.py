@@ -35,7 +35,9 @@ class BoundGateway:
     def gateway(self) -> Gateway:
         return self._gw
 
-    def _args(self, args: tuple[Any, ...], options: dict[str, Any]) -> tuple[str, Any, dict[str, Any]]:
+    def _args(
+        self, args: tuple[Any, ...], options: dict[str, Any]
+    ) -> tuple[str, Any, dict[str, Any]]:
         if len(args) == 2:
             provider, prompt = args
         elif len(args) == 1 and self._provider:
@@ -46,7 +48,9 @@ class BoundGateway:
                 "@pytest.mark.cf_gateway(provider=...) default"
             )
         else:
-            raise TypeError(f"cf_gateway.complete takes (provider, prompt), got {len(args)} arguments")
+            raise TypeError(
+                f"cf_gateway.complete takes (provider, prompt), got {len(args)} arguments"
+            )
         return provider, prompt, {**self._defaults, **options}
 
     def complete(self, *args: Any, **options: Any) -> Completion:
@@ -114,16 +118,19 @@ def gateway_for_test(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[
         text = "\n".join(d.describe() for d in outcome.drift)
         runtime.drift_reports.append((node.nodeid, text))
         if runtime.settings.drift_fail:
-            pytest.fail(runtime.secrets.scrub_text(f"drift (--cf-drift fail):\n{text}"), pytrace=False)
+            pytest.fail(
+                runtime.secrets.scrub_text(f"drift (--cf-drift fail):\n{text}"), pytrace=False
+            )
 
 
-def make_cf_assert(request: pytest.FixtureRequest, gw: BoundGateway) -> Callable[..., GradingResult]:
+def make_cf_assert(
+    request: pytest.FixtureRequest, gw: BoundGateway
+) -> Callable[..., GradingResult]:
+    from ._grader import GatewayGrader
     from .assertions.base import AssertionContext, AssertionSkipped
     from .assertions.engine import run_assertion
     from .config.cases import AssertionSpec
     from .gateway.types import Completion
-
-    from ._grader import GatewayGrader
 
     runtime = _runtime(request)
     node = request.node
@@ -132,17 +139,17 @@ def make_cf_assert(request: pytest.FixtureRequest, gw: BoundGateway) -> Callable
 
     def cf_assert(
         output: str | Completion | Any,
-        type: str,  # noqa: A002 - promptfoo's name
+        type: str,
         value: Any = None,
         *,
-        vars: dict[str, Any] | None = None,  # noqa: A002
+        vars: dict[str, Any] | None = None,
         prompt: str | None = None,
         raise_on_fail: bool = True,
         threshold: float | None = None,
         weight: float = 1.0,
         metric: str | None = None,
         provider: Any = None,
-        rubricPrompt: Any = None,  # noqa: N803 - promptfoo's name
+        rubricPrompt: Any = None,
         transform: str | None = None,
         config: dict[str, Any] | None = None,
         **options: Any,

@@ -9,54 +9,131 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
 if TYPE_CHECKING:
     from .emulator import Emulator
-    from .gateway.client import Gateway
+    from .fixtures import BoundGateway
 
 _OPTIONS: list[tuple[str, dict[str, Any]]] = [
-    ("--cf-config", dict(action="append", default=[], metavar="PATH",
-                         help="promptfoo config to collect as pytest items (repeatable).")),
-    ("--cf-mode", dict(choices=["replay", "record", "refresh", "live"], default=None,
-                       help="replay (default): answers from snapshots, no network; record: call "
-                            "missing/changed requests and write them (implied by "
-                            "--snapshot-update); refresh: call everything and rewrite; live: "
-                            "call everything, never write, report drift.")),
-    ("--cf-drift", dict(choices=["warn", "fail"], default="warn",
-                        help="In live mode, whether answers that differ from their snapshot "
-                             "fail the item (default: warn).")),
-    ("--cf-env-file", dict(default=None, metavar="PATH",
-                           help="dotenv file with keys for live runs (default: .env in the "
-                                "rootdir if present). Its values are treated as secrets.")),
-    ("--cf-gateway-url", dict(default=None, metavar="URL",
-                              help="Gateway base URL (default env CF_GATEWAY_URL, else "
-                                   "https://gateway.ai.cloudflare.com/v1).")),
-    ("--cf-grader", dict(default=None, metavar="PROVIDER",
-                         help="Default grader for model-graded assertions "
-                              "(default: ini cf_grader, else openai:gpt-5.2).")),
-    ("--cf-cache-ttl", dict(type=int, default=None, metavar="SECONDS",
-                            help="Enable gateway caching with this TTL; requests then carry "
-                                 "cf-aig-cache-key = the request fingerprint.")),
-    ("--cf-concurrency", dict(type=int, default=8, metavar="N",
-                              help="Gateway calls in flight at once (default 8).")),
-    ("--cf-max-retries", dict(type=int, default=4, metavar="N",
-                              help="Retries for 429, 5xx and connection errors (default 4).")),
-    ("--cf-timeout", dict(type=float, default=120.0, metavar="SECONDS",
-                          help="Timeout per gateway call (default 120).")),
-    ("--cf-max-cost", dict(type=float, default=None, metavar="USD",
-                           help="Make no new live calls once the estimated spend passes this.")),
-    ("--cf-output", dict(action="append", default=[], metavar="PATH",
-                         help="Write results (.json promptfoo v3 shape, .jsonl, .csv, .html); "
-                              "repeatable.")),
+    (
+        "--cf-config",
+        dict(
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="promptfoo config to collect as pytest items (repeatable).",
+        ),
+    ),
+    (
+        "--cf-mode",
+        dict(
+            choices=["replay", "record", "refresh", "live"],
+            default=None,
+            help="replay (default): answers from snapshots, no network; record: call "
+            "missing/changed requests and write them (implied by "
+            "--snapshot-update); refresh: call everything and rewrite; live: "
+            "call everything, never write, report drift.",
+        ),
+    ),
+    (
+        "--cf-drift",
+        dict(
+            choices=["warn", "fail"],
+            default="warn",
+            help="In live mode, whether answers that differ from their snapshot "
+            "fail the item (default: warn).",
+        ),
+    ),
+    (
+        "--cf-env-file",
+        dict(
+            default=None,
+            metavar="PATH",
+            help="dotenv file with keys for live runs (default: .env in the "
+            "rootdir if present). Its values are treated as secrets.",
+        ),
+    ),
+    (
+        "--cf-gateway-url",
+        dict(
+            default=None,
+            metavar="URL",
+            help="Gateway base URL (default env CF_GATEWAY_URL, else "
+            "https://gateway.ai.cloudflare.com/v1).",
+        ),
+    ),
+    (
+        "--cf-grader",
+        dict(
+            default=None,
+            metavar="PROVIDER",
+            help="Default grader for model-graded assertions "
+            "(default: ini cf_grader, else openai:gpt-5.2).",
+        ),
+    ),
+    (
+        "--cf-cache-ttl",
+        dict(
+            type=int,
+            default=None,
+            metavar="SECONDS",
+            help="Enable gateway caching with this TTL; requests then carry "
+            "cf-aig-cache-key = the request fingerprint.",
+        ),
+    ),
+    (
+        "--cf-concurrency",
+        dict(type=int, default=8, metavar="N", help="Gateway calls in flight at once (default 8)."),
+    ),
+    (
+        "--cf-max-retries",
+        dict(
+            type=int,
+            default=4,
+            metavar="N",
+            help="Retries for 429, 5xx and connection errors (default 4).",
+        ),
+    ),
+    (
+        "--cf-timeout",
+        dict(
+            type=float,
+            default=120.0,
+            metavar="SECONDS",
+            help="Timeout per gateway call (default 120).",
+        ),
+    ),
+    (
+        "--cf-max-cost",
+        dict(
+            type=float,
+            default=None,
+            metavar="USD",
+            help="Make no new live calls once the estimated spend passes this.",
+        ),
+    ),
+    (
+        "--cf-output",
+        dict(
+            action="append",
+            default=[],
+            metavar="PATH",
+            help="Write results (.json promptfoo v3 shape, .jsonl, .csv, .html); repeatable.",
+        ),
+    ),
 ]
 
-_INI: list[tuple[str, str, str, Any]] = [
+_INI: list[tuple[str, str, Literal["linelist", "bool", "string"], Any]] = [
     ("cf_config", "promptfoo configs to collect, relative to the rootdir", "linelist", []),
-    ("cf_autocollect", "collect every promptfooconfig.yaml/.yml under collected directories",
-     "bool", False),
+    (
+        "cf_autocollect",
+        "collect every promptfooconfig.yaml/.yml under collected directories",
+        "bool",
+        False,
+    ),
     ("cf_grader", "default grader provider for model-graded assertions", "string", ""),
 ]
 
@@ -137,7 +214,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if call.excinfo.errisinstance(CaseError):
             # The case could not be judged (bad assertion config found at render time, a
             # gateway error): promptfoo calls that an ERROR, pytest shows it as E.
-            report.when = "setup"  # type: ignore[assignment]
+            report.when = "setup"
     if call.when == "call" and report.failed:
         # lets the cf_gateway fixture keep partial recordings of a failed test
         item._cf_call_failed = True  # type: ignore[attr-defined]
@@ -164,7 +241,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture
-def cf_gateway(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[Gateway]:
+def cf_gateway(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[BoundGateway]:
     """A `Gateway` bound to this test and ``--cf-mode``: calls are recorded/replayed per test
     (by request fingerprint and its nth occurrence) in the test's syrupy snapshot."""
     from .fixtures import gateway_for_test
@@ -173,7 +250,7 @@ def cf_gateway(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[Gatewa
 
 
 @pytest.fixture
-def cf_assert(request: pytest.FixtureRequest, cf_gateway: Gateway) -> Any:
+def cf_assert(request: pytest.FixtureRequest, cf_gateway: BoundGateway) -> Any:
     """``cf_assert(output, type, value=None, *, vars=None, prompt=None, **options)``: run any
     promptfoo assertion; raise AssertionError with the reason, or return the GradingResult
     with ``raise_on_fail=False``. Model-graded types go through ``cf_gateway``."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._runtime import CaseResult, Runtime
-from ._settings import DEFAULT_EMBEDDING, DEFAULT_GRADER, Mode
+from ._settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
 
 if TYPE_CHECKING:
     from .collect import CaseItem
@@ -53,13 +53,12 @@ def prepare_case(item: CaseItem) -> None:
 
 def run_case(item: CaseItem, snapshot: Any) -> None:
     """Call phase."""
+    from ._grader import GatewayGrader
     from .assertions.base import AssertionConfigError, AssertionContext, AssertionSkipped
     from .assertions.engine import run_assertions
     from .assertions.report import format_failure
     from .gateway.errors import GatewayError, NotRecordedError
     from .snapshots import assert_cassette
-
-    from ._grader import GatewayGrader
 
     runtime = _runtime(item)
     case = item.case
@@ -78,7 +77,7 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     )
 
     async def evaluate() -> tuple[Any, Any, Any]:
-        completion = None
+        completion: Any = None
         if case.provider_output is not None:
             output: Any = case.provider_output
         elif case.provider.route == "echo":
@@ -204,4 +203,4 @@ def _embedding_ref(grader: Any) -> Any:
     return DEFAULT_EMBEDDING
 
 
-__all__ = ["CaseError", "CaseFailed", "Mode", "prepare_case", "run_case"]
+__all__ = ["CaseError", "CaseFailed", "prepare_case", "run_case"]

@@ -7,8 +7,15 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _quiet_inner_sessions(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """pytester's inner sessions have no ini file; give pytest-asyncio the loop scope it wants
-    there so it does not warn in every end-to-end test."""
+    """pytester's inner sessions have no ini file, so pytest-asyncio warns about its unset loop
+    scope in every end-to-end test; silence just that warning there."""
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when it starts
-        monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+        # Under `pytest -n`, inner sessions would otherwise believe they are xdist workers
+        # (syrupy reads these) and skip their own snapshot reports.
+        for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(
+            "PYTEST_ADDOPTS",
+            "-W 'ignore:The configuration option \"asyncio_default_fixture_loop_scope\"'",
+        )

@@ -17,6 +17,7 @@ Modules: `store` (modes, `Recorder`), `cassette` (the stored form), `yamlio` (th
 dialect), `summary` (text/usage of a reply), `explain` (diffs), `extension` (syrupy).
 """
 
+from ..modes import Mode
 from .cassette import (
     REQUEST_HEADER_ALLOWLIST,
     Cassette,
@@ -31,7 +32,7 @@ from .extension import (
     load_recorded,
     snapshot_path,
 )
-from .store import Drift, Mode, Outcome, Recorder, is_final_status
+from .store import Drift, Outcome, Recorder, is_final_status
 from .summary import Summary, describe_response
 
 __all__ = [

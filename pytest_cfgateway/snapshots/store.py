@@ -32,13 +32,13 @@ import dataclasses
 import difflib
 import itertools
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
 from typing import Any
 
 from ..gateway.errors import NotRecordedError
 from ..gateway.fingerprint import canonical_json, canonical_request, fingerprint
 from ..gateway.redact import Secrets
 from ..gateway.types import PreparedRequest, RawResponse
+from ..modes import Mode
 from .cassette import Cassette, Exchange, select_request_headers, select_response_headers
 from .explain import describe_differences, request_differences, text_diff
 from .summary import Summary, describe_response
@@ -49,15 +49,6 @@ Describe = Callable[[PreparedRequest, RawResponse], Summary]
 
 #: 4xx statuses the client retries: never stored.
 RETRIED_4XX = frozenset({408, 409, 425, 429})
-
-
-class Mode(StrEnum):
-    """``--cf-mode``."""
-
-    REPLAY = "replay"
-    RECORD = "record"
-    REFRESH = "refresh"
-    LIVE = "live"
 
 
 def is_final_status(status: int) -> bool:

@@ -132,8 +132,14 @@ def test_env_file_keys_are_secrets(pytester, emu, monkeypatch):
         """,
     )
     result = pytester.runpytest(
-        "--cf-config", "promptfooconfig.yaml", "--cf-mode", "record", "--cf-gateway-url",
-        emu.url, "--cf-output", "out.json",
+        "--cf-config",
+        "promptfooconfig.yaml",
+        "--cf-mode",
+        "record",
+        "--cf-gateway-url",
+        emu.url,
+        "--cf-output",
+        "out.json",
     )
     result.assert_outcomes(failed=1)
     assert emu.requests[0].headers["authorization"] == f"Bearer {key}"

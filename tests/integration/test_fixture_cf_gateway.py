@@ -44,9 +44,7 @@ def test_record_then_replay_offline(pytester, emu, monkeypatch):
 
 def test_replay_of_changed_request_fails_with_record_command(pytester, emu):
     _write(pytester)
-    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(
-        passed=1
-    )
+    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
     _write(pytester, prompt="the weather is bad")
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
@@ -65,9 +63,7 @@ def test_missing_snapshot_fails_in_replay_and_never_calls(pytester, emu):
 
 def test_live_reports_drift_and_fail_mode(pytester, emu):
     _write(pytester)
-    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(
-        passed=1
-    )
+    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
     emu.rules = [{"match": "weather", "reply": "Weather: sunny, and different now"}]
     live = pytester.runpytest("--cf-mode", "live", "--cf-gateway-url", emu.url, "-v")
     live.assert_outcomes(passed=1)
@@ -94,9 +90,7 @@ def test_marker_sets_provider_and_options(pytester, emu):
             assert c.text == "hello there"
         """
     )
-    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(
-        passed=1
-    )
+    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
     (req,) = emu.requests
     assert req.body["temperature"] == 0.3
     assert req.headers["cf-aig-cache-ttl"] == "300"
@@ -122,9 +116,7 @@ def test_async_calls_in_any_order_replay(pytester, emu):
             assert [a.text for a in answers] == prompts
         """
     )
-    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(
-        passed=1
-    )
+    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
     assert len(emu.requests) == 6
     emu.clear()
     pytester.runpytest().assert_outcomes(passed=1)
@@ -147,9 +139,7 @@ def test_cf_assert_soft_result_and_graded_through_gateway(pytester, emu):
             assert r3.passed and r3.score == 1
         """
     )
-    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(
-        passed=1
-    )
+    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
     emu.rules = []
     emu.clear()
     # verdicts replay too
