@@ -24,6 +24,11 @@ def _pct(values: Sequence[float], q: float) -> float:
     return ordered[k]
 
 
+def _usd(value: float) -> str:
+    """Dollars with enough digits to be useful for tiny eval costs."""
+    return f"${value:.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"
+
+
 def summary_lines(results: list[CaseResult]) -> list[str]:
     from ._runtime import group_results
 
@@ -43,7 +48,7 @@ def summary_lines(results: list[CaseResult]) -> list[str]:
             f"{passed} passed, {failed} failed, {errors} errors ({rate})" if graded else "",
             f"mean score {statistics.fmean(scores):.2f}" if scores else "",
             f"{tokens} tokens",
-            f"${sum(costs):.4f}" if costs else "cost n/a",
+            _usd(sum(costs)) if costs else "cost n/a",
             f"p50 {_pct(lat, 0.5):.0f} ms p95 {_pct(lat, 0.95):.0f} ms" if lat else "",
             f"{sum(r.cache_hits for r in rows)} cache hits",
             f"{sum(r.replayed for r in rows)} replayed / {sum(r.live for r in rows)} live",
