@@ -57,6 +57,8 @@ class Binding:
     recorder: Any
     gateway: Gateway
     grader_gateway: Gateway
+    #: calls made for the other items of a select-best/max-score row
+    row_gateway: Gateway
 
 
 class Runtime:
@@ -228,6 +230,7 @@ class Runtime:
             recorder=recorder,
             gateway=base.with_resolver(recorder.resolve),
             grader_gateway=base.with_resolver(recorder.resolver("grader")),
+            row_gateway=base.with_resolver(recorder.resolver("row")),
         )
 
     # reporting -----------------------------------------------------------------------

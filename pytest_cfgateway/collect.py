@@ -42,8 +42,11 @@ class ConfigFile(pytest.File):
             problem = _provider_problem(case.provider, adapters)
             if problem:
                 raise ConfigCollectError(f"{self._relpath()}: {problem}")
+        rows: dict[str, list[Any]] = {}
         for case in loaded.cases:
-            yield CaseItem.from_case(self, case)
+            rows.setdefault(case.row_key, []).append(case)
+        for case in loaded.cases:
+            yield CaseItem.from_case(self, case, rows[case.row_key])
 
     def _relpath(self) -> str:
         return _posix_rel(self.path, Path(self.config.rootpath))
@@ -99,14 +102,18 @@ class CaseItem(pytest.Function):
     """One eval case: render, call (or replay), grade; report like promptfoo would."""
 
     case: Any
+    #: every case of this item's row (same test, var combination and repeat), for
+    #: select-best and max-score
+    row_cases: list[Any]
 
     @classmethod
-    def from_case(cls, parent: ConfigFile, case: Any) -> CaseItem:
+    def from_case(cls, parent: ConfigFile, case: Any, row_cases: list[Any]) -> CaseItem:
         module = parent.path.stem
         item: CaseItem = cls.from_parent(
             parent, name=case.name, callobj=_case_function(case.name, module)
         )
         item.case = case
+        item.row_cases = row_cases
         meta = {
             k: v for k, v in (case.metadata or {}).items() if _is_scalar(v) and k.isidentifier()
         }

@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._runtime import CaseResult, Runtime
+from ._runtime import Binding, CaseResult, Runtime
 from ._settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
 
 if TYPE_CHECKING:
     from .collect import CaseItem
+    from .config.cases import EvalCase
 
 
 class CaseFailed(AssertionError):
@@ -35,27 +37,29 @@ _PREPARED = pytest.StashKey[_Prepared]()
 
 def prepare_case(item: CaseItem) -> None:
     """Setup phase: resolve vars and render the prompt. Failures here are item errors (E)."""
-    from .config import ConfigError, parse_chat, render_prompt, resolve_vars
+    from .config import ConfigError
 
     runtime = _runtime(item)
-    case = item.case
     try:
-        variables = resolve_vars(case)
-        case_v = dataclasses.replace(case, vars=variables)
-        text = render_prompt(case_v, runtime.env)
-        messages = parse_chat(text)
+        item.stash[_PREPARED] = _render(item.case, runtime.env)
     except (ConfigError, ValueError, OSError) as exc:
         raise CaseError(
             runtime.secrets.scrub_text(f"{item.nodeid}: cannot render the prompt: {exc}")
         ) from None
-    item.stash[_PREPARED] = _Prepared(text, messages, variables)
+
+
+def _render(case: EvalCase, env: Mapping[str, str]) -> _Prepared:
+    from .config import parse_chat, render_prompt, resolve_vars
+
+    variables = resolve_vars(case)
+    text = render_prompt(dataclasses.replace(case, vars=variables), env)
+    return _Prepared(text, parse_chat(text), variables)
 
 
 def run_case(item: CaseItem, snapshot: Any) -> None:
     """Call phase."""
-    from ._grader import GatewayGrader
-    from .assertions.base import AssertionConfigError, AssertionContext, AssertionSkipped
-    from .assertions.engine import run_assertions
+    from .assertions.base import AssertionConfigError, AssertionSkipped
+    from .assertions.registry import COMPARISON_TYPES
     from .assertions.report import format_failure
     from .gateway.errors import GatewayError, NotRecordedError
     from .snapshots import assert_cassette
@@ -76,42 +80,15 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         vars=prepared.vars,
     )
 
+    evaluator = _Evaluator(binding, registry, settings.grader)
+
     async def evaluate() -> tuple[Any, Any, Any]:
-        completion: Any = None
-        if case.provider_output is not None:
-            output: Any = case.provider_output
-        elif case.provider.route == "echo":
-            completion = await gw.acomplete("echo", prepared.messages)
-            output = completion.text
-        else:
-            options = {**case.provider.config, **case.prompt.config}
-            req = gw.prepare(
-                case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options
+        completion, output, grading = await evaluator.case(case, prepared)
+        comparisons = [a for a in case.asserts if a.type in COMPARISON_TYPES]
+        if comparisons:
+            grading = await evaluator.row(
+                case, output, grading, comparisons, item.row_cases, runtime.env
             )
-            completion = await gw.aexecute(req)
-            output = completion.text
-        grader_ref = case.options.get("provider") or settings.grader or DEFAULT_GRADER
-        ctx = AssertionContext(
-            vars=prepared.vars,
-            prompt=prepared.prompt_text,
-            completion=completion,
-            provider_id=case.provider.id,
-            provider_config=dict(case.provider.config),
-            test={"options": case.options, "metadata": case.metadata, "vars": prepared.vars},
-            base_dir=case.base_dir,
-            grader=GatewayGrader(binding.grader_gateway, repeat=case.repeat_index),
-            default_grader=grader_ref,
-            default_embedding=_embedding_ref(grader_ref),
-            metadata=case.metadata,
-        )
-        grading = await run_assertions(
-            output,
-            case.asserts,
-            ctx,
-            registry=registry,
-            threshold=case.threshold,
-            transform=case.options.get("transform"),
-        )
         return completion, output, grading
 
     try:
@@ -162,6 +139,105 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         raise CaseFailed(runtime.secrets.scrub_text("\n\n".join(problems)))
 
 
+class _Evaluator:
+    """Calls and grades cases through one test's recorder-bound gateways."""
+
+    def __init__(self, binding: Binding, registry: Any, cli_grader: str | None) -> None:
+        self.binding = binding
+        self.registry = registry
+        self.cli_grader = cli_grader
+
+    def context(self, case: EvalCase, prepared: _Prepared, completion: Any, gw: Any) -> Any:
+        from ._grader import GatewayGrader
+        from .assertions.base import AssertionContext
+
+        grader_ref = case.options.get("provider") or self.cli_grader or DEFAULT_GRADER
+        return AssertionContext(
+            vars=prepared.vars,
+            prompt=prepared.prompt_text,
+            completion=completion,
+            provider_id=case.provider.id,
+            provider_config=dict(case.provider.config),
+            test={"options": case.options, "metadata": case.metadata, "vars": prepared.vars},
+            base_dir=case.base_dir,
+            grader=GatewayGrader(gw, repeat=case.repeat_index),
+            default_grader=grader_ref,
+            default_embedding=DEFAULT_EMBEDDING,
+            metadata=case.metadata,
+        )
+
+    async def call(self, case: EvalCase, prepared: _Prepared, gw: Any) -> tuple[Any, Any]:
+        """The case's output: providerOutput, echo, or a gateway call (recorded/replayed)."""
+        if case.provider_output is not None:
+            return None, case.provider_output
+        if case.provider.route == "echo":
+            completion = await gw.acomplete("echo", prepared.messages)
+            return completion, completion.text
+        options = {**case.provider.config, **case.prompt.config}
+        req = gw.prepare(
+            case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options
+        )
+        completion = await gw.aexecute(req)
+        return completion, completion.text
+
+    async def case(
+        self, case: EvalCase, prepared: _Prepared, *, sibling: bool = False
+    ) -> tuple[Any, Any, Any]:
+        from .assertions.engine import run_assertions
+
+        b = self.binding
+        call_gw, grade_gw = (
+            (b.row_gateway, b.row_gateway) if sibling else (b.gateway, b.grader_gateway)
+        )
+        completion, output = await self.call(case, prepared, call_gw)
+        grading = await run_assertions(
+            output,
+            case.asserts,
+            self.context(case, prepared, completion, grade_gw),
+            registry=self.registry,
+            threshold=case.threshold,
+            transform=case.options.get("transform"),
+        )
+        return completion, output, grading
+
+    async def row(
+        self,
+        case: EvalCase,
+        output: Any,
+        grading: Any,
+        comparisons: list[Any],
+        row_cases: list[EvalCase],
+        env: Mapping[str, str],
+    ) -> Any:
+        """select-best / max-score: obtain every output of the row, grade, fold in.
+
+        The other items' calls go through *this* item's recorder (kind "row"), so the row
+        replays from this item's own snapshot whatever subset of the row is selected and on
+        whichever xdist worker it runs.
+        """
+        from .assertions.compare import grade_row, merge_row_results
+
+        outputs: dict[str, Any] = {}
+        results: dict[str, Any] = {}
+        for other in row_cases:
+            if other.provider.route == "unsupported":
+                continue
+            if other.name == case.name:
+                outputs[case.name], results[case.name] = output, grading
+                continue
+            _c, other_out, other_grading = await self.case(other, _render(other, env), sibling=True)
+            outputs[other.name], results[other.name] = other_out, other_grading
+        prepared = _render(case, env)
+        ctx = self.context(case, prepared, None, self.binding.grader_gateway)
+        verdicts = [
+            (await grade_row(outputs, spec, ctx, registry=self.registry, per_item_results=results))[
+                case.name
+            ]
+            for spec in comparisons
+        ]
+        return merge_row_results(grading, verdicts, threshold=case.threshold, vars=prepared.vars)
+
+
 def _finish(
     runtime: Runtime,
     result: CaseResult,
@@ -197,10 +273,6 @@ def _runtime(item: pytest.Item) -> Runtime:
 
 def _rel(item: pytest.Item) -> str:
     return item.nodeid.split("::", 1)[0]
-
-
-def _embedding_ref(grader: Any) -> Any:
-    return DEFAULT_EMBEDDING
 
 
 __all__ = ["CaseError", "CaseFailed", "prepare_case", "run_case"]
