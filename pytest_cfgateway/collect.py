@@ -34,7 +34,7 @@ class ConfigFile(pytest.File):
                 self.path,
                 env=runtime.env,
                 rootdir=runtime.settings.rootdir,
-                extra_assertion_types=assertions.names(),
+                extra_assertion_types=assertions.custom_names(),
             )
         except ConfigError as exc:
             raise ConfigCollectError(runtime.secrets.scrub_text(str(exc))) from None

@@ -128,6 +128,10 @@ class AssertionRegistry:
         """The registered custom function for a base type, if any."""
         return self._custom.get(base_type)
 
+    def custom_names(self) -> set[str]:
+        """Types registered through the plugin hook (not built in)."""
+        return set(self._custom)
+
     def base_names(self) -> set[str]:
         """Every base type name (built-in, custom and the special ones)."""
         return set(self._builtins) | set(self._custom) | set(SPECIAL_TYPES)

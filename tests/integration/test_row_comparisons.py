@@ -54,7 +54,10 @@ def test_select_best_records_and_replays_per_item(row_project, emu, keyed_env, m
     rec = row_project.runpytest(*args, "--cf-mode", "record", "--cf-gateway-url", emu.url, "-rA")
     rec.assert_outcomes(passed=1, failed=1)
     out = rec.stdout.str()
-    assert "greeting[echo-long] PASSED" in out or "PASSED promptfooconfig.yaml::greeting[echo-long]" in out
+    assert (
+        "greeting[echo-long] PASSED" in out
+        or "PASSED promptfooconfig.yaml::greeting[echo-long]" in out
+    )
     # replay offline: same verdicts, no calls
     for k in keyed_env:
         monkeypatch.delenv(k)
