@@ -117,7 +117,9 @@ def expected_document(config: str, version: str, pf_rows: list[dict[str, Any]]) 
     }
 
 
-def compare(config: str, pf_rows: list[dict[str, Any]], our_rows: list[dict[str, Any]]) -> list[str]:
+def compare(
+    config: str, pf_rows: list[dict[str, Any]], our_rows: list[dict[str, Any]]
+) -> list[str]:
     """Table lines describing every mismatch of one config (empty when all agree)."""
     lines = []
     if len(pf_rows) != len(our_rows):
@@ -129,8 +131,7 @@ def compare(config: str, pf_rows: list[dict[str, Any]], our_rows: list[dict[str,
             lines.append(f"{config} | {what} | {problem} | pf reason: {exp['reason'][:120]!r}")
     for ours in extra:
         lines.append(
-            f"{config} | extra row in ours: {ours['description']} {ours['key']} "
-            f"pass={ours['pass']}"
+            f"{config} | extra row in ours: {ours['description']} {ours['key']} pass={ours['pass']}"
         )
     return lines
 
@@ -138,7 +139,9 @@ def compare(config: str, pf_rows: list[dict[str, Any]], our_rows: list[dict[str,
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns 1 when any mismatch was found."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--promptfoo", required=True, help="promptfoo bin or dist/src/entrypoint.js")
+    parser.add_argument(
+        "--promptfoo", required=True, help="promptfoo bin or dist/src/entrypoint.js"
+    )
     parser.add_argument("--node", help="Node >= 22.22 binary to run --promptfoo with")
     parser.add_argument("--python", default=sys.executable, help="python with the plugin")
     parser.add_argument("--write-expected", action="store_true", help="store promptfoo verdicts")

@@ -89,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--replicate-polls", type=int, default=2, help="GETs before a prediction succeeds"
     )
     p.add_argument(
+        "--custom-provider",
+        action="append",
+        default=[],
+        metavar="custom-SLUG",
+        help="a custom provider configured on the gateway, served as OpenAI-compatible "
+        "(repeatable)",
+    )
+    p.add_argument(
         "--replicate-wait-unfinished",
         action="store_true",
         help="answer 'Prefer: wait' predictions unfinished (exercise polling)",
@@ -129,6 +137,7 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
         "rate_limit_technique": args.rate_limit_technique,
         "cache_ttl": args.cache_ttl,
         "replicate_polls": args.replicate_polls,
+        "custom_providers": args.custom_provider,
         "replicate_wait_finishes": not args.replicate_wait_unfinished,
         "embedding_dimensions": args.embedding_dimensions,
     }

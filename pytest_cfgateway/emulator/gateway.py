@@ -20,7 +20,15 @@ from urllib.parse import parse_qsl, urlencode
 from .cache import CachedReply, CachePolicy, policy
 from .envelope import gateway_reply
 from .faults import Fault
-from .providers import COMPAT, PROVIDERS, UNIMPLEMENTED, ProviderSpec, compat_check, compat_provider
+from .providers import (
+    COMPAT,
+    PROVIDERS,
+    UNIMPLEMENTED,
+    ProviderSpec,
+    compat_check,
+    compat_provider,
+    provider_spec,
+)
 from .records import RecordedRequest, SecretHeaders, SecretQuery, StepAttempt, new_id
 from .state import EmulatorState
 from .wire import NOT_JSON, Ctx, ProviderCall, Reply, error_kind, error_reply
@@ -178,7 +186,7 @@ class Pipeline:
                 return _Outcome(gateway_reply(2001))
         if self.state.token is not None and not authed:
             return _Outcome(gateway_reply(2009))
-        if provider and provider != "compat" and provider not in PROVIDERS:
+        if provider and provider != "compat" and self._spec(provider) is None:
             note = (
                 f"Invalid provider: the emulator does not implement {provider!r}"
                 if provider in UNIMPLEMENTED or provider.startswith("custom-")
@@ -189,6 +197,9 @@ class Pipeline:
         if not provider and inc.method != "POST":
             return _Outcome(gateway_reply(2019, "Universal requests must be POSTed"))
         return None
+
+    def _spec(self, slug: str) -> ProviderSpec | None:
+        return provider_spec(slug, self.state.custom_providers)
 
     @staticmethod
     def _outer_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -271,7 +282,7 @@ class Pipeline:
         if not isinstance(raw, dict):
             return gateway_reply(2019, f"Universal step {i} must be an object")
         provider = raw.get("provider")
-        if provider != "compat" and provider not in PROVIDERS:
+        if provider != "compat" and (not isinstance(provider, str) or self._spec(provider) is None):
             supported = ", ".join(sorted([*PROVIDERS, "compat"]))
             return gateway_reply(
                 2008, f"Invalid provider {provider!r} in step {i}; supported slugs: {supported}"
@@ -353,7 +364,9 @@ class Pipeline:
                 return _Outcome(bad)
             byok_provider = compat_provider(step.body) or "compat"
         else:
-            spec = PROVIDERS[step.provider]
+            found = self._spec(step.provider)
+            assert found is not None  # checked when the request was parsed
+            spec = found
             byok_provider = step.provider
         auth = self._auth(spec, step, byok_provider, authed)
         if isinstance(auth, Reply):

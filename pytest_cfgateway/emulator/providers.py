@@ -255,6 +255,27 @@ PROVIDERS: dict[str, ProviderSpec] = {
     )
 }
 
+
+def custom_provider(slug: str) -> ProviderSpec:
+    """A ``custom-{slug}`` provider configured on the gateway. The emulator serves it as an
+    OpenAI-compatible upstream (``chat/completions`` or ``v1/chat/completions``, Bearer auth),
+    the shape most custom providers have."""
+    return _spec(
+        slug,
+        _openai_family("/", (*_CHAT, "v1/chat/completions")),
+        openai_error,
+        missing=_OPENAI_MISSING,
+    )
+
+
+def provider_spec(slug: str, custom: frozenset[str] | set[str]) -> ProviderSpec | None:
+    """The emulated provider for a URL slug: built in, or one of the configured custom ones."""
+    spec = PROVIDERS.get(slug)
+    if spec is None and slug in custom:
+        spec = custom_provider(slug)
+    return spec
+
+
 #: Slugs accepted as ``compat`` model prefixes (``{prefix}/{model}``).
 COMPAT_PREFIXES = frozenset(
     {

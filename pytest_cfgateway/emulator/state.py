@@ -101,6 +101,7 @@ class EmulatorState:
         replicate_wait_finishes: bool = True,
         embedding_dimensions: int = 16,
         record_requests: bool = True,
+        custom_providers: Iterable[str] = (),
     ) -> None:
         self._defaults: dict[str, Any] = {
             k: v for k, v in locals().items() if k not in ("self", "__class__")
@@ -137,7 +138,24 @@ class EmulatorState:
         self.replicate_wait_finishes: bool = s["replicate_wait_finishes"]
         self.embedding_dimensions: int = s["embedding_dimensions"]
         self.record_requests: bool = s["record_requests"]
+        self.custom_providers = s["custom_providers"]
         self.time_offset = 0.0
+
+    @property
+    def custom_providers(self) -> frozenset[str]:
+        """``custom-{slug}`` providers configured on the emulated gateway (OpenAI-compatible)."""
+        return self._custom_providers
+
+    @custom_providers.setter
+    def custom_providers(self, value: Iterable[str] | str) -> None:
+        items = [value] if isinstance(value, str) else list(value)
+        for slug in items:
+            if not isinstance(slug, str) or not slug.startswith("custom-") or len(slug) < 8:
+                raise EmulatorConfigError(
+                    f"custom_providers: {slug!r} is not a custom provider slug; "
+                    "write it as the gateway does, e.g. 'custom-mine'"
+                )
+        self._custom_providers = frozenset(items)
 
     def reset(self) -> None:
         """Every setting back to what the constructor was given, faults restarted, stores

@@ -44,9 +44,9 @@ def no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def emu(cf_gateway_emulator: object) -> Iterator[object]:
     """The session emulator, reset between tests."""
-    cf_gateway_emulator.clear()  # type: ignore[attr-defined]
+    cf_gateway_emulator.reset()  # type: ignore[attr-defined]
     yield cf_gateway_emulator
-    cf_gateway_emulator.clear()  # type: ignore[attr-defined]
+    cf_gateway_emulator.reset()  # type: ignore[attr-defined]
 
 
 def written_files(root: Path) -> list[Path]:

@@ -269,36 +269,54 @@ def test_custom_assertion_from_conftest_usable_in_yaml(pytester):
 
 
 def test_custom_provider_from_conftest_against_emulator(pytester, emu, keyed_env, monkeypatch):
+    """A provider registered in conftest.py gets its own gateway route; the built-in
+    deepseek/cerebras adapters (registered through the same hook) work too."""
+    monkeypatch.setenv("MINE_API_KEY", "mine-FAKE-1234567890")
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-deepseek-FAKE-12345678")
+    monkeypatch.setenv("CEREBRAS_API_KEY", "csk-FAKE-1234567890")
+    emu.custom_providers = ["custom-mine"]
     pytester.makeconftest(
         """
         from pytest_cfgateway.adapters import OpenAIChatAdapter
 
         class Mine(OpenAIChatAdapter):
-            slug = "deepseek"
-            key_env_vars = ("DEEPSEEK_API_KEY",)
+            slug = "custom-mine"
+            key_env_vars = ("MINE_API_KEY",)
 
         def pytest_cfgateway_register_providers(register):
-            pass  # deepseek is built in; registering a *different* adapter must fail
+            register("custom-mine", Mine())
         """
     )
     _config(
         pytester,
         """
         prompts: ['{{x}}']
-        providers: ['cloudflare-gateway:deepseek:deepseek-chat', 'cerebras:llama3.1-8b']
+        providers:
+          - cloudflare-gateway:custom-mine:my-model
+          - cloudflare-gateway:deepseek:deepseek-chat
+          - cerebras:llama3.1-8b
         tests: [{vars: {x: hi there}, assert: [{type: equals, value: hi there}]}]
         """,
     )
-    monkeypatch.setenv("CEREBRAS_API_KEY", "csk-FAKE-1234567890")
     result = pytester.runpytest(
         "--cf-config", "promptfooconfig.yaml", "--cf-mode", "record", "--cf-gateway-url", emu.url
     )
-    result.assert_outcomes(passed=2)
-    assert sorted(r.path for r in emu.requests) == [
+    result.assert_outcomes(passed=3)
+    by_path = {r.path: r for r in emu.requests}
+    assert sorted(by_path) == [
         "/v1/acct/gw/cerebras/chat/completions",
+        "/v1/acct/gw/custom-mine/chat/completions",
         "/v1/acct/gw/deepseek/chat/completions",
     ]
+    mine = by_path["/v1/acct/gw/custom-mine/chat/completions"]
+    assert mine.headers["authorization"] == "Bearer mine-FAKE-1234567890"
+    assert mine.body["model"] == "my-model"
+    emu.custom_providers = []
+    # without the conftest the slug is unknown: a collection error naming it
+    pytester.path.joinpath("conftest.py").unlink()
+    bad = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    assert "custom-mine" in bad.stdout.str() and "Supported providers" in bad.stdout.str()
+    assert "INTERNALERROR" not in bad.stdout.str()
 
 
 def test_duplicate_provider_registration_is_a_clear_error(pytester):

@@ -169,3 +169,51 @@ def test_unknown_assertion_type_suggests(pytester):
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     assert "icontains" in result.stdout.str()
+
+
+def test_replay_with_the_emulator_stopped(pytester, keyed_env):
+    from pytest_cfgateway.emulator import Emulator
+
+    _write(pytester)
+    with Emulator() as own:
+        url = own.url
+        pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", url).assert_outcomes(passed=1)
+    # the server is gone; replay still passes (and never tries to connect)
+    pytester.runpytest("--cf-gateway-url", url).assert_outcomes(passed=1)
+
+
+def test_emulator_fixture_inside_a_user_suite(pytester):
+    pytester.makepyfile(
+        """
+        from pytest_cfgateway import Gateway, GatewayAuthError
+        import pytest
+
+        def test_uses_the_emulator(cf_gateway_emulator):
+            cf_gateway_emulator.token = "t0ken-for-tests"
+            with Gateway(account_id="a", gateway_id="g", base_url=cf_gateway_emulator.url,
+                         api_keys={"openai": "sk-x"}, env={}) as gw:
+                with pytest.raises(GatewayAuthError) as info:
+                    gw.complete("openai:gpt-4o-mini", "hi")
+                assert info.value.code == 2009
+            with Gateway(account_id="a", gateway_id="g", base_url=cf_gateway_emulator.url,
+                         token="t0ken-for-tests", api_keys={"openai": "sk-x"}, env={}) as gw:
+                assert gw.complete("openai:gpt-4o-mini", "hi").text == "hi"
+            assert [r.status for r in cf_gateway_emulator.requests] == [401, 200]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_cf_assert_in_live_mode_grades_fresh_answers(pytester, emu):
+    emu.rules = [{"match": "Rubric|rubric", "reply": '{"pass": true, "score": 1, "reason": "ok"}'}]
+    pytester.makepyfile(
+        """
+        def test_graded(cf_gateway, cf_assert):
+            c = cf_gateway.complete("openai:gpt-4o-mini", "Hello friend")
+            cf_assert(c, "llm-rubric", "is friendly")
+        """
+    )
+    pytester.runpytest("--cf-mode", "live", "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
+    assert len(emu.requests) == 2  # the answer and the grader, both live
+    assert all(r.headers.get("cf-aig-skip-cache") == "true" for r in emu.requests)
+    assert not list(pytester.path.glob("__snapshots__/**/*.yaml"))  # live never writes
