@@ -27,9 +27,22 @@ SCORE_TOLERANCE = 1e-6
 _NAME_ID = re.compile(r"^(?P<name>.*?)(?:\[[^\[\]]*\])?$", re.S)
 
 
+def _normal_var(value: Any) -> Any:
+    # promptfoo's results re-serialise string vars that hold JSON objects/arrays compactly
+    # ('{"a": 1}' is reported as '{"a":1}'), while the prompt still gets the original text.
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        return "json:" + json.dumps(parsed, sort_keys=True, separators=(",", ":"))
+    return value
+
+
 def canonical_vars(vars_: Any) -> str:
-    """Key-order-independent JSON text of a vars mapping."""
-    return json.dumps(vars_ or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Key-order-independent JSON text of a vars mapping (JSON-text values normalised)."""
+    normal = {k: _normal_var(v) for k, v in (vars_ or {}).items()}
+    return json.dumps(normal, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _number(value: Any) -> float | None:
