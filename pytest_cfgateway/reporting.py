@@ -61,9 +61,10 @@ def summary_lines(results: list[CaseResult]) -> list[str]:
 
 
 def write_summary(tr: Any, runtime: Runtime) -> None:
+    scrub = runtime.secrets.scrub_text
     tr.write_sep("-", "cfgateway summary")
     for line in summary_lines(runtime.results):
-        tr.write_line(line)
+        tr.write_line(scrub(line))
     if runtime.drift_reports:
         tr.write_line(
             f"drift: {len(runtime.drift_reports)} test(s) answered differently from their "
@@ -71,7 +72,7 @@ def write_summary(tr: Any, runtime: Runtime) -> None:
         )
         if tr.config.get_verbosity() > 0:
             for nodeid, text in runtime.drift_reports:
-                tr.write_line(f"{nodeid}:\n{text}")
+                tr.write_line(scrub(f"{nodeid}:\n{text}"))
 
 
 def _rows(results: list[CaseResult]) -> list[dict[str, Any]]:

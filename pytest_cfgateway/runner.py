@@ -62,14 +62,17 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     from .assertions.registry import COMPARISON_TYPES
     from .assertions.report import format_failure
     from .gateway.errors import GatewayError, NotRecordedError
-    from .snapshots import assert_cassette
+    from .snapshots import CassetteError, assert_cassette
 
     runtime = _runtime(item)
     case = item.case
     prepared = item.stash[_PREPARED]
     registry, _ = runtime.registries(item.path, item.ihook)
     settings = runtime.settings
-    binding = runtime.bind(item, snapshot)
+    try:
+        binding = runtime.bind(item, snapshot)
+    except CassetteError as exc:
+        raise CaseError(runtime.secrets.scrub_text(str(exc))) from None
     recorder, gw = binding.recorder, binding.gateway
     result = CaseResult(
         nodeid=item.nodeid,

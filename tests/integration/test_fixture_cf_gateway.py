@@ -217,3 +217,30 @@ def test_cf_assert_in_live_mode_grades_fresh_answers(pytester, emu):
     assert len(emu.requests) == 2  # the answer and the grader, both live
     assert all(r.headers.get("cf-aig-skip-cache") == "true" for r in emu.requests)
     assert not list(pytester.path.glob("__snapshots__/**/*.yaml"))  # live never writes
+
+
+def test_snapshot_update_implies_record_and_conflicts_with_live(pytester, emu):
+    _write(pytester)
+    pytester.runpytest("--snapshot-update", "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
+    assert len(emu.requests) == 1
+    bad = pytester.runpytest("--snapshot-update", "--cf-mode", "live")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--snapshot-update" in bad.stderr.str()
+
+
+def test_plugin_can_be_disabled(pytester):
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    result = pytester.runpytest("-p", "no:cfgateway", "--cf-mode", "replay")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # its options are gone with it
+    pytester.runpytest("-p", "no:cfgateway").assert_outcomes(passed=1)
+
+
+def test_corrupt_snapshot_is_an_error_naming_the_file(pytester, emu):
+    _write(pytester)
+    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
+    (snap,) = pytester.path.glob("__snapshots__/**/*.yaml")
+    snap.write_text("version: 1\nexchanges: [unclosed\n")
+    result = pytester.runpytest()
+    assert result.ret != 0
+    out = result.stdout.str()
+    assert snap.name in out and "INTERNALERROR" not in out
