@@ -134,6 +134,25 @@ class Runtime:
     def note_selected(self, items: list[pytest.Item]) -> None:
         self.selected = {item.nodeid for item in items}
 
+    def note_setup_outcome(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """Config items that never reached the call phase (render errors, skipped providers)
+        still count in the summary and in --cf-output, as promptfoo counts error rows."""
+        case = getattr(item, "case", None)
+        if case is None:
+            return
+        reason = report.longreprtext if report.failed else str(getattr(report, "longrepr", ""))
+        self.results.append(
+            CaseResult(
+                nodeid=item.nodeid,
+                config=item.nodeid.split("::", 1)[0],
+                provider=case.provider.label,
+                prompt=case.prompt.label,
+                outcome="error" if report.failed else "skipped",
+                reason=self.secrets.scrub_text(reason),
+                vars=dict(case.vars),
+            )
+        )
+
     # secrets, registries, gateways ---------------------------------------------------
 
     @property

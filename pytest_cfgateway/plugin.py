@@ -215,6 +215,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             # The case could not be judged (bad assertion config found at render time, a
             # gateway error): promptfoo calls that an ERROR, pytest shows it as E.
             report.when = "setup"
+    if call.when == "setup" and not report.passed:
+        from ._runtime import Runtime
+
+        runtime = Runtime.get(item.config)
+        if runtime is not None:
+            runtime.note_setup_outcome(item, report)
     if call.when == "call" and report.failed:
         # lets the cf_gateway fixture keep partial recordings of a failed test
         item._cf_call_failed = True  # type: ignore[attr-defined]

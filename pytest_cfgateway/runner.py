@@ -53,7 +53,10 @@ def _render(case: EvalCase, env: Mapping[str, str]) -> _Prepared:
 
     variables = resolve_vars(case)
     text = render_prompt(dataclasses.replace(case, vars=variables), env)
-    return _Prepared(text, parse_chat(text), variables)
+    # Chat detection belongs to the provider, as in promptfoo: echo answers with the rendered
+    # text as it is, whatever its shape; gateway providers get chat messages.
+    messages = parse_chat(text) if case.provider.route == "gateway" else []
+    return _Prepared(text, messages, variables)
 
 
 def run_case(item: CaseItem, snapshot: Any) -> None:
@@ -142,6 +145,13 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         raise CaseFailed(runtime.secrets.scrub_text("\n\n".join(problems)))
 
 
+def _echo(text: str) -> Any:
+    """promptfoo's echo provider: the rendered prompt, locally, never recorded."""
+    from .gateway.types import Completion, Usage
+
+    return Completion(text=text, raw=None, usage=Usage(), provider="echo", model="echo", cost=0.0)
+
+
 class _Evaluator:
     """Calls and grades cases through one test's recorder-bound gateways."""
 
@@ -174,8 +184,7 @@ class _Evaluator:
         if case.provider_output is not None:
             return None, case.provider_output
         if case.provider.route == "echo":
-            completion = await gw.acomplete("echo", prepared.messages)
-            return completion, completion.text
+            return _echo(prepared.prompt_text), prepared.prompt_text
         options = {**case.provider.config, **case.prompt.config}
         req = gw.prepare(
             case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options
