@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -92,11 +92,6 @@ def pytest_cmd(*args: str) -> list[str]:
     return [PYTHON, "-m", "pytest", "-q", *args]
 
 
-def repeat(times: int, once: Callable[[], Run]) -> list[Run]:
-    """Call ``once`` ``times`` times."""
-    return [once() for _ in range(times)]
-
-
 def median_s(runs: Sequence[Run]) -> float:
     """Median wall time in seconds."""
     return statistics.median(r.seconds for r in runs)
@@ -131,6 +126,24 @@ def write_plain_suite(root: Path, n: int) -> Path:
         f"@pytest.mark.parametrize('i', range({n}))\n"
         "def test_trivial(i):\n"
         "    assert True\n"
+    )
+    return path
+
+
+def write_syrupy_suite(root: Path, n: int) -> Path:
+    """``test_syrupy.py``: ``n`` parametrized tests that each assert one small syrupy
+    snapshot (one file per test, like the plugin's cassettes); record it with
+    ``--snapshot-update`` first."""
+    path = root / "test_syrupy.py"
+    path.write_text(
+        "import pytest\n"
+        "from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode\n\n\n"
+        "class Text(SingleFileSnapshotExtension):\n"
+        "    file_extension = 'txt'\n"
+        "    _write_mode = WriteMode.TEXT\n\n\n"
+        f"@pytest.mark.parametrize('i', range({n}))\n"
+        "def test_snap(i, snapshot):\n"
+        "    assert snapshot(extension_class=Text) == f'answer {i}'\n"
     )
     return path
 

@@ -16,18 +16,21 @@ import itertools
 import json
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import httpx
-
 from _common import GATEWAY_ENV, emulator, table
+
 from pytest_cfgateway.gateway.client import Gateway
 
 MODEL = "openai:gpt-4o-mini"
-Variant = Callable[[str, int, int], Awaitable[None]]
+Variant = Callable[[str, int, int], Coroutine[Any, Any, None]]
 
 
-def _gateway(base_url: str, concurrency: int, transport: httpx.AsyncBaseTransport | None) -> Gateway:
+def _gateway(
+    base_url: str, concurrency: int, transport: httpx.AsyncBaseTransport | None
+) -> Gateway:
     return Gateway(
         account_id=GATEWAY_ENV["CLOUDFLARE_ACCOUNT_ID"],
         gateway_id=GATEWAY_ENV["CLOUDFLARE_GATEWAY_ID"],
@@ -42,7 +45,7 @@ def _gateway(base_url: str, concurrency: int, transport: httpx.AsyncBaseTranspor
 async def _gather_gateway(gw: Gateway, calls: int) -> None:
     async with gw:
         done = await asyncio.gather(*(gw.acomplete(MODEL, f"say {i}") for i in range(calls)))
-    bad = [c.text for c in done if not c.text.endswith(f"say {done.index(c)}")][:1]
+    bad = [c.text for i, c in enumerate(done) if c.text != f"say {i}"][:1]
     if bad:
         raise SystemExit(f"unexpected answer from the emulator: {bad[0]!r}")
 

@@ -91,9 +91,10 @@ def run_plugin(python: str, workdir: Path, config: str) -> tuple[list[dict[str, 
     """Run the plugin on one config in ``workdir``; return (its rows, pytest's tail output)."""
     out = workdir / f"ours_{Path(config).stem}.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "CF_"))}
+    args = [python, "-m", "pytest", "--cf-config", config, "-q", "-rA", "-p", "no:cacheprovider"]
+    args += ["--cf-output", str(out)]
     proc = subprocess.run(
-        [python, "-m", "pytest", "--cf-config", config, "-q", "-rA", "-p", "no:cacheprovider"]
-        + ["--cf-output", str(out)],
+        args,
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -108,13 +109,20 @@ def run_plugin(python: str, workdir: Path, config: str) -> tuple[list[dict[str, 
 
 def expected_document(config: str, version: str, pf_rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The stored form of promptfoo's verdicts for one config."""
-    keep = ("key", "n", "description", "vars", "prompt_label", "prompt_raw", "provider")
-    keep += ("pass", "score", "error", "reason", "output")
+    keep = ["key", "n", "description", "vars", "prompt_label", "prompt_raw", "provider"]
+    keep += ["pass", "score", "error", "reason", "output"]
     return {
         "config": config,
         "source": f"promptfoo {version} `eval -c {config} --no-cache -o out.json` (echo only)",
-        "rows": [{k: r[k] for k in keep} for r in pf_rows],
+        "rows": [
+            {k: (_first_line(r[k]) if k == "reason" else r[k]) for k in keep} for r in pf_rows
+        ],
     }
+
+
+def _first_line(text: str) -> str:
+    # promptfoo appends JS stack traces (with local paths) to thrown assertion errors
+    return text.split("\n", 1)[0][:300]
 
 
 def compare(

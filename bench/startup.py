@@ -54,7 +54,9 @@ def main() -> None:
                 runs[name].append(run([*collect, *extra], cwd=root, env=env))
         traced = {
             name: import_times(
-                run([PYTHON, "-X", "importtime", *collect[1:], *extra], cwd=root, env=env).output
+                run(
+                    [PYTHON, "-X", "importtime", *collect[1:], "-s", *extra], cwd=root, env=env
+                ).output
             )
             for name, extra in variants.items()
         }

@@ -8,11 +8,13 @@ results that reporting reads.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from .gateway.client import Gateway
     from .gateway.redact import Secrets
 
+T = TypeVar("T")
 _KEY = pytest.StashKey["Runtime"]()
 CONFIG_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml")
 
@@ -77,6 +80,12 @@ class Runtime:
         self.selected: set[str] = set()
         self.spent_usd = 0.0
         self.drift_reports: list[tuple[str, str]] = []
+        self._spend_lock = threading.Lock()
+        self._runner: asyncio.Runner | None = None
+        self.budget_skips = 0
+        from .scheduler import Prefetcher
+
+        self.prefetcher = Prefetcher(self)
 
     # lifecycle -----------------------------------------------------------------------
 
@@ -98,9 +107,53 @@ class Runtime:
         return config.stash.get(_KEY, None)
 
     def close(self) -> None:
+        self.prefetcher.cancel()
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
         for gw in self._gateways.values():
             gw.close()
         self._gateways.clear()
+
+    def run(self, gw: Gateway, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a test's evaluation. Calls that may reach the network run on the gateway's
+        background loop (where scheduled calls are in flight); replay runs in this thread,
+        which saves a thread hop per item."""
+        if self.settings.mode is not Mode.REPLAY:
+            return gw.run(coro)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            if self._runner is None:
+                self._runner = asyncio.Runner()
+            return self._runner.run(coro)
+        return gw.run(coro)  # called from inside a running loop (an async test)
+
+    # spending ------------------------------------------------------------------------
+
+    def check_budget(self) -> None:
+        """Refuse a new live call once the estimated spend has passed --cf-max-cost."""
+        limit = self.settings.max_cost
+        if limit is not None and self.spent_usd >= limit:
+            from .gateway.errors import BudgetExceededError
+
+            raise BudgetExceededError(
+                f"--cf-max-cost {limit:g}: the estimated spend is ${self.spent_usd:.4f}, so no "
+                "new live calls are made; raise the budget or record fewer cases"
+            )
+
+    def add_spend(self, gw: Gateway, req: Any, raw: Any) -> None:
+        if not 200 <= raw.status < 300 or getattr(raw, "replayed", False):
+            return
+        from .gateway.errors import GatewayError
+
+        try:
+            cost = gw.finish(req, raw).cost
+        except GatewayError:
+            return  # a malformed reply: the test that gets it reports the error itself
+        if cost:
+            with self._spend_lock:
+                self.spent_usd += cost
 
     def _add_configs_to_args(self) -> None:
         """Explicit configs become collection arguments, so pytest visits them even outside
@@ -237,6 +290,21 @@ class Runtime:
                 cost=done.cost,
             )
 
+        prefetcher = self.prefetcher
+        nodeid = node.nodeid
+
+        async def send_or_take(req: Any, send: Any) -> Any:
+            """The network leg of this test's recorder: a call the scheduler already started
+            for this item, else a new call (within the cost budget)."""
+            future = prefetcher.take(nodeid, base.fingerprint(req))
+            if future is not None:
+                raw = await asyncio.wrap_future(future)
+            else:
+                self.check_budget()
+                raw = await send(req)
+            self.add_spend(base, req, raw)
+            return raw
+
         recorder = Recorder(
             mode=self.settings.mode.value,
             recorded=load_recorded(snapshot),
@@ -245,11 +313,20 @@ class Runtime:
             record_hint=f"pytest --cf-mode record '{node.nodeid}'",
             describe=describe,
         )
+
+        def through(kind: str | None) -> Any:
+            resolve = recorder.resolver(kind) if kind else recorder.resolve
+
+            async def resolver(req: Any, send: Any) -> Any:
+                return await resolve(req, lambda r: send_or_take(r, send))
+
+            return base.with_resolver(resolver)
+
         return Binding(
             recorder=recorder,
-            gateway=base.with_resolver(recorder.resolve),
-            grader_gateway=base.with_resolver(recorder.resolver("grader")),
-            row_gateway=base.with_resolver(recorder.resolver("row")),
+            gateway=through(None),
+            grader_gateway=through("grader"),
+            row_gateway=through("row"),
         )
 
     # reporting -----------------------------------------------------------------------

@@ -185,7 +185,7 @@ def make_cf_assert(
             default_embedding=DEFAULT_EMBEDDING,
         )
         try:
-            result = gw.gateway.run(run_assertion(text, spec, ctx, registry=registry))
+            result = runtime.run(gw.gateway, run_assertion(text, spec, ctx, registry=registry))
         except AssertionSkipped as exc:
             pytest.skip(str(exc))
         if raise_on_fail and not result.passed:

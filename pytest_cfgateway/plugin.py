@@ -206,6 +206,20 @@ def pytest_cfgateway_register_providers(register: Any) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    from ._runtime import Runtime
+
+    runtime = Runtime.get(session.config)
+    if runtime is not None and not session.config.option.collectonly:
+        runtime.prefetcher.start(session.items)
+    try:
+        return (yield)
+    finally:
+        if runtime is not None:
+            runtime.prefetcher.cancel()
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     if call.when == "call" and call.excinfo is not None:

@@ -65,6 +65,16 @@ def write_summary(tr: Any, runtime: Runtime) -> None:
     tr.write_sep("-", "cfgateway summary")
     for line in summary_lines(runtime.results):
         tr.write_line(scrub(line))
+    if runtime.prefetcher.scheduled:
+        tr.write_line(
+            f"scheduler: {runtime.prefetcher.scheduled} gateway calls started ahead of their "
+            f"items, up to {runtime.settings.concurrency} at a time"
+        )
+    if runtime.budget_skips:
+        tr.write_line(
+            f"budget: {runtime.budget_skips} item(s) skipped after the estimated spend passed "
+            f"--cf-max-cost (${runtime.spent_usd:.4f} spent)"
+        )
     if runtime.drift_reports:
         tr.write_line(
             f"drift: {len(runtime.drift_reports)} test(s) answered differently from their "

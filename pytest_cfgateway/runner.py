@@ -41,14 +41,15 @@ def prepare_case(item: CaseItem) -> None:
 
     runtime = _runtime(item)
     try:
-        item.stash[_PREPARED] = _render(item.case, runtime.env)
+        item.stash[_PREPARED] = render_case(item.case, runtime.env)
     except (ConfigError, ValueError, OSError) as exc:
         raise CaseError(
             runtime.secrets.scrub_text(f"{item.nodeid}: cannot render the prompt: {exc}")
         ) from None
 
 
-def _render(case: EvalCase, env: Mapping[str, str]) -> _Prepared:
+def render_case(case: EvalCase, env: Mapping[str, str]) -> _Prepared:
+    """Resolve vars and render the prompt (and, for gateway providers, the chat messages)."""
     from .config import parse_chat, render_prompt, resolve_vars
 
     variables = resolve_vars(case)
@@ -64,7 +65,7 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     from .assertions.base import AssertionConfigError, AssertionSkipped
     from .assertions.registry import COMPARISON_TYPES
     from .assertions.report import format_failure
-    from .gateway.errors import GatewayError, NotRecordedError
+    from .gateway.errors import BudgetExceededError, GatewayError, NotRecordedError
     from .snapshots import CassetteError, assert_cassette
 
     runtime = _runtime(item)
@@ -98,7 +99,7 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         return completion, output, grading
 
     try:
-        completion, output, grading = gw.run(evaluate())
+        completion, output, grading = runtime.run(gw, evaluate())
     except AssertionSkipped as exc:
         result.outcome = "skipped"
         _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
@@ -107,6 +108,11 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         result.outcome = "error"
         _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
         raise CaseError(runtime.secrets.scrub_text(f"assertion config: {exc}")) from None
+    except BudgetExceededError as exc:
+        result.outcome = "skipped"
+        runtime.budget_skips += 1
+        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
+        pytest.skip(runtime.secrets.scrub_text(str(exc)))
     except NotRecordedError as exc:
         _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
         raise CaseFailed(runtime.secrets.scrub_text(str(exc))) from None
@@ -237,9 +243,11 @@ class _Evaluator:
             if other.name == case.name:
                 outputs[case.name], results[case.name] = output, grading
                 continue
-            _c, other_out, other_grading = await self.case(other, _render(other, env), sibling=True)
+            _c, other_out, other_grading = await self.case(
+                other, render_case(other, env), sibling=True
+            )
             outputs[other.name], results[other.name] = other_out, other_grading
-        prepared = _render(case, env)
+        prepared = render_case(case, env)
         ctx = self.context(case, prepared, None, self.binding.grader_gateway)
         verdicts = [
             (await grade_row(outputs, spec, ctx, registry=self.registry, per_item_results=results))[
@@ -287,4 +295,4 @@ def _rel(item: pytest.Item) -> str:
     return item.nodeid.split("::", 1)[0]
 
 
-__all__ = ["CaseError", "CaseFailed", "prepare_case", "run_case"]
+__all__ = ["CaseError", "CaseFailed", "prepare_case", "render_case", "run_case"]

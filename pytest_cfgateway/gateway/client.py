@@ -15,6 +15,7 @@ record/replay hook), and the sync methods run the async ones on a private backgr
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import dataclasses
 import json
@@ -629,6 +630,10 @@ class Gateway:
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the gateway's private background loop and return its result."""
         return self._shared.background.run(coro)
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start ``coro`` on the background loop and return at once; ``run`` waits for it."""
+        return self._shared.background.submit(coro)
 
     # --- lifecycle ----------------------------------------------------------------------------
 

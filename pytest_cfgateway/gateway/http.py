@@ -188,6 +188,10 @@ class BackgroundLoop:
         future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, loop)
         return future.result()
 
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule ``coro`` on the background loop without waiting (the scheduler's use)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure())
+
     @property
     def started(self) -> bool:
         return self._loop is not None

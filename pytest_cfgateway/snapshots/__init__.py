@@ -31,6 +31,7 @@ from .extension import (
     configure_syrupy,
     load_recorded,
     snapshot_path,
+    stored_cassette,
 )
 from .store import Drift, Outcome, Recorder, is_final_status
 from .summary import Summary, describe_response
@@ -53,4 +54,5 @@ __all__ = [
     "is_final_status",
     "load_recorded",
     "snapshot_path",
+    "stored_cassette",
 ]

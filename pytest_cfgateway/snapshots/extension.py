@@ -288,6 +288,18 @@ def snapshot_path(snapshot: SnapshotAssertion) -> Path:
     return Path(GatewaySnapshotExtension.get_location(test_location=snap.test_location, index=0))
 
 
+def stored_cassette(item: Any) -> Cassette | None:
+    """The stored cassette of a collected item, read without its ``snapshot`` fixture (the
+    scheduler uses it before items run, to call only what record mode will need)."""
+    location = PyTestLocation(item)
+    path = Path(GatewaySnapshotExtension.get_location(test_location=location, index=0))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return Cassette.from_text(text, source=str(path))
+
+
 def load_recorded(snapshot: SnapshotAssertion) -> Cassette | None:
     """Read this test's stored cassette (None if there is none) without asserting.
 

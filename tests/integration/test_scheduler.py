@@ -1,0 +1,80 @@
+"""Calls are scheduled ahead of pytest's item loop, and the cost budget stops new calls."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+CONFIG = """
+prompts: ['{{x}}']
+providers: ['openai:gpt-4o-mini']
+tests:
+  - vars: {x: [a1, b2, c3, d4, e5, f6, g7, h8]}
+    assert: [{type: regex, value: '^[a-h][1-8]$'}]
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.path.joinpath("promptfooconfig.yaml").write_text(textwrap.dedent(CONFIG))
+    return pytester
+
+
+def test_live_calls_are_scheduled_ahead_and_each_item_gets_its_own(project, emu, keyed_env):
+    emu.latency_ms = 50
+    args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url)
+    result = project.runpytest(*args, "--cf-mode", "live", "--cf-concurrency", "4")
+    result.assert_outcomes(passed=8)
+    assert "scheduler: 8 gateway calls started ahead" in result.stdout.str()
+    # one call per item, none repeated by the item itself
+    assert sorted(r.body["messages"][0]["content"] for r in emu.requests) == [
+        "a1",
+        "b2",
+        "c3",
+        "d4",
+        "e5",
+        "f6",
+        "g7",
+        "h8",
+    ]
+
+
+def test_record_schedules_only_what_is_missing(project, emu, keyed_env):
+    args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url)
+    project.runpytest(*args, "--cf-mode", "record").assert_outcomes(passed=8)
+    assert len(emu.requests) == 8
+    emu.clear()
+    again = project.runpytest(*args, "--cf-mode", "record")
+    again.assert_outcomes(passed=8)
+    assert emu.requests == []
+    assert "scheduler:" not in again.stdout.str()
+    # a changed case is the only one called again
+    project.path.joinpath("promptfooconfig.yaml").write_text(
+        textwrap.dedent(CONFIG).replace("h8", "h7")
+    )
+    third = project.runpytest(*args, "--cf-mode", "record", "--snapshot-warn-unused")
+    third.assert_outcomes(passed=8)
+    assert [r.body["messages"][0]["content"] for r in emu.requests] == ["h7"]
+
+
+def test_deselected_items_are_not_called(project, emu, keyed_env):
+    args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url)
+    listed = project.runpytest(*args, "--collect-only", "-q").stdout.lines
+    names = [ln.split("::", 1)[1] for ln in listed if "::" in ln]
+    var_id = names[0].split("-")[-1].rstrip("]")  # the short id of the first var combination
+    result = project.runpytest(*args, "--cf-mode", "live", "-k", var_id)
+    result.assert_outcomes(passed=1)
+    assert len(emu.requests) == 1
+
+
+def test_max_cost_stops_new_live_calls(project, emu, keyed_env):
+    # every emulated call costs something (gpt-4o-mini is priced); a tiny budget stops the run
+    args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url)
+    result = project.runpytest(
+        *args, "--cf-mode", "live", "--cf-max-cost", "0.0000001", "--cf-concurrency", "1", "-rs"
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("skipped", 0) >= 1, result.stdout.str()
+    assert "--cf-max-cost" in result.stdout.str()
+    assert len(emu.requests) < 8
