@@ -8,7 +8,6 @@ results that reporting reads.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import threading
 from collections import defaultdict
@@ -81,7 +80,7 @@ class Runtime:
         self.spent_usd = 0.0
         self.drift_reports: list[tuple[str, str]] = []
         self._spend_lock = threading.Lock()
-        self._runner: asyncio.Runner | None = None
+        self._runner: Any = None  # an asyncio.Runner, made on first use
         self.budget_skips = 0
         from .scheduler import Prefetcher
 
@@ -121,12 +120,15 @@ class Runtime:
         which saves a thread hop per item."""
         if self.settings.mode is not Mode.REPLAY:
             return gw.run(coro)
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             if self._runner is None:
                 self._runner = asyncio.Runner()
-            return self._runner.run(coro)
+            runner: asyncio.Runner = self._runner
+            return runner.run(coro)
         return gw.run(coro)  # called from inside a running loop (an async test)
 
     # spending ------------------------------------------------------------------------
@@ -298,6 +300,8 @@ class Runtime:
             for this item, else a new call (within the cost budget)."""
             future = prefetcher.take(nodeid, base.fingerprint(req))
             if future is not None:
+                import asyncio
+
                 raw = await asyncio.wrap_future(future)
             else:
                 self.check_budget()
