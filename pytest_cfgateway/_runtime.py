@@ -52,6 +52,10 @@ class CaseResult:
     output: str = ""
     reason: str = ""
     vars: dict[str, Any] = dataclasses.field(default_factory=dict)
+    provider_id: str = ""
+    prompt_raw: str = ""
+    description: str = ""
+    grading: dict[str, Any] | None = None  # promptfoo's GradingResult shape
 
 
 @dataclasses.dataclass
@@ -205,6 +209,9 @@ class Runtime:
                 outcome="error" if report.failed else "skipped",
                 reason=self.secrets.scrub_text(reason),
                 vars=dict(case.vars),
+                provider_id=case.provider.id,
+                prompt_raw=case.prompt.raw,
+                description=case.description,
             )
         )
 

@@ -71,10 +71,10 @@ def build_settings(config: pytest.Config) -> Settings:
 
     outputs = tuple(Path(p) for p in (opt.cf_output or []))
     for out in outputs:
-        if out.suffix.lower() not in (".json", ".jsonl", ".csv"):
+        if out.suffix.lower() not in (".json", ".jsonl", ".csv", ".html"):
             raise pytest.UsageError(
                 f"--cf-output {out}: unsupported format {out.suffix or '(no extension)'!r}; "
-                "use .json (promptfoo v3 shape), .jsonl or .csv (.html is not implemented yet)"
+                "use .json (promptfoo v3 shape), .jsonl, .csv or .html"
             )
 
     return Settings(

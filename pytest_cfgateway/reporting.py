@@ -86,33 +86,45 @@ def write_summary(tr: Any, runtime: Runtime) -> None:
 
 
 def _rows(results: list[CaseResult]) -> list[dict[str, Any]]:
-    return [
-        {
-            "nodeid": r.nodeid,
-            "config": r.config,
-            "provider": r.provider,
-            "prompt": r.prompt,
-            "success": r.outcome == "passed",
-            "outcome": r.outcome,
-            "score": r.score,
-            "reason": r.reason,
-            "output": r.output,
-            "vars": r.vars,
-            "tokenUsage": {
-                "prompt": r.prompt_tokens,
-                "completion": r.completion_tokens,
-                "total": r.prompt_tokens + r.completion_tokens,
-            },
-            "cost": r.cost,
-            "latencyMs": r.latency_ms,
-            "replayed": r.replayed,
-            "live": r.live,
-            "cacheHits": r.cache_hits,
-            "drift": r.drift,
+    """One row per config item, in promptfoo's EvaluateResult shape (plus our own keys)."""
+    rows = []
+    for r in results:
+        if r.outcome == "fixture":
+            continue
+        tokens = {
+            "prompt": r.prompt_tokens,
+            "completion": r.completion_tokens,
+            "total": r.prompt_tokens + r.completion_tokens,
         }
-        for r in results
-        if r.outcome != "fixture"
-    ]
+        failure_reason = {"passed": 0, "failed": 1, "error": 2}.get(r.outcome, 0)
+        rows.append(
+            {
+                "prompt": {"raw": r.prompt_raw, "label": r.prompt},
+                "provider": {"id": r.provider_id, "label": r.provider},
+                "vars": r.vars,
+                "testCase": {"description": r.description, "vars": r.vars},
+                "response": {"output": r.output, "tokenUsage": tokens, "cost": r.cost},
+                "success": r.outcome == "passed",
+                "score": r.score,
+                "latencyMs": r.latency_ms,
+                "cost": r.cost,
+                "gradingResult": r.grading,
+                "namedScores": (r.grading or {}).get("namedScores", {}),
+                "failureReason": failure_reason,
+                "error": r.reason if r.outcome == "error" else None,
+                # pytest-cfgateway's own keys
+                "nodeid": r.nodeid,
+                "config": r.config,
+                "outcome": r.outcome,
+                "reason": r.reason,
+                "output": r.output,
+                "replayed": r.replayed,
+                "live": r.live,
+                "cacheHits": r.cache_hits,
+                "drift": r.drift,
+            }
+        )
+    return rows
 
 
 def render_output(path: Path, runtime: Runtime) -> str:
@@ -123,9 +135,26 @@ def render_output(path: Path, runtime: Runtime) -> str:
             "successes": sum(r["success"] for r in rows),
             "failures": sum(r["outcome"] == "failed" for r in rows),
             "errors": sum(r["outcome"] == "error" for r in rows),
+            "tokenUsage": {
+                k: sum(r["response"]["tokenUsage"][k] for r in rows)
+                for k in ("prompt", "completion", "total")
+            },
         }
+        prompts = []
+        for r in rows:
+            key = {
+                "raw": r["prompt"]["raw"],
+                "label": r["prompt"]["label"],
+                "provider": r["provider"]["id"],
+            }
+            if key not in prompts:
+                prompts.append(key)
         return json.dumps(
-            {"version": 3, "results": {"version": 3, "results": rows, "stats": stats}},
+            {
+                "results": {"version": 3, "prompts": prompts, "results": rows, "stats": stats},
+                "config": {"configs": sorted({r["config"] for r in rows})},
+                "shareableUrl": None,
+            },
             indent=2,
             ensure_ascii=False,
         )
@@ -136,12 +165,99 @@ def render_output(path: Path, runtime: Runtime) -> str:
         fields = ["nodeid", "config", "provider", "prompt", "outcome", "score", "reason", "output"]
         writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        for row in rows:
+            writer.writerow(
+                {**row, "provider": row["provider"]["label"], "prompt": row["prompt"]["label"]}
+            )
         return buf.getvalue()
+    if suffix == ".html":
+        return render_html(rows)
     raise ValueError(
-        f"--cf-output {path}: unsupported extension {path.suffix!r}; use .json, .jsonl or .csv "
-        "(.html is not implemented yet)"
+        f"--cf-output {path}: unsupported extension {path.suffix!r}; use .json, .jsonl, .csv "
+        "or .html"
     )
+
+
+_HTML_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222}
+h1{font-size:1.3rem}table{border-collapse:collapse;margin:1rem 0}
+th,td{border:1px solid #ccc;padding:.35rem .5rem;vertical-align:top;text-align:left}
+th{background:#f4f4f4}td.pass{background:#e9f7ec}td.fail{background:#fdecea}
+td.error{background:#fff4e0}td.skipped{color:#888}
+pre{white-space:pre-wrap;margin:.2rem 0;max-height:12rem;overflow:auto;font-size:12px}
+.reason{color:#a33}.controls label{margin-right:1rem}.hidden{display:none}
+"""
+
+_HTML_SCRIPT = """
+function applyFilters(){
+  const onlyFail=document.getElementById('only-fail').checked;
+  const q=document.getElementById('q').value.toLowerCase();
+  for(const tr of document.querySelectorAll('tbody tr')){
+    const failing=tr.dataset.failing==='1';
+    const text=tr.textContent.toLowerCase();
+    tr.classList.toggle('hidden',(onlyFail&&!failing)||(q&&!text.includes(q)));
+  }
+}
+"""
+
+
+def render_html(rows: list[dict[str, Any]]) -> str:
+    """One self-contained page: per config, a matrix of test rows x (provider, prompt)
+    columns with pass/fail, score, output and failing reasons, plus filters."""
+    from html import escape
+
+    columns: dict[str, list[tuple[str, str]]] = {}
+    cells: dict[tuple[str, str, tuple[str, str]], dict[str, Any]] = {}
+    row_order: dict[str, list[str]] = {}
+    for r in rows:
+        config = r["config"]
+        col = (r["provider"]["label"], r["prompt"]["label"])
+        test = r["nodeid"].split("::", 1)[-1].split("[", 1)[0]
+        var_key = json.dumps(r["vars"], sort_keys=True, ensure_ascii=False)
+        key = f"{test} {var_key}"
+        if col not in columns.setdefault(config, []):
+            columns[config].append(col)
+        if key not in row_order.setdefault(config, []):
+            row_order[config].append(key)
+        cells[(config, key, col)] = r
+
+    total = len(rows)
+    passed = sum(r["success"] for r in rows)
+    out = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        "<title>pytest-cfgateway results</title>",
+        f"<style>{_HTML_STYLE}</style></head><body>",
+        f"<h1>pytest-cfgateway results: {passed}/{total} passed</h1>",
+        "<div class='controls'><label><input type='checkbox' id='only-fail' "
+        "onchange='applyFilters()'> failing rows only</label>",
+        "<label>filter <input id='q' oninput='applyFilters()' placeholder='text'></label></div>",
+    ]
+    for config, cols in columns.items():
+        out.append(f"<h2>{escape(config)}</h2><table><thead><tr><th>test / vars</th>")
+        for provider, prompt in cols:
+            out.append(f"<th>{escape(provider)}<br><small>{escape(prompt)}</small></th>")
+        out.append("</tr></thead><tbody>")
+        for key in row_order[config]:
+            test, _, var_key = key.partition(" ")
+            row_cells = [cells.get((config, key, col)) for col in cols]
+            failing = any(c is not None and not c["success"] for c in row_cells)
+            out.append(f"<tr data-failing='{int(failing)}'><td><b>{escape(test)}</b>")
+            out.append(f"<pre>{escape(var_key)}</pre></td>")
+            for c in row_cells:
+                if c is None:
+                    out.append("<td></td>")
+                    continue
+                cls = {"passed": "pass", "failed": "fail"}.get(c["outcome"], c["outcome"])
+                score = "" if c["score"] is None else f" · score {c['score']:.2f}"
+                out.append(f"<td class='{escape(cls)}'><b>{escape(c['outcome'].upper())}</b>")
+                out.append(f"{escape(score)}<pre>{escape(c['output'])}</pre>")
+                if not c["success"] and c["reason"]:
+                    out.append(f"<div class='reason'>{escape(c['reason'])}</div>")
+                out.append("</td>")
+            out.append("</tr>")
+        out.append("</tbody></table>")
+    out.append(f"<script>{_HTML_SCRIPT}</script></body></html>")
+    return "\n".join(out)
 
 
 def write_outputs(runtime: Runtime, paths: Sequence[Path]) -> None:

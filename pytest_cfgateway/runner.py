@@ -85,6 +85,9 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         prompt=case.prompt.label,
         outcome="failed",
         vars=prepared.vars,
+        provider_id=case.provider.id,
+        prompt_raw=prepared.prompt_text,
+        description=case.description,
     )
 
     evaluator = _Evaluator(binding, registry, settings.grader)
@@ -125,6 +128,7 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     result.output = output if isinstance(output, str) else str(output)
     result.score = grading.score
     result.reason = grading.reason
+    result.grading = grading.to_dict()
     if completion is not None:
         result.prompt_tokens = completion.usage.prompt_tokens
         result.completion_tokens = completion.usage.completion_tokens

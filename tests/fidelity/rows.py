@@ -82,12 +82,19 @@ def promptfoo_rows(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "provider": prov,
                 "pass": bool(r.get("success")),
                 "score": _number(r.get("score")),
-                "error": r.get("failureReason") == 2 or bool(r.get("error")),
+                "error": r.get("failureReason") == 2,
                 "reason": str((r.get("gradingResult") or {}).get("reason") or r.get("error") or ""),
                 "output": output if isinstance(output, str) else json.dumps(output),
             }
         )
     return _with_occurrence(rows)
+
+
+def _label(value: Any) -> str:
+    """``{label: ...}`` (promptfoo's result shape) or a plain string."""
+    if isinstance(value, dict):
+        return str(value.get("label") or value.get("id") or "")
+    return str(value or "")
 
 
 def plugin_rows(out: dict[str, Any], config_name: str | None = None) -> list[dict[str, Any]]:
@@ -99,15 +106,17 @@ def plugin_rows(out: dict[str, Any], config_name: str | None = None) -> list[dic
             continue
         vars_ = r.get("vars") or {}
         name = r["nodeid"].split("::", 1)[-1]
+        prompt_label = _label(r.get("prompt"))
+        provider_label = _label(r.get("provider"))
         m = _NAME_ID.match(name)
         rows.append(
             {
-                "key": [canonical_vars(vars_), r.get("prompt", ""), r.get("provider", "")],
+                "key": [canonical_vars(vars_), prompt_label, provider_label],
                 "description": m.group("name") if m else name,
                 "vars": vars_,
-                "prompt_label": r.get("prompt", ""),
+                "prompt_label": prompt_label,
                 "prompt_raw": "",
-                "provider": r.get("provider", ""),
+                "provider": provider_label,
                 "pass": r.get("outcome") == "passed",
                 "score": _number(r.get("score")),
                 "error": r.get("outcome") == "error",
@@ -128,10 +137,26 @@ def match_rows(
     expected: list[dict[str, Any]], ours: list[dict[str, Any]]
 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any] | None]], list[dict[str, Any]]]:
     """Pair every expected row with our row of the same key/occurrence (or None); also return
-    our rows that match no expected row."""
+    our rows that match no expected row.
+
+    Rows whose vars differ (promptfoo reports ``file://`` vars unresolved, the plugin resolved)
+    fall back to matching by description + prompt label + provider, in order."""
     by_id = {row_id(r): r for r in ours}
     pairs = [(e, by_id.pop(row_id(e), None)) for e in expected]
-    return pairs, list(by_id.values())
+    left = list(by_id.values())
+    for i, (exp, got) in enumerate(pairs):
+        if got is not None:
+            continue
+        for cand in left:
+            if (cand["description"], cand["prompt_label"], cand["provider"]) == (
+                exp["description"],
+                exp["prompt_label"],
+                exp["provider"],
+            ):
+                pairs[i] = (exp, cand)
+                left.remove(cand)
+                break
+    return pairs, left
 
 
 def row_problems(expected: dict[str, Any], ours: dict[str, Any] | None) -> list[str]:
@@ -147,3 +172,14 @@ def row_problems(expected: dict[str, Any], ours: dict[str, Any] | None) -> list[
     if es is not None and os_ is not None and abs(es - os_) > SCORE_TOLERANCE:
         problems.append(f"score: promptfoo={es:.6g} ours={os_:.6g}")
     return problems
+
+
+def expected_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of a stored ``tests/fidelity/expected/<config>.json``, keys recomputed from the
+    stored vars/prompt/provider (so a change to :func:`canonical_vars` needs no re-run)."""
+    out = []
+    for stored in doc["rows"]:
+        row = dict(stored)
+        row["key"] = [canonical_vars(row["vars"]), row["prompt_label"], row["provider"]]
+        out.append(row)
+    return _with_occurrence(out)
