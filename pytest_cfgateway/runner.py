@@ -109,6 +109,7 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         pytest.skip(runtime.secrets.scrub_text(str(exc)))
     except AssertionConfigError as exc:
         result.outcome = "error"
+        result.reason = runtime.secrets.scrub_text(f"assertion config: {exc}")
         _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
         raise CaseError(runtime.secrets.scrub_text(f"assertion config: {exc}")) from None
     except BudgetExceededError as exc:

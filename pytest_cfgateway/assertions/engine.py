@@ -3,9 +3,10 @@
 `run_assertion` grades one `AssertionSpec`: it applies the assertion's ``transform``,
 resolves its ``value`` (templated with the vars; ``file://`` files loaded, ``.py``/``.js``
 files executed to produce the expected value), calls the handler with ``not-`` passed as
-``inverse``, and applies ``weight: 0`` (forced pass, metric only). Grader errors are never
-flipped. `run_assertions` applies the test-level ``transform`` once, runs the assertions
-(three at a time, as promptfoo), and aggregates with `scoring.ScoreAccumulator`.
+``inverse``, and applies ``weight: 0`` (forced pass, metric only; an ``assert-set`` keeps its
+verdict). Grader errors are never flipped. `run_assertions` applies the test-level
+``transform`` once, runs the assertions (three at a time, as promptfoo), and aggregates with
+`scoring.ScoreAccumulator`.
 ``select-best`` and ``max-score`` are skipped here: `compare.grade_row` grades them over a
 row of outputs.
 
@@ -197,14 +198,21 @@ def _unknown_type(type_name: str, registry: AssertionRegistry) -> AssertionConfi
     )
 
 
-def _finalize(result: GradingResult, spec: AssertionSpec) -> GradingResult:
+def _finalize(result: GradingResult, spec: AssertionSpec, *, is_set: bool = False) -> GradingResult:
+    """Attach the spec, keep grader errors failed, and apply ``weight: 0``.
+
+    As in promptfoo, ``weight: 0`` forces a *single* assertion to pass (it only feeds its
+    metric); an ``assert-set`` with ``weight: 0`` keeps its verdict, so a failing set still
+    fails the test while adding nothing to the score (promptfoo forces the pass in
+    ``runAssertion``, which assert-sets do not go through).
+    """
     changes: dict[str, Any] = {}
     if result.assertion is None:
         changes["assertion"] = spec
     if result.grader_error and result.passed:
         # a grader failure is not evidence either way: never let not- turn it into a pass
         changes.update(passed=False, score=0.0)
-    if spec.weight is not None and float(spec.weight) == 0.0:
+    if not is_set and spec.weight is not None and float(spec.weight) == 0.0:
         changes.update(passed=True, metric_only=True)
     return dataclasses.replace(result, **changes) if changes else result
 
@@ -223,7 +231,7 @@ async def run_assertion(
             f"assertion {spec.key_path or ''} has no `type`. Fix: add e.g. `type: contains`."
         )
     if type_name == "assert-set":
-        return _finalize(await _run_set(output, spec, context, registry), spec)
+        return _finalize(await _run_set(output, spec, context, registry), spec, is_set=True)
     inverse = type_name.startswith("not-")
     base = type_name[4:] if inverse else type_name
     if base in COMPARISON_TYPES or base == "assert-set":
@@ -347,6 +355,7 @@ async def _grade_into(
             weight=1.0 if s.weight is None else s.weight,
             metric=render_metric(s.metric, context.vars),
             metric_only=outcome.metric_only,
+            group=s.type == "assert-set",
         )
 
 

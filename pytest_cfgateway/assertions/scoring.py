@@ -7,7 +7,9 @@ Rules (``reference/promptfoo.md`` section 3.6):
 - metric-only components (``weight: 0``, or a handler that marks its result ``metric_only``)
   contribute nothing to the score nor to pass/fail; they still feed named metrics;
 - without a threshold every (non metric-only) component must pass, and the reason is the
-  reason of the *first* failing component in config order;
+  reason of the *last* failing component: promptfoo overwrites its ``failedReason`` as
+  results arrive, plain assertions in config order first, then the ``assert-set`` groups
+  (``group=True``), so a failing set's reason wins over a failing plain assertion;
 - with a numeric threshold the verdict is ``score >= threshold`` (``threshold: 0`` always
   passes; ``None``/NaN means "no threshold") and the reason is
   ``"Aggregate score 0.33 < 0.5 threshold"``;
@@ -61,6 +63,7 @@ class ScoredEntry:
     weight: float = 1.0
     metric: str | None = None
     metric_only: bool = False
+    group: bool = False  # an assert-set: promptfoo adds these after the plain assertions
 
 
 class ScoreAccumulator:
@@ -77,11 +80,12 @@ class ScoreAccumulator:
         weight: float | None = 1.0,
         metric: str | None = None,
         metric_only: bool = False,
+        group: bool = False,
     ) -> None:
-        """Add one component (in config order)."""
+        """Add one component (in config order); ``group`` marks an assert-set."""
         w = 1.0 if weight is None else float(weight)
         only = metric_only or result.metric_only
-        self._entries.append(ScoredEntry(result, w, metric or None, only))
+        self._entries.append(ScoredEntry(result, w, metric or None, only, group))
 
     def extend(self, entries: Iterable[ScoredEntry]) -> None:
         """Add several prepared entries."""
@@ -91,6 +95,7 @@ class ScoreAccumulator:
                 weight=entry.weight,
                 metric=entry.metric,
                 metric_only=entry.metric_only,
+                group=entry.group,
             )
 
     @property
@@ -102,6 +107,7 @@ class ScoreAccumulator:
         total = 0.0
         weight_sum = 0.0
         failed: GradingResult | None = None
+        failed_group: GradingResult | None = None
         named: dict[str, float] = {}
         named_weights: dict[str, float] = {}
         tokens = 0
@@ -122,8 +128,13 @@ class ScoreAccumulator:
                 named[name] = named.get(name, 0.0) + _finite(score) * metric_weight
                 named_weights[name] = named_weights.get(name, 0.0) + metric_weight
             tokens += res.tokens_used
-            if not res.passed and not entry.metric_only and failed is None:
-                failed = res
+            if not res.passed and not entry.metric_only:
+                if entry.group:
+                    failed_group = res
+                else:
+                    failed = res
+        if failed_group is not None:  # (a GradingResult is falsy when it failed)
+            failed = failed_group
 
         score = total / weight_sum if weight_sum > 0 else 0.0
         passed = failed is None

@@ -91,8 +91,10 @@ def handle_levenshtein(call: AssertionCall) -> GradingResult:
 # --- n-gram metrics ----------------------------------------------------------------------
 
 #: JavaScript's ``\s`` (what ``trim()`` strips and ``split(/\s+/)`` splits on).
-_JS_SPACE = "\t\n\v\f\r \u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+_JS_SPACE = (
+    "\t\n\v\f\r \u00a0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000\ufeff")
 )
 _JS_SPACES = re.compile(f"[{_JS_SPACE}]+")
 _TREEBANK_SPACES = re.compile(f"[{_JS_SPACE}\u0085]+")  # js-rouge also folds NEL
@@ -165,7 +167,9 @@ def _classify_quotes(text: str) -> str:
                 and following is not None
                 and following.group(0) == "''"
             )
-        inside = quote == "``" or (context_ok and opens and before not in (".", "!", "?") and shape_ok)
+        inside = quote == "``" or (
+            context_ok and opens and before not in (".", "!", "?") and shape_ok
+        )
         return " `` " if inside else " '' "
 
     return _QUOTES.sub(replace, text)
@@ -361,9 +365,7 @@ def handle_gleu(call: AssertionCall) -> GradingResult:
     passed = (score >= threshold) != call.inverse
     relation = "greater than or equal to" if call.inverse else "less than"
     reason = (
-        PASSED
-        if passed
-        else f"GLEU score {score:.4f} is {relation} threshold {fmt_num(threshold)}"
+        PASSED if passed else f"GLEU score {score:.4f} is {relation} threshold {fmt_num(threshold)}"
     )
     return _ratio_result(call, score, passed, reason)
 

@@ -4,7 +4,9 @@
 - ``env`` global (process env merged with the config's ``env``);
 - filters ``load`` (JSON-parse) and ``dump`` (JSON-serialise) and ``nl2br``;
 - ``x.length``, ``s.toUpperCase()`` and friends work as in Nunjucks templates;
-- objects print as JSON, booleans as ``true``/``false`` (what promptfoo prints);
+- values print as JavaScript ``String()`` does, as in promptfoo: objects as
+  ``[object Object]``, arrays as ``a,b``, booleans as ``true``/``false``, ``1`` not ``1.0``
+  (``| dump`` gives JSON);
 - Nunjucks-only operators (``===``, ``!==``, ``elseif``) are translated;
 - vars may reference vars; string vars are JSON-escaped when the prompt is valid JSON.
 """
@@ -72,21 +74,56 @@ class _NunjucksLikeEnvironment(jinja2.Environment):
         return super().getitem(obj, argument)
 
 
+def _js_number(value: float) -> str:
+    """JavaScript's ``Number.prototype.toString()``: shortest round-trip digits, plain
+    notation for exponents -7 < e < 21, else ``1.5e+21`` / ``1e-7``."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "0"  # also -0
+    sign = "-" if value < 0 else ""
+    mantissa, _, exp = repr(abs(value)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    point = len(whole) + int(exp or 0) - (len(whole + frac) - len((whole + frac).lstrip("0")))
+    digits = digits.rstrip("0") or "0"
+    k, n = len(digits), point
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * -n + digits
+    e = n - 1
+    e_text = f"e{'+' if e >= 0 else '-'}{abs(e)}"
+    return sign + (digits if k == 1 else digits[0] + "." + digits[1:]) + e_text
+
+
 def _js_str(value: Any) -> str:
-    """``String(value)`` as JavaScript prints it."""
+    """``String(value)`` as JavaScript prints it (what Nunjucks writes for ``{{ value }}``).
+
+    Objects print as ``[object Object]``; arrays as their elements joined with ``,`` (each
+    element ``String()``-ed, ``null``/``undefined`` elements empty, nested arrays flattened
+    the same way); ``true``/``false``; numbers as JS does (``1`` not ``1.0``). ``None`` and
+    undefined print as "" (Nunjucks suppresses them; ``String(null)`` itself would be
+    ``"null"``). Use ``| dump`` for JSON.
+    """
     if value is None or isinstance(value, Undefined):
         return ""
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if abs(value) < 2**53 else _js_number(float(value))
     if isinstance(value, float):
-        if value != value:
-            return "NaN"
-        if value in (float("inf"), float("-inf")):
-            return "Infinity" if value > 0 else "-Infinity"
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _js_number(value)
+    if isinstance(value, Mapping):
+        return "[object Object]"
+    if isinstance(value, list | tuple):
+        return ",".join(_js_str(item) for item in value)
     return str(value)
 
 
@@ -94,6 +131,18 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, str):
         return value
     return _js_str(value)
+
+
+def _join_filter(value: Any, separator: str = "", attribute: Any = None) -> str:
+    """Nunjucks ``join``: ``Array.join`` (items ``String()``-ed, null/undefined empty)."""
+    if isinstance(value, Undefined) or value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    items = list(value)
+    if attribute is not None:
+        items = [item.get(attribute) if isinstance(item, Mapping) else None for item in items]
+    return _js_str(separator).join(_js_str(item) for item in items)
 
 
 def _load_filter(value: Any) -> Any:
@@ -125,6 +174,7 @@ def _make_environment() -> jinja2.Environment:
     env.filters["load"] = _load_filter
     env.filters["dump"] = _dump_filter
     env.filters["nl2br"] = _nl2br
+    env.filters["join"] = _join_filter
     return env
 
 

@@ -333,6 +333,50 @@ def test_assert_set_own_threshold_then_weighted(
     assert res.reason == "no nope"
 
 
+def test_assert_set_weight_zero_still_fails_the_test(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    # promptfoo 0.123.1 (fidelity 17_assert_set #5): weight 0 forces a pass only for single
+    # assertions; a failing weight-0 set fails the test, adds nothing to the score, and its
+    # inner failure is the reason
+    specs = [
+        S("assert-set", weight=0, metric="geo", children=(S("has", "Berlin"),)),
+        S("has", "capital"),
+    ]
+    res = run(run_assertions("The capital of France is Paris", specs, ctx, registry=reg))
+    assert not res.passed
+    assert res.score == 1.0
+    assert res.reason == "no Berlin"
+    set_result = res.component_results[0]
+    assert not set_result.passed and not set_result.metric_only
+    assert res.named_scores == {"geo": 0.0}  # promptfoo: weight 0 -> named score 0
+
+
+def test_assert_set_weight_zero_passing_and_alone(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    only = [S("assert-set", weight=0, children=(S("has", "hello"),))]
+    res = run(run_assertions("hello", only, ctx, registry=reg))
+    assert res.passed and res.score == 0.0  # no weight at all: score 0, as promptfoo
+
+
+def test_weight_zero_member_inside_set_is_forced_pass(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    inner = (S("has", "absent", weight=0), S("has", "hello"))
+    res = run(run_assertions("hello", [S("assert-set", children=inner)], ctx, registry=reg))
+    assert res.passed and res.score == 1.0
+
+
+def test_failing_set_reason_wins_over_plain_failure(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    # promptfoo adds set results after the plain ones and keeps the last failure's reason
+    specs = [S("assert-set", children=(S("has", "SETFAIL"),)), S("has", "PLAINFAIL")]
+    res = run(run_assertions("hello", specs, ctx, registry=reg))
+    assert res.reason == "no SETFAIL"
+
+
 def test_assert_set_without_children_is_config_error(
     reg: AssertionRegistry, ctx: AssertionContext
 ) -> None:

@@ -34,8 +34,8 @@ CASES = [
         None,
         False,
         1 / 3,
-        "first",
-        id="first-failing-reason",
+        "second",  # promptfoo 0.123.1 keeps overwriting failedReason: the last one wins
+        id="last-failing-reason",
     ),
     pytest.param(
         [(r(True, 0.8), 2, None, False), (r(True, 0.2), 1, None, False)],
@@ -210,3 +210,16 @@ def test_effective_threshold(value: object, expected: float | None) -> None:
     got = effective_threshold(value)  # type: ignore[arg-type]
     assert got == expected or (expected is None and got is None)
     assert got is None or not math.isnan(got)
+
+
+def test_failing_group_reason_wins_over_plain_failures() -> None:
+    # promptfoo adds assert-set results after every plain assertion, so a failing set's
+    # reason is the test's reason even when the set comes first in the config
+    acc = ScoreAccumulator()
+    acc.add(r(False, reason="set failed"), group=True)
+    acc.add(r(False, reason="plain failed"))
+    acc.add(r(True))
+    assert acc.result().reason == "set failed"
+    copy = ScoreAccumulator()
+    copy.extend(acc.entries)
+    assert copy.result().reason == "set failed"

@@ -14,7 +14,11 @@ from pytest_cfgateway.assertions.base import (
     AssertionContext,
     GradingResult,
 )
-from pytest_cfgateway.assertions.structured import HANDLERS, extract_json_values
+from pytest_cfgateway.assertions.structured import (
+    HANDLERS,
+    extract_json_objects,
+    extract_json_values,
+)
 from pytest_cfgateway.config.cases import AssertionSpec
 
 
@@ -56,6 +60,8 @@ CASES: list[tuple[str, Any, Any, bool]] = [
     ("is-json", None, '{"a": 1}', True),
     ("is-json", None, "[1, 2, 3]", True),
     ("is-json", None, " 42 ", True),
+    ("is-json", None, "null", True),  # any JSON value, as JSON.parse
+    ("is-json", None, '"text"', True),
     ("is-json", None, "{a: 1}", False),
     ("is-json", None, "NaN", False),
     ("is-json", None, 'Here: {"a": 1}', False),
@@ -73,7 +79,17 @@ CASES: list[tuple[str, Any, Any, bool]] = [
     # contains-json
     ("contains-json", None, 'Sure! {"a": 1} hope that helps', True),
     ("contains-json", None, 'Result:\n```json\n{"a": [1, 2]}\n```\n', True),
-    ("contains-json", None, "no json here {not json}", False),
+    # promptfoo reads each {...} as YAML flow or JSON: "{not json}" is the object
+    # {"not json": null}, so it counts (promptfoo 0.123.1 passes this too)
+    ("contains-json", None, "no json here {not json}", True),
+    ("contains-json", None, "list: [1, 2, 3] end", False),  # arrays in prose do not count
+    ("contains-json", None, "answer: 42", False),
+    ("contains-json", None, 'x {"a": {"b": 1} tail', True),  # unclosed object is closed
+    ("contains-json", None, 'x {"a": 1 // note\n} y', True),  # // comments allowed
+    ("contains-json", None, "x {a: 1, b: [1, 2]} y", True),  # YAML flow mapping
+    ("contains-json", None, [{"a": 1}], True),  # an object output is searched as JSON text
+    ("contains-json", None, [1, 2], False),
+    ("not-contains-json", None, "[1, 2, 3]", True),
     ("not-contains-json", None, "no json here", True),
     ("not-contains-json", None, 'x {"a": 1} y', False),
     ("contains-json", POINT, 'first {"latitude": "n"} then {"latitude": 1, "longitude": 2}', True),
@@ -266,7 +282,8 @@ def test_extract_json_values_survives_deep_nesting() -> None:
 
 
 CONFIG_ERRORS: list[tuple[str, Any, str]] = [
-    ("is-json", 42, "must have a string, boolean, or object value"),
+    ("is-json", 42, "must have a string or object value"),
+    ("is-json", True, "must have a string or object value"),
     ("is-json", {"type": "not-a-type"}, "Invalid JSON schema"),
     ("contains-json", "type: [unclosed", "not valid JSON/YAML"),
     ("is-json", "file://does/not/exist.json", "cannot be read"),
@@ -283,8 +300,10 @@ CONFIG_ERRORS: list[tuple[str, Any, str]] = [
 
 @pytest.mark.parametrize(("type_", "value", "message"), CONFIG_ERRORS)
 def test_bad_config_is_an_error(type_: str, value: Any, message: str) -> None:
+    # schemas are compiled only when there is JSON to validate (as in promptfoo)
+    output = '{"a": 1}' if type_.endswith("json") else '{"a": 1} <a/> SELECT 1'
     with pytest.raises(AssertionConfigError, match=message.replace("(", r"\(")):
-        run(type_, value, '{"a": 1} <a/> SELECT 1')
+        run(type_, value, output)
 
 
 @pytest.mark.parametrize(
@@ -303,3 +322,163 @@ def test_deeply_nested_inputs_fail_cleanly() -> None:
     assert run("is-xml", None, deep).passed
     result = run("is-xml", {"requiredElements": ["a.a"]}, deep)
     assert not result.passed and "nested too deeply" in result.reason
+
+
+# --- promptfoo 0.123.1 parity: ajv strict mode, lazy schema compile, object extraction ------
+
+STRICT_REJECTED: list[tuple[Any, str]] = [
+    # what ajv 8 (draft-07 class, strictSchema) refuses to compile, as promptfoo runs it
+    (
+        {"type": "object", "madeUpKeyword": True},
+        'at #: strict mode: unknown keyword: "madeUpKeyword"',
+    ),
+    (
+        {"type": "object", "properties": {"a": {"type": "string", "x-note": "hi"}}},
+        'at #/properties/a: strict mode: unknown keyword: "x-note"',
+    ),
+    ({"type": "array", "prefixItems": [{"type": "number"}]}, 'unknown keyword: "prefixItems"'),
+    ({"type": "object", "unevaluatedProperties": False}, '"unevaluatedProperties"'),
+    ({"type": "object", "dependentRequired": {"a": ["b"]}}, '"dependentRequired"'),
+    (
+        {"anyOf": [{"type": "string", "foo": 1}]},
+        'at #/anyOf/0: strict mode: unknown keyword: "foo"',
+    ),
+    ({"items": {"minContains": 1}}, '"minContains"'),
+    (
+        {"$ref": "#/definitions/p", "definitions": {"p": {"type": "object", "bogus": 1}}},
+        'at #/definitions/p: strict mode: unknown keyword: "bogus"',
+    ),
+    ({"type": "string", "format": "colour"}, 'unknown format "colour"'),
+    ({"if": {"type": "string"}}, '"if" without "then" and "else" is ignored'),
+    ({"then": {"type": "string"}}, '"then" without "if" is ignored'),
+    ({"additionalItems": False}, '"additionalItems" is ignored when "items" is not an array'),
+    ({"nullable": True}, '"nullable" cannot be used without "type"'),
+    ({"id": "x", "type": "object"}, 'keyword "id" is not supported'),
+    (
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"},
+        'no schema with key or ref "https://json-schema.org/draft/2020-12/schema"',
+    ),
+    (
+        {"properties": {"ab": {"type": "string"}}, "patternProperties": {"^a": {"type": "number"}}},
+        "property ab matches pattern ^a",
+    ),
+    ("type: object\nmadeUpKeyword: true\n", '"madeUpKeyword"'),  # YAML string schema
+]
+
+
+@pytest.mark.parametrize(("schema", "message"), STRICT_REJECTED)
+@pytest.mark.parametrize("type_", ["is-json", "contains-json", "not-is-json"])
+def test_ajv_strict_mode_rejects_schema(type_: str, schema: Any, message: str) -> None:
+    with pytest.raises(AssertionConfigError) as info:
+        run(type_, schema, '{"a": 1}')
+    text = str(info.value)
+    assert message in text, text
+    assert "strict mode" in text and "Fix:" in text
+
+
+STRICT_ACCEPTED: list[tuple[Any, Any, bool]] = [
+    # schema, output, passes
+    (
+        {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "$id": "https://example.com/point",
+            "$comment": "a point",
+            "title": "Point",
+            "description": "x and y",
+            "type": "object",
+            "properties": {
+                "x": {"type": "number", "default": 0, "examples": [1], "readOnly": True},
+                "y": {"type": "number", "writeOnly": True, "deprecated": False},
+                "name": {
+                    "type": "string",
+                    "contentMediaType": "text/plain",
+                    "contentEncoding": "8bit",
+                },
+            },
+            "required": ["x", "y"],
+        },
+        '{"x": 1, "y": 2}',
+        True,
+    ),
+    # unreferenced definitions are not compiled by ajv, so nothing in them is checked
+    ({"type": "object", "$defs": {"unused": {"whatever": 1}}}, '{"a": 1}', True),
+    (
+        {"$ref": "#/$defs/name", "$defs": {"name": {"type": "string", "minLength": 2}}},
+        '"ab"',
+        True,
+    ),
+    ({"type": "array", "items": [{"type": "string"}], "additionalItems": False}, '["a", 1]', False),
+    ({"if": {"type": "string"}, "then": {"minLength": 2}}, '"a"', False),
+    ({"type": "string", "nullable": True}, "null", True),  # ajv's nullable
+    ({"type": "string", "format": "email"}, '"a@b.co"', True),
+    ({"type": "string", "format": "email"}, '"nope"', False),
+    # ajv 8 applies $ref siblings (plain draft-07 would ignore minLength here)
+    (
+        {"$ref": "#/definitions/s", "definitions": {"s": {"type": "string"}}, "minLength": 3},
+        '"ab"',
+        False,
+    ),
+    ({"dependencies": {"a": ["b"]}}, '{"a": 1}', False),
+]
+
+
+@pytest.mark.parametrize(("schema", "output", "passes"), STRICT_ACCEPTED)
+def test_ajv_accepted_schemas_validate(schema: Any, output: str, passes: bool) -> None:
+    result = run("is-json", schema, output)
+    assert result.passed is passes, result.reason
+
+
+def test_schema_is_compiled_only_when_there_is_json_to_validate() -> None:
+    # promptfoo compiles the schema after JSON.parse succeeds / an object was extracted, so a
+    # bad schema does not error on non-JSON output: the plain verdict stands
+    bad = {"type": "object", "madeUpKeyword": True}
+    assert run("not-is-json", bad, "plain text").passed
+    assert not run("is-json", bad, "plain text").passed
+    assert run("not-contains-json", bad, "no objects [1, 2]").passed
+    with pytest.raises(AssertionConfigError):
+        run("not-contains-json", bad, 'one {"a": 1} here')
+
+
+def test_falsy_schema_values_mean_no_schema() -> None:
+    # promptfoo tests `if (renderedValue)`: false / 0 / "" are no schema at all
+    for value in (False, 0, ""):
+        assert run("is-json", value, '{"a": 1}').passed
+
+
+def test_contains_json_reports_the_last_objects_errors() -> None:
+    reason = run("contains-json", POINT, 'a {"latitude": "n"} b {"longitude": 1}').reason
+    assert reason == (
+        "JSON does not conform to the provided schema. Errors: "
+        "data must have required property 'latitude'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "objects"),
+    [
+        # cases checked against promptfoo 0.123.1's extractJsonObjects
+        ("list: [1, 2, 3] end", []),
+        ('a {"x": {"y": 1}} b [1, {"z": 2}] c {bad} d', [{"x": {"y": 1}}, {"z": 2}, {"bad": None}]),
+        ('x {"a": {"b": 1} tail', [{"b": 1}]),
+        ('{"a":1}{"b":2}', [{"a": 1}, {"b": 2}]),
+        ('{"u": "http://x.y/z"}', [{"u": "http://x.y/z"}]),
+        ('x {"a": 1 // c\n} y', [{"a": 1}]),
+        ("f(x) { return 1; }", [{"return 1;": None}]),
+        ("use {{ var }} here", [{"var": None}]),
+        ("{a: yes, b: 017}", [{"a": "yes", "b": 17}]),  # YAML 1.2 scalars, as js-yaml
+        ('{"a": "}"}', []),  # quotes are not special in the brace scan
+        ("ends with {", []),
+        ('{\n\t"a": 1\n}', [{"a": 1}]),
+    ],
+)
+def test_extract_json_objects_matches_promptfoo(text: str, objects: list[Any]) -> None:
+    assert extract_json_objects(text) == objects
+
+
+def test_extract_json_objects_is_fast_on_pathological_text() -> None:
+    import time
+
+    start = time.perf_counter()
+    for text in ("{" * 5000, "{a: 1, " * 3000, 'x {"a": "//"' * 3000, "{// x\n" * 3000):
+        assert extract_json_objects(text) is not None
+    assert time.perf_counter() - start < 5.0

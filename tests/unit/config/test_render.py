@@ -33,9 +33,29 @@ def r(source: str, **vars: object) -> str:
         ("[{{ missing.deep.attr }}]", {}, "[]"),
         ("[{{ missing.call() }}]", {}, "[]"),
         ("{{ env.HOME_X }}", {}, "/home/x"),
-        ("{{ obj }}", {"obj": {"a": [1, True, None]}}, '{"a":[1,true,null]}'),
+        # values print as JavaScript String() does (promptfoo 0.123.1 renders
+        # 'Say [object Object] to Fay' and 'L=p,q'); | dump gives JSON
+        ("{{ obj }}", {"obj": {"a": [1, True, None]}}, "[object Object]"),
+        ("{{ xs }}", {"xs": ["p", "q"]}, "p,q"),
+        (
+            "{{ xs }}",
+            {"xs": [1, [2, 3], {"y": 1}, None, True, 2.5]},
+            "1,2,3,[object Object],,true,2.5",
+        ),
+        ("[{{ xs }}]", {"xs": []}, "[]"),
+        ("{{ obj.a }}", {"obj": {"a": [1, True, None]}}, "1,true,"),
+        ("{{ obj | dump }}", {"obj": {"a": [1, True, None]}}, '{"a":[1,true,null]}'),
+        ("[{{ nothing }}]", {"nothing": None}, "[]"),
+        (
+            "{{ a }}|{{ b }}|{{ c }}|{{ d }}",
+            {"a": 1e21, "b": 1e-7, "c": 0.000001, "d": -0.0},
+            "1e+21|1e-7|0.000001|0",
+        ),
+        ("{{ xs | join('-') }}", {"xs": [1, None, "x", 2.0, False]}, "1--x-2-false"),
+        ("{{ xs.join() }}", {"xs": [1, None, {"k": 1}]}, "1,,[object Object]"),
         ("{{ flag }}/{{ n }}", {"flag": False, "n": 2.0}, "false/2"),
-        ("{{ s | load }}", {"s": '{"k": 1}'}, '{"k":1}'),
+        ("{{ s | load }}", {"s": '{"k": 1}'}, "[object Object]"),  # an object, as Nunjucks
+        ("{{ s | load | dump }}", {"s": '{"k": 1}'}, '{"k":1}'),
         ("{{ (s | load).tone }}", {"s": '{"tone": "calm"}'}, "calm"),
         ("{{ obj | dump }}", {"obj": {"a": "é"}}, '{"a":"é"}'),
         ("{{ text | dump }}", {"text": 'say "hi"'}, '"say \\"hi\\""'),
@@ -203,3 +223,20 @@ def test_render_prompt_does_not_mutate_case(load: Loader) -> None:
     before = dataclasses.asdict(case)
     assert render_prompt(case, {}) == "x"
     assert dataclasses.asdict(case) == before
+
+
+def test_object_vars_in_json_prompts_render_like_javascript(load: Loader) -> None:
+    # inside a JSON prompt, string vars are JSON-escaped and other values print as String()
+    case = one_case(
+        load,
+        """\
+        providers: [echo]
+        prompts:
+          - '[{"role": "user", "content": "{{ q }} / {{ obj }} / {{ xs }}"}]'
+        tests:
+          - vars: {q: 'say "hi"', obj: {a: 1}, xs: [p, q]}
+            options: {disableVarExpansion: true}
+        """,
+    )
+    content = json.loads(render_prompt(case, {}))[0]["content"]
+    assert content == 'say "hi" / [object Object] / p,q'

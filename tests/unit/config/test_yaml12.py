@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
-from pytest_cfgateway.config import ConfigError
-from pytest_cfgateway.config.yaml12 import load_yaml
+from pytest_cfgateway.config import ConfigError, yaml12
+from pytest_cfgateway.config.yaml12 import (
+    FastYaml12Loader,
+    Yaml12Loader,
+    _index,
+    load_yaml,
+    parse_yaml12,
+)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +95,88 @@ def test_tabs_get_a_specific_fix() -> None:
 
 def test_empty_document() -> None:
     assert load_yaml("", Path("c.yaml"))[0] is None
+
+
+# --- the libyaml fast path gives what the pure parser gives --------------------------------
+
+_HERE = Path(__file__).parent
+_YAML_FILES = sorted(
+    p
+    for d in ("corpus", "examples")
+    for p in (_HERE / d).rglob("*")
+    if p.suffix in (".yaml", ".yml")
+)
+
+
+def _pure(text: str) -> tuple[object, dict[str, int]]:
+    loader = Yaml12Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {"": 1}
+        lines: dict[str, int] = {}
+        _index(node, "", lines, Path("c.yaml"), None, set())
+        return loader.construct_document(node), lines
+    finally:
+        loader.dispose()
+
+
+def _outcome(fn: Callable[[], object]) -> object:
+    try:
+        return fn()
+    except ConfigError as exc:
+        return ("ConfigError", str(exc), exc.line, exc.key_path)
+    except yaml.YAMLError as exc:
+        return ("YAMLError", str(exc))
+
+
+def test_fast_loader_is_libyaml_when_available() -> None:
+    if hasattr(yaml, "CSafeLoader"):
+        assert issubclass(FastYaml12Loader, yaml.CSafeLoader)
+    assert FastYaml12Loader.yaml_implicit_resolvers == Yaml12Loader.yaml_implicit_resolvers
+
+
+@pytest.mark.parametrize("path", _YAML_FILES, ids=lambda p: str(p.relative_to(_HERE)))
+def test_fast_path_matches_pure_parser_on_corpus(path: Path) -> None:
+    text = path.read_text(encoding="utf-8-sig")
+    fast = _outcome(lambda: load_yaml(text, Path("c.yaml")))
+    pure = _outcome(lambda: _pure(text))
+    if isinstance(pure, tuple) and pure and pure[0] == "YAMLError":
+        assert isinstance(fast, tuple) and fast[0] == "ConfigError"  # reported, not raised raw
+    else:
+        assert repr(fast) == repr(pure)  # repr: nan != nan
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [1, 2\nc: 3\n",
+        "a:\n\tb: 1\n",
+        "a: b: c\n",
+        "- a\nb: 1\n",
+        "a: 'unterminated\n",
+        "a: !!python/object:os.system x\n",
+        "a: *nope\n",
+        "? [1, 2]\n: x\n",
+        "a: \x07\n",
+    ],
+)
+def test_errors_are_the_pure_parsers(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever libyaml says, the reported error is the pure parser's: same message, line
+    and fix as with the fast path switched off."""
+    with pytest.raises(ConfigError) as fast:
+        load_yaml(text, Path("c.yaml"))
+    with pytest.raises(yaml.YAMLError) as fast_raw:
+        parse_yaml12(text)
+    monkeypatch.setattr(yaml12, "FastYaml12Loader", Yaml12Loader)
+    with pytest.raises(ConfigError) as pure:
+        load_yaml(text, Path("c.yaml"))
+    assert (str(fast.value), fast.value.line) == (str(pure.value), pure.value.line)
+    with pytest.raises(yaml.YAMLError) as pure_raw:
+        yaml.load(text, Loader=Yaml12Loader)
+    assert str(fast_raw.value) == str(pure_raw.value)
+
+
+def test_parse_yaml12_matches_pure_data() -> None:
+    text = "a: Yes\nb: 017\nc: [0o17, 0x1F, 1_000, .inf, ~]\nd: |\n  x\n  y\n"
+    assert parse_yaml12(text) == yaml.load(text, Loader=Yaml12Loader)
