@@ -10,36 +10,14 @@ from pytest_cfgateway.gateway.adapters.huggingface import HuggingFaceAdapter
 from pytest_cfgateway.gateway.adapters.replicate import ReplicateAdapter
 from pytest_cfgateway.gateway.adapters.workers_ai import WorkersAIAdapter
 from pytest_cfgateway.gateway.errors import GatewayConfigError, GatewayProviderError
-from pytest_cfgateway.gateway.types import ChatCall, RawResponse
+
+from .adapter_helpers import call, raw
 
 WORKERS = WorkersAIAdapter()
 HF = HuggingFaceAdapter()
 REPLICATE = ReplicateAdapter()
 
 LLAMA = "@cf/meta/llama-3.1-8b-instruct"
-
-
-def call(
-    provider: str,
-    model: str,
-    messages: list[dict[str, Any]] | None = None,
-    options: dict[str, Any] | None = None,
-    config: dict[str, Any] | None = None,
-    inputs: list[str] | None = None,
-) -> ChatCall:
-    return ChatCall(
-        provider=provider,
-        model=model,
-        messages=messages if messages is not None else [{"role": "user", "content": "Hi"}],
-        options=options or {},
-        config=config or {},
-        kind="embed" if inputs is not None else "chat",
-        inputs=inputs or [],
-    )
-
-
-def raw(body: Any, status: int = 200) -> RawResponse:
-    return RawResponse(status=status, headers={}, body=body)
 
 
 CHAT = [

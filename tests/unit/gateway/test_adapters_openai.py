@@ -11,32 +11,10 @@ from pytest_cfgateway.gateway.adapters.base import Adapter
 from pytest_cfgateway.gateway.adapters.openai_chat import OpenAIChatAdapter, is_reasoning_model
 from pytest_cfgateway.gateway.adapters.registry import SUPPORTED_SLUGS, builtin_adapters
 from pytest_cfgateway.gateway.errors import GatewayConfigError, GatewayProviderError
-from pytest_cfgateway.gateway.types import ChatCall, RawResponse
+
+from .adapter_helpers import call, raw
 
 ADAPTERS = builtin_adapters()
-
-
-def call(
-    provider: str,
-    model: str,
-    messages: list[dict[str, Any]] | None = None,
-    options: dict[str, Any] | None = None,
-    config: dict[str, Any] | None = None,
-    inputs: list[str] | None = None,
-) -> ChatCall:
-    return ChatCall(
-        provider=provider,
-        model=model,
-        messages=messages if messages is not None else [{"role": "user", "content": "Hi"}],
-        options=options or {},
-        config=config or {},
-        kind="embed" if inputs is not None else "chat",
-        inputs=inputs or [],
-    )
-
-
-def raw(body: Any, status: int = 200) -> RawResponse:
-    return RawResponse(status=status, headers={}, body=body)
 
 
 AZURE_CFG = {"resourceName": "my-res", "deploymentName": "my-dep"}
