@@ -28,6 +28,7 @@ from .cassette import (
 from .extension import (
     GatewaySnapshotExtension,
     assert_cassette,
+    case_snapshot,
     configure_syrupy,
     load_recorded,
     snapshot_path,
@@ -49,6 +50,7 @@ __all__ = [
     "SecretLeakError",
     "Summary",
     "assert_cassette",
+    "case_snapshot",
     "configure_syrupy",
     "describe_response",
     "is_final_status",

@@ -10,6 +10,12 @@ Public functions (what the plugin calls)::
     ...                                     # run the test through Recorder(...).resolve
     assert_cassette(snapshot, outcome.cassette)
 
+``snapshot`` is syrupy's fixture (switched to our extension on first use), or, for tests
+that do not take that fixture (config items), ``case_snapshot(request)``: the same
+assertion built directly, which saves syrupy's registration of an unused amber one.
+``load_recorded`` keeps the text it read for the comparison in ``assert_cassette``, so a
+cassette is read once per test; names and paths are memoized.
+
 ``assert_cassette`` uses syrupy's normal assertion, so ``--snapshot-update``, unused
 detection, ``--snapshot-warn-unused``, ``--snapshot-details`` and xdist reports work as for
 any snapshot. A cassette with ``write=True`` (record/refresh) is written when it differs
@@ -51,7 +57,6 @@ from typing import TYPE_CHECKING, Any
 import syrupy
 import yaml
 from syrupy.data import SnapshotCollection, SnapshotCollections
-from syrupy.exceptions import SnapshotDoesNotExist
 from syrupy.extensions.base import AbstractSyrupyExtension
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.location import PyTestLocation
@@ -88,12 +93,51 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
     file_extension = "yaml"
     _write_mode = WriteMode.TEXT
 
-    # --- naming ---------------------------------------------------------------------------
+    # --- naming (memoized: syrupy asks for the same names and paths many times per test,
+    # and each answer costs several pathlib objects) ---------------------------------------
 
     @classmethod
     def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
-        base = AbstractSyrupyExtension.get_snapshot_name(test_location=test_location, index=index)
-        return safe_file_stem(base)
+        key = ("name", cls, test_location.nodeid, test_location.testname, index)
+        name = _memo.get(key)
+        if name is None:
+            base = AbstractSyrupyExtension.get_snapshot_name(
+                test_location=test_location, index=index
+            )
+            name = _remember(key, safe_file_stem(base))
+        return name
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        key = ("dir", cls, cls.snapshot_dirname, test_location.filepath)
+        found = _memo.get(key)
+        if found is None:
+            found = _remember(key, super().dirname(test_location=test_location))
+        return found
+
+    @classmethod
+    def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
+        key = ("discovery", cls, cls.snapshot_dirname, test_location.filepath)
+        found = _memo.get(key)
+        if found is None:
+            found = _remember(key, super().discovery_dirname(test_location=test_location))
+        return found
+
+    @classmethod
+    def get_location(cls, *, test_location: PyTestLocation, index: SnapshotIndex) -> str:
+        key = (
+            "location",
+            cls,
+            cls.snapshot_dirname,
+            test_location.filepath,
+            test_location.nodeid,
+            test_location.testname,
+            index,
+        )
+        found = _memo.get(key)
+        if found is None:
+            found = _remember(key, super().get_location(test_location=test_location, index=index))
+        return found
 
     @classmethod
     def matches_test_location(
@@ -153,9 +197,36 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
         return super().discover_snapshots(test_location=test_location, ignore_extensions=keep)
 
     def owns_snapshot_collection(self, *, filepath: str, test_location: PyTestLocation) -> bool:
-        if not super().owns_snapshot_collection(filepath=filepath, test_location=test_location):
+        if not self._owns(filepath, test_location):
             return False
         return not _protected(filepath, final=False)
+
+    def _owns(self, filepath: str, test_location: PyTestLocation) -> bool:
+        """syrupy's rule for single files (a ``.yaml`` one level below the discovery
+        directory), with a string comparison before the pathlib one."""
+        if not self.is_snapshot_location(location=filepath):
+            return False
+        discovery = self.discovery_dirname(test_location=test_location)
+        if os.path.dirname(os.path.dirname(filepath)) == discovery:
+            return True  # what syrupy's Path comparison concludes too
+        return super().owns_snapshot_collection(filepath=filepath, test_location=test_location)
+
+    def read_snapshot_data_from_location(
+        self, *, snapshot_location: str, snapshot_name: str, session_id: str
+    ) -> SerializableData | None:
+        """The text `load_recorded` read for this assertion (once), else the file's."""
+        recalled = self._recalled
+        if recalled is not None and recalled[0] == snapshot_location:
+            self._recalled = None
+            return recalled[1]
+        return super().read_snapshot_data_from_location(
+            snapshot_location=snapshot_location, snapshot_name=snapshot_name, session_id=session_id
+        )
+
+    #: ``(location, text or None)`` read by `load_recorded`, handed to syrupy's comparison
+    #: in `assert_cassette` instead of reading the file a second time. The extension object
+    #: belongs to one test's assertion, so this never crosses tests.
+    _recalled: tuple[str, Any] | None = None
 
     def delete_snapshots(self, *, snapshot_location: str, snapshot_names: set[str]) -> None:
         if _protected(snapshot_location, final=True):
@@ -183,6 +254,19 @@ def _same_path(a: str, b: str) -> bool:
     return _norm(a) == _norm(b)
 
 
+#: Memoized names and paths (keys hold every input of the computation, including syrupy's
+#: ``snapshot_dirname`` option); bounded, cleared when full.
+_memo: dict[tuple[Any, ...], str] = {}
+_MEMO_MAX = 200_000
+
+
+def _remember(key: tuple[Any, ...], value: str) -> str:
+    if len(_memo) >= _MEMO_MAX:
+        _memo.clear()
+    _memo[key] = value
+    return value
+
+
 # --- which files must be kept -------------------------------------------------------------
 
 _PASSED = "passed"
@@ -202,13 +286,35 @@ def _owners(key: Any, items: Collection[Any]) -> tuple[dict[str, str], dict[str,
     by_path: dict[str, str] = {}
     stems: dict[str, set[str]] = {}
     for item in items:
-        location = PyTestLocation(item)
-        path = GatewaySnapshotExtension.get_location(test_location=location, index=0)
-        by_path[_norm(path)] = str(item.nodeid)
-        stems.setdefault(_norm(Path(location.filepath).parent), set()).add(location.basename)
+        cassette, test_dir, basename = _item_paths(item)
+        by_path[cassette] = str(item.nodeid)
+        stems.setdefault(test_dir, set()).add(basename)
     _owner_cache.clear()
     _owner_cache[id(key)] = (key, len(items), by_path, stems)
     return by_path, stems
+
+
+_item_cache: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+
+
+def _item_paths(item: Any) -> tuple[str, str, str]:
+    """(normalized cassette path, normalized test dir, test file stem) of a collected item;
+    memoized by node id, path and snapshot dir (the same items are asked about when the
+    first test registers and again at the end of the session)."""
+    key = (
+        str(item.nodeid),
+        str(getattr(item, "path", "")),
+        str(GatewaySnapshotExtension.snapshot_dirname),
+    )
+    found = _item_cache.get(key)
+    if found is None:
+        location = PyTestLocation(item)
+        path = GatewaySnapshotExtension.get_location(test_location=location, index=0)
+        found = (_norm(path), _norm(Path(location.filepath).parent), location.basename)
+        if len(_item_cache) >= _MEMO_MAX:
+            _item_cache.clear()
+        _item_cache[key] = found
+    return found
 
 
 def _norm(path: str | Path) -> str:
@@ -255,13 +361,42 @@ _DERIVED_ATTR = "_cfgateway_assertion"
 
 def _ours(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """The test's ``snapshot`` fixture switched to our extension (one per fixture object;
-    kept on the fixture object itself, which is per test)."""
+    kept on the fixture object itself, which is per test). An assertion built by
+    `case_snapshot` already is ours."""
+    if snapshot.extension_class is GatewaySnapshotExtension:
+        return snapshot
     derived: SnapshotAssertion | None = getattr(snapshot, _DERIVED_ATTR, None)
     if derived is None:
         hide_cassettes_from_other_extensions(snapshot.session)
         derived = snapshot.use_extension(GatewaySnapshotExtension)
         setattr(snapshot, _DERIVED_ATTR, derived)
     return derived
+
+
+def case_snapshot(request: Any) -> SnapshotAssertion:
+    """A syrupy assertion for this test that stores its cassette with
+    `GatewaySnapshotExtension`, built directly (what ``snapshot.use_extension(...)`` builds)
+    for tests that do not take syrupy's ``snapshot`` fixture (config items): one syrupy
+    registration per test instead of two. Pass it wherever the API takes ``snapshot``.
+    Needs syrupy's session (raises ``RuntimeError`` when syrupy is disabled)."""
+    from syrupy.assertion import SnapshotAssertion
+
+    config = request.config
+    session = getattr(config, "_syrupy", None)
+    if session is None:
+        raise RuntimeError(
+            "syrupy is not active in this session; pytest-cfgateway stores snapshots with "
+            "syrupy (do not disable it with -p no:syrupy)"
+        )
+    hide_cassettes_from_other_extensions(session)
+    option = config.option
+    return SnapshotAssertion(
+        update_snapshots=bool(option.update_snapshots),
+        update_new_snapshots_only=bool(getattr(option, "update_new_snapshots_only", False)),
+        extension_class=GatewaySnapshotExtension,
+        test_location=PyTestLocation(request.node),
+        session=session,
+    )
 
 
 def configure_syrupy(config: Any) -> None:
@@ -307,16 +442,19 @@ def load_recorded(snapshot: SnapshotAssertion) -> Cassette | None:
     cassette.
     """
     snap = _ours(snapshot)
-    path = snapshot_path(snapshot)
-    try:
-        text = snap.extension.read_snapshot(
-            test_location=snap.test_location, index=0, session_id=str(id(snap.session))
-        )
-    except SnapshotDoesNotExist:
+    extension = snap.extension
+    location = extension.get_location(test_location=snap.test_location, index=0)
+    name = extension.get_snapshot_name(test_location=snap.test_location, index=0)
+    text = extension.read_snapshot_data_from_location(
+        snapshot_location=location, snapshot_name=name, session_id=str(id(snap.session))
+    )
+    if isinstance(extension, GatewaySnapshotExtension):
+        extension._recalled = (location, text)  # syrupy's comparison reuses it
+    if text is None:
         return None
     if not isinstance(text, str):
-        raise CassetteError(f"{path}: expected text, got {type(text).__name__}")
-    return Cassette.from_text(text, source=str(path))
+        raise CassetteError(f"{location}: expected text, got {type(text).__name__}")
+    return Cassette.from_text(text, source=location)
 
 
 def assert_cassette(snapshot: SnapshotAssertion, cassette: Cassette) -> None:
@@ -356,6 +494,7 @@ __all__ = [
     "GatewaySnapshotExtension",
     "assert_cassette",
     "atomic_write_text",
+    "case_snapshot",
     "configure_syrupy",
     "load_recorded",
     "safe_file_stem",

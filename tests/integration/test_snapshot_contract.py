@@ -8,6 +8,7 @@ The temp projects use the snapshot API from an ordinary conftest fixture with a 
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from pathlib import Path
 
@@ -81,7 +82,13 @@ def _send_for(root):
 
 
 @pytest.fixture
-def ask(snapshot, request):
+def ask(request):
+    if os.environ.get("CFGW_CASE_SNAPSHOT"):  # how config items get theirs
+        from pytest_cfgateway.snapshots.extension import case_snapshot
+
+        snapshot = case_snapshot(request)
+    else:
+        snapshot = request.getfixturevalue("snapshot")
     config = request.config
     mode = config.getoption("--fake-mode") or (
         "record" if config.option.update_snapshots else "replay"
@@ -134,12 +141,19 @@ filterwarnings = error
 BASE_ARGS = ("-p", "no:cfgateway", "-p", "no:asyncio", "-p", "no:cacheprovider", "-q")
 
 
-@pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+@pytest.fixture(params=["snapshot-fixture", "case_snapshot"])
+def project(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> pytest.Pytester:
+    """The temp project; every end-to-end test runs twice: with syrupy's ``snapshot``
+    fixture switched to our extension (what ``cf_gateway`` tests use) and with the
+    assertion `case_snapshot` builds directly (what config items use)."""
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    for name in ("FAIL_FSYNC", "ANSWER_PREFIX", "LEAK_KEY", "LEAK_NUMBER"):
+    for name in ("FAIL_FSYNC", "ANSWER_PREFIX", "LEAK_KEY", "LEAK_NUMBER", "CFGW_CASE_SNAPSHOT"):
         monkeypatch.delenv(name, raising=False)
+    if request.param == "case_snapshot":
+        monkeypatch.setenv("CFGW_CASE_SNAPSHOT", "1")
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_evals=TESTS)
     pytester.makefile(".ini", pytest=INI)
@@ -217,6 +231,28 @@ def test_refresh_rewrites_changed_answers(
     run(project, "--fake-mode", "refresh").assert_outcomes(passed=5)
     assert files(project) == before
     assert len(calls(project)) == 12
+
+
+def test_refresh_with_changed_answers_rewrites_exactly_those(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored text `load_recorded` read is what syrupy compares against (it is not
+    read twice): a changed answer is still seen, and written."""
+    run(project, "--fake-mode", "record").assert_outcomes(passed=5)
+    before = files(project)
+    monkeypatch.setenv("LEAK_KEY", "1")  # the replies gain a (scrubbed) field
+    result = run(project, "--fake-mode", "refresh", "-k", "twice")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*1 snapshot updated*"])
+    after = files(project)
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"test_twice.yaml"}
+    assert b"the key is <secret:OPENAI_API_KEY>" in after["test_twice.yaml"]
+    monkeypatch.delenv("LEAK_KEY")
+    run(project, "-k", "twice").assert_outcomes(passed=1)  # replays the new answers
+    result = run(project, "--fake-mode", "live", "-k", "twice")
+    result.assert_outcomes(passed=1)
+    assert files(project) == after  # live never writes
 
 
 def test_missing_request_fails_with_the_record_command(project: pytest.Pytester) -> None:
@@ -550,3 +586,41 @@ def test_non_python_collected_files(cases_project: pytest.Pytester) -> None:
     assert result.ret == 0
     assert {n.split("/")[0] for n in cassette_names(p)} == {"a"} and len(cassette_names(p)) == 1
     assert (p.path / "__snapshots__" / "test_amber.ambr").is_file()
+
+
+def test_case_snapshot_registers_one_assertion_per_test(project: pytest.Pytester) -> None:
+    """The fixture route registers two syrupy assertions per test (amber's and ours);
+    `case_snapshot` registers one, and it is ours."""
+    project.makepyfile(
+        test_count="""
+        import syrupy
+
+        def test_1(ask):
+            ask("one")
+
+        def test_2(ask):
+            ask("two")
+
+        def test_zz_count():
+            kinds = [a.extension_class.__name__ for a in syrupy._syrupy._assertions]
+            with open("kinds.txt", "w") as f:
+                f.write(",".join(kinds))
+        """
+    )
+    run(project, "test_count.py", "--fake-mode", "record").assert_outcomes(passed=3)
+    kinds = (project.path / "kinds.txt").read_text().split(",")
+    if "CFGW_CASE_SNAPSHOT" in os.environ:
+        assert kinds == ["GatewaySnapshotExtension"] * 2
+    else:
+        assert sorted(kinds) == sorted(["AmberSnapshotExtension", "GatewaySnapshotExtension"] * 2)
+    run(project, "test_count.py").assert_outcomes(passed=3)
+
+
+def test_case_snapshot_needs_syrupy() -> None:
+    from types import SimpleNamespace
+
+    from pytest_cfgateway.snapshots.extension import case_snapshot
+
+    request = SimpleNamespace(config=SimpleNamespace(option=SimpleNamespace()))
+    with pytest.raises(RuntimeError, match="syrupy is not active"):
+        case_snapshot(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from pytest_cfgateway.gateway.redact import Secrets
 from pytest_cfgateway.snapshots import Cassette, CassetteError, Exchange, SecretLeakError
@@ -256,3 +257,79 @@ def test_comparable_ignores_latency_order_and_call_ids() -> None:
     assert comparable(a) == comparable(b)
     c = Cassette([_exchange(output_text="different"), _exchange(fingerprint="a" * 64)]).to_data()
     assert comparable(a) != comparable(c)
+
+
+# --- the fast builder gives exactly PyYAML's data ----------------------------------------
+
+HAND_WRITTEN = [
+    "a: 1\nb: -5\nc: +5\nd: 012\ne: 0x1F\nf: 1_000\ng: 0\nh: 190:20:30\ni: 0b101\n",
+    "a: 1.5\nb: .inf\nc: -.Inf\nd: 1e3\ne: 6.8523015e+5\nf: 1_0.5\ng: 190:20:30.15\n",
+    "a: yes\nb: No\nc: on\nd: OFF\ne: true\nf: ~\ng: null\nh:\n",
+    "d: 2024-01-31\nt: 2001-12-14t21:59:43.10-05:00\n",
+    "b: !!binary aGVsbG8=\n",
+    "s: !!set {a, b}\no: !!omap [{a: 1}, {b: 2}]\n",
+    "base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\n",
+    "a: &x [1, 2]\nb: *x\n",
+    "a: &r [1, *r]\n",
+    "? [1, 2]\n: x\n",
+    "a: !lines [one, two]\nb: !lines\n- 'x '\n- \"\\ty\"\n",
+    "a: !lines []\n",
+    "a: 1\na: 2\nb: 3\n",
+    "a: !!str 12\nb: !!int '12'\nc: !!float '1'\nd: !!null ''\ne: !!bool 'yes'\n",
+    "- 1\n- [2, {3: 4}]\n- {true: 1, null: 2, 1.5: 3}\n",
+    "x: '١٢'\ny: !!int ١٢\n",
+    "",
+    "# only a comment\n",
+    "plain\n",
+]
+
+
+def _reference(text: str) -> Any:
+    from pytest_cfgateway.snapshots.yamlio import _CassetteLoader
+
+    return yaml.load(text, Loader=_CassetteLoader)  # PyYAML's own constructor
+
+
+def _result(fn: Any, text: str) -> Any:
+    try:
+        return ("ok", repr(fn(text)))
+    except yaml.YAMLError as exc:
+        return ("error", type(exc).__name__, str(exc))
+    except (ValueError, RecursionError) as exc:
+        return ("error", type(exc).__name__, str(exc))
+
+
+@pytest.mark.parametrize("text", HAND_WRITTEN)
+def test_fast_builder_equals_pyyaml_constructor(text: str) -> None:
+    assert _result(load_yaml, text) == _result(_reference, text)
+
+
+@pytest.mark.parametrize("text", ["a: !lines {x: 1}\n", "a: !lines [1, 2]\n", "a: !nope x\n"])
+def test_bad_tags_raise_pyyamls_error(text: str) -> None:
+    with pytest.raises(yaml.YAMLError) as fast:
+        load_yaml(text)
+    with pytest.raises(yaml.YAMLError) as ref:
+        _reference(text)
+    assert str(fast.value) == str(ref.value)
+
+
+def test_aliases_are_shared_as_pyyaml_shares_them() -> None:
+    data = load_yaml("a: &x [1, 2]\nb: *x\n")
+    assert data["a"] is data["b"]
+
+
+@pytest.mark.parametrize("text", TRICKY_STRINGS)
+def test_fast_builder_on_dumped_strings(text: str) -> None:
+    dumped = dump_yaml({"s": text, "l": [text, {text or "e": [1, 2.5, None, True]}]})
+    assert repr(load_yaml(dumped)) == repr(_reference(dumped))
+
+
+def test_copy_data_is_a_deep_copy() -> None:
+    from pytest_cfgateway.snapshots.cassette import copy_data
+
+    body: dict[str, Any] = {"a": [1, {"b": "c"}], "t": (1, [2]), "n": None, "f": 1.5}
+    copied = copy_data(body)
+    assert copied == body
+    copied["a"][1]["b"] = "changed"
+    copied["t"][1].append(3)
+    assert body == {"a": [1, {"b": "c"}], "t": (1, [2]), "n": None, "f": 1.5}

@@ -82,3 +82,53 @@ def test_text_diff_is_limited() -> None:
     new = "\n".join(str(i * 2) for i in range(200))
     lines = text_diff(old, new, limit=10)
     assert len(lines) == 11 and lines[0] == "--- snapshot" and "more diff lines" in lines[-1]
+
+
+# --- memoized names and paths ----------------------------------------------------------------
+
+
+class _Item:
+    def __init__(self, name: str, path: str) -> None:
+        from pathlib import Path
+
+        self.name = name
+        self.nodeid = f"t/{Path(path).name}::{name}"
+        self.path = Path(path)
+        self.obj = type("O", (), {"__module__": "test_m", "__name__": "test_q"})
+
+
+def test_memoized_locations_follow_every_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    from syrupy.extensions.base import SnapshotCollectionStorage
+    from syrupy.extensions.single_file import SingleFileSnapshotExtension
+    from syrupy.location import PyTestLocation
+
+    from pytest_cfgateway.snapshots.extension import GatewaySnapshotExtension as Ext
+
+    def where(name: str, path: str, index: int | str = 0) -> tuple[str, str, str, str]:
+        loc = PyTestLocation(_Item(name, path))  # type: ignore[arg-type]
+        return (
+            Ext.get_location(test_location=loc, index=index),
+            Ext.get_snapshot_name(test_location=loc, index=index),
+            Ext.dirname(test_location=loc),
+            Ext.discovery_dirname(test_location=loc),
+        )
+
+    def unmemoized(name: str, path: str, index: int | str = 0) -> tuple[str, str, str, str]:
+        loc = PyTestLocation(_Item(name, path))  # type: ignore[arg-type]
+        stem = safe_file_stem(f"{loc.snapshot_name}" + (f".{index}" if index else ""))
+        dirname = SingleFileSnapshotExtension.dirname.__func__(Ext, test_location=loc)  # type: ignore[attr-defined]
+        return (f"{dirname}/{stem}.yaml", stem, dirname, dirname.rpartition("/")[0])
+
+    cases = [
+        ("test_q[a/b]", "/p/t/test_m.py", 0),
+        ("test_q[a/b]", "/p/t/test_m.py", 1),
+        ("test_q[a/b]", "/p/u/test_m.py", 0),
+        ("test_r", "/p/t/test_m.py", 0),
+        ("test_r", "/p/t/cfg.yaml", 0),
+    ]
+    for case in cases * 2:  # the second round is served from the memo
+        assert where(*case) == unmemoized(*case)
+    # syrupy's --snapshot-dirname option changes the directory, memo or not
+    monkeypatch.setattr(SnapshotCollectionStorage, "snapshot_dirname", "__other__")
+    loc, _, dirname, _ = where("test_r", "/p/t/test_m.py")
+    assert dirname == "/p/t/__other__/test_m" and loc.startswith(dirname + "/")
