@@ -84,7 +84,7 @@ class Runtime:
         self.spent_usd = 0.0
         self.drift_reports: list[tuple[str, str]] = []
         self._spend_lock = threading.Lock()
-        self._runner: Any = None  # an asyncio.Runner, made on first use
+        self._loop: Any = None  # replay's in-thread event loop, made on first use
         self.budget_skips = 0
         from .scheduler import Prefetcher
 
@@ -111,9 +111,9 @@ class Runtime:
 
     def close(self) -> None:
         self.prefetcher.cancel()
-        if self._runner is not None:
-            self._runner.close()
-            self._runner = None
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
         for gw in self._gateways.values():
             gw.close()
         self._gateways.clear()
@@ -129,10 +129,12 @@ class Runtime:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            if self._runner is None:
-                self._runner = asyncio.Runner()
-            runner: asyncio.Runner = self._runner
-            return runner.run(coro)
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+            loop: asyncio.AbstractEventLoop = self._loop
+            # run_until_complete rather than asyncio.Runner.run: the latter installs a Ctrl-C
+            # handler on every call, which costs more than the evaluation of a replayed item
+            return loop.run_until_complete(coro)
         return gw.run(coro)  # called from inside a running loop (an async test)
 
     # spending ------------------------------------------------------------------------

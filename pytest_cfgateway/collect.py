@@ -85,12 +85,15 @@ def _posix_rel(path: Path, root: Path) -> str:
 
 
 def _case_function(name: str, module: str) -> Any:
-    """The test function of a config item: it takes syrupy's ``snapshot`` fixture."""
+    """The test function of a config item. It builds its syrupy assertion directly on our
+    extension (one registration with syrupy per item, instead of the ``snapshot`` fixture's
+    plus ours)."""
 
-    def cfgateway_case(snapshot: Any, request: pytest.FixtureRequest) -> None:
+    def cfgateway_case(request: pytest.FixtureRequest) -> None:
         from .runner import run_case
+        from .snapshots import case_snapshot
 
-        run_case(request.node, snapshot)
+        run_case(request.node, case_snapshot(request))
 
     cfgateway_case.__name__ = name
     cfgateway_case.__qualname__ = name

@@ -30,7 +30,7 @@ from ..gateway.types import Message
 from .cases import EvalCase, ProviderSpec
 from .errors import ConfigError, Ctx
 from .files import JS_EXTENSIONS, split_function, strip_file_prefix
-from .yaml12 import Yaml12Loader
+from .yaml12 import parse_yaml12
 
 
 class _Undefined(jinja2.ChainableUndefined):
@@ -329,9 +329,7 @@ def _load_var(name: str, ref: str, case: EvalCase, current: dict[str, Any]) -> A
         if suffix == ".json":
             return json.loads(path.read_text(encoding="utf-8-sig"))
         if suffix in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.load(path.read_text(encoding="utf-8-sig"), Loader=Yaml12Loader)
+            return parse_yaml12(path.read_text(encoding="utf-8-sig"))
         if suffix in _IMAGE_EXTS or suffix in _VIDEO_EXTS:
             mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
@@ -493,7 +491,7 @@ def parse_chat(rendered: str) -> list[Message]:
         import yaml
 
         try:
-            data = yaml.load(rendered, Loader=Yaml12Loader)
+            data = parse_yaml12(rendered)
         except yaml.YAMLError as exc:
             raise ConfigError(
                 f"chat prompt is not valid YAML: {exc}",
