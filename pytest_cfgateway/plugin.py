@@ -165,7 +165,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     Runtime.install(config)
     if config.pluginmanager.hasplugin("syrupy"):
-        from .snapshots import configure_syrupy
+        from .snapshots._options import configure_syrupy
 
         configure_syrupy(config)
 

@@ -17,25 +17,53 @@ Modules: `store` (modes, `Recorder`), `cassette` (the stored form), `yamlio` (th
 dialect), `summary` (text/usage of a reply), `explain` (diffs), `extension` (syrupy).
 """
 
-from ..modes import Mode
-from .cassette import (
-    REQUEST_HEADER_ALLOWLIST,
-    Cassette,
-    CassetteError,
-    Exchange,
-    SecretLeakError,
-)
-from .extension import (
-    GatewaySnapshotExtension,
-    assert_cassette,
-    case_snapshot,
-    configure_syrupy,
-    load_recorded,
-    snapshot_path,
-    stored_cassette,
-)
-from .store import Drift, Outcome, Recorder, is_final_status
-from .summary import Summary, describe_response
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..modes import Mode
+    from ._options import configure_syrupy
+    from .cassette import (
+        REQUEST_HEADER_ALLOWLIST,
+        Cassette,
+        CassetteError,
+        Exchange,
+        SecretLeakError,
+    )
+    from .extension import (
+        GatewaySnapshotExtension,
+        assert_cassette,
+        case_snapshot,
+        load_recorded,
+        snapshot_path,
+        stored_cassette,
+    )
+    from .store import Drift, Outcome, Recorder, is_final_status
+    from .summary import Summary, describe_response
+
+#: where each public name lives; imported on first use, so the plugin's start-up stays cheap
+_WHERE = {
+    "Mode": "..modes",
+    "REQUEST_HEADER_ALLOWLIST": ".cassette",
+    "Cassette": ".cassette",
+    "CassetteError": ".cassette",
+    "Exchange": ".cassette",
+    "SecretLeakError": ".cassette",
+    "GatewaySnapshotExtension": ".extension",
+    "assert_cassette": ".extension",
+    "case_snapshot": ".extension",
+    "load_recorded": ".extension",
+    "snapshot_path": ".extension",
+    "stored_cassette": ".extension",
+    "configure_syrupy": "._options",
+    "Drift": ".store",
+    "Outcome": ".store",
+    "Recorder": ".store",
+    "is_final_status": ".store",
+    "Summary": ".summary",
+    "describe_response": ".summary",
+}
 
 __all__ = [
     "REQUEST_HEADER_ALLOWLIST",
@@ -58,3 +86,14 @@ __all__ = [
     "snapshot_path",
     "stored_cassette",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

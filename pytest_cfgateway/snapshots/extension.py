@@ -61,6 +61,7 @@ from syrupy.extensions.base import AbstractSyrupyExtension
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.location import PyTestLocation
 
+from ._options import CASSETTE_EXTENSION, configure_syrupy
 from .cassette import Cassette, CassetteError, comparable, render_text
 from .yamlio import load_yaml
 
@@ -90,7 +91,7 @@ def safe_file_stem(name: str) -> str:
 class GatewaySnapshotExtension(SingleFileSnapshotExtension):
     """One YAML cassette per test; atomic writes; semantic comparison."""
 
-    file_extension = "yaml"
+    file_extension = CASSETTE_EXTENSION
     _write_mode = WriteMode.TEXT
 
     # --- naming (memoized: syrupy asks for the same names and paths many times per test,
@@ -397,17 +398,6 @@ def case_snapshot(request: Any) -> SnapshotAssertion:
         test_location=PyTestLocation(request.node),
         session=session,
     )
-
-
-def configure_syrupy(config: Any) -> None:
-    """Call from ``pytest_configure``: tell syrupy's other extensions (amber, whose discovery
-    walks all of ``__snapshots__``) to skip ``.yaml`` files, so a cassette that must be kept
-    is never taken for an unknown file and deleted. Our extension still discovers them."""
-    option = config.option
-    exts = list(getattr(option, "ignore_file_extensions", None) or [])
-    if GatewaySnapshotExtension.file_extension not in exts:
-        exts.append(GatewaySnapshotExtension.file_extension)
-        option.ignore_file_extensions = exts
 
 
 def hide_cassettes_from_other_extensions(session: Any) -> None:
