@@ -40,12 +40,19 @@ def prepare_case(item: CaseItem) -> None:
     from .config import ConfigError
 
     runtime = _runtime(item)
+    if _PREPARED in item.stash:  # rendered already by the scheduler
+        return
     try:
         item.stash[_PREPARED] = render_case(item.case, runtime.env)
     except (ConfigError, ValueError, OSError) as exc:
         raise CaseError(
             runtime.secrets.scrub_text(f"{item.nodeid}: cannot render the prompt: {exc}")
         ) from None
+
+
+def remember_render(item: pytest.Item, prepared: _Prepared) -> None:
+    """Keep a render made ahead of time (by the scheduler) for the item's setup."""
+    item.stash[_PREPARED] = prepared
 
 
 def render_case(case: EvalCase, env: Mapping[str, str]) -> _Prepared:
@@ -300,4 +307,4 @@ def _rel(item: pytest.Item) -> str:
     return item.nodeid.split("::", 1)[0]
 
 
-__all__ = ["CaseError", "CaseFailed", "prepare_case", "render_case", "run_case"]
+__all__ = ["CaseError", "CaseFailed", "prepare_case", "remember_render", "render_case", "run_case"]

@@ -48,27 +48,25 @@ class Prefetcher:
         mode = runtime.settings.mode
         if mode is Mode.REPLAY or os.environ.get("PYTEST_XDIST_WORKER"):
             return
-        plan: list[tuple[str, str, Gateway, PreparedRequest]] = []
+        sem_holder: dict[str, asyncio.Semaphore] = {}
         for item in items:
             if not isinstance(item, CaseItem):
                 continue
             job = self._plan(item, record_only_missing=mode is Mode.RECORD)
-            if job is not None:
-                plan.append(job)
-        if not plan:
-            return
-        sem_holder: dict[str, asyncio.Semaphore] = {}
-        for nodeid, fp, gw, req in plan:
-            future = gw.submit(self._send(gw, req, sem_holder))
-            self._futures[(nodeid, fp)] = future
-        self.scheduled = len(plan)
+            if job is None:
+                continue
+            nodeid, fp, gw, req = job
+            # submitted as soon as planned: the first calls are in flight while the rest of
+            # the plan is still being rendered
+            self._futures[(nodeid, fp)] = gw.submit(self._send(gw, req, sem_holder))
+            self.scheduled += 1
 
     def _plan(
         self, item: Any, *, record_only_missing: bool
     ) -> tuple[str, str, Gateway, PreparedRequest] | None:
         """The item's main call, or None when it needs none (or cannot be planned: the item
         itself will then report why when it runs)."""
-        from .runner import render_case
+        from .runner import remember_render, render_case
         from .snapshots import CassetteError, stored_cassette
 
         case = item.case
@@ -77,6 +75,7 @@ class Prefetcher:
         runtime = self._runtime
         try:
             prepared = render_case(case, runtime.env)
+            remember_render(item, prepared)  # the item's setup will not render again
             _, adapters = runtime.registries(item.path, item.ihook)
             gw = runtime.gateway(adapters)
             options = {**case.provider.config, **case.prompt.config}
