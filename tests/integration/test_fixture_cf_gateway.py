@@ -244,3 +244,53 @@ def test_corrupt_snapshot_is_an_error_naming_the_file(pytester, emu):
     assert result.ret != 0
     out = result.stdout.str()
     assert snap.name in out and "INTERNALERROR" not in out
+
+
+def test_embed_records_and_replays(pytester, emu, monkeypatch):
+    pytester.makepyfile(
+        """
+        def test_vectors(cf_gateway):
+            v = cf_gateway.embed("openai:text-embedding-3-large", ["a cat", "a dog"])
+            assert len(v) == 2 and len(v[0]) > 0
+        """
+    )
+    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
+    assert [r.path for r in emu.requests] == ["/v1/acct/gw/openai/embeddings"]
+    monkeypatch.delenv("OPENAI_API_KEY")
+    emu.clear()
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert emu.requests == []
+
+
+def test_custom_assertion_from_conftest_in_cf_assert(pytester):
+    pytester.makeconftest(
+        """
+        def pytest_cfgateway_register_assertions(register):
+            register("even-length", lambda output, value, context: len(output) % 2 == 0)
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_custom(cf_assert):
+            assert cf_assert("ab", "even-length").passed
+            assert cf_assert("abc", "not-even-length").passed
+            r = cf_assert("abc", "even-length", raise_on_fail=False)
+            assert not r.passed
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_duplicate_assertion_registration_is_a_clear_error(pytester):
+    pytester.makeconftest(
+        """
+        def pytest_cfgateway_register_assertions(register):
+            register("mine", lambda output, value, context: True)
+            register("mine", lambda output, value, context: False)
+        """
+    )
+    pytester.makepyfile("def test_x(cf_assert):\n    cf_assert('a', 'contains', 'a')\n")
+    result = pytester.runpytest()
+    out = result.stdout.str()
+    assert result.ret != 0 and "INTERNALERROR" not in out
+    assert "mine" in out
