@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
@@ -86,6 +87,7 @@ class Runtime:
         self._spend_lock = threading.Lock()
         self._loop: Any = None  # replay's in-thread event loop, made on first use
         self.budget_skips = 0
+        self.started_at = time.monotonic()
         from .scheduler import Prefetcher
 
         self.prefetcher = Prefetcher(self)
@@ -143,6 +145,10 @@ class Runtime:
             # handler on every call, which costs more than the evaluation of a replayed item
             return loop.run_until_complete(coro)
         return gw.run(coro)  # called from inside a running loop (an async test)
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the test run started (for evaluateOptions.maxEvalTimeMs)."""
+        return (time.monotonic() - self.started_at) * 1000
 
     # spending ------------------------------------------------------------------------
 

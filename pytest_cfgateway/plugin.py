@@ -7,6 +7,7 @@ only run when the plugin is used, so a suite that never uses it pays almost noth
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -211,6 +212,7 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
 
     runtime = Runtime.get(session.config)
     if runtime is not None and not session.config.option.collectonly:
+        runtime.started_at = time.monotonic()
         runtime.prefetcher.start(session.items)
     try:
         return (yield)

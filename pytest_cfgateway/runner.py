@@ -25,6 +25,10 @@ class CaseError(Exception):
     """The case could not run (bad template, bad assertion config, gateway error)."""
 
 
+class CaseTimeout(Exception):
+    """The case ran past ``evaluateOptions.timeoutMs``."""
+
+
 @dataclasses.dataclass
 class _Prepared:
     prompt_text: str
@@ -108,8 +112,36 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
             )
         return completion, output, grading
 
+    evaluate_options = case.evaluate_options or {}
+    timeout_ms = evaluate_options.get("timeoutMs") or 0
+    max_eval_ms = evaluate_options.get("maxEvalTimeMs") or 0
+    if max_eval_ms and runtime.elapsed_ms() > max_eval_ms:
+        result.outcome = "skipped"
+        runtime.results.append(result)
+        pytest.skip(
+            f"evaluateOptions.maxEvalTimeMs = {max_eval_ms} ms has passed "
+            f"({runtime.elapsed_ms():.0f} ms since the run started)"
+        )
+
+    async def evaluate_within_timeout() -> tuple[Any, Any, Any]:
+        if not timeout_ms:
+            return await evaluate()
+        import asyncio
+
+        try:
+            return await asyncio.wait_for(evaluate(), timeout_ms / 1000)
+        except TimeoutError:
+            raise CaseTimeout(
+                f"the case did not finish within evaluateOptions.timeoutMs = {timeout_ms} ms"
+            ) from None
+
     try:
-        completion, output, grading = runtime.run(gw, evaluate())
+        completion, output, grading = runtime.run(gw, evaluate_within_timeout())
+    except CaseTimeout as exc:
+        result.outcome = "error"
+        result.reason = str(exc)
+        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
+        raise CaseError(str(exc)) from None
     except AssertionSkipped as exc:
         result.outcome = "skipped"
         _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)

@@ -17,6 +17,10 @@ parallelism is the number of workers.
 
 Spending: each scheduled call checks ``--cf-max-cost`` right before it goes out, so no new
 live call starts once the estimated spend has passed the budget.
+
+Per config, as promptfoo: ``evaluateOptions.maxConcurrency`` lowers the number of that
+config's calls in flight (never above ``--cf-concurrency``); ``evaluateOptions.delay`` and a
+provider's ``delay`` (ms) make its calls go one at a time with that pause before each.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ class Prefetcher:
         mode = runtime.settings.mode
         if mode is Mode.REPLAY or os.environ.get("PYTEST_XDIST_WORKER"):
             return
-        sem_holder: dict[str, asyncio.Semaphore] = {}
+        sems: dict[Any, asyncio.Semaphore] = {}
         for item in items:
             if not isinstance(item, CaseItem):
                 continue
@@ -58,7 +62,14 @@ class Prefetcher:
             nodeid, fp, gw, req = job
             # submitted as soon as planned: the first calls are in flight while the rest of
             # the plan is still being rendered
-            self._futures[(nodeid, fp)] = gw.submit(self._send(gw, req, sem_holder))
+            limit, delay_s = self._pacing(item.case)
+            lane = (
+                (str(item.case.config_path), item.case.provider.id)
+                if delay_s
+                else (str(item.case.config_path))
+            )
+            send = self._send(gw, req, sems, lane, limit, delay_s)
+            self._futures[(nodeid, fp)] = gw.submit(send)
             self.scheduled += 1
 
     def _plan(
@@ -91,13 +102,37 @@ class Prefetcher:
             return None  # the item reports this itself, with context, when it runs
         return item.nodeid, fp, gw, req
 
+    def _pacing(self, case: Any) -> tuple[int, float]:
+        """(calls in flight, pause before each call in seconds) for a case's config/provider."""
+        options = case.evaluate_options or {}
+        limit = self._runtime.settings.concurrency
+        if options.get("maxConcurrency"):
+            limit = max(1, min(limit, int(options["maxConcurrency"])))
+        delay_ms = max(int(options.get("delay") or 0), int(case.provider.delay_ms or 0))
+        if delay_ms > 0:
+            return 1, delay_ms / 1000  # promptfoo: a delay means one call at a time
+        return limit, 0.0
+
     async def _send(
-        self, gw: Gateway, req: PreparedRequest, sem_holder: dict[str, asyncio.Semaphore]
+        self,
+        gw: Gateway,
+        req: PreparedRequest,
+        sems: dict[Any, asyncio.Semaphore],
+        lane: Any,
+        limit: int,
+        delay_s: float,
     ) -> RawResponse:
-        sem = sem_holder.get("sem")
-        if sem is None:  # created on the background loop it is used on
-            sem = sem_holder["sem"] = asyncio.Semaphore(self._runtime.settings.concurrency)
-        async with sem:
+        # semaphores are created on the background loop they are used on; the global one
+        # bounds everything, the lane's one the config (or the delayed provider)
+        overall = sems.get(None)
+        if overall is None:
+            overall = sems[None] = asyncio.Semaphore(self._runtime.settings.concurrency)
+        own = sems.get(lane)
+        if own is None:
+            own = sems[lane] = asyncio.Semaphore(limit)
+        async with own, overall:
+            if delay_s:
+                await asyncio.sleep(delay_s)
             self._runtime.check_budget()
             return await gw.asend(req)
 

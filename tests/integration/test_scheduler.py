@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 
 import pytest
@@ -78,3 +79,42 @@ def test_max_cost_stops_new_live_calls(project, emu, keyed_env):
     assert outcomes.get("skipped", 0) >= 1, result.stdout.str()
     assert "--cf-max-cost" in result.stdout.str()
     assert len(emu.requests) < 8
+
+
+def _overlaps(requests) -> int:
+    spans = sorted((r.created_at, r.created_at + r.duration_ms / 1000) for r in requests)
+    return sum(1 for (_, end), (start, _) in itertools.pairwise(spans) if start < end - 0.005)
+
+
+def test_max_concurrency_and_delay_from_evaluate_options(pytester, emu, keyed_env):
+    emu.latency_ms = 40
+    base = textwrap.dedent(CONFIG)
+    args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url, "--cf-mode", "live")
+    pytester.path.joinpath("promptfooconfig.yaml").write_text(base)
+    pytester.runpytest(*args).assert_outcomes(passed=8)
+    assert _overlaps(emu.requests) > 0  # by default calls overlap
+    for extra in ("evaluateOptions: {maxConcurrency: 1}\n", "evaluateOptions: {delay: 5}\n"):
+        emu.clear()
+        pytester.path.joinpath("promptfooconfig.yaml").write_text(base + extra)
+        pytester.runpytest(*args).assert_outcomes(passed=8)
+        assert len(emu.requests) == 8
+        assert _overlaps(emu.requests) == 0, extra
+
+
+def test_timeout_ms_makes_slow_cases_errors(pytester, emu, keyed_env):
+    emu.latency_ms = 600
+    pytester.path.joinpath("promptfooconfig.yaml").write_text(
+        textwrap.dedent(
+            """
+            prompts: ['{{x}}']
+            providers: ['openai:gpt-4o-mini']
+            evaluateOptions: {timeoutMs: 50}
+            tests: [{vars: {x: slow}, assert: [{type: contains, value: slow}]}]
+            """
+        )
+    )
+    result = pytester.runpytest(
+        "--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url, "--cf-mode", "live"
+    )
+    result.assert_outcomes(errors=1)
+    assert "timeoutMs = 50 ms" in result.stdout.str()
