@@ -81,7 +81,6 @@ class Runtime:
         self._gateways: dict[int, Gateway] = {}
         self._secrets: Secrets | None = None
         self.results: list[CaseResult] = []
-        self.selected: set[str] = set()
         self.spent_usd = 0.0
         self.drift_reports: list[tuple[str, str]] = []
         self._spend_lock = threading.Lock()
@@ -204,9 +203,6 @@ class Runtime:
             self._collected.add(resolved)
             return True
         return False
-
-    def note_selected(self, items: list[pytest.Item]) -> None:
-        self.selected = {item.nodeid for item in items}
 
     def note_setup_outcome(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Config items that never reached the call phase (render errors, skipped providers)
@@ -386,13 +382,9 @@ def _adapter_register(target: dict[str, Any]) -> Callable[[str, Any], None]:
                     f"{method}() method; subclass pytest_cfgateway.adapters.Adapter"
                 )
         existing = target.get(slug)
-        if existing is not None and existing is not adapter:
-            if (
-                type(existing) is type(adapter)
-                and getattr(existing, "slug", None) == getattr(adapter, "slug", None)
-                and vars(existing) == vars(adapter)
-            ):
-                return
+        if existing is adapter:
+            return  # the same adapter again: a no-op
+        if existing is not None:
             raise ValueError(
                 f"pytest_cfgateway_register_providers: provider {slug!r} is registered twice "
                 f"({type(existing).__name__} and {type(adapter).__name__}); pick another slug"

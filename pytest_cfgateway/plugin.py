@@ -188,17 +188,6 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return ConfigFile.from_parent(parent, path=file_path)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    from ._runtime import Runtime
-
-    runtime = Runtime.get(config)
-    if runtime is not None:
-        runtime.note_selected(items)
-
-
 def pytest_cfgateway_register_providers(register: Any) -> None:
     from .gateway.adapters.registry import builtin_adapters
 
