@@ -17,6 +17,7 @@ def test_summary_mentions_the_subject(cf_gateway, cf_assert):
     assert result.passed, result.reason
 
 
+@pytest.mark.anyio  # anyio's pytest plugin ships with httpx; pytest-asyncio works too
 async def test_async_calls(cf_gateway):
     import asyncio
 
