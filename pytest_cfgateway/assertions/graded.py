@@ -32,7 +32,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..gateway.errors import BudgetExceededError, GatewayError, NotRecordedError
 from ..gateway.types import Message
@@ -167,6 +167,8 @@ FACTUALITY_CATEGORIES = {
     "E": "The answers differ, but these differences don't matter for factuality.",
 }
 
+_T = TypeVar("_T")
+
 # --- grader plumbing ----------------------------------------------------------------------
 
 
@@ -230,16 +232,31 @@ def _grader(call: AssertionCall) -> Grader:
     return grader
 
 
-async def ask(call: AssertionCall, messages: list[Message], tally: _Tally) -> str:
-    """One grader chat call; transport failures and empty replies raise GraderFailure."""
+async def _grader_call(
+    call: AssertionCall,
+    kind: str,
+    what: str,
+    send: Callable[[Grader, ProviderRef], Awaitable[_T]],
+) -> tuple[ProviderRef, _T]:
+    """Send one grader request of ``kind``; gateway failures become GraderFailure.
+
+    Replay misses and budget stops pass through unchanged (they are not grader errors).
+    """
     grader = _grader(call)
-    provider = grader_provider(call, "text")
+    provider = grader_provider(call, kind)
     try:
-        completion = await grader.complete(provider, messages)
+        return provider, await send(grader, provider)
     except (NotRecordedError, BudgetExceededError):
         raise
     except GatewayError as exc:
-        raise GraderFailure(f"Grader call to {provider_label(provider)} failed: {exc}") from exc
+        raise GraderFailure(f"{what} call to {provider_label(provider)} failed: {exc}") from exc
+
+
+async def ask(call: AssertionCall, messages: list[Message], tally: _Tally) -> str:
+    """One grader chat call; transport failures and empty replies raise GraderFailure."""
+    provider, completion = await _grader_call(
+        call, "text", "Grader", lambda grader, ref: grader.complete(ref, messages)
+    )
     tally.tokens += completion.usage.total_tokens
     text = completion.text if isinstance(completion.text, str) else ""
     if not text.strip():
@@ -249,14 +266,9 @@ async def ask(call: AssertionCall, messages: list[Message], tally: _Tally) -> st
 
 async def embed(call: AssertionCall, inputs: list[str]) -> list[list[float]]:
     """One embeddings call for ``inputs``; failures raise GraderFailure."""
-    grader = _grader(call)
-    provider = grader_provider(call, "embedding")
-    try:
-        vectors = await grader.embed(provider, inputs)
-    except (NotRecordedError, BudgetExceededError):
-        raise
-    except GatewayError as exc:
-        raise GraderFailure(f"Embedding call to {provider_label(provider)} failed: {exc}") from exc
+    provider, vectors = await _grader_call(
+        call, "embedding", "Embedding", lambda grader, ref: grader.embed(ref, inputs)
+    )
     rows = list(vectors)
     if len(rows) != len(inputs) or any(not row for row in rows):
         raise GraderFailure(
@@ -687,10 +699,14 @@ async def g_eval(call: AssertionCall, tally: _Tally) -> GradingResult:
 # --- vectors ------------------------------------------------------------------------------
 
 
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    """Cosine similarity (0 when either vector is zero)."""
+def _same_size(a: Sequence[float], b: Sequence[float]) -> None:
     if len(a) != len(b):
         raise GraderFailure(f"embedding sizes differ ({len(a)} vs {len(b)})")
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity (0 when either vector is zero)."""
+    _same_size(a, b)
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     na = math.sqrt(sum(x * x for x in a))
     nb = math.sqrt(sum(y * y for y in b))
@@ -699,15 +715,13 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 def dot_product(a: Sequence[float], b: Sequence[float]) -> float:
     """Dot product."""
-    if len(a) != len(b):
-        raise GraderFailure(f"embedding sizes differ ({len(a)} vs {len(b)})")
+    _same_size(a, b)
     return sum(x * y for x, y in zip(a, b, strict=True))
 
 
 def euclidean(a: Sequence[float], b: Sequence[float]) -> float:
     """Euclidean distance."""
-    if len(a) != len(b):
-        raise GraderFailure(f"embedding sizes differ ({len(a)} vs {len(b)})")
+    _same_size(a, b)
     return math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)))
 
 
@@ -805,6 +819,15 @@ async def answer_relevance(call: AssertionCall, tally: _Tally) -> GradingResult:
 # --- context-* ----------------------------------------------------------------------------
 
 
+def _as_context(value: Any) -> str | list[str] | None:
+    """A non-empty string or non-empty list of strings as context, else None."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
 async def resolve_context(call: AssertionCall) -> str | list[str]:
     """The retrieved context: ``contextTransform`` over the output, else ``vars.context``."""
     name = call.base_type
@@ -813,19 +836,16 @@ async def resolve_context(call: AssertionCall) -> str | list[str]:
         value = await apply_transform(
             transform, call.output, call.context, spec=call.spec, what=f"contextTransform of {name}"
         )
-        if isinstance(value, str) and value.strip():
-            return value
-        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            return list(value)
+        context = _as_context(value)
+        if context is not None:
+            return context
         raise AssertionConfigError(
             f"contextTransform of {name} must return a non-empty string or list of strings; "
             f"got {type(value).__name__} {str(value)[:80]!r}"
         )
-    value = call.context.vars.get("context")
-    if isinstance(value, str) and value.strip():
-        return value
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return list(value)
+    context = _as_context(call.context.vars.get("context"))
+    if context is not None:
+        return context
     raise AssertionConfigError(
         f'"{name}" needs the retrieved context: set `vars.context` (a string or a list of '
         "chunks) or give the assertion a `contextTransform` that extracts it from the output."
@@ -860,6 +880,19 @@ def _threshold0(call: AssertionCall) -> float:
     return 0.0 if call.threshold is None else call.threshold
 
 
+def _score_vs_threshold(call: AssertionCall, label: str, score: float) -> GradingResult:
+    """Pass when ``score`` reaches the threshold (default 0); ``not-`` applied."""
+    threshold = _threshold0(call)
+    passed = score >= threshold - _EPS
+    op = ">=" if passed else "<"
+    result = GradingResult(
+        passed=passed,
+        score=score,
+        reason=f"{label} {score:.2f} is {op} {format_number(threshold)}",
+    )
+    return invert_graded(result, call.inverse)
+
+
 @graded
 async def context_recall(call: AssertionCall, tally: _Tally) -> GradingResult:
     """``context-recall``: share of the reference answer's sentences the context supports."""
@@ -886,14 +919,7 @@ async def context_recall(call: AssertionCall, tally: _Tally) -> GradingResult:
         for line in lines
         if RECALL_NOT_ATTRIBUTED not in line.lower() and RECALL_ATTRIBUTED in line.lower()
     )
-    threshold = _threshold0(call)
-    score = attributed / len(lines)
-    passed = score >= threshold - _EPS
-    op = ">=" if passed else "<"
-    result = GradingResult(
-        passed=passed, score=score, reason=f"Recall {score:.2f} is {op} {format_number(threshold)}"
-    )
-    return invert_graded(result, call.inverse)
+    return _score_vs_threshold(call, "Recall", attributed / len(lines))
 
 
 def _normalize_ws(text: str) -> str:
@@ -926,16 +952,8 @@ async def context_relevance(call: AssertionCall, tally: _Tally) -> GradingResult
         )
         if not quoted:
             raise GraderFailure("Grader output does not quote the provided context")
-    threshold = _threshold0(call)
     score = min(len(relevant), len(units)) / len(units) if units else 0.0
-    passed = score >= threshold - _EPS
-    op = ">=" if passed else "<"
-    result = GradingResult(
-        passed=passed,
-        score=score,
-        reason=f"Context relevance {score:.2f} is {op} {format_number(threshold)}",
-    )
-    return invert_graded(result, call.inverse)
+    return _score_vs_threshold(call, "Context relevance", score)
 
 
 def parse_faithfulness(reply: str, n_statements: int) -> float:
@@ -988,15 +1006,7 @@ async def context_faithfulness(call: AssertionCall, tally: _Tally) -> GradingRes
     tvars = template_vars(call, context=_context_text(context), statements=statements)
     verdicts = await ask(call, render_prompt(nli_template, tvars), tally)
     score = parse_faithfulness(verdicts, len(statements))
-    threshold = _threshold0(call)
-    passed = score >= threshold - _EPS
-    op = ">=" if passed else "<"
-    result = GradingResult(
-        passed=passed,
-        score=score,
-        reason=f"Faithfulness {score:.2f} is {op} {format_number(threshold)}",
-    )
-    return invert_graded(result, call.inverse)
+    return _score_vs_threshold(call, "Faithfulness", score)
 
 
 HANDLERS: dict[str, BuiltinHandler] = {

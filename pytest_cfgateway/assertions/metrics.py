@@ -63,6 +63,16 @@ def _metric_only(call: AssertionCall, label: str, measured: float) -> GradingRes
     return GradingResult(passed=True, score=measured, reason=PASSED, metric_only=True)
 
 
+def _at_most(call: AssertionCall, within: bool, measured: str, threshold: str) -> GradingResult:
+    """Binary result of "``measured`` is at most ``threshold``" (both already formatted)."""
+    return binary(
+        call,
+        within,
+        f"{measured} is greater than threshold {threshold}",
+        f"{measured} is less than or equal to threshold {threshold}",
+    )
+
+
 def handle_latency(call: AssertionCall) -> GradingResult:
     """``latency``: the call's latency in ms is at most ``threshold``."""
     completion = _completion(call, "latency")
@@ -76,12 +86,8 @@ def handle_latency(call: AssertionCall) -> GradingResult:
     threshold = _threshold(call)
     if threshold is None:
         return _metric_only(call, "Latency", latency)
-    shown = fmt_num(latency)
-    return binary(
-        call,
-        latency <= threshold,
-        f"Latency {shown}ms is greater than threshold {fmt_num(threshold)}ms",
-        f"Latency {shown}ms is less than or equal to threshold {fmt_num(threshold)}ms",
+    return _at_most(
+        call, latency <= threshold, f"Latency {fmt_num(latency)}ms", f"{fmt_num(threshold)}ms"
     )
 
 
@@ -100,12 +106,7 @@ def handle_cost(call: AssertionCall) -> GradingResult:
     cost = float(completion.cost)
     if threshold is None:
         return _metric_only(call, "Cost", cost)
-    return binary(
-        call,
-        cost <= threshold,
-        f"Cost {cost:.2g} is greater than threshold {fmt_num(threshold)}",
-        f"Cost {cost:.2g} is less than or equal to threshold {fmt_num(threshold)}",
-    )
+    return _at_most(call, cost <= threshold, f"Cost {cost:.2g}", fmt_num(threshold))
 
 
 def _perplexity(call: AssertionCall) -> float:
@@ -126,11 +127,8 @@ def handle_perplexity(call: AssertionCall) -> GradingResult:
     threshold = _threshold(call)
     if threshold is None:
         return GradingResult(passed=True, score=1.0, reason=PASSED)
-    return binary(
-        call,
-        perplexity <= threshold,
-        f"Perplexity {perplexity:.2f} is greater than threshold {fmt_num(threshold)}",
-        f"Perplexity {perplexity:.2f} is less than or equal to threshold {fmt_num(threshold)}",
+    return _at_most(
+        call, perplexity <= threshold, f"Perplexity {perplexity:.2f}", fmt_num(threshold)
     )
 
 

@@ -21,7 +21,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ._helpers import PASSED, describe_value, fmt_num, output_text, type_name
 from .base import AssertionCall, AssertionConfigError, BuiltinHandler, GradingResult
@@ -342,32 +342,37 @@ def handle_rouge_n(call: AssertionCall) -> GradingResult:
     return _ratio_result(call, score, meets != call.inverse, reason)
 
 
-def handle_bleu(call: AssertionCall) -> GradingResult:
-    """``bleu``: BLEU-4 against the reference(s) >= threshold (default 0.5)."""
+def _reference_ratio(
+    call: AssertionCall,
+    label: str,
+    measure: Callable[[str, Sequence[str]], float],
+    inverse_relation: str,
+) -> GradingResult:
+    """``measure`` of the output against the reference(s) >= threshold (default 0.5).
+
+    ``inverse_relation`` words a failed ``not-`` assertion ("greater than ...").
+    """
     refs = _references(call)
     threshold = _threshold(call, 0.5)
-    score = bleu(output_text(call.output), refs)
+    score = measure(output_text(call.output), refs)
     passed = (score >= threshold) != call.inverse
-    relation = "greater" if call.inverse else "less"
+    relation = inverse_relation if call.inverse else "less than"
     reason = (
         PASSED
         if passed
-        else f"BLEU score {score:.4f} is {relation} than threshold {fmt_num(threshold)}"
+        else f"{label} score {score:.4f} is {relation} threshold {fmt_num(threshold)}"
     )
     return _ratio_result(call, score, passed, reason)
+
+
+def handle_bleu(call: AssertionCall) -> GradingResult:
+    """``bleu``: BLEU-4 against the reference(s) >= threshold (default 0.5)."""
+    return _reference_ratio(call, "BLEU", bleu, "greater than")
 
 
 def handle_gleu(call: AssertionCall) -> GradingResult:
     """``gleu``: GLEU against the reference(s) >= threshold (default 0.5)."""
-    refs = _references(call)
-    threshold = _threshold(call, 0.5)
-    score = gleu(output_text(call.output), refs)
-    passed = (score >= threshold) != call.inverse
-    relation = "greater than or equal to" if call.inverse else "less than"
-    reason = (
-        PASSED if passed else f"GLEU score {score:.4f} is {relation} threshold {fmt_num(threshold)}"
-    )
-    return _ratio_result(call, score, passed, reason)
+    return _reference_ratio(call, "GLEU", gleu, "greater than or equal to")
 
 
 HANDLERS: dict[str, BuiltinHandler] = {

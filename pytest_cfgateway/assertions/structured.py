@@ -31,7 +31,7 @@ import yaml
 
 from ..config.yaml12 import Yaml12Loader
 from . import markup, sql
-from ._helpers import PASSED, describe_value, output_text, type_name
+from ._helpers import binary, describe_value, output_text, type_name
 from .ajv import check_meta, draft7_validator, strict_schema_problem
 from .base import AssertionCall, AssertionConfigError, BuiltinHandler, GradingResult
 
@@ -330,30 +330,17 @@ def handle_is_json(call: AssertionCall) -> GradingResult:
     else:
         parsed = parse_json(output_text(call.output))
     if parsed is _NO_JSON:
-        passed = call.inverse
-        return GradingResult(
-            passed=passed,
-            score=1.0 if passed else 0.0,
-            reason=PASSED if passed else "Expected output to be valid JSON",
-        )
+        return binary(call, False, "Expected output to be valid JSON")
     validator = schema_validator(call)
     if validator is None:
-        passed = not call.inverse
-        return GradingResult(
-            passed=passed,
-            score=1.0 if passed else 0.0,
-            reason=PASSED if passed else "Expected output to not be valid JSON",
-        )
+        return binary(call, True, "Expected output to not be valid JSON")
     errors = schema_errors(validator, parsed)
-    passed = (errors is None) != call.inverse
-    if passed:
-        return GradingResult(passed=True, score=1.0, reason=PASSED)
-    reason = (
-        "Output is JSON that conforms to the provided schema"
-        if call.inverse
-        else f"JSON does not conform to the provided schema. Errors: {errors}"
+    return binary(
+        call,
+        errors is None,
+        f"JSON does not conform to the provided schema. Errors: {errors}",
+        "Output is JSON that conforms to the provided schema",
     )
-    return GradingResult(passed=False, score=0.0, reason=reason)
 
 
 def handle_contains_json(call: AssertionCall) -> GradingResult:
@@ -361,20 +348,10 @@ def handle_contains_json(call: AssertionCall) -> GradingResult:
     validating passes (``not-`` passes when none does). Arrays in prose do not count."""
     candidates = extract_json_objects(output_text(call.output))
     if not candidates:
-        passed = call.inverse
-        return GradingResult(
-            passed=passed,
-            score=1.0 if passed else 0.0,
-            reason=PASSED if passed else "Expected output to contain valid JSON",
-        )
+        return binary(call, False, "Expected output to contain valid JSON")
     validator = schema_validator(call)
     if validator is None:
-        passed = not call.inverse
-        return GradingResult(
-            passed=passed,
-            score=1.0 if passed else 0.0,
-            reason=PASSED if passed else "Expected output to not contain valid JSON",
-        )
+        return binary(call, True, "Expected output to not contain valid JSON")
     last_errors: str | None = None
     any_valid = False
     for candidate in candidates:
@@ -383,15 +360,12 @@ def handle_contains_json(call: AssertionCall) -> GradingResult:
             any_valid = True
             break
         last_errors = errors  # promptfoo reports the last object's errors
-    passed = any_valid != call.inverse
-    if passed:
-        return GradingResult(passed=True, score=1.0, reason=PASSED)
-    reason = (
-        "Output contains JSON conforming to the provided schema"
-        if call.inverse
-        else f"JSON does not conform to the provided schema. Errors: {last_errors}"
+    return binary(
+        call,
+        any_valid,
+        f"JSON does not conform to the provided schema. Errors: {last_errors}",
+        "Output contains JSON conforming to the provided schema",
     )
-    return GradingResult(passed=False, score=0.0, reason=reason)
 
 
 HANDLERS: dict[str, BuiltinHandler] = {

@@ -95,28 +95,26 @@ def _contains_value(call: AssertionCall) -> str:
     return js_string(value)
 
 
-def handle_contains(call: AssertionCall) -> GradingResult:
-    """``contains``: the output contains the value (numbers stringified)."""
+def _contains(call: AssertionCall, fold: bool) -> GradingResult:
     value = _contains_value(call)
-    found = value in output_text(call.output)
+    text = output_text(call.output)
+    found = value.lower() in text.lower() if fold else value in text
     return binary(
         call,
         found,
         f'Expected output to contain "{value}"',
         f'Expected output to not contain "{value}"',
     )
+
+
+def handle_contains(call: AssertionCall) -> GradingResult:
+    """``contains``: the output contains the value (numbers stringified)."""
+    return _contains(call, fold=False)
 
 
 def handle_icontains(call: AssertionCall) -> GradingResult:
     """``icontains``: case-insensitive ``contains``."""
-    value = _contains_value(call)
-    found = value.lower() in output_text(call.output).lower()
-    return binary(
-        call,
-        found,
-        f'Expected output to contain "{value}"',
-        f'Expected output to not contain "{value}"',
-    )
+    return _contains(call, fold=True)
 
 
 def _any(call: AssertionCall, fold: bool) -> GradingResult:

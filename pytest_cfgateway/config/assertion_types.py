@@ -74,18 +74,23 @@ PROMPTFOO_BASE_TYPES: tuple[str, ...] = (
 #: Types that never take ``not-`` (promptfoo's special types and assert-set).
 SPECIAL_TYPES: tuple[str, ...] = ("assert-set", "select-best", "max-score", "human")
 
+#: The text-matching types: all run here, and all need a ``value``.
+_TEXT_MATCH_TYPES: tuple[str, ...] = (
+    "equals",
+    "contains",
+    "icontains",
+    "contains-any",
+    "contains-all",
+    "icontains-any",
+    "icontains-all",
+    "starts-with",
+    "regex",
+)
+
 #: Types pytest-cfgateway runs (SPEC section 5), without the ``not-`` prefix.
 SUPPORTED_TYPES: frozenset[str] = frozenset(
     [
-        "equals",
-        "contains",
-        "icontains",
-        "contains-any",
-        "contains-all",
-        "icontains-any",
-        "icontains-all",
-        "starts-with",
-        "regex",
+        *_TEXT_MATCH_TYPES,
         "is-json",
         "contains-json",
         "is-html",
@@ -138,15 +143,7 @@ KNOWN_UNSUPPORTED_TYPES: frozenset[str] = frozenset(
 #: Types whose ``value`` is required.
 REQUIRES_VALUE: frozenset[str] = frozenset(
     [
-        "equals",
-        "contains",
-        "icontains",
-        "contains-any",
-        "contains-all",
-        "icontains-any",
-        "icontains-all",
-        "starts-with",
-        "regex",
+        *_TEXT_MATCH_TYPES,
         "levenshtein",
         "rouge-n",
         "bleu",

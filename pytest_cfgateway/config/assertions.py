@@ -98,14 +98,7 @@ def parse_assertion(
             f"unknown assertion type {type_!r}.{did_you_mean(base, choices)}".rstrip("."),
             "use a promptfoo assertion type (see SPEC section 5), optionally with 'not-'",
         )
-    for key in item:
-        if key not in ASSERTION_KEYS:
-            raise ctx.at(str(key)).error(
-                f"unknown assertion key {key!r}.{did_you_mean(str(key), ASSERTION_KEYS)}".rstrip(
-                    "."
-                ),
-                f"assertions take: {', '.join(ASSERTION_KEYS)}",
-            )
+    _check_keys(item, ASSERTION_KEYS, "assertion", "assertions take", ctx)
     value = item.get("value")
     threshold = _number(item, "threshold", ctx)
     weight = _number(item, "weight", ctx)
@@ -118,9 +111,7 @@ def parse_assertion(
             "assertion 'provider' must be a provider id or an object",
             "write e.g. 'provider: openai:gpt-4o-mini'",
         )
-    config = item.get("config") or {}
-    if not isinstance(config, dict):
-        raise ctx.at("config").error("assertion 'config' must be a mapping", "write 'config: {}'")
+    config = _config(item, "assertion", ctx)
     rubric = item.get("rubricPrompt")
     if rubric is not None and not isinstance(rubric, str | list | dict):
         raise ctx.at("rubricPrompt").error(
@@ -146,23 +137,14 @@ def parse_assertion(
 def _parse_assert_set(
     item: dict[str, Any], ctx: Ctx, session: Session, extra_types: Collection[str]
 ) -> AssertionSpec:
-    for key in item:
-        if key not in ASSERT_SET_KEYS:
-            raise ctx.at(str(key)).error(
-                f"unknown assert-set key {key!r}.{did_you_mean(str(key), ASSERT_SET_KEYS)}".rstrip(
-                    "."
-                ),
-                f"assert-set takes: {', '.join(ASSERT_SET_KEYS)}",
-            )
+    _check_keys(item, ASSERT_SET_KEYS, "assert-set", "assert-set takes", ctx)
     children = item.get("assert")
     if not isinstance(children, list) or not children:
         raise ctx.at("assert").error(
             "assert-set needs a non-empty 'assert' list",
             "put the grouped assertions under 'assert:'",
         )
-    config = item.get("config") or {}
-    if not isinstance(config, dict):
-        raise ctx.at("config").error("assert-set 'config' must be a mapping", "write 'config: {}'")
+    config = _config(item, "assert-set", ctx)
     weight = _number(item, "weight", ctx)
     return AssertionSpec(
         type="assert-set",
@@ -173,6 +155,26 @@ def _parse_assert_set(
         children=parse_assertions(children, ctx.at("assert"), session, extra_types),
         key_path=ctx.key_path,
     )
+
+
+def _check_keys(
+    item: dict[str, Any], allowed: tuple[str, ...], what: str, takes: str, ctx: Ctx
+) -> None:
+    """Raise for the first key of ``item`` not in ``allowed`` (``what``: "assertion" ...)."""
+    for key in item:
+        if key not in allowed:
+            raise ctx.at(str(key)).error(
+                f"unknown {what} key {key!r}.{did_you_mean(str(key), allowed)}".rstrip("."),
+                f"{takes}: {', '.join(allowed)}",
+            )
+
+
+def _config(item: dict[str, Any], what: str, ctx: Ctx) -> dict[str, Any]:
+    """The item's ``config`` mapping ({} when absent)."""
+    config = item.get("config") or {}
+    if not isinstance(config, dict):
+        raise ctx.at("config").error(f"{what} 'config' must be a mapping", "write 'config: {}'")
+    return config
 
 
 def _number(item: dict[str, Any], key: str, ctx: Ctx) -> float | None:

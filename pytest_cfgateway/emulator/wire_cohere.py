@@ -40,6 +40,19 @@ def _limit(body: dict[str, Any]) -> int | Reply | None:
     return limit
 
 
+def _answer(
+    call: ProviderCall, ctx: Ctx, body: dict[str, Any], model: str, pairs: list[tuple[str, str]]
+) -> Answer | Reply:
+    """The reply rules' answer to ``pairs``, or the error Reply a bad limit or rule asks for."""
+    limit = _limit(body)
+    if isinstance(limit, Reply):
+        return limit
+    answer = think(ctx.rules, Prompt.of(pairs, limit), call.provider, model)
+    if answer.error_status:
+        return rule_error(cohere_error, answer.error_status)
+    return answer
+
+
 def _chat_v2(call: ProviderCall, ctx: Ctx, body: dict[str, Any]) -> Reply:
     model = body.get("model")
     if not isinstance(model, str) or not model:
@@ -60,12 +73,9 @@ def _chat_v2(call: ProviderCall, ctx: Ctx, body: dict[str, Any]) -> Reply:
         if text is None:
             return _invalid(f"messages[{i}].content must be a string or a list of text parts")
         pairs.append((msg["role"], text))
-    limit = _limit(body)
-    if isinstance(limit, Reply):
-        return limit
-    answer = think(ctx.rules, Prompt.of(pairs, limit), call.provider, model)
-    if answer.error_status:
-        return rule_error(cohere_error, answer.error_status)
+    answer = _answer(call, ctx, body, model, pairs)
+    if isinstance(answer, Reply):
+        return answer
     message: dict[str, Any] = {"role": "assistant"}
     if answer.text or not answer.tool_calls:
         message["content"] = [{"type": "text", "text": answer.text}]
@@ -110,12 +120,9 @@ def _chat_v1(call: ProviderCall, ctx: Ctx, body: dict[str, Any]) -> Reply:
             return _invalid(f"chat_history[{i}].role must be one of USER, CHATBOT, SYSTEM, TOOL")
         pairs.append((_V1_ROLES[turn["role"]], str(turn.get("message", ""))))
     pairs.append(("user", message))
-    limit = _limit(body)
-    if isinstance(limit, Reply):
-        return limit
-    answer = think(ctx.rules, Prompt.of(pairs, limit), call.provider, model)
-    if answer.error_status:
-        return rule_error(cohere_error, answer.error_status)
+    answer = _answer(call, ctx, body, model, pairs)
+    if isinstance(answer, Reply):
+        return answer
     out: dict[str, Any] = {
         "response_id": str(uuid.uuid4()),
         "text": answer.text,

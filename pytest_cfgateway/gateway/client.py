@@ -599,33 +599,33 @@ class Gateway:
             raw = await self._resolver(req, self.asend)
         return self.finish(req, raw)
 
+    async def _aexecute_as(self, req: PreparedRequest, result_type: type[T]) -> T:
+        """`aexecute`, checked to give ``result_type`` (Completion or Embeddings)."""
+        result = await self.aexecute(req)
+        assert isinstance(result, result_type)
+        return result
+
     async def acomplete(
         self, provider_id: str, prompt: str | list[Message], **options: Any
     ) -> Completion:
         """Ask ``provider_id`` (``openai:gpt-4o``) to complete ``prompt`` (text or messages)."""
-        result = await self.aexecute(self.prepare(provider_id, prompt, kind="chat", **options))
-        assert isinstance(result, Completion)
-        return result
+        req = self.prepare(provider_id, prompt, kind="chat", **options)
+        return await self._aexecute_as(req, Completion)
 
     def complete(self, provider_id: str, prompt: str | list[Message], **options: Any) -> Completion:
         """Synchronous `acomplete` (runs on the gateway's background event loop)."""
         req = self.prepare(provider_id, prompt, kind="chat", **options)
-        result = self.run(self.aexecute(req))
-        assert isinstance(result, Completion)
-        return result
+        return self.run(self._aexecute_as(req, Completion))
 
     async def aembed(self, provider_id: str, inputs: str | list[str], **options: Any) -> Embeddings:
         """Embed ``inputs`` with ``provider_id`` (``openai:text-embedding-3-large``)."""
-        result = await self.aexecute(self.prepare(provider_id, inputs, kind="embed", **options))
-        assert isinstance(result, Embeddings)
-        return result
+        req = self.prepare(provider_id, inputs, kind="embed", **options)
+        return await self._aexecute_as(req, Embeddings)
 
     def embed(self, provider_id: str, inputs: str | list[str], **options: Any) -> Embeddings:
         """Synchronous `aembed`."""
         req = self.prepare(provider_id, inputs, kind="embed", **options)
-        result = self.run(self.aexecute(req))
-        assert isinstance(result, Embeddings)
-        return result
+        return self.run(self._aexecute_as(req, Embeddings))
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the gateway's private background loop and return its result."""

@@ -41,6 +41,20 @@ def as_int(value: Any) -> int:
     return 0
 
 
+def logprob_list(
+    container: dict[str, Any] | None, list_key: str, value_key: str
+) -> list[float] | None:
+    """``container[list_key][*][value_key]`` as floats (non-numbers skipped); None when
+    ``container`` is missing or ``list_key`` is not a list."""
+    if container is None or not isinstance(container.get(list_key), list):
+        return None
+    return [
+        float(entry[value_key])
+        for entry in container[list_key]
+        if isinstance(entry, dict) and isinstance(entry.get(value_key), int | float)
+    ]
+
+
 def content_parts(content: Any, slug: str = "") -> list[dict[str, Any]]:
     """OpenAI message content as a list of parts (a string becomes one text part)."""
     if content is None:

@@ -33,6 +33,7 @@ from ._common import (
     assistant_tool_calls,
     content_parts,
     image_url_of,
+    logprob_list,
     model_options,
     openai_function_tool,
     parse_arguments,
@@ -300,14 +301,9 @@ class GeminiAdapter(Adapter):
         finish = _FINISH.get(reason, reason.lower()) if isinstance(reason, str) else None
         if calls and finish == "stop":
             finish = "tool_calls"  # Gemini says STOP; normalised to OpenAI's value
-        logprobs: list[float] | None = None
-        lp = require_dict(cand.get("logprobsResult"))
-        if lp is not None and isinstance(lp.get("chosenCandidates"), list):
-            logprobs = [
-                float(c["logProbability"])
-                for c in lp["chosenCandidates"]
-                if isinstance(c, dict) and isinstance(c.get("logProbability"), int | float)
-            ]
+        logprobs = logprob_list(
+            require_dict(cand.get("logprobsResult")), "chosenCandidates", "logProbability"
+        )
         return ParsedReply(
             text="".join(texts),
             usage=self._usage(body),

@@ -4,7 +4,8 @@ openrouter).
 
 One class, parametrised per slug by class attributes (``slug``, ``key_env_vars``,
 ``chat_path``, ``embed_path``). A plugin adds another OpenAI-compatible provider with a
-three-line subclass, exactly as :class:`DeepSeekAdapter` does.
+two-line subclass of :class:`OpenAIChatOnlyAdapter`, exactly as :class:`DeepSeekAdapter`
+does.
 
 Options: every model option is sent as given (promptfoo passes everything through), plus
 ``passthrough: {...}`` merged into the body as promptfoo does. Unlike promptfoo's OpenAI
@@ -19,7 +20,7 @@ from typing import Any, ClassVar
 
 from ..errors import GatewayConfigError
 from ..types import ChatCall, ParsedReply, RawResponse, Usage
-from ._common import as_int, model_options, require_dict, tool_call
+from ._common import as_int, logprob_list, model_options, require_dict, tool_call
 from .base import Adapter
 
 _REASONING_MODEL = re.compile(r"^(?:o\d+(?:$|[-_.:])|gpt-5)", re.IGNORECASE)
@@ -83,14 +84,7 @@ def parse_openai_chat(adapter: Adapter, response: RawResponse) -> ParsedReply:
         cached_tokens=as_int(details.get("cached_tokens")),
     )
 
-    logprobs: list[float] | None = None
-    lp = require_dict(choice.get("logprobs"))
-    if lp is not None and isinstance(lp.get("content"), list):
-        logprobs = [
-            float(t["logprob"])
-            for t in lp["content"]
-            if isinstance(t, dict) and isinstance(t.get("logprob"), int | float)
-        ]
+    logprobs = logprob_list(require_dict(choice.get("logprobs")), "content", "logprob")
 
     finish = choice.get("finish_reason")
     return ParsedReply(
@@ -203,20 +197,24 @@ class OpenAIChatAdapter(Adapter):
         return parse_openai_embeddings(self, response)
 
 
-class GroqAdapter(OpenAIChatAdapter):
+class OpenAIChatOnlyAdapter(OpenAIChatAdapter):
+    """An OpenAI-compatible provider with chat only: no embeddings route here, and
+    ``max_tokens`` is sent as given for every model. Subclass it with ``slug`` and
+    ``key_env_vars`` (and ``chat_path`` when it differs)."""
+
+    supports_embeddings = False
+    embed_path = None
+    renames_reasoning_max_tokens = False
+
+
+class GroqAdapter(OpenAIChatOnlyAdapter):
     slug = "groq"
     key_env_vars = ("GROQ_API_KEY",)
-    supports_embeddings = False
-    embed_path = None
-    renames_reasoning_max_tokens = False
 
 
-class PerplexityAdapter(OpenAIChatAdapter):
+class PerplexityAdapter(OpenAIChatOnlyAdapter):
     slug = "perplexity-ai"
     key_env_vars = ("PERPLEXITY_API_KEY",)
-    supports_embeddings = False
-    embed_path = None
-    renames_reasoning_max_tokens = False
 
 
 class MistralAdapter(OpenAIChatAdapter):
@@ -227,37 +225,25 @@ class MistralAdapter(OpenAIChatAdapter):
     renames_reasoning_max_tokens = False
 
 
-class GrokAdapter(OpenAIChatAdapter):
+class GrokAdapter(OpenAIChatOnlyAdapter):
     slug = "grok"
     key_env_vars = ("XAI_API_KEY",)
     chat_path = "v1/chat/completions"
-    supports_embeddings = False
-    embed_path = None
-    renames_reasoning_max_tokens = False
 
 
-class DeepSeekAdapter(OpenAIChatAdapter):
+class DeepSeekAdapter(OpenAIChatOnlyAdapter):
     slug = "deepseek"
     key_env_vars = ("DEEPSEEK_API_KEY",)
-    supports_embeddings = False
-    embed_path = None
-    renames_reasoning_max_tokens = False
 
 
-class CerebrasAdapter(OpenAIChatAdapter):
+class CerebrasAdapter(OpenAIChatOnlyAdapter):
     slug = "cerebras"
     key_env_vars = ("CEREBRAS_API_KEY",)
-    supports_embeddings = False
-    embed_path = None
-    renames_reasoning_max_tokens = False
 
 
-class OpenRouterAdapter(OpenAIChatAdapter):
+class OpenRouterAdapter(OpenAIChatOnlyAdapter):
     slug = "openrouter"
     key_env_vars = ("OPENROUTER_API_KEY",)
-    supports_embeddings = False
-    embed_path = None
-    renames_reasoning_max_tokens = False
 
 
 DEFAULT_AZURE_API_VERSION = "2024-12-01-preview"

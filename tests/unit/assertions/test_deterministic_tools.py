@@ -22,8 +22,8 @@ from pytest_cfgateway.assertions.tools import HANDLERS as TOOL_HANDLERS
 from pytest_cfgateway.assertions.tools import tool_names
 from pytest_cfgateway.assertions.webhook import HANDLERS as WEBHOOK_HANDLERS
 from pytest_cfgateway.assertions.webhook import handle_webhook
-from pytest_cfgateway.config.cases import AssertionSpec
-from pytest_cfgateway.gateway.types import Completion, Usage
+
+from .assertion_helpers import assertion_call, make_completion, run_sync
 
 WEATHER_TOOLS = [
     {
@@ -52,20 +52,14 @@ def make_call(
     tool_calls: list[dict[str, Any]] | None = None,
     vars: dict[str, Any] | None = None,
 ) -> AssertionCall:
-    inverse = type_.startswith("not-")
-    base = type_[4:] if inverse else type_
     comp = None
     if tool_calls is not None:
-        comp = Completion(
-            text="", raw={}, usage=Usage(), provider="openai", model="m", tool_calls=tool_calls
-        )
+        comp = make_completion(model="m", tool_calls=tool_calls)
     config = {} if tools is None else {"tools": tools}
-    return AssertionCall(
-        output=output,
-        value=value,
-        spec=AssertionSpec(type=type_, value=value, threshold=threshold),
-        inverse=inverse,
-        base_type=base,
+    return assertion_call(
+        type_,
+        value,
+        output,
         threshold=threshold,
         context=AssertionContext(
             completion=comp,
@@ -78,10 +72,7 @@ def make_call(
 
 
 def run(type_: str, value: Any, output: Any, **kw: Any) -> GradingResult:
-    call = make_call(type_, value, output, **kw)
-    result = TOOL_HANDLERS[call.base_type](call)
-    assert isinstance(result, GradingResult)
-    return result
+    return run_sync(TOOL_HANDLERS, make_call(type_, value, output, **kw))
 
 
 def tc(name: str, args: Any) -> dict[str, Any]:

@@ -8,26 +8,19 @@ from typing import Any
 import pytest
 
 from pytest_cfgateway.assertions.base import (
-    AssertionCall,
     AssertionConfigError,
     AssertionContext,
     GradingResult,
 )
 from pytest_cfgateway.assertions.metrics import HANDLERS, normalize_finish_reason
 from pytest_cfgateway.config.cases import AssertionSpec
-from pytest_cfgateway.gateway.types import Completion, Usage
+from pytest_cfgateway.gateway.types import Completion
+
+from .assertion_helpers import assertion_call, make_completion, run_sync
 
 
 def completion(**kw: Any) -> Completion:
-    base: dict[str, Any] = {
-        "text": "hi",
-        "raw": {},
-        "usage": Usage(),
-        "provider": "openai",
-        "model": "gpt-test",
-    }
-    base.update(kw)
-    return Completion(**base)
+    return make_completion(**{"text": "hi", **kw})
 
 
 def run(
@@ -38,20 +31,15 @@ def run(
     value: Any = None,
     metric: str | None = None,
 ) -> GradingResult:
-    inverse = type_.startswith("not-")
-    base = type_[4:] if inverse else type_
-    call = AssertionCall(
-        output="hi",
-        value=value,
-        spec=AssertionSpec(type=type_, value=value, threshold=threshold, metric=metric),
-        inverse=inverse,
-        base_type=base,
+    call = assertion_call(
+        type_,
+        value,
+        "hi",
         threshold=threshold,
+        spec=AssertionSpec(type=type_, value=value, threshold=threshold, metric=metric),
         context=AssertionContext(completion=comp),
     )
-    result = HANDLERS[base](call)
-    assert isinstance(result, GradingResult)
-    return result
+    return run_sync(HANDLERS, call)
 
 
 LOGPROBS = [math.log(0.5)] * 4  # perplexity exactly 2, score 1/3

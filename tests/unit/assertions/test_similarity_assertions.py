@@ -7,9 +7,7 @@ from typing import Any
 import pytest
 
 from pytest_cfgateway.assertions.base import (
-    AssertionCall,
     AssertionConfigError,
-    AssertionContext,
     GradingResult,
 )
 from pytest_cfgateway.assertions.similarity import (
@@ -21,24 +19,12 @@ from pytest_cfgateway.assertions.similarity import (
     rouge_n,
     treebank_tokens,
 )
-from pytest_cfgateway.config.cases import AssertionSpec
+
+from .assertion_helpers import assertion_call, run_sync
 
 
 def run(type_: str, value: Any, output: Any, threshold: float | None = None) -> GradingResult:
-    inverse = type_.startswith("not-")
-    base = type_[4:] if inverse else type_
-    call = AssertionCall(
-        output=output,
-        value=value,
-        spec=AssertionSpec(type=type_, value=value, threshold=threshold),
-        inverse=inverse,
-        base_type=base,
-        threshold=threshold,
-        context=AssertionContext(),
-    )
-    result = HANDLERS[base](call)
-    assert isinstance(result, GradingResult)
-    return result
+    return run_sync(HANDLERS, assertion_call(type_, value, output, threshold=threshold))
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from pytest_cfgateway.assertions.base import (
-    AssertionCall,
     AssertionConfigError,
     AssertionContext,
     GradingResult,
@@ -19,25 +18,13 @@ from pytest_cfgateway.assertions.structured import (
     extract_json_objects,
     extract_json_values,
 )
-from pytest_cfgateway.config.cases import AssertionSpec
+
+from .assertion_helpers import assertion_call, run_sync
 
 
 def run(type_: str, value: Any, output: Any, *, base_dir: Path | None = None) -> GradingResult:
-    inverse = type_.startswith("not-")
-    base = type_[4:] if inverse else type_
     context = AssertionContext() if base_dir is None else AssertionContext(base_dir=base_dir)
-    call = AssertionCall(
-        output=output,
-        value=value,
-        spec=AssertionSpec(type=type_, value=value),
-        inverse=inverse,
-        base_type=base,
-        threshold=None,
-        context=context,
-    )
-    result = HANDLERS[base](call)
-    assert isinstance(result, GradingResult)
-    return result
+    return run_sync(HANDLERS, assertion_call(type_, value, output, context=context))
 
 
 POINT = {

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from pytest_cfgateway.assertions.base import (
-    AssertionCall,
     AssertionConfigError,
     AssertionContext,
     GradingResult,
@@ -16,7 +15,9 @@ from pytest_cfgateway.assertions.base import (
 from pytest_cfgateway.assertions.jsregex import translate_js_regex
 from pytest_cfgateway.assertions.text import HANDLERS
 from pytest_cfgateway.config.cases import AssertionSpec
-from pytest_cfgateway.gateway.types import Completion, Usage
+from pytest_cfgateway.gateway.types import Completion
+
+from .assertion_helpers import assertion_call, make_completion, run_sync
 
 
 def run(
@@ -28,21 +29,16 @@ def run(
     completion: Completion | None = None,
     transform: str | None = None,
 ) -> GradingResult:
-    inverse = type_.startswith("not-")
-    base = type_[4:] if inverse else type_
     spec = AssertionSpec(type=type_, value=value, threshold=threshold, transform=transform)
-    call = AssertionCall(
-        output=output,
-        value=value,
-        spec=spec,
-        inverse=inverse,
-        base_type=base,
+    call = assertion_call(
+        type_,
+        value,
+        output,
         threshold=threshold,
+        spec=spec,
         context=AssertionContext(completion=completion),
     )
-    result = HANDLERS[base](call)
-    assert isinstance(result, GradingResult)
-    return result
+    return run_sync(HANDLERS, call)
 
 
 CASES: list[tuple[str, Any, Any, bool]] = [
@@ -258,21 +254,9 @@ def test_contains_all_missing_list_in_reason_is_case_folded_for_icontains() -> N
     assert result.reason == "Expected output to contain all of [Alpha, Beta]. Missing: [Beta]"
 
 
-def _completion(**kw: Any) -> Completion:
-    base: dict[str, Any] = {
-        "text": "",
-        "raw": {},
-        "usage": Usage(),
-        "provider": "openai",
-        "model": "gpt-test",
-    }
-    base.update(kw)
-    return Completion(**base)
-
-
 def test_is_refusal_provider_reported_refusal_openai() -> None:
     raw = {"choices": [{"message": {"content": None, "refusal": "I can't help with that."}}]}
-    completion = _completion(raw=raw)
+    completion = make_completion(raw=raw)
     result = run("is-refusal", None, "Totally normal text", completion=completion)
     assert result.passed and result.reason == "Provider reported a refusal"
     inverse = run("not-is-refusal", None, "Totally normal text", completion=completion)
@@ -280,7 +264,7 @@ def test_is_refusal_provider_reported_refusal_openai() -> None:
 
 
 def test_is_refusal_provider_flag_ignored_when_output_was_transformed() -> None:
-    completion = _completion(raw={"stop_reason": "refusal"})
+    completion = make_completion(raw={"stop_reason": "refusal"})
     assert run("is-refusal", None, "Paris", completion=completion).passed
     assert not run("is-refusal", None, "Paris", completion=completion, transform="x").passed
 
