@@ -15,7 +15,15 @@ instance under the gateway's provider slug::
 """
 
 from .gateway.adapters.base import Adapter
-from .gateway.adapters.openai_chat import OpenAIChatAdapter
+from .gateway.adapters.openai_chat import OpenAIChatAdapter, OpenAIChatOnlyAdapter
 from .gateway.types import ChatCall, ParsedReply, RawResponse, Usage
 
-__all__ = ["Adapter", "ChatCall", "OpenAIChatAdapter", "ParsedReply", "RawResponse", "Usage"]
+__all__ = [
+    "Adapter",
+    "ChatCall",
+    "OpenAIChatAdapter",
+    "OpenAIChatOnlyAdapter",
+    "ParsedReply",
+    "RawResponse",
+    "Usage",
+]

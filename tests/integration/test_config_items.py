@@ -358,3 +358,42 @@ def test_xdist_replay_matches_serial(pytester, emu, keyed_env):
     assert emu.requests == []
     after = {p.name: p.read_bytes() for p in pytester.path.glob("__snapshots__/**/*.yaml")}
     assert before == after
+
+
+def test_a_key_echoed_by_the_provider_never_reaches_output_or_disk(
+    pytester, emu, keyed_env, monkeypatch
+):
+    """A reply that carries the provider key and the gateway token (a model repeating its
+    prompt, a proxy echoing headers): both are scrubbed from failure text, the snapshot (the
+    reply body is recorded) and every report."""
+    key = keyed_env["OPENAI_API_KEY"]
+    token = "cf-aig-token-SECRET-abcdef123456"
+    monkeypatch.setenv("CF_AIG_TOKEN", token)
+    emu.rules = [{"match": ".*", "reply": f"Incorrect API key provided: {key} ({token})"}]
+    _config(
+        pytester,
+        """
+        prompts: ['{{x}}']
+        providers: ['openai:gpt-4o-mini']
+        tests: [{vars: {x: hi}, assert: [{type: contains, value: hi}]}]
+        """,
+    )
+    result = pytester.runpytest(
+        "--cf-config",
+        "promptfooconfig.yaml",
+        "--cf-mode",
+        "record",
+        "--cf-gateway-url",
+        emu.url,
+        "--cf-output",
+        "out.json",
+        "--cf-output",
+        "out.html",
+        "-vv",
+        "-rA",
+    )
+    out = result.stdout.str() + result.stderr.str()
+    assert result.ret != 0
+    assert "Incorrect API key provided: <secret:OPENAI_API_KEY>" in out  # shown, scrubbed
+    assert key not in out and token not in out  # ...without the secrets
+    assert_no_secret(pytester.path, key, token)
