@@ -183,8 +183,15 @@ class Runtime:
         if args_source == pytest.Config.ArgsSource.ARGS:
             # The user named what to run; ini cf_config is like testpaths: only a default.
             configs = [Path(p) for p in self.config.option.cf_config or []]
+        base = Path(self.config.invocation_params.dir)
+        for arg in self.config.args:
+            # a promptfooconfig.yaml named on the command line (or a node id in it) is
+            # collected even without --cf-config, so `pytest promptfooconfig.yaml::case` works
+            named = base / arg.split("::", 1)[0]
+            if named.name in CONFIG_NAMES and named.is_file():
+                self._explicit.add(named.resolve())
         for path in configs:
-            resolved = (Path(self.config.invocation_params.dir) / path).resolve()
+            resolved = (base / path).resolve()
             if not resolved.is_file():
                 raise pytest.UsageError(f"--cf-config / cf_config: no such file: {path}")
             self._explicit.add(resolved)
@@ -332,7 +339,7 @@ class Runtime:
             recorded=load_recorded(snapshot),
             secrets=self.secrets,
             nodeid=node.nodeid,
-            record_hint=f"pytest --cf-mode record '{node.nodeid}'",
+            record_hint=record_command(node),
             describe=describe,
         )
 
@@ -366,6 +373,16 @@ class Runtime:
         from .reporting import write_outputs
 
         write_outputs(self, self.settings.outputs)
+
+
+def record_command(node: pytest.Item) -> str:
+    """The command that records one test (config items name their config, so the command
+    works whatever the config file is called)."""
+    case = getattr(node, "case", None)
+    if case is None:
+        return f"pytest --cf-mode record '{node.nodeid}'"
+    config = node.nodeid.split("::", 1)[0]
+    return f"pytest --cf-mode record --cf-config {config} '{node.nodeid}'"
 
 
 def _adapter_register(target: dict[str, Any]) -> Callable[[str, Any], None]:

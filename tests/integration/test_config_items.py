@@ -397,3 +397,30 @@ def test_a_key_echoed_by_the_provider_never_reaches_output_or_disk(
     assert "Incorrect API key provided: <secret:OPENAI_API_KEY>" in out  # shown, scrubbed
     assert key not in out and token not in out  # ...without the secrets
     assert_no_secret(pytester.path, key, token)
+
+
+def test_record_hint_works_as_printed(pytester, emu, keyed_env):
+    _config(
+        pytester,
+        """
+        prompts: ['{{x}}']
+        providers: ['openai:gpt-4o-mini']
+        tests: [{description: one, vars: {x: hi}, assert: [{type: contains, value: hi}]}]
+        """,
+        name="evals.yaml",
+    )
+    missing = pytester.runpytest("--cf-config", "evals.yaml")
+    missing.assert_outcomes(failed=1)
+    (line,) = [ln for ln in missing.stdout.lines if "record it with:" in ln]
+    command = line.split("record it with:", 1)[1].split("(or", 1)[0].strip()
+    assert command.startswith("pytest ")
+    import shlex
+
+    args = shlex.split(command)[1:]
+    pytester.runpytest(*args, "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
+    pytester.runpytest("--cf-config", "evals.yaml").assert_outcomes(passed=1)
+    # a promptfooconfig.yaml named on the command line is collected without --cf-config
+    pytester.path.joinpath("evals.yaml").rename(pytester.path / "promptfooconfig.yaml")
+    pytester.runpytest("promptfooconfig.yaml", "--collect-only", "-q").stdout.fnmatch_lines(
+        ["promptfooconfig.yaml::one*"]
+    )
