@@ -411,7 +411,8 @@ def test_record_hint_works_as_printed(pytester, emu, keyed_env):
     )
     missing = pytester.runpytest("--cf-config", "evals.yaml")
     missing.assert_outcomes(failed=1)
-    (line,) = [ln for ln in missing.stdout.lines if "record it with:" in ln]
+    # the failure report has the line (the short summary may repeat it, width permitting)
+    line = next(ln for ln in missing.stdout.lines if "record it with:" in ln)
     command = line.split("record it with:", 1)[1].split("(or", 1)[0].strip()
     assert command.startswith("pytest ")
     import shlex
