@@ -162,13 +162,14 @@ class Runtime:
                 "new live calls are made; raise the budget or record fewer cases"
             )
 
-    def add_spend(self, gw: Gateway, req: Any, raw: Any) -> None:
+    def add_spend(self, finish: Callable[[Any, Any], Any], req: Any, raw: Any) -> None:
+        """Count a live reply's estimated cost (``finish`` parses it, as Gateway.finish)."""
         if not 200 <= raw.status < 300 or getattr(raw, "replayed", False):
             return
         from .gateway.errors import GatewayError
 
         try:
-            cost = gw.finish(req, raw).cost
+            cost = finish(req, raw).cost
         except GatewayError:
             return  # a malformed reply: the test that gets it reports the error itself
         if cost:
@@ -301,10 +302,19 @@ class Runtime:
         _, adapters = self.registries(Path(node.path), node.ihook)
         base = self.gateway(adapters)
 
+        finished: dict[int, Any] = {}  # id(raw) -> Completion: parse each reply once here
+
+        def finish(req: Any, raw: Any) -> Any:
+            done = finished.get(id(raw))
+            if done is None:
+                done = finished[id(raw)] = base.finish(req, raw)
+            return done
+
         def describe(req: Any, raw: Any) -> Summary:
             if not 200 <= raw.status < 300:
                 return Summary()
-            done = base.finish(req, raw)
+            done = finish(req, raw)
+            finished.pop(id(raw), None)
             text = getattr(done, "text", None)
             usage = done.usage
             return Summary(
@@ -331,7 +341,7 @@ class Runtime:
             else:
                 self.check_budget()
                 raw = await send(req)
-            self.add_spend(base, req, raw)
+            self.add_spend(finish, req, raw)
             return raw
 
         recorder = Recorder(

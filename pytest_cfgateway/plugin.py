@@ -203,6 +203,12 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     if runtime is not None and not session.config.option.collectonly:
         runtime.started_at = time.monotonic()
         runtime.prefetcher.start(session.items)
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        if runtime.prefetcher.scheduled and tr is not None and session.config.get_verbosity() >= 0:
+            tr.write_line(
+                f"cfgateway: {runtime.prefetcher.scheduled} gateway calls started, up to "
+                f"{runtime.settings.concurrency} in flight; items report as their answers arrive"
+            )
     try:
         return (yield)
     finally:

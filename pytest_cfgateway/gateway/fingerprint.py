@@ -36,5 +36,15 @@ def canonical_json(data: Any) -> str:
 
 
 def fingerprint(req: PreparedRequest, secrets: Secrets | None = None) -> str:
-    """Hex sha256 of the canonical redacted request."""
-    return hashlib.sha256(canonical_json(canonical_request(req, secrets)).encode()).hexdigest()
+    """Hex sha256 of the canonical redacted request.
+
+    Memoized on the request object for the given `Secrets` object (the same request is
+    fingerprinted by the recorder, the scheduler and the client); the cache holds that
+    object itself, so it is compared by identity and can never be confused with another.
+    """
+    cached = req.__dict__.get("_fingerprint_memo")
+    if cached is not None and cached[0] is secrets:
+        return str(cached[1])
+    fp = hashlib.sha256(canonical_json(canonical_request(req, secrets)).encode()).hexdigest()
+    object.__setattr__(req, "_fingerprint_memo", (secrets, fp))  # frozen dataclass: a memo
+    return fp
