@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-FAKE_OPENAI_KEY = "sk-test-FAKEFAKEFAKE-0123456789abcdef"
+FAKE_OPENAI_KEY = "sk-test.FAKE.0123456789"
 FAKE_TOKEN = "cf-aig-token-FAKE-9876543210"
 
 
@@ -18,7 +18,7 @@ def keyed_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "CLOUDFLARE_ACCOUNT_ID": "acct",
         "CLOUDFLARE_GATEWAY_ID": "gw",
         "OPENAI_API_KEY": FAKE_OPENAI_KEY,
-        "ANTHROPIC_API_KEY": "sk-ant-test-FAKE-0123456789",
+        "ANTHROPIC_API_KEY": "sk-ant.test.FAKE.0123",
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

@@ -115,7 +115,7 @@ def test_record_replay_of_gateway_provider(pytester, emu, keyed_env, monkeypatch
 def test_env_file_keys_are_secrets(pytester, emu, monkeypatch):
     for k in ("OPENAI_API_KEY", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_GATEWAY_ID"):
         monkeypatch.delenv(k, raising=False)
-    key = "sk-from-dotenv-ABCDEFGH12345678"
+    key = "sk-from.dotenv.ABCDEFGH"
     pytester.path.joinpath(".env").write_text(
         f"OPENAI_API_KEY={key}\nCLOUDFLARE_ACCOUNT_ID=acct\nCLOUDFLARE_GATEWAY_ID=gw\n"
     )
