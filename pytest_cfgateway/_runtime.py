@@ -56,7 +56,7 @@ class CaseResult:
     provider_id: str = ""
     prompt_raw: str = ""
     description: str = ""
-    grading: dict[str, Any] | None = None  # promptfoo's GradingResult shape
+    grading: Any = None  # the GradingResult (converted to promptfoo's shape when written)
 
 
 @dataclasses.dataclass

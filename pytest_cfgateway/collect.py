@@ -45,8 +45,11 @@ class ConfigFile(pytest.File):
         rows: dict[str, list[Any]] = {}
         for case in loaded.cases:
             rows.setdefault(case.row_key, []).append(case)
-        for case in loaded.cases:
-            yield CaseItem.from_case(self, case, rows[case.row_key])
+        fixtureinfo = None  # the same for every item of this file: computed once, as pytest
+        for case in loaded.cases:  # does for the items of one parametrized function
+            item = CaseItem.from_case(self, case, rows[case.row_key], fixtureinfo)
+            fixtureinfo = item._fixtureinfo
+            yield item
 
     def _relpath(self) -> str:
         return _posix_rel(self.path, Path(self.config.rootpath))
@@ -110,10 +113,15 @@ class CaseItem(pytest.Function):
     row_cases: list[Any]
 
     @classmethod
-    def from_case(cls, parent: ConfigFile, case: Any, row_cases: list[Any]) -> CaseItem:
+    def from_case(
+        cls, parent: ConfigFile, case: Any, row_cases: list[Any], fixtureinfo: Any = None
+    ) -> CaseItem:
         module = parent.path.stem
         item: CaseItem = cls.from_parent(
-            parent, name=case.name, callobj=_case_function(case.name, module)
+            parent,
+            name=case.name,
+            callobj=_case_function(case.name, module),
+            fixtureinfo=fixtureinfo,
         )
         item.case = case
         item.row_cases = row_cases

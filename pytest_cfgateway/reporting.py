@@ -97,6 +97,7 @@ def _rows(results: list[CaseResult]) -> list[dict[str, Any]]:
             "total": r.prompt_tokens + r.completion_tokens,
         }
         failure_reason = {"passed": 0, "failed": 1, "error": 2}.get(r.outcome, 0)
+        grading = r.grading.to_dict() if r.grading is not None else None
         rows.append(
             {
                 "prompt": {"raw": r.prompt_raw, "label": r.prompt},
@@ -108,8 +109,8 @@ def _rows(results: list[CaseResult]) -> list[dict[str, Any]]:
                 "score": r.score,
                 "latencyMs": r.latency_ms,
                 "cost": r.cost,
-                "gradingResult": r.grading,
-                "namedScores": (r.grading or {}).get("namedScores", {}),
+                "gradingResult": grading,
+                "namedScores": (grading or {}).get("namedScores", {}),
                 "failureReason": failure_reason,
                 "error": r.reason if r.outcome == "error" else None,
                 # pytest-cfgateway's own keys

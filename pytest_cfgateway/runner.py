@@ -168,7 +168,7 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     result.output = output if isinstance(output, str) else str(output)
     result.score = grading.score
     result.reason = grading.reason
-    result.grading = grading.to_dict()
+    result.grading = grading
     if completion is not None:
         result.prompt_tokens = completion.usage.prompt_tokens
         result.completion_tokens = completion.usage.completion_tokens
