@@ -54,6 +54,24 @@ def prepare_case(item: CaseItem) -> None:
         ) from None
 
 
+def _transform_vars(code: Any, variables: dict[str, Any], case: EvalCase) -> dict[str, Any]:
+    """promptfoo's ``options.transformVars``: a (Python) transform of the vars, run before the
+    prompt is rendered; the mapping it returns is merged into the vars."""
+    import asyncio
+
+    from .assertions.base import AssertionContext
+    from .assertions.scripts import apply_transform
+
+    ctx = AssertionContext(vars=dict(variables), base_dir=case.base_dir, metadata=case.metadata)
+    result = asyncio.run(apply_transform(code, dict(variables), ctx, what="transformVars"))
+    if not isinstance(result, dict):
+        raise ValueError(
+            f"options.transformVars must return a mapping of vars to merge, got "
+            f"{type(result).__name__}; e.g. {{**output, 'upper': output['name'].upper()}}"
+        )
+    return {**variables, **result}
+
+
 def remember_render(item: pytest.Item, prepared: _Prepared) -> None:
     """Keep a render made ahead of time (by the scheduler) for the item's setup."""
     item.stash[_PREPARED] = prepared
@@ -64,6 +82,9 @@ def render_case(case: EvalCase, env: Mapping[str, str]) -> _Prepared:
     from .config import parse_chat, render_prompt, resolve_vars
 
     variables = resolve_vars(case)
+    transform_vars = (case.options or {}).get("transformVars")
+    if transform_vars:
+        variables = _transform_vars(transform_vars, variables, case)
     text = render_prompt(dataclasses.replace(case, vars=variables), env)
     # Chat detection belongs to the provider, as in promptfoo: echo answers with the rendered
     # text as it is, whatever its shape; gateway providers get chat messages.

@@ -425,3 +425,25 @@ def test_record_hint_works_as_printed(pytester, emu, keyed_env):
     pytester.runpytest("promptfooconfig.yaml", "--collect-only", "-q").stdout.fnmatch_lines(
         ["promptfooconfig.yaml::one*"]
     )
+
+
+def test_transform_vars_runs_before_rendering(pytester):
+    _config(
+        pytester,
+        """
+        prompts: ['Hello {{shout}}']
+        providers: [echo]
+        defaultTest:
+          options:
+            transformVars: "{**output, 'shout': output['name'].upper()}"
+        tests:
+          - vars: {name: ann}
+            assert: [{type: equals, value: Hello ANN}]
+          - vars: {name: bob}
+            options: {transformVars: "[1, 2]"}
+            assert: [{type: contains, value: x}]
+        """,
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    result.assert_outcomes(passed=1, errors=1)
+    assert "transformVars must return a mapping" in result.stdout.str()
