@@ -202,7 +202,8 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     runtime = Runtime.get(session.config)
     if runtime is not None and not session.config.option.collectonly:
         runtime.started_at = time.monotonic()
-        runtime.prefetcher.start(session.items)
+        if not runtime.prefetcher.on_xdist_worker():  # workers look ahead item by item
+            runtime.prefetcher.start(session.items)
         tr = session.config.pluginmanager.get_plugin("terminalreporter")
         if runtime.prefetcher.scheduled and tr is not None and session.config.get_verbosity() >= 0:
             tr.write_line(
@@ -214,6 +215,15 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     finally:
         if runtime is not None:
             runtime.prefetcher.cancel()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    from ._runtime import Runtime
+
+    runtime = Runtime.get(item.config)
+    if runtime is not None and runtime.prefetcher.on_xdist_worker():
+        runtime.prefetcher.lookahead(item.session, item)
 
 
 @pytest.hookimpl(wrapper=True)

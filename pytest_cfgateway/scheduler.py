@@ -11,9 +11,13 @@ What is prefetched:
 - ``record`` mode: only calls whose fingerprint is missing from the item's stored cassette.
 - ``replay`` mode: nothing, since the answers are on disk.
 
-Grader calls depend on the answer, so they are made when the item runs. Under xdist the
-controller hands items to workers one batch at a time, so workers do not prefetch: their
-parallelism is the number of workers.
+Grader calls depend on the answer, so they are made when the item runs.
+
+Under xdist the controller hands items to each worker a batch at a time. Before each item, a
+worker schedules the items waiting in its queue (`lookahead`), so its calls overlap as far
+as the batches allow. With ``--dist loadfile``/``loadscope`` a config's items go to one worker
+at once, which gives it the whole file to schedule. An item the controller then moves to
+another worker ("steal") may have had its call made already; the other worker calls again.
 
 Spending: each scheduled call checks ``--cf-max-cost`` right before it goes out, so no new
 live call starts once the estimated spend has passed the budget.
@@ -41,21 +45,30 @@ class Prefetcher:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._futures: dict[tuple[str, str], concurrent.futures.Future[RawResponse]] = {}
+        self._planned: set[str] = set()
+        self._sems: dict[Any, asyncio.Semaphore] = {}
+        self._worker_queue: Any = None
         self.scheduled = 0
 
+    @staticmethod
+    def on_xdist_worker() -> bool:
+        return bool(os.environ.get("PYTEST_XDIST_WORKER"))
+
     def start(self, items: Iterable[Any]) -> None:
-        """Render the items and start their calls (no-op in replay mode and on xdist workers)."""
+        """Render the items and start their calls; items already planned are skipped, so this
+        may be called again with more items (no-op in replay mode)."""
         from .collect import CaseItem
         from .modes import Mode
 
         runtime = self._runtime
         mode = runtime.settings.mode
-        if mode is Mode.REPLAY or os.environ.get("PYTEST_XDIST_WORKER"):
+        if mode is Mode.REPLAY:
             return
-        sems: dict[Any, asyncio.Semaphore] = {}
+        sems = self._sems
         for item in items:
-            if not isinstance(item, CaseItem):
+            if not isinstance(item, CaseItem) or item.nodeid in self._planned:
                 continue
+            self._planned.add(item.nodeid)
             job = self._plan(item, record_only_missing=mode is Mode.RECORD)
             if job is None:
                 continue
@@ -71,6 +84,27 @@ class Prefetcher:
             send = self._send(gw, req, sems, lane, limit, delay_s)
             self._futures[(nodeid, fp)] = gw.submit(send)
             self.scheduled += 1
+
+    def lookahead(self, session: Any, current: Any) -> None:
+        """On an xdist worker: schedule the current item and those waiting in the worker's
+        queue. The queue is pytest-xdist's own (``WorkerInteractor.torun``); if its shape
+        ever changes, the worker simply runs without scheduling ahead."""
+        from .modes import Mode
+
+        if self._runtime.settings.mode is Mode.REPLAY:
+            return
+        queue = self._worker_queue
+        if queue is None:
+            for plugin in session.config.pluginmanager.get_plugins():
+                if type(plugin).__name__ == "WorkerInteractor" and hasattr(plugin, "torun"):
+                    queue = self._worker_queue = plugin.torun
+                    break
+        pending: list[int] = []
+        if queue is not None and hasattr(queue, "lock"):
+            with queue.lock() as waiting:
+                pending = [i for i in waiting if isinstance(i, int)]
+        items = session.items
+        self.start([current, *(items[i] for i in pending if 0 <= i < len(items))])
 
     def _plan(
         self, item: Any, *, record_only_missing: bool

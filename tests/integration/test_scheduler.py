@@ -118,3 +118,27 @@ def test_timeout_ms_makes_slow_cases_errors(pytester, emu, keyed_env):
     )
     result.assert_outcomes(errors=1)
     assert "timeoutMs = 50 ms" in result.stdout.str()
+
+
+def _max_in_flight(requests) -> int:
+    events = sorted(
+        [(r.created_at, 1) for r in requests]
+        + [(r.created_at + r.duration_ms / 1000 - 0.005, -1) for r in requests]
+    )
+    peak = now = 0
+    for _, step in events:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
+def test_xdist_workers_schedule_their_queued_items(project, emu, keyed_env):
+    emu.latency_ms = 150
+    args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url, "--cf-mode")
+    result = project.runpytest_subprocess(
+        *args, "live", "-n", "2", "-p", "xdist", "--dist", "loadfile"
+    )
+    result.assert_outcomes(passed=8)
+    assert len(emu.requests) == 8
+    # two workers without scheduling ahead would have at most 2 calls in flight
+    assert _max_in_flight(emu.requests) > 2
