@@ -447,3 +447,36 @@ def test_transform_vars_runs_before_rendering(pytester):
     result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
     result.assert_outcomes(passed=1, errors=1)
     assert "transformVars must return a mapping" in result.stdout.str()
+
+
+def test_snapshot_selection_safety_and_pruning_for_config_items(pytester, emu, keyed_env):
+    three = """
+        prompts: ['{{x}}']
+        providers: ['openai:gpt-4o-mini']
+        tests:
+          - {description: alpha, vars: {x: a}, assert: [{type: equals, value: a}]}
+          - {description: beta, vars: {x: b}, assert: [{type: equals, value: b}]}
+          - {description: gamma, vars: {x: c}, assert: [{type: equals, value: c}]}
+        """
+    _config(pytester, three)
+    args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url)
+    pytester.runpytest(*args, "--cf-mode", "record").assert_outcomes(passed=3)
+    snaps = lambda: sorted(p.name for p in pytester.path.glob("__snapshots__/**/*.yaml"))  # noqa: E731
+    assert len(snaps()) == 3
+    before = snaps()
+    # -k with --snapshot-update leaves the deselected items' snapshots alone
+    pytester.runpytest(*args, "-k", "alpha", "--snapshot-update").assert_outcomes(passed=1)
+    assert snaps() == before
+    # a removed case is reported unused (exit 1), then pruned by --snapshot-update
+    _config(
+        pytester,
+        three.replace(
+            "          - {description: gamma, vars: {x: c}, assert: [{type: equals, value: c}]}\n",
+            "",
+        ),
+    )
+    unused = pytester.runpytest(*args)
+    assert unused.ret == 1
+    unused.stdout.fnmatch_lines(["*1 snapshot unused*"])
+    pytester.runpytest(*args, "--snapshot-update").assert_outcomes(passed=2)
+    assert snaps() == [n for n in before if not n.startswith("gamma")]
