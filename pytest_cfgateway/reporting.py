@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import statistics
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -267,8 +265,6 @@ def write_outputs(runtime: Runtime, paths: Sequence[Path]) -> None:
         leaked = runtime.secrets.find_in(text)
         if leaked:  # scrub_text makes this unreachable unless scrubbing breaks: refuse loudly
             raise RuntimeError(f"refusing to write {path}: it would contain the secret {leaked}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        from ._files import atomic_write_text
+
+        atomic_write_text(path, text)
