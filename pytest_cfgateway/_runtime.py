@@ -57,6 +57,7 @@ class CaseResult:
     prompt_raw: str = ""
     description: str = ""
     grading: Any = None  # the GradingResult (converted to promptfoo's shape when written)
+    rate_limited: bool = False  # the error was a 429 that outlived the retries
 
 
 @dataclasses.dataclass

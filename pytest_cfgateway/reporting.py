@@ -54,6 +54,9 @@ def summary_lines(results: list[CaseResult]) -> list[str]:
         drift = sum(r.drift for r in rows)
         if drift:
             parts.append(f"{drift} drifted")
+        limited = sum(r.rate_limited for r in rows)
+        if limited:
+            parts.append(f"{limited} rate-limited (429 after retries; not assertion failures)")
         lines.append(f"{where}: " + ", ".join(p for p in parts if p))
     return lines
 

@@ -97,7 +97,12 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     from .assertions.base import AssertionConfigError, AssertionSkipped
     from .assertions.registry import COMPARISON_TYPES
     from .assertions.report import format_failure
-    from .gateway.errors import BudgetExceededError, GatewayError, NotRecordedError
+    from .gateway.errors import (
+        BudgetExceededError,
+        GatewayError,
+        GatewayRateLimitError,
+        NotRecordedError,
+    )
     from .snapshots import CassetteError, assert_cassette
 
     runtime = _runtime(item)
@@ -183,6 +188,7 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     except GatewayError as exc:
         result.outcome = "error"
         result.reason = runtime.secrets.scrub_text(str(exc))
+        result.rate_limited = isinstance(exc, GatewayRateLimitError)
         _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
         raise CaseError(f"{case.provider.label}: {result.reason}") from None
 

@@ -147,3 +147,22 @@ def test_xdist_workers_schedule_their_queued_items(project, emu, keyed_env):
     assert len(emu.requests) == 8
     # two workers without scheduling ahead would have at most 2 calls in flight
     assert _max_in_flight(emu.requests) > 2
+
+
+def test_rate_limits_are_reported_apart_from_assertion_failures(project, emu, keyed_env):
+    emu.rate_limit = (2, 3600)  # the gateway answers 429/2003 after two calls
+    result = project.runpytest(
+        "--cf-config",
+        "promptfooconfig.yaml",
+        "--cf-gateway-url",
+        emu.url,
+        "--cf-mode",
+        "live",
+        "--cf-max-retries",
+        "0",
+        "--cf-concurrency",
+        "1",
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 2 and outcomes.get("errors") == 6
+    assert "6 rate-limited (429 after retries; not assertion failures)" in result.stdout.str()
