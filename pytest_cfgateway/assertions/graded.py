@@ -513,17 +513,21 @@ async def llm_rubric(call: AssertionCall, tally: _Tally) -> GradingResult:
     return invert_graded(result, call.inverse)
 
 
+def _text_value(call: AssertionCall, what: str) -> str:
+    """The assertion's ``value`` as a non-empty string, else a config error saying what it is."""
+    value = call.value
+    if not isinstance(value, str) or not value.strip():
+        raise AssertionConfigError(f'"{call.base_type}" assertion must have a string value: {what}')
+    return value
+
+
 # --- model-graded-closedqa ------------------------------------------------------------------
 
 
 @graded
 async def closed_qa(call: AssertionCall, tally: _Tally) -> GradingResult:
     """``model-graded-closedqa``: pass when the grader's reply ends with ``Y``."""
-    criteria = call.value
-    if not isinstance(criteria, str) or not criteria.strip():
-        raise AssertionConfigError(
-            '"model-graded-closedqa" assertion must have a string value: the criterion.'
-        )
+    criteria = _text_value(call, "the criterion.")
     tvars = template_vars(
         call,
         input=call.context.prompt or "",
@@ -594,11 +598,7 @@ def parse_factuality(text: str) -> tuple[str, str]:
 @graded
 async def factuality(call: AssertionCall, tally: _Tally) -> GradingResult:
     """``factuality``: is the output factually consistent with the reference answer?"""
-    expected = call.value
-    if not isinstance(expected, str) or not expected.strip():
-        raise AssertionConfigError(
-            '"factuality" assertion must have a string value: the reference answer.'
-        )
+    expected = _text_value(call, "the reference answer.")
     options = _test_option(call, "factuality")
     config = _spec_field(call, "config")
     if options is None and isinstance(config, Mapping):
@@ -896,12 +896,9 @@ def _score_vs_threshold(call: AssertionCall, label: str, score: float) -> Gradin
 @graded
 async def context_recall(call: AssertionCall, tally: _Tally) -> GradingResult:
     """``context-recall``: share of the reference answer's sentences the context supports."""
-    truth = call.value
-    if not isinstance(truth, str) or not truth.strip():
-        raise AssertionConfigError(
-            '"context-recall" assertion must have a string value: the expected answer (ground '
-            "truth) whose facts the context should contain."
-        )
+    truth = _text_value(
+        call, "the expected answer (ground truth) whose facts the context should contain."
+    )
     context = await resolve_context(call)
     tvars = template_vars(call, context=_context_text(context), groundTruth=truth)
     reply = await ask(
