@@ -67,6 +67,8 @@ class Binding:
     grader_gateway: Gateway
     #: calls made for the other items of a select-best/max-score row
     row_gateway: Gateway
+    #: the webhook assertion's POSTs, recorded with the item (`_grader.RecordedWebhook`)
+    webhook: Any = None
 
 
 class Runtime:
@@ -315,6 +317,7 @@ class Runtime:
 
     def bind(self, node: pytest.Item, snapshot: Any) -> Binding:
         """The recorder and gateways of one test (config item or ``cf_gateway`` test)."""
+        from ._grader import RecordedWebhook
         from .snapshots import Recorder, load_recorded
         from .snapshots.summary import Summary
 
@@ -330,8 +333,8 @@ class Runtime:
             return done
 
         def describe(req: Any, raw: Any) -> Summary:
-            if not 200 <= raw.status < 300:
-                return Summary()
+            if not 200 <= raw.status < 300 or req.adapter not in base.adapters:
+                return Summary()  # an error, or not a model call (a webhook verdict)
             done = finish(req, raw)
             finished.pop(id(raw), None)
             text = getattr(done, "text", None)
@@ -385,6 +388,7 @@ class Runtime:
             gateway=through(None),
             grader_gateway=through("grader"),
             row_gateway=through("row"),
+            webhook=RecordedWebhook(recorder.resolver("webhook")),
         )
 
     # reporting -----------------------------------------------------------------------
