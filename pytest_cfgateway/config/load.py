@@ -57,8 +57,8 @@ UNSUPPORTED_KEYS = {
     "nunjucksFilters": "custom Nunjucks filters are JavaScript",
     "filters": "custom Nunjucks filters are JavaScript",
 }
-#: Values a config may hold once its ``$ref``s are resolved.
-MAX_RESOLVED_VALUES = 2_000_000
+#: Values a config's ``$ref``s may copy in, in all.
+MAX_RESOLVED_VALUES = 100_000
 _EVALUATE_NUMBERS = {
     "maxConcurrency": (1, True),
     "repeat": (1, True),
@@ -336,11 +336,12 @@ def _deref(
     ``$ref``s multiply like nested YAML aliases)."""
     if budget is None:
         budget = [MAX_RESOLVED_VALUES]
-    budget[0] -= 1
+    if stack:  # a value copied in by a $ref
+        budget[0] -= 1
     if budget[0] < 0:
         raise ctx.error(
-            f"the config holds more than {MAX_RESOLVED_VALUES:,} values once its $refs are "
-            "resolved ($refs to templates that use $refs multiply)",
+            f"its $refs copy in more than {MAX_RESOLVED_VALUES:,} values ($refs to templates "
+            "that use $refs multiply)",
             "use fewer levels of $ref, or write the repeated parts out",
         )
     if isinstance(node, list):

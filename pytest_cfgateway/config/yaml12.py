@@ -113,8 +113,10 @@ def load_yaml(text: str, path: Path, display: str | None = None) -> tuple[Any, d
         if FastYaml12Loader is not Yaml12Loader:
             try:
                 return _parse(FastYaml12Loader, text, path, display)
-            except yaml.YAMLError:
-                pass  # not returned: the pure parser below reports it, with its messages
+            except yaml.YAMLError as exc:
+                if "maximum nesting depth" in str(exc):  # libyaml's bound (1,000 levels)
+                    raise YamlBoundsError("the document is nested too deeply") from None
+                # else not returned: the pure parser below reports it, with its messages
         return _parse(Yaml12Loader, text, path, display)
     except YamlBoundsError as exc:
         raise ConfigError(
