@@ -53,7 +53,7 @@ def test_moderate_alias_use_still_works(tmp_path: Path) -> None:
         HEAD
         + "defaultTest: &d {vars: {x: shared}}\n"
         + "tests:\n"
-        + "".join("  - {vars: {x: 'v%d'}}\n" % i for i in range(50))
+        + "".join(f"  - {{vars: {{x: 'v{i}'}}}}\n" for i in range(50))
     )
     assert len(load_config(path).cases) == 50
 
@@ -123,11 +123,11 @@ def test_alias_bomb_in_a_cassette_is_a_cassette_error() -> None:
     )
     with pytest.raises(yaml.YAMLError, match="aliases expand to"):
         load_cassette_yaml(text)
-    with pytest.raises(CassetteError, match="snap.yaml: not valid YAML"):
+    with pytest.raises(CassetteError, match=r"snap\.yaml: not valid YAML"):
         Cassette.from_text(text, source="snap.yaml")
 
 
 def test_deep_cassette_is_a_cassette_error() -> None:
     text = "version: 1\nexchanges: " + "[" * 900 + "]" * 900 + "\n"
-    with pytest.raises(CassetteError, match="snap.yaml"):
+    with pytest.raises(CassetteError, match=r"snap\.yaml"):
         Cassette.from_text(text, source="snap.yaml")

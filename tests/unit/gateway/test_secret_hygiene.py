@@ -59,9 +59,8 @@ def test_prepared_request_and_gateway_reprs_hold_no_secret() -> None:
 
 def test_a_key_with_a_smart_quote_is_refused_before_sending_naming_the_env_var() -> None:
     bad = "plant.key\u2019FAKE.3"
-    with _gateway({**ENV, "OPENAI_API_KEY": bad}) as gw:
-        with pytest.raises(GatewayConfigError) as info:
-            gw.complete("openai:gpt-4o-mini", "hi")
+    with _gateway({**ENV, "OPENAI_API_KEY": bad}) as gw, pytest.raises(GatewayConfigError) as info:
+        gw.complete("openai:gpt-4o-mini", "hi")
     message = str(info.value)
     assert "OPENAI_API_KEY" in message and "U+2019" in message and "re-copy" in message
     assert bad not in message and TOKEN not in message
