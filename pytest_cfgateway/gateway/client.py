@@ -44,6 +44,7 @@ from .redact import (
     PUBLIC_HEADERS,
     Secrets,
     check_header_value,
+    config_secrets,
     safe_url,
     secret,
     url_secrets,
@@ -231,6 +232,9 @@ class Gateway:
         """
         if kind not in ("chat", "embed"):
             raise GatewayConfigError(f"kind must be 'chat' or 'embed', got {kind!r}")
+        literals = config_secrets(options, "options")
+        if literals:  # apiKey / headers literals: scrubbed from whatever shows this call
+            self.secrets.update(literals)
         ref = parse_provider_id(provider_id, self.adapters.keys())
         config, model_opts = split_options(options)
         if ref.slug == ECHO:
