@@ -601,7 +601,7 @@ def comparable(data: Any) -> Any:
     for ex in data["exchanges"]:
         if not isinstance(ex, Mapping):
             return data
-        item = {k: v for k, v in ex.items() if k != "latency_ms"}
+        item = {k: v for k, v in ex.items() if k not in ("latency_ms", "role")}
         response = item.get("response")
         if isinstance(response, Mapping):
             response = dict(response)

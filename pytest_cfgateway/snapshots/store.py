@@ -384,6 +384,9 @@ def in_place(recorded: list[Exchange], new: list[Exchange], *, completed: bool) 
         else:
             unmatched.append(ex)
     for ex in unmatched:
+        if not completed:  # an interrupted test: new calls never replace kept ones
+            extra.append(ex)
+            continue
         free = [
             i
             for i, old in enumerate(recorded)
