@@ -2,8 +2,8 @@
 
 Routes: ``/v1/{account}/{gateway}[/{provider}/...]`` (the gateway), the Logs API
 ``/client/v4/accounts/{account}/ai-gateway/gateways/{gateway}/logs[/{id}]`` (GET, PATCH
-feedback/score/metadata; ``logs_api.py``), and ``/_emulator/health``, ``/_emulator/requests`` (masked request log),
-``POST /_emulator/clear``.
+feedback/score/metadata; ``logs_api.py``), and ``/_emulator/health``,
+``/_emulator/requests`` (masked request log), ``POST /_emulator/clear``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
 
 class EmulatorDependencyError(ImportError):
     """starlette/uvicorn are missing; the message names the install command."""

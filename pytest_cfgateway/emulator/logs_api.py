@@ -123,7 +123,9 @@ def _patch(entry: RecordedRequest, body: Any) -> str | None:
         return "the body must be a JSON object {feedback, score, metadata}"
     feedback, score, metadata = body.get("feedback"), body.get("score"), body.get("metadata")
     if feedback is not None and (
-        isinstance(feedback, bool) or not isinstance(feedback, int | float) or not -1 <= feedback <= 1
+        isinstance(feedback, bool)
+        or not isinstance(feedback, int | float)
+        or not -1 <= feedback <= 1
     ):
         return "feedback must be a number from -1 to 1 (1 positive, -1 negative, 0 not evaluated)"
     if score is not None and (

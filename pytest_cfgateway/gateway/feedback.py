@@ -74,11 +74,11 @@ class LogAnnotation:
                     f"metadata has {len(self.metadata)} entries; the gateway keeps at most "
                     f"{MAX_METADATA} per log: {sorted(self.metadata)}"
                 )
-            for key, value in self.metadata.items():
-                bad_float = isinstance(value, float) and not math.isfinite(value)
-                if not isinstance(value, str | int | float | bool) or bad_float:
+            for key, entry in self.metadata.items():
+                bad_float = isinstance(entry, float) and not math.isfinite(entry)
+                if not isinstance(entry, str | int | float | bool) or bad_float:
                     raise FeedbackError(
-                        f"metadata[{key!r}] must be a string, number or boolean, got {value!r}"
+                        f"metadata[{key!r}] must be a string, number or boolean, got {entry!r}"
                     )
             out["metadata"] = dict(self.metadata)
         if not out:
@@ -114,7 +114,8 @@ class LogsClient:
     ) -> None:
         if not token:
             raise FeedbackError(
-                f"the logs API needs a Cloudflare API token (AI Gateway - Edit); set {API_TOKEN_ENV}"
+                "the logs API needs a Cloudflare API token (AI Gateway - Edit); "
+                f"set {API_TOKEN_ENV}"
             )
         if concurrency < 1 or max_retries < 0 or timeout <= 0:
             raise FeedbackError(
@@ -151,7 +152,10 @@ class LogsClient:
             self._client = httpx.AsyncClient(
                 transport=self._transport,
                 timeout=self.timeout,
-                headers={"user-agent": "pytest-cfgateway", "authorization": f"Bearer {self._token}"},
+                headers={
+                    "user-agent": "pytest-cfgateway",
+                    "authorization": f"Bearer {self._token}",
+                },
             )
             self._semaphore = asyncio.Semaphore(self.concurrency)
         return self._client, self._semaphore
