@@ -154,19 +154,50 @@ class Feedback:
     # during the run --------------------------------------------------------------------
 
     def submit(self, item: pytest.Item, result: Any, gateway: Any) -> None:
-        """Start the PATCHes for a judged item's calls; record their log ids on ``result``."""
-        calls = item.stash.get(_CALLS, [])
-        item.stash[_CALLS] = []
-        if not calls or result.outcome not in ("passed", "failed"):
+        """Start the PATCHes for a judged config item's calls; record their log ids on
+        ``result`` (its ``feedback`` list, which the outputs show)."""
+        if result.outcome not in ("passed", "failed"):
+            item.stash[_CALLS] = []
             return
-        from .gateway.feedback import LogAnnotation
-
-        verdict = 1 if result.outcome == "passed" else -1
         score = None
         if isinstance(result.score, int | float):
             score = round(max(0.0, min(1.0, float(result.score))) * 100, 2)
+        metadata = {
+            "eval_test": result.nodeid,
+            "eval_config": result.config,
+            "eval_prompt": result.prompt,
+            "eval_provider": result.provider,
+        }
+        sent = self._annotate(item, gateway, result.outcome == "passed", score, metadata)
+        result.feedback.extend(sent)
+
+    def submit_test(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """The same for a test that used ``cf_gateway``: its pytest outcome is the verdict
+        (no score); ``eval_provider`` is each call's provider."""
+        if report.skipped:
+            item.stash[_CALLS] = []
+            return
+        metadata = {"eval_test": item.nodeid, "eval_config": item.nodeid.split("::", 1)[0]}
+        self._annotate(item, None, report.passed, None, metadata)
+
+    def _annotate(
+        self,
+        item: pytest.Item,
+        gateway: Any,
+        passed: bool,
+        score: float | None,
+        metadata: dict[str, str],
+    ) -> list[dict[str, str]]:
+        from .gateway.feedback import LogAnnotation
+
+        calls = item.stash.get(_CALLS, [])
+        item.stash[_CALLS] = []
+        if self._gateway is None:
+            self._gateway = gateway  # every PATCH runs on this one background loop
+        if not calls or self._gateway is None:
+            return []
         client = self.client()
-        self._gateway = gateway
+        sent = []
         for call in calls:
             if call.log_id is None:
                 self.no_log_id += 1
@@ -175,18 +206,14 @@ class Feedback:
                 account_id=call.account_id,
                 gateway_id=call.gateway_id,
                 log_id=call.log_id,
-                feedback=verdict,
+                feedback=1 if passed else -1,
                 score=score,
-                metadata={
-                    "eval_test": result.nodeid,
-                    "eval_config": result.config,
-                    "eval_prompt": result.prompt,
-                    "eval_provider": result.provider,
-                    "eval_call": call.kind,
-                },
+                metadata={"eval_provider": call.provider, **metadata, "eval_call": call.kind},
             )
-            self._pending.append((result.nodeid, gateway.submit(client.patch(annotation))))
-            result.feedback.append({"logId": call.log_id, "call": call.kind})
+            future = self._gateway.submit(client.patch(annotation))
+            self._pending.append((item.nodeid, future))
+            sent.append({"logId": call.log_id, "call": call.kind})
+        return sent
 
     # at the end --------------------------------------------------------------------------
 
@@ -268,13 +295,15 @@ def note_call(node: pytest.Item, gateway: Any, req: Any, raw: Any, kind: str | N
         target = gateway.target(req)
     except GatewayConfigError:
         return  # the call could not have been sent; its own error reports that
+    if feedback._gateway is None:
+        feedback._gateway = gateway  # the first gateway's background loop runs every PATCH
     calls = node.stash.setdefault(_CALLS, [])
     calls.append(
         Call(
             log_id=raw.headers.get("cf-aig-log-id") or None,
             account_id=target.account_id,
             gateway_id=target.gateway_id,
-            kind=kind or "case",
+            kind=kind or ("case" if getattr(node, "case", None) is not None else "test"),
             provider=req.provider,
         )
     )
@@ -285,6 +314,16 @@ def after_case(item: pytest.Item, result: Any, gateway: Any) -> None:
     feedback = item.config.stash.get(_KEY, None)
     if feedback is not None and feedback.sends:
         feedback.submit(item, result, gateway)
+
+
+def after_test(item: pytest.Item, report: pytest.TestReport) -> None:
+    """A ``cf_gateway`` test's call phase ended: annotate its calls (config items are
+    annotated by `after_case`, with their score)."""
+    feedback = item.config.stash.get(_KEY, None)
+    if feedback is None or not feedback.sends or getattr(item, "case", None) is not None:
+        return
+    if item.stash.get(_CALLS, None):
+        feedback.submit_test(item, report)
 
 
 def _ini_bool(value: object) -> bool:

@@ -249,6 +249,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call" and report.failed:
         # lets the cf_gateway fixture keep partial recordings of a failed test
         item._cf_call_failed = True  # type: ignore[attr-defined]
+    if call.when == "call":
+        from ._feedback import after_test
+
+        after_test(item, report)  # --cf-feedback for cf_gateway tests (verdict = outcome)
     return report
 
 

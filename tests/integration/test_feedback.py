@@ -193,3 +193,53 @@ def test_missing_token_is_a_usage_error(project, emu, monkeypatch):
     result = project.runpytest(*_args(emu, "--cf-mode", "record", "--cf-feedback"))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "CLOUDFLARE_API_TOKEN" in result.stderr.str()
+
+
+FIXTURE_TEST = """
+def test_good(cf_gateway):
+    assert "weather" in cf_gateway.complete("openai:gpt-4o-mini", "the weather").text
+
+def test_bad(cf_gateway):
+    assert "sun" in cf_gateway.complete("openai:gpt-4o-mini", "the rain").text
+"""
+
+
+def test_cf_gateway_tests_are_annotated_with_their_outcome(pytester, emu, keyed_env, monkeypatch):
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", API_TOKEN)
+    pytester.makepyfile(test_calls=FIXTURE_TEST)
+    result = pytester.runpytest(
+        "--cf-mode",
+        "record",
+        "--cf-gateway-url",
+        emu.url,
+        "--cf-api-url",
+        f"{emu.base_url}/client/v4",
+        "--cf-feedback",
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    assert "feedback: 2 gateway log entries annotated" in result.stdout.str()
+    got = {
+        e["metadata"]["eval_test"]: (e["feedback"], e["score"], e["metadata"]) for e in _logs(emu)
+    }
+    assert got == {
+        "test_calls.py::test_good": (
+            1,
+            None,
+            {
+                "eval_provider": "openai",
+                "eval_test": "test_calls.py::test_good",
+                "eval_config": "test_calls.py",
+                "eval_call": "test",
+            },
+        ),
+        "test_calls.py::test_bad": (
+            -1,
+            None,
+            {
+                "eval_provider": "openai",
+                "eval_test": "test_calls.py::test_bad",
+                "eval_config": "test_calls.py",
+                "eval_call": "test",
+            },
+        ),
+    }
