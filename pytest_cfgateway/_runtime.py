@@ -58,6 +58,8 @@ class CaseResult:
     description: str = ""
     grading: Any = None  # the GradingResult (converted to promptfoo's shape when written)
     rate_limited: bool = False  # the error was a 429 that outlived the retries
+    #: gateway log entries annotated by --cf-feedback: {logId, call, status}
+    feedback: list[dict[str, str]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -352,7 +354,9 @@ class Runtime:
         prefetcher = self.prefetcher
         nodeid = node.nodeid
 
-        async def send_or_take(req: Any, send: Any) -> Any:
+        from ._feedback import note_call
+
+        async def send_or_take(req: Any, send: Any, kind: str | None) -> Any:
             """The network leg of this test's recorder: a call the scheduler already started
             for this item, else a new call (within the cost budget)."""
             future = prefetcher.take(nodeid, base.fingerprint(req))
@@ -364,6 +368,7 @@ class Runtime:
                 self.check_budget()
                 raw = await send(req)
             self.add_spend(finish, req, raw)
+            note_call(node, base, req, raw, kind)  # its log id, for --cf-feedback
             return raw
 
         recorder = Recorder(
@@ -379,7 +384,7 @@ class Runtime:
             resolve = recorder.resolver(kind) if kind else recorder.resolve
 
             async def resolver(req: Any, send: Any) -> Any:
-                return await resolve(req, lambda r: send_or_take(r, send))
+                return await resolve(req, lambda r: send_or_take(r, send, kind))
 
             return base.with_resolver(resolver)
 

@@ -124,6 +124,7 @@ def _rows(results: list[CaseResult]) -> list[dict[str, Any]]:
                 "live": r.live,
                 "cacheHits": r.cache_hits,
                 "drift": r.drift,
+                "feedback": r.feedback,  # --cf-feedback: [{logId, call, status}]
             }
         )
     return rows
