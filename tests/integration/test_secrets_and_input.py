@@ -166,8 +166,11 @@ def test_planted_secrets_reach_no_file_and_no_output(pytester, emu, planted_env)
     replay = _run(pytester, junit="replay.xml")
     assert replay.ret != 0
     assert snapshot_files(pytester.path)
-    chans = channels(pytester.path, record, replay)
-    assert {*OUTPUTS, "rec.xml", "replay.xml"} <= {Path(c).name for c in chans}
+    # xdist workers send reports to the controller: scrubbed on the worker already
+    replay_xdist = _run(pytester, "-n", "2", junit="replay-xdist.xml")
+    assert replay_xdist.ret != 0
+    chans = channels(pytester.path, record, replay, replay_xdist)
+    assert {*OUTPUTS, "rec.xml", "replay.xml", "replay-xdist.xml"} <= {Path(c).name for c in chans}
     assert leaks(chans, PLANTED) == []
 
 
@@ -359,3 +362,23 @@ def test_a_corrupt_snapshot_is_a_clear_error(pytester, emu, keyed_env, content, 
     assert expected in out and snapshot.name in out and "re-record" in out
     assert "UnicodeDecodeError" not in out and "RecursionError" not in out
     assert "Traceback" not in out and "INTERNALERROR" not in out
+
+
+def test_a_render_error_is_one_clear_line_not_a_traceback(pytester):
+    _write(
+        pytester,
+        "promptfooconfig.yaml",
+        """
+        prompts: ['{{ 1 / x }}']
+        providers: [echo]
+        tests: [{vars: {x: 0}}]
+        """,
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml", "--junitxml", "j.xml")
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert "cannot render the prompt" in out and "promptfooconfig.yaml" in out
+    assert "ZeroDivisionError" in out  # what went wrong, named...
+    assert "def from_call" not in out and "Traceback" not in out  # ...without pytest's frames
+    junit = pytester.path.joinpath("j.xml").read_text()
+    assert "cannot render the prompt" in junit and "def from_call" not in junit
