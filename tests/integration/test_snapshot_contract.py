@@ -584,7 +584,9 @@ def test_non_python_collected_files(cases_project: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*2 snapshots unused*"])
     result = run(p, "--snapshot-update")
     assert result.ret == 0
-    assert {n.split("/")[0] for n in cassette_names(p)} == {"a"} and len(cassette_names(p)) == 1
+    assert {n.split("/")[0] for n in cassette_names(p)} == {"a.cases"} and len(
+        cassette_names(p)
+    ) == 1
     assert (p.path / "__snapshots__" / "test_amber.ambr").is_file()
 
 
