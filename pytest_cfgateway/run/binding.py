@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .grader import RecordedWebhook
 from .schedule import Prefetcher
 from .state import RunState
 
@@ -42,6 +43,8 @@ class Binding:
     #: calls made for the other items of a select-best/max-score row
     row_gateway: Gateway
     tally: Tally
+    #: the webhook assertion's POSTs, recorded with the item (`grader.RecordedWebhook`)
+    webhook: Any = None
 
 
 def record_command(node: pytest.Item) -> str:
@@ -62,6 +65,7 @@ def bind(
     ``count_usage``: add up the tokens and cost of every answer (replayed or live) in the
     binding's `Tally` (a config item's record takes them from its own completion instead).
     """
+    from .._feedback import note_call
     from ..gateway.errors import GatewayError
     from ..snapshots import Recorder, load_recorded
     from ..snapshots.summary import Summary
@@ -79,8 +83,8 @@ def bind(
         return done
 
     def describe(req: Any, raw: Any) -> Summary:
-        if not 200 <= raw.status < 300:
-            return Summary()
+        if not 200 <= raw.status < 300 or req.adapter not in base.adapters:
+            return Summary()  # an error, or not a model call (a webhook verdict)
         done = finish(req, raw)
         finished.pop(id(raw), None)
         text = getattr(done, "text", None)
@@ -126,7 +130,7 @@ def bind(
     prefetcher = Prefetcher.of(state.config)
     nodeid = node.nodeid
 
-    async def send_or_take(req: Any, send: Any) -> Any:
+    async def send_or_take(req: Any, send: Any, kind: str | None) -> Any:
         """The network leg of this test's recorder: a call the scheduler already started
         for this item, else a new call (within the cost budget)."""
         future = prefetcher.take(nodeid, base.fingerprint(req)) if prefetcher else None
@@ -139,6 +143,7 @@ def bind(
             state.budget.check()
             raw = await send(req)
         count_spend(req, raw)
+        note_call(node, base, req, raw, kind)  # its log id, for --cf-feedback
         return raw
 
     recorder = Recorder(
@@ -154,7 +159,7 @@ def bind(
         resolve = recorder.resolver(kind) if kind else recorder.resolve
 
         async def resolver(req: Any, send: Any) -> Any:
-            raw = await resolve(req, lambda r: send_or_take(r, send))
+            raw = await resolve(req, lambda r: send_or_take(r, send, kind))
             if count_usage:
                 count_answer(req, raw)
             return raw
@@ -167,4 +172,5 @@ def bind(
         grader_gateway=through("grader"),
         row_gateway=through("row"),
         tally=tally,
+        webhook=RecordedWebhook(recorder.resolver("webhook")),
     )

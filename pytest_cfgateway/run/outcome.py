@@ -26,7 +26,11 @@ def attach_record(item: pytest.Item, when: str, report: pytest.TestReport) -> No
     if record is None and is_case and not report.passed and when in ("setup", "call"):
         record = _record_from_report(item, report)
     if record is not None:
-        setattr(report, REPORT_ATTR, record.to_dict())
+        data = record.to_dict()
+        state = RunState.get(item.config)
+        if state is not None:  # no secret leaves the process that ran the test
+            data = state.report_secrets().scrub(data)
+        setattr(report, REPORT_ATTR, data)
 
 
 def _record_from_report(item: pytest.Item, report: pytest.TestReport) -> CaseRecord:
@@ -69,3 +73,14 @@ def write_files(config: pytest.Config) -> None:
     if state is None or not state.settings.outputs or hasattr(config, "workerinput"):
         return
     write_outputs(state.records, state.settings.outputs, state.secrets)
+
+
+def finish_feedback(config: pytest.Config) -> None:
+    """``--cf-feedback``: wait for this process's PATCHes and mark the records' log entries
+    (on the controller, with what the workers reported)."""
+    from .._feedback import Feedback
+
+    state = RunState.get(config)
+    feedback = Feedback.get(config)
+    if state is not None and feedback is not None:
+        feedback.finish(config, state.records)

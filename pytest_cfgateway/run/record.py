@@ -89,6 +89,8 @@ class CaseRecord:
     rate_limited: bool = False  # the error was a 429 that outlived the retries
     budget_skipped: bool = False  # skipped because the spend passed --cf-max-cost
     reason: str = ""  # why it failed, errored or was skipped (always a string)
+    #: gateway log entries annotated by --cf-feedback: {logId, call, status}
+    feedback: list[dict[str, str]] = dataclasses.field(default_factory=list)
     #: the committed answer beside a new one (filled by the snapshot review; None until then)
     committed_output: str | None = None
     changed: bool | None = None

@@ -151,13 +151,17 @@ def _rows(records: Sequence[CaseRecord]) -> list[dict[str, Any]]:
                 "live": r.live,
                 "cacheHits": r.cache_hits,
                 "drift": r.drift,
+                "feedback": r.feedback,  # --cf-feedback: [{logId, call, status}]
             }
         )
     return rows
 
 
-def render_output(path: Path, records: Sequence[CaseRecord]) -> str:
+def render_output(path: Path, records: Sequence[CaseRecord], secrets: Any = None) -> str:
     rows = _rows(records)
+    if secrets is not None:
+        # scrubbed before any format escapes it (HTML entities, CSV quotes, JSON escapes)
+        rows = secrets.scrub(rows)
     suffix = path.suffix.lower()
     if suffix == ".json":
         stats = {
@@ -291,8 +295,8 @@ def render_html(rows: list[dict[str, Any]]) -> str:
 
 def write_outputs(records: Sequence[CaseRecord], paths: Sequence[Path], secrets: Any) -> None:
     for path in paths:
-        text = secrets.scrub_text(render_output(path, records))
-        leaked = secrets.find_in(text)
+        text = secrets.scrub_text(render_output(path, records, secrets))
+        leaked = secrets.find_in(text)  # raw or escaped
         if leaked:  # scrub_text makes this unreachable unless scrubbing breaks: refuse loudly
             raise RuntimeError(f"refusing to write {path}: it would contain the secret {leaked}")
         from .._files import atomic_write_text

@@ -42,6 +42,7 @@ class RunState:
         self._registries: dict[Path, tuple[AssertionRegistry, dict[str, Adapter]]] = {}
         self._gateways: dict[int, Gateway] = {}
         self._secrets: Secrets | None = None
+        self._report_secrets: tuple[tuple[int, ...], Secrets] | None = None
         self._lock = threading.Lock()
         self._loop: Any = None  # replay's in-thread event loop, made on first use
         self.budget = Budget.for_config(config, self.settings)
@@ -117,8 +118,25 @@ class RunState:
             secrets = Secrets.from_env(self.env)
             # every value of the env file counts as a secret, whatever its name
             secrets.update({k: v for k, v in self.env_file_values.items()})
+            from ..gateway.redact import url_secrets
+
+            for where, url in (("--cf-gateway-url", self.settings.gateway_url),
+                               ("CF_GATEWAY_URL", self.env.get("CF_GATEWAY_URL"))):  # fmt: skip
+                secrets.update(url_secrets(url or "", where))
             self._secrets = secrets
         return self._secrets
+
+    def report_secrets(self) -> Secrets:
+        """Every secret known to the session and its gateways (the failure-report scrub)."""
+        gateways = list(self._gateways.values())
+        key = (len(self.secrets), *(len(gw.secrets) for gw in gateways))
+        cached = self._report_secrets
+        if cached is None or cached[0] != key:
+            merged = self.secrets
+            for gw in gateways:
+                merged = merged.merged(gw.secrets)
+            cached = self._report_secrets = (key, merged)
+        return cached[1]
 
     def registries(self, path: Path, ihook: Any) -> tuple[AssertionRegistry, dict[str, Adapter]]:
         """Assertion and provider registries as seen from ``path``'s directory.
