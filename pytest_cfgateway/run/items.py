@@ -12,6 +12,7 @@ import pytest
 
 from .case import run_case
 from .errors import CaseError, CaseFailed
+from .pytest_compat import align_node_id
 from .render import prepare_case
 from .state import RunState
 
@@ -138,6 +139,7 @@ class CaseItem(pytest.Function):
             callobj=_case_function(case.name, module),
             fixtureinfo=fixtureinfo,
         )
+        align_node_id(item)  # --lf/--ff/--nf/--sw on pytest 9.2 (see pytest_compat)
         item.case = case
         item.row_cases = row_cases
         meta = {

@@ -22,6 +22,7 @@ RUN_LAYERS = [
     "record",
     "errors",
     "budget",
+    "pytest_compat",
     "state",
     "targets",
     "render",
