@@ -30,4 +30,4 @@ def align_node_id(item: pytest.Item) -> None:
     if isinstance(current, NodeId):
         parsed = NodeId.parse(str(current))
         if parsed != current:
-            item._id = parsed  # type: ignore[attr-defined]
+            item._id = parsed
