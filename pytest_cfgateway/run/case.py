@@ -107,9 +107,11 @@ def run_case(item: Any, snapshot: Any) -> None:
         _finish(runtime, item, result, binding, snapshot, assert_cassette, completed=False)
         pytest.skip(runtime.secrets.scrub_text(str(exc)))
     except NotRecordedError as exc:
+        # no answer to judge: an error row (promptfoo's failureReason 2), not a failed one
+        result.outcome = "error"
         result.reason = runtime.secrets.scrub_text(str(exc))
         _finish(runtime, item, result, binding, snapshot, assert_cassette, completed=False)
-        raise CaseFailed(runtime.secrets.scrub_text(str(exc))) from None
+        raise CaseError(result.reason) from None
     except GatewayError as exc:
         result.outcome = "error"
         result.reason = runtime.secrets.scrub_text(str(exc))
