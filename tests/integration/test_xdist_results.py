@@ -23,7 +23,9 @@ tests:
     assert: [{type: icontains, value: hi}]
   - description: bad
     vars: {word: bye}
-    assert: [{type: contains, value: hi, metric: greeting}, {type: javascript, value: 'output.length > 1'}]
+    assert:
+      - {type: contains, value: hi, metric: greeting}
+      - {type: javascript, value: 'output.length > 1'}
   - description: broken
     vars: {word: x}
     assert: [{type: starts-with, value: '{{nothing}}'}]
