@@ -240,6 +240,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    if call.when == "setup" and call.excinfo is not None:
+        from .runner import CaseError
+
+        if call.excinfo.errisinstance(CaseError):
+            # a render error: pytest reports setup errors with a traceback (not through
+            # repr_failure); the message names the file, key and fix, which is all that helps
+            report.longrepr = str(call.excinfo.value)
     if call.when == "call" and call.excinfo is not None:
         from .run.errors import CaseError
 
