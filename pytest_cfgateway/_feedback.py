@@ -20,14 +20,14 @@ evaluations show which requests passed which evals.
 
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from .gateway.feedback import LogsClient, PatchResult
 
 API_TOKEN_ENV = "CLOUDFLARE_API_TOKEN"  # = gateway.feedback.API_TOKEN_ENV (kept import-free)
@@ -35,53 +35,25 @@ API_BASE_ENV = "CF_API_URL"
 WORKER_KEY = "cfgateway_feedback"
 FEEDBACK_CONCURRENCY = 4
 
-OPTIONS: list[tuple[str, dict[str, Any]]] = [
-    (
-        "--cf-feedback",
-        dict(
-            action="store_true",
-            default=None,
-            help="Write each judged item's verdict (feedback +1/-1, score, metadata) onto the "
-            "gateway log entries of its live calls through Cloudflare's Logs API "
-            "(default: ini cf_feedback). Needs an API token with AI Gateway Edit.",
-        ),
-    ),
-    (
-        "--cf-api-url",
-        dict(
-            default=None,
-            metavar="URL",
-            help=f"Cloudflare API base URL for --cf-feedback (default env {API_BASE_ENV}, "
-            "else https://api.cloudflare.com/client/v4).",
-        ),
-    ),
-    (
-        "--cf-api-token-env",
-        dict(
-            default=None,
-            metavar="NAME",
-            help=f"Env var holding the Cloudflare API token for --cf-feedback (default "
-            f"{API_TOKEN_ENV}). Its value is treated as a secret.",
-        ),
-    ),
-]
-INI: list[tuple[str, str, Literal["bool"], Any]] = [
-    ("cf_feedback", "write eval verdicts onto the gateway's log entries", "bool", False),
-]
-
 _KEY = pytest.StashKey["Feedback"]()
 _CALLS = pytest.StashKey[list["Call"]]()
 
 
-@dataclasses.dataclass(frozen=True)
 class Call:
-    """One call a test sent through the gateway, as the gateway logged it."""
+    """One call a test sent through the gateway, as the gateway logged it.
 
-    log_id: str | None
-    account_id: str
-    gateway_id: str
-    kind: str  # case | grader | row
-    provider: str
+    (A plain class: this module is imported at start-up, where a dataclass costs ms.)"""
+
+    __slots__ = ("account_id", "gateway_id", "kind", "log_id", "provider")
+
+    def __init__(
+        self, log_id: str | None, account_id: str, gateway_id: str, kind: str, provider: str
+    ) -> None:
+        self.log_id = log_id
+        self.account_id = account_id
+        self.gateway_id = gateway_id
+        self.kind = kind  # case | grader | row | test
+        self.provider = provider
 
 
 class Feedback:
