@@ -282,7 +282,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         from ._feedback import after_test
 
         after_test(item, report)  # --cf-feedback for cf_gateway tests (verdict = outcome)
+    _scrub(item.config, report)
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    _scrub(collector.config, report)
+    return report
+
+
+def _scrub(config: pytest.Config, report: Any) -> None:
+    """No secret (nor a piece of one) in a report's traceback, locals or captured output."""
+    if report.longrepr is None and not report.sections:
+        return
+    from ._runtime import Runtime
+
+    runtime = Runtime.get(config)
+    if runtime is not None:
+        from ._scrub import scrub_report
+
+        scrub_report(report, runtime.report_secrets())
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

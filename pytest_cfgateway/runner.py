@@ -257,6 +257,7 @@ class _Evaluator:
             default_grader=grader_ref,
             default_embedding=DEFAULT_EMBEDDING,
             metadata=case.metadata,
+            webhook=self.binding.webhook,
         )
 
     async def call(self, case: EvalCase, prepared: _Prepared, gw: Any) -> tuple[Any, Any]:
