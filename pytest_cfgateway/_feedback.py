@@ -87,6 +87,9 @@ class Feedback:
         if token:
             runtime.secrets.add(token_env, token)
         api_base = opt.cf_api_url or env.get(API_BASE_ENV) or "https://api.cloudflare.com/client/v4"
+        from .gateway.redact import url_secrets
+
+        runtime.secrets.update(url_secrets(api_base, "--cf-api-url"))
         sends = enabled and runtime.settings.mode.value != "replay"
         if sends and not token:
             raise pytest.UsageError(
