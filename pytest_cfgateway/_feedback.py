@@ -67,7 +67,8 @@ class Feedback:
         self._client_options = client
         self._client: LogsClient | None = None
         self._gateway: Any = None  # the Gateway whose background loop runs the PATCHes
-        self._pending: list[tuple[str, concurrent.futures.Future[PatchResult]]] = []
+        #: (test id, log id, the PATCH running on the background loop)
+        self._pending: list[tuple[str, str, concurrent.futures.Future[PatchResult]]] = []
         self.annotated: set[str] = set()
         self.failed: dict[str, tuple[str, str]] = {}  # log id -> (test id, why)
         self.no_log_id = 0  # calls whose answer had no cf-aig-log-id
@@ -186,7 +187,7 @@ class Feedback:
                 metadata={"eval_provider": call.provider, **metadata, "eval_call": call.kind},
             )
             future = self._gateway.submit(client.patch(annotation))
-            self._pending.append((item.nodeid, future))
+            self._pending.append((item.nodeid, call.log_id, future))
             sent.append({"logId": call.log_id, "call": call.kind})
         return sent
 
@@ -195,11 +196,13 @@ class Feedback:
     def flush(self) -> None:
         """Wait for every PATCH of this process and close the client."""
         pending, self._pending = self._pending, []
-        for nodeid, future in pending:
+        for nodeid, log_id, future in pending:
             try:
                 outcome = future.result()
             except Exception as exc:  # a bug or a stopped loop: counted, never raised
-                self.failed[f"?{len(self.failed)}"] = (nodeid, f"{type(exc).__name__}: {exc}")
+                why = f"{type(exc).__name__}: {exc}"
+                secrets = self._client_options.get("secrets")
+                self.failed[log_id] = (nodeid, secrets.scrub_text(why) if secrets else why)
                 continue
             if outcome.ok:
                 self.annotated.add(outcome.log_id)
