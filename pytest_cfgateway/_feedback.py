@@ -42,7 +42,7 @@ _CALLS = pytest.StashKey[list["Call"]]()
 class Call:
     """One call a test sent through the gateway, as the gateway logged it.
 
-    (A plain class: this module is imported at start-up, where a dataclass costs ms.)"""
+    (A plain class rather than a dataclass, which costs milliseconds to define.)"""
 
     __slots__ = ("account_id", "gateway_id", "kind", "log_id", "provider")
 
@@ -100,7 +100,8 @@ class Feedback:
             )
         if sends and not api_base.startswith(("http://", "https://")):
             raise pytest.UsageError(
-                f"--cf-api-url / {API_BASE_ENV}: {api_base!r} is not an http(s) URL"
+                f"--cf-api-url / {API_BASE_ENV}: {runtime.secrets.scrub_text(api_base)!r} is "
+                "not an http(s) URL; e.g. https://api.cloudflare.com/client/v4"
             )
         feedback = cls(
             enabled,
