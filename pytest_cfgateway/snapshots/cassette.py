@@ -20,7 +20,9 @@ The stored form (``version: 1``) is plain data, written as YAML by `yamlio`::
       usage: {prompt_tokens: 12, completion_tokens: 40, total_tokens: 52}
       cost: 0.00012                   # null when no price is known
       latency_ms: 812.5
-      body: {...}                     # the provider's reply, as parsed JSON (or text)
+      ttft_ms: 120.4                  # streamed calls only: time to first token
+      body: {...}                     # the provider's reply, as parsed JSON (or text);
+                                      # a streamed reply is stored assembled (no chunks)
 
 Everything written passes ``Secrets.scrub`` and then a scan of the final text that refuses
 to write (`SecretLeakError`) if any known secret value is still present.
@@ -133,6 +135,7 @@ class Exchange:
     cost: float | None = None
     latency_ms: float = 0.0
     kind: str = "chat"
+    ttft_ms: float | None = None  # streamed calls only
 
     @property
     def key(self) -> tuple[str, int]:
@@ -146,10 +149,11 @@ class Exchange:
             body=copy_data(self.body),
             latency_ms=self.latency_ms,
             replayed=True,
+            ttft_ms=self.ttft_ms,
         )
 
     def to_data(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "fingerprint": self.fingerprint,
             "occurrence": self.occurrence,
             "kind": self.kind,
@@ -160,8 +164,11 @@ class Exchange:
             "usage": self.usage,
             "cost": self.cost,
             "latency_ms": self.latency_ms,
-            "body": self.body,
         }
+        if self.ttft_ms is not None:  # written only for streamed calls
+            data["ttft_ms"] = self.ttft_ms
+        data["body"] = self.body  # last: the long part
+        return data
 
     @classmethod
     def from_data(cls, data: Any, where: str) -> Exchange:
@@ -194,6 +201,9 @@ class Exchange:
         latency = data.get("latency_ms", 0.0)
         if not isinstance(latency, int | float) or isinstance(latency, bool):
             raise CassetteError(f"{where}: 'latency_ms' must be a number")
+        ttft = data.get("ttft_ms")
+        if ttft is not None and (not isinstance(ttft, int | float) or isinstance(ttft, bool)):
+            raise CassetteError(f"{where}: 'ttft_ms' must be a number or absent")
         return cls(
             fingerprint=fp,
             occurrence=occ,
@@ -206,6 +216,7 @@ class Exchange:
             cost=cost,
             latency_ms=latency,
             kind=str(data.get("kind") or "chat"),
+            ttft_ms=ttft,
         )
 
 
@@ -332,14 +343,14 @@ def render_text(data: Any, secrets: Secrets | None) -> str:
 
 def comparable(data: Any) -> Any:
     """The part of stored cassette data that decides whether a file must be rewritten:
-    exchanges in (fingerprint, occurrence) order, without latency and per-call ids."""
+    exchanges in (fingerprint, occurrence) order, without timings and per-call ids."""
     if not isinstance(data, Mapping) or not isinstance(data.get("exchanges"), list):
         return data
     exchanges = []
     for ex in data["exchanges"]:
         if not isinstance(ex, Mapping):
             return data
-        item = {k: v for k, v in ex.items() if k != "latency_ms"}
+        item = {k: v for k, v in ex.items() if k not in ("latency_ms", "ttft_ms")}
         if isinstance(item.get("headers"), Mapping):
             item["headers"] = {
                 k: v for k, v in item["headers"].items() if k not in VOLATILE_RESPONSE_HEADERS
