@@ -4,7 +4,6 @@ compat, deepseek, cerebras, openrouter; plus the built-in registry."""
 from __future__ import annotations
 
 import dataclasses
-
 from typing import Any
 
 import pytest
