@@ -146,11 +146,13 @@ def test_stream_is_sent_in_chunks_and_cut_mid_way(http: httpx.Client, emu: Emula
     assert text.count("data: ") == 7 and text.endswith("data: [DONE]\n\n")
     emu.faults.fail_next = ["drop:2"]
     received = b""
-    with pytest.raises(httpx.RemoteProtocolError):
-        with http.stream("POST", URL, json=body, headers=OPENAI_AUTH) as r:
-            assert r.status_code == 200
-            for piece in r.iter_raw():
-                received += piece
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        http.stream("POST", URL, json=body, headers=OPENAI_AUTH) as r,
+    ):
+        assert r.status_code == 200
+        for piece in r.iter_raw():
+            received += piece
     assert received.decode().count("data: ") == 2
     assert emu.requests[-1].fault == "drop after 2 chunks"
 
