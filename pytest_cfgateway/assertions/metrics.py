@@ -99,10 +99,14 @@ def handle_ttft(call: AssertionCall) -> GradingResult:
     """``ttft``: the streamed call's time to first token in ms is at most ``threshold``."""
     completion = _completion(call, "time to first token")
     if completion.ttft_ms is None:
+        fix = (
+            "use a gateway provider with `stream: true`"
+            if completion.provider == "echo"
+            else "set `stream: true` in this provider's config (or use `latency`)"
+        )
         raise AssertionConfigError(
             f"TTFT assertion needs a streamed answer, but {completion.provider}:"
-            f"{completion.model} was not streamed, so it has no time to first token. Fix: set "
-            "`stream: true` in this provider's config (or use `latency`)."
+            f"{completion.model} was not streamed, so it has no time to first token. Fix: {fix}."
         )
     ttft = float(completion.ttft_ms)
     threshold = _threshold(call)
