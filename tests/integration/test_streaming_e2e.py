@@ -129,3 +129,32 @@ def test_refused_stream_is_a_per_item_error(
     out = result.stdout.str()
     assert "urls.stream" in out
     result.assert_outcomes(passed=1, errors=1)  # only that item; echo still runs
+
+
+FIXTURE_TEST = """
+import pytest
+
+@pytest.mark.cf_gateway(provider="google-ai-studio:gemini-2.5-flash", stream=True)
+def test_streamed(cf_gateway):
+    c = cf_gateway.complete("stream me please")
+    assert c.text == "stream me please" and c.streamed and c.finish_reason == "stop"
+    with open("ttft.log", "a") as log:
+        log.write(f"{c.ttft_ms} {c.replayed}\\n")
+"""
+
+
+def test_fixture_stream_records_and_replays_the_same_ttft(
+    pytester: pytest.Pytester, emu: object, keyed_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("GOOGLE_API_KEY", "g-FAKE-stream-key")
+    pytester.makepyfile(test_streamed=FIXTURE_TEST)
+    url = emu.url  # type: ignore[attr-defined]
+    pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", url).assert_outcomes(passed=1)
+    for k in [*keyed_env, "GOOGLE_API_KEY"]:
+        monkeypatch.delenv(k)
+    pytester.runpytest().assert_outcomes(passed=1)
+    recorded, replayed = pytester.path.joinpath("ttft.log").read_text().split("\n")[:2]
+    assert recorded.split()[1] == "False" and replayed.split()[1] == "True"
+    assert recorded.split()[0] == replayed.split()[0] != "None"
+    assert_no_secret(pytester.path, "g-FAKE-stream-key")
