@@ -61,7 +61,7 @@ def test_streamed_config_records_replays_and_asserts_ttft(
         emu.stop()
     recorded = _ttfts(rec.stdout.str())
     assert len(recorded) == 2  # the ttft threshold of 1 ms fails, naming the measured value
-    snaps = sorted(pytester.path.glob("__snapshots__/promptfooconfig/*.yaml"))
+    snaps = sorted(p for p in pytester.path.glob("__snapshots__/**/*.yaml") if p.is_file())
     assert len(snaps) == 4
     first = {p: p.read_bytes() for p in snaps}
     for data in first.values():
