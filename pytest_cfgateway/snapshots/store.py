@@ -244,6 +244,7 @@ class Recorder:
             cost=summary.cost,
             latency_ms=whole_ms(float(raw.latency_ms)),
             kind=kind,
+            ttft_ms=None if raw.ttft_ms is None else round(float(raw.ttft_ms), 1),
         )
 
     def _check_drift(self, req: PreparedRequest, stored: Exchange | None, new: Exchange) -> None:
