@@ -37,39 +37,69 @@ class _Prepared:
 
 
 _PREPARED = pytest.StashKey[_Prepared]()
+_RENDER_FAILED = pytest.StashKey[str]()
 
 
 def prepare_case(item: CaseItem) -> None:
     """Setup phase: resolve vars and render the prompt. Failures here are item errors (E)."""
     from .config import ConfigError
+    from .usercode import UserCodeError
 
     runtime = _runtime(item)
     if _PREPARED in item.stash:  # rendered already by the scheduler
         return
+    failed = item.stash.get(_RENDER_FAILED, None)
+    if failed is not None:  # the scheduler's render ran user code that failed: do not rerun
+        raise CaseError(runtime.secrets.scrub_text(failed))
     try:
         item.stash[_PREPARED] = render_case(item.case, runtime.env)
-    except (ConfigError, ValueError, OSError) as exc:
-        raise CaseError(
-            runtime.secrets.scrub_text(f"{item.nodeid}: cannot render the prompt: {exc}")
-        ) from None
+    except (ConfigError, ValueError, OSError, UserCodeError) as exc:
+        raise CaseError(runtime.secrets.scrub_text(render_failure(item, exc))) from None
+
+
+def render_failure(item: pytest.Item, exc: Exception) -> str:
+    """The item error for a render that failed."""
+    return f"{item.nodeid}: cannot render the prompt: {exc}"
+
+
+def remember_render_failure(item: pytest.Item, exc: Exception) -> None:
+    """Keep a failure of user code met by the scheduler's render, for the item's setup."""
+    item.stash[_RENDER_FAILED] = render_failure(item, exc)
 
 
 def _transform_vars(code: Any, variables: dict[str, Any], case: EvalCase) -> dict[str, Any]:
-    """promptfoo's ``options.transformVars``: a (Python) transform of the vars, run before the
-    prompt is rendered; the mapping it returns is merged into the vars."""
-    import asyncio
-
+    """promptfoo's ``options.transformVars``: a transform of the vars (JavaScript over
+    ``vars`` and ``context``, ``python:`` or a file), run before the prompt is rendered; the
+    mapping it returns is merged into the vars."""
     from .assertions.base import AssertionContext
-    from .assertions.scripts import apply_transform
+    from .assertions.transforms import apply_transform_sync, new_transform_vars_context
 
-    ctx = AssertionContext(vars=dict(variables), base_dir=case.base_dir, metadata=case.metadata)
-    result = asyncio.run(apply_transform(code, dict(variables), ctx, what="transformVars"))
+    ctx = AssertionContext(
+        vars=dict(variables),
+        base_dir=case.base_dir,
+        metadata=case.metadata,
+        timeout_s=_timeout_s(case),
+    )
+    result = apply_transform_sync(
+        code,
+        dict(variables),
+        ctx,
+        what="transformVars",
+        input_name="vars",
+        ctx=new_transform_vars_context(),
+    )
     if not isinstance(result, dict):
         raise ValueError(
             f"options.transformVars must return a mapping of vars to merge, got "
-            f"{type(result).__name__}; e.g. {{**output, 'upper': output['name'].upper()}}"
+            f"{type(result).__name__}; e.g. ({{...vars, upper: vars.name.toUpperCase()}})"
         )
     return {**variables, **result}
+
+
+def _timeout_s(case: EvalCase) -> float | None:
+    """``evaluateOptions.timeoutMs`` in seconds (the limit of each piece of user code)."""
+    timeout_ms = (case.evaluate_options or {}).get("timeoutMs") or 0
+    return timeout_ms / 1000 if timeout_ms else None
 
 
 def remember_render(item: pytest.Item, prepared: _Prepared) -> None:
@@ -103,7 +133,9 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         GatewayRateLimitError,
         NotRecordedError,
     )
+    from .gateway.http import BackgroundLoopDied
     from .snapshots import CassetteError, assert_cassette
+    from .usercode import UserCodeAborted
 
     runtime = _runtime(item)
     case = item.case
@@ -154,20 +186,27 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
             return await evaluate()
         import asyncio
 
-        try:
-            return await asyncio.wait_for(evaluate(), timeout_ms / 1000)
-        except TimeoutError:
-            raise CaseTimeout(
-                f"the case did not finish within evaluateOptions.timeoutMs = {timeout_ms} ms"
-            ) from None
+        from .usercode import running
+
+        with running() as in_flight:
+            try:
+                return await asyncio.wait_for(evaluate(), timeout_ms / 1000)
+            except TimeoutError:
+                what = f" (still running: {'; '.join(in_flight)})" if in_flight else ""
+                raise CaseTimeout(
+                    f"the case did not finish within evaluateOptions.timeoutMs = {timeout_ms} "
+                    f"ms{what}"
+                ) from None
 
     try:
         completion, output, grading = runtime.run(gw, evaluate_within_timeout())
-    except CaseTimeout as exc:
+    except (CaseTimeout, UserCodeAborted, BackgroundLoopDied) as exc:
+        # user code that timed out, exited or took its worker down: an error naming it; the
+        # exchanges recorded so far are kept
         result.outcome = "error"
-        result.reason = str(exc)
+        result.reason = runtime.secrets.scrub_text(str(exc))
         _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
-        raise CaseError(str(exc)) from None
+        raise CaseError(result.reason) from None
     except AssertionSkipped as exc:
         result.outcome = "skipped"
         _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
@@ -254,6 +293,7 @@ class _Evaluator:
             default_grader=grader_ref,
             default_embedding=DEFAULT_EMBEDDING,
             metadata=case.metadata,
+            timeout_s=_timeout_s(case),
         )
 
     async def call(self, case: EvalCase, prepared: _Prepared, gw: Any) -> tuple[Any, Any]:
@@ -261,13 +301,17 @@ class _Evaluator:
         if case.provider_output is not None:
             return None, case.provider_output
         if case.provider.route == "echo":
-            return _echo(prepared.prompt_text), prepared.prompt_text
-        options = {**case.provider.config, **case.prompt.config}
-        req = gw.prepare(
-            case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options
-        )
-        completion = await gw.aexecute(req)
-        return completion, completion.text
+            completion, output = _echo(prepared.prompt_text), prepared.prompt_text
+        else:
+            options = {**case.provider.config, **case.prompt.config}
+            req = gw.prepare(
+                case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options
+            )
+            completion = await gw.aexecute(req)
+            output = completion.text
+        if case.provider.transform:
+            output = await _provider_transform(case, prepared, output)
+        return completion, output
 
     async def case(
         self, case: EvalCase, prepared: _Prepared, *, sibling: bool = False
@@ -327,6 +371,26 @@ class _Evaluator:
             for spec in comparisons
         ]
         return merge_row_results(grading, verdicts, threshold=case.threshold, vars=prepared.vars)
+
+
+async def _provider_transform(case: EvalCase, prepared: _Prepared, output: Any) -> Any:
+    """A provider's ``transform`` over its output (context: vars and prompt), as promptfoo."""
+    from .assertions.base import AssertionContext
+    from .assertions.transforms import apply_transform
+
+    ctx = AssertionContext(
+        vars=prepared.vars,
+        prompt=prepared.prompt_text,
+        base_dir=case.base_dir,
+        timeout_s=_timeout_s(case),
+    )
+    return await apply_transform(
+        case.provider.transform,
+        output,
+        ctx,
+        what=f"provider transform of {case.provider.label}",
+        ctx={"vars": prepared.vars, "prompt": {"raw": prepared.prompt_text}},
+    )
 
 
 def _finish(

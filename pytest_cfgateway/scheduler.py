@@ -111,8 +111,9 @@ class Prefetcher:
     ) -> tuple[str, str, Gateway, PreparedRequest] | None:
         """The item's main call, or None when it needs none (or cannot be planned: the item
         itself will then report why when it runs)."""
-        from .runner import remember_render, render_case
+        from .runner import remember_render, remember_render_failure, render_case
         from .snapshots import CassetteError, stored_cassette
+        from .usercode import UserCodeError
 
         case = item.case
         if case.provider.route != "gateway" or case.provider_output is not None:
@@ -132,6 +133,9 @@ class Prefetcher:
                 stored = stored_cassette(item)
                 if stored is not None and stored.get(fp, 0) is not None:
                     return None
+        except UserCodeError as exc:  # e.g. a transformVars that timed out: never run it twice
+            remember_render_failure(item, exc)
+            return None
         except (CassetteError, ValueError, OSError, LookupError, TypeError):
             return None  # the item reports this itself, with context, when it runs
         return item.nodeid, fp, gw, req

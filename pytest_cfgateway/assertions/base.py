@@ -81,6 +81,9 @@ class AssertionContext:
     #: all outputs of this row (select-best / max-score), keyed by item name
     row_outputs: dict[str, str] | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: time limit (seconds) of each piece of user code: ``evaluateOptions.timeoutMs``, or
+    #: None for the user-code executor's default
+    timeout_s: float | None = None
 
 
 #: What a plugin's ``register(name, fn)`` takes: ``fn(output, value, context)`` returning

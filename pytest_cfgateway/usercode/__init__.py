@@ -50,7 +50,9 @@ API::
     fn_result = run(js_function("function (x) { return x * 2 }", [21], label="filter"))
     python_file(path, fn, args, label=...), js_file(path, fn, args, label=..., fallback=True)
 
-`running()` gives, for the current context, the labels of user code in flight (so a caller
+`limited(seconds)` sets the limit for work in the current context that takes no explicit
+``timeout`` (`current_limit()`: user regexes, see ``assertions.jsregex``). `running()` gives,
+for the current context, the labels of user code in flight (so a caller
 that times out a whole evaluation can say what was running); `shutdown()` stops the pool.
 """
 
@@ -185,6 +187,27 @@ def running() -> Iterator[list[str]]:
         _running.reset(token)
 
 
+_limit_var: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "cfgateway_usercode_limit", default=None
+)
+
+
+@contextlib.contextmanager
+def limited(timeout: float | None) -> Iterator[None]:
+    """Set the time limit that code run in this context without an explicit ``timeout``
+    (e.g. a user regex, see `current_limit`) gets; None keeps the default."""
+    token = _limit_var.set(timeout)
+    try:
+        yield
+    finally:
+        _limit_var.reset(token)
+
+
+def current_limit() -> float:
+    """The time limit (seconds) set by `limited` for this context, else the default."""
+    return _limit(_limit_var.get())
+
+
 def _limit(timeout: float | None) -> float:
     if timeout is None or not math.isfinite(timeout) or timeout <= 0:
         return DEFAULT_TIMEOUT_S
@@ -250,7 +273,7 @@ def _untag(obj: dict[str, Any]) -> Any:
             return float(kind.replace("Infinity", "inf"))
         if kind == "bigint":
             return int(obj.get("value", "0"))
-        return JsSpecial(str(kind))
+        return JS_UNDEFINED if kind == "undefined" else JsSpecial(str(kind))
     return obj
 
 
@@ -296,12 +319,14 @@ __all__ = [
     "UserCodeRaised",
     "UserCodeTimeout",
     "arun",
+    "current_limit",
     "decode_js",
     "describe_js",
     "executor",
     "js_body",
     "js_file",
     "js_function",
+    "limited",
     "python_file",
     "python_source",
     "run",
