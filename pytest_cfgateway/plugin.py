@@ -202,6 +202,9 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     runtime = Runtime.get(session.config)
     if runtime is not None and not session.config.option.collectonly:
         runtime.started_at = time.monotonic()
+        from .runner import prewarm_user_code
+
+        prewarm_user_code(session.items)
         if not runtime.prefetcher.on_xdist_worker():  # workers look ahead item by item
             runtime.prefetcher.start(session.items)
         tr = session.config.pluginmanager.get_plugin("terminalreporter")

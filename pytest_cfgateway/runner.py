@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,38 @@ def _timeout_s(case: EvalCase) -> float | None:
     return timeout_ms / 1000 if timeout_ms else None
 
 
+def prewarm_user_code(items: list[pytest.Item]) -> None:
+    """Start a user-code worker in the background when a selected case will run user code
+    (so the first such item does not pay for the start-up inside its time limit)."""
+    from .collect import CaseItem
+
+    for item in items:
+        if isinstance(item, CaseItem) and _runs_user_code(item.case):
+            from .usercode import prewarm
+
+            prewarm()
+            return
+
+
+_SCRIPT_REF = re.compile(r"file://.*\.(py|js|cjs|mjs)(:[\w$.]+)?$")
+
+
+def _runs_user_code(case: EvalCase) -> bool:
+    options = case.options or {}
+    if case.provider.transform or any(options.get(k) for k in ("transform", "transformVars")):
+        return True
+    pending = list(case.asserts)
+    while pending:
+        spec = pending.pop()
+        pending.extend(spec.children)
+        base = spec.type[4:] if spec.type.startswith("not-") else spec.type
+        if base in ("python", "javascript") or spec.transform or spec.context_transform:
+            return True
+        if isinstance(spec.value, str) and _SCRIPT_REF.match(spec.value):
+            return True
+    return False
+
+
 def remember_render(item: pytest.Item, prepared: _Prepared) -> None:
     """Keep a render made ahead of time (by the scheduler) for the item's setup."""
     item.stash[_PREPARED] = prepared
@@ -192,7 +225,9 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
             try:
                 return await asyncio.wait_for(evaluate(), timeout_ms / 1000)
             except TimeoutError:
-                what = f" (still running: {'; '.join(in_flight)})" if in_flight else ""
+                what = (
+                    f" (user code that did not finish: {'; '.join(in_flight)})" if in_flight else ""
+                )
                 raise CaseTimeout(
                     f"the case did not finish within evaluateOptions.timeoutMs = {timeout_ms} "
                     f"ms{what}"

@@ -174,7 +174,9 @@ class BackgroundLoop:
     def _ensure(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._thread is not None and not self._thread.is_alive():
-                # the loop died: forget it (its pending work is lost, reported by `run`)
+                # the loop died: drop it (its pending work is lost, reported by `wait`)
+                if self._loop is not None and not self._loop.is_running():
+                    self._loop.close()
                 self._loop = self._thread = None
             if self._loop is None:
                 loop = asyncio.new_event_loop()

@@ -58,6 +58,7 @@ that times out a whole evaluation can say what was running); `shutdown()` stops 
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import contextvars
@@ -167,6 +168,11 @@ def executor() -> Executor:
         return _executor
 
 
+def prewarm(count: int = 1) -> None:
+    """Start ``count`` workers in the background now, so the first call finds one warm."""
+    executor().prewarm(count)
+
+
 def shutdown() -> None:
     """Stop the pool's workers; a later call starts a new pool."""
     global _executor
@@ -178,7 +184,8 @@ def shutdown() -> None:
 
 @contextlib.contextmanager
 def running() -> Iterator[list[str]]:
-    """Track the labels of user code in flight in this context (and tasks started from it)."""
+    """Track the labels of user code in flight in this context (and tasks started from it),
+    and of code that was cancelled or aborted (timed out, exited, crashed) there."""
     labels: list[str] = []
     token = _running.set(labels)
     try:
@@ -221,9 +228,14 @@ def run(request: Request, *, timeout: float | None = None) -> Any:
         labels.append(request.label)
     try:
         reply = executor().call(request.payload(), timeout=_limit(timeout), label=request.label)
-    finally:
+    except UserCodeAborted:
+        raise  # the label stays (see `arun`)
+    except BaseException:
         if labels is not None:
             labels.remove(request.label)
+        raise
+    if labels is not None:
+        labels.remove(request.label)
     return _decode(reply, request.label)
 
 
@@ -236,9 +248,14 @@ async def arun(request: Request, *, timeout: float | None = None) -> Any:
         reply = await executor().acall(
             request.payload(), timeout=_limit(timeout), label=request.label
         )
-    finally:
+    except (asyncio.CancelledError, UserCodeAborted):
+        raise  # the label stays: whoever cancels or times out the whole case can name it
+    except BaseException:
         if labels is not None:
             labels.remove(request.label)
+        raise
+    if labels is not None:
+        labels.remove(request.label)
     return _decode(reply, request.label)
 
 
@@ -327,6 +344,7 @@ __all__ = [
     "js_file",
     "js_function",
     "limited",
+    "prewarm",
     "python_file",
     "python_source",
     "run",

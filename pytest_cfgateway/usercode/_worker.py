@@ -339,6 +339,11 @@ def main() -> None:
     conn_out = Connection(rep_fd, readable=False)
     init = json.loads(conn_in.recv_bytes())
     sys.path[:] = list(init.get("sys_path") or sys.path)
+    if init.get("warm_js"):
+        try:
+            _js()  # JavaScript is the default language of transforms: be ready for it
+        except Exception as exc:  # the first JavaScript call tries again and reports it
+            print(f"JavaScript engine not ready: {exc!r}", file=sys.stderr)
     while True:
         try:
             raw = conn_in.recv_bytes()
