@@ -40,7 +40,15 @@ from .fingerprint import fingerprint as _fingerprint
 from .headers import control_headers, lower_keys, user_headers
 from .http import BackgroundLoop, Transport
 from .pricing import estimate_cost
-from .redact import Secrets
+from .redact import (
+    PUBLIC_HEADERS,
+    Secrets,
+    check_header_value,
+    config_secrets,
+    safe_url,
+    secret,
+    url_secrets,
+)
 from .routes import (
     ACCOUNT_ENV,
     BASE_URL_ENV,
@@ -134,9 +142,9 @@ class Gateway:
             raise GatewayConfigError(f"concurrency must be >= 1, got {concurrency!r}")
         self.account_id = account_id or None
         self.gateway_id = gateway_id or None
-        self.token = token or None
+        self.token = secret(token) if token else None
         self.base_url = base_url or None
-        self.api_keys: dict[str, str] = dict(api_keys or {})
+        self.api_keys: dict[str, str] = {k: secret(v) for k, v in (api_keys or {}).items()}
         self.env: Mapping[str, str] = os.environ if env is None else env
         self._adapters: dict[str, Adapter] | None = dict(adapters) if adapters else None
         self.timeout = float(timeout)
@@ -149,6 +157,9 @@ class Gateway:
         self.secrets.add(TOKEN_ENV, self.token)
         for slug, key in self.api_keys.items():
             self.secrets.add(f"api_keys[{slug}]", key)
+        for where, url in ((BASE_URL_ENV, self.env.get(BASE_URL_ENV)), ("base_url", base_url)):
+            if url:
+                self.secrets.update(url_secrets(url, where))
         self._resolver: Resolver | None = None
         self._owner = True
         self._shared = _Shared(
@@ -175,7 +186,7 @@ class Gateway:
     def __repr__(self) -> str:
         return (
             f"Gateway(account_id={self.account_id!r}, gateway_id={self.gateway_id!r}, "
-            f"token={'set' if self.token else 'unset'}, base_url={self.base_url!r})"
+            f"token={'set' if self.token else 'unset'}, base_url={safe_url(self.base_url)!r})"
         )
 
     # --- configuration -------------------------------------------------------------------
@@ -221,32 +232,53 @@ class Gateway:
         """
         if kind not in ("chat", "embed"):
             raise GatewayConfigError(f"kind must be 'chat' or 'embed', got {kind!r}")
+        literals = config_secrets(options, "options")
+        if literals:  # apiKey / headers literals: scrubbed from whatever shows this call
+            self.secrets.update(literals)
         ref = parse_provider_id(provider_id, self.adapters.keys())
         config, model_opts = split_options(options)
+        stream = _stream_flag(ref.slug, model_opts.pop("stream", False))
         if ref.slug == ECHO:
             return _prepare_echo(ref, prompt, kind, repeat, config, model_opts)
-        if model_opts.get("stream"):
-            raise GatewayConfigError(
-                f"{ref.slug}: streaming is not supported in this version; remove "
-                "`stream: true` from the options",
-                provider=ref.slug,
-            )
         messages, inputs = _normalise_prompt(prompt, kind)
         fallbacks = fallback_entries(config.pop("fallbacks", None))
+        if stream and (kind == "embed" or fallbacks):
+            raise GatewayConfigError(
+                f"{ref.slug}: `stream: true` "
+                + (
+                    "does not apply to embeddings; remove it"
+                    if kind == "embed"
+                    else "cannot be combined with `fallbacks` in this version (the Universal "
+                    "endpoint would answer with the stream of whichever step succeeded); "
+                    "remove one of them"
+                ),
+                provider=ref.slug,
+            )
         token, token_name = resolve_token(config, self.env, self.token)
         if not fallbacks:
             req = self._prepare_one(
-                ref, messages, inputs, kind, repeat, config, model_opts, token, outer=True
+                ref,
+                messages,
+                inputs,
+                kind,
+                repeat,
+                config,
+                model_opts,
+                token,
+                outer=True,
+                stream=stream,
             )
         else:
             req = self._prepare_universal(
                 ref, messages, inputs, kind, repeat, config, model_opts, fallbacks, token
             )
         if token:
+            bad = check_header_value(token, f"the AI Gateway token ({_source(token_name)})")
             req = dataclasses.replace(
                 req,
-                headers={**req.headers, "cf-aig-authorization": f"Bearer {token}"},
-                secrets={**req.secrets, token_name: token},
+                headers={**req.headers, "cf-aig-authorization": secret(f"Bearer {token}")},
+                secrets={**req.secrets, token_name: secret(token)},
+                problems=(*req.problems, bad) if bad else req.problems,
             )
         return self._with_cache_key(req)
 
@@ -262,11 +294,19 @@ class Gateway:
         token: str | None,
         *,
         outer: bool,
+        stream: bool = False,
     ) -> PreparedRequest:
         """One provider request; ``outer=False`` builds a Universal step (no cf-aig controls
         of the outer request, no gateway auth)."""
         adapter = self.adapters[ref.slug]
-        call = ChatCall(ref.slug, ref.model, messages, model_opts, config, kind, inputs)
+        call = ChatCall(ref.slug, ref.model, messages, model_opts, config, kind, inputs, stream)
+        if stream:
+            refusal = adapter.stream_refusal(call)
+            if refusal is not None:
+                raise GatewayConfigError(
+                    f"{ref.slug}: `stream: true` is not supported for this provider: {refusal}",
+                    provider=ref.slug,
+                )
         if kind == "embed":
             path, query = adapter.embed_route(call)
             body = adapter.embed_body(call)
@@ -281,11 +321,22 @@ class Gateway:
             ref.slug, config, self.env, self.api_keys, adapter.key_envs(call), aliases=aliases
         )
         if found.key:
-            headers.update(lower_keys(adapter.auth_headers(found.key, call)))
-            secrets[found.name] = found.key
+            auth = lower_keys(adapter.auth_headers(found.key, call))
+            headers.update({name: secret(value) for name, value in auth.items()})
+            secrets[found.name] = secret(found.key)
+            bad = check_header_value(found.key, f"the {ref.slug} API key ({_source(found.name)})")
+            if bad:
+                problems.append(bad)
         elif not token:
             problems.append(_missing_key_message(ref.slug, found.tried))
-        headers.update(user_headers(config.get("headers")))
+        for name, value in user_headers(config.get("headers")).items():
+            bad = check_header_value(value, f"provider config headers[{name!r}]")
+            if bad:
+                problems.append(bad)
+            if name not in PUBLIC_HEADERS:
+                value = secret(value)
+                secrets[f"headers[{name}]"] = value
+            headers[name] = value
         if outer:
             headers.update(control_headers(config, cache_ttl=self.cache_ttl))
             if self.skip_cache:
@@ -305,6 +356,7 @@ class Gateway:
             adapter=ref.slug,
             call=call,
             problems=tuple(problems),
+            stream=stream,
         )
 
     def _prepare_universal(
@@ -344,12 +396,22 @@ class Gateway:
                     outer=False,
                 )
             )
-        headers = {"content-type": "application/json", **user_headers(config.get("headers"))}
+        headers = {"content-type": "application/json"}
+        outer_problems: list[str] = []
+        outer_secrets: dict[str, str] = {}
+        for name, value in user_headers(config.get("headers")).items():
+            bad = check_header_value(value, f"provider config headers[{name!r}]")
+            if bad:
+                outer_problems.append(bad)
+            if name not in PUBLIC_HEADERS:
+                value = secret(value)
+                outer_secrets[f"headers[{name}]"] = value
+            headers[name] = value
         headers.update(control_headers(config, cache_ttl=self.cache_ttl))
         if self.skip_cache:
             headers["cf-aig-skip-cache"] = "true"
-        secrets: dict[str, str] = {}
-        problems: list[str] = []
+        secrets: dict[str, str] = dict(outer_secrets)
+        problems: list[str] = list(outer_problems)
         for s in steps:
             secrets.update(s.secrets)
             problems.extend(p for p in s.problems if p not in problems)
@@ -409,18 +471,20 @@ class Gateway:
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         transport = self._shared.transport
         start = time.perf_counter()
+        stream = _Stream(self._adapter(req.adapter), req, start) if req.stream else None
         async with await transport.semaphore():
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.timeout
             try:
                 async with asyncio.timeout_at(deadline):
                     raw = await self._request(
-                        req, "POST", url, dict(req.headers), content, deadline
+                        req, "POST", url, dict(req.headers), content, deadline, stream=stream
                     )
                     raw = await self._poll(req, target, raw, deadline)
             except TimeoutError:
+                what = "streamed answer" if stream is not None else "answer"
                 raise GatewayTimeoutError(
-                    f"{req.provider}: no complete answer within {self.timeout:g} s "
+                    f"{req.provider}: no complete {what} within {self.timeout:g} s "
                     "(Gateway(timeout=...) / --cf-timeout); the gateway or provider is slow "
                     "or unreachable",
                     provider=req.provider,
@@ -440,16 +504,33 @@ class Gateway:
         headers: dict[str, str],
         content: bytes | None,
         deadline: float,
+        *,
+        stream: _Stream | None = None,
     ) -> RawResponse:
-        """One HTTP exchange with retries on 429, 5xx (not 501) and connection errors."""
+        """One HTTP exchange with retries on 429, 5xx (not 501) and connection errors.
+
+        With ``stream``, a 2xx event stream is read and assembled; retries happen only
+        before its first byte (a stream cut later raises `StreamIncompleteError`).
+        """
         loop = asyncio.get_running_loop()
         transport = self._shared.transport
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
-                resp = await (await transport.client()).request(
-                    method, url, headers=headers, content=content
-                )
+                client = await transport.client()
+                if stream is None:
+                    resp = await client.request(method, url, headers=headers, content=content)
+                else:
+                    resp = await client.send(
+                        client.build_request(method, url, headers=headers, content=content),
+                        stream=True,
+                    )
+                    if stream.accepts(resp):
+                        return await stream.read(resp)
+                    try:
+                        await resp.aread()
+                    finally:
+                        await resp.aclose()
             except httpx.UnsupportedProtocol as exc:
                 raise GatewayConfigError(
                     f"bad gateway URL {self.secrets.scrub_text(url)!r}: {exc}"
@@ -570,6 +651,7 @@ class Gateway:
             logprobs=parsed.logprobs,
             fingerprint=fp,
             status=raw.status,
+            ttft_ms=raw.ttft_ms,
         )
 
     def _adapter(self, slug: str) -> Adapter:
@@ -751,6 +833,13 @@ def _echo_text(req: PreparedRequest) -> str:
     return req.body if isinstance(req.body, str) else ""
 
 
+def _source(name: str) -> str:
+    """Where a secret came from, for messages: an env var, or a provider config key."""
+    if name in ("apiKey", "cfAigToken") or name.startswith(("api_keys[", "headers[")):
+        return f"provider config {name}" if not name.startswith("api_keys[") else name
+    return f"env var {name}"
+
+
 def _missing_key_message(slug: str, tried: tuple[str, ...]) -> str:
     if tried:
         names = " / ".join(tried)
@@ -772,6 +861,69 @@ def _poll_headers(headers: Mapping[str, str]) -> dict[str, str]:
         for k, v in headers.items()
         if k not in _POLL_DROP and (not k.startswith("cf-aig-") or k in _POLL_KEEP_CF)
     }
+
+
+def _stream_flag(slug: str, value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise GatewayConfigError(
+        f"{slug}: `stream` must be true or false, got {value!r}", provider=slug
+    )
+
+
+class _Stream:
+    """Reads one streamed reply: SSE events -> the adapter's assembler -> a RawResponse
+    whose body is the assembled (non-streamed) reply and whose ``ttft_ms`` is the time from
+    ``start`` to the first event that carried output."""
+
+    def __init__(self, adapter: Adapter, req: PreparedRequest, start: float) -> None:
+        self.adapter = adapter
+        self.req = req
+        self.start = start
+
+    @staticmethod
+    def accepts(resp: httpx.Response) -> bool:
+        """A 2xx event stream? (errors arrive as ordinary JSON bodies and are retried or
+        mapped as usual)."""
+        ctype = resp.headers.get("content-type", "").lower()
+        return 200 <= resp.status_code < 300 and ctype.startswith("text/event-stream")
+
+    async def read(self, resp: httpx.Response) -> RawResponse:
+        from .streaming import SSEParser
+
+        call = self.req.call
+        if call is None:
+            raise GatewayConfigError("streaming needs a request built by Gateway.prepare()")
+        assembler = self.adapter.stream_assembler(call)
+        parser = SSEParser()
+        first: float | None = None
+        try:
+            try:
+                async for chunk in resp.aiter_bytes():
+                    for event in parser.feed(chunk):
+                        if assembler.feed(event) and first is None:
+                            first = time.perf_counter()
+                for event in parser.close():
+                    if assembler.feed(event) and first is None:
+                        first = time.perf_counter()
+            except httpx.TransportError as exc:
+                raise assembler.incomplete(
+                    f"the connection broke mid-stream: {type(exc).__name__}"
+                ) from None
+        finally:
+            await resp.aclose()
+        if not assembler.complete:
+            why = "an unfinished event was pending" if parser.pending else "the stream ended"
+            raise assembler.incomplete(why)
+        if first is None:
+            first = time.perf_counter()  # no output at all (e.g. an empty answer): end time
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        return RawResponse(
+            status=resp.status_code,
+            headers=headers,
+            body=assembler.result(),
+            ttft_ms=round((first - self.start) * 1000, 1),
+        )
 
 
 def _raw_response(resp: httpx.Response) -> RawResponse:
