@@ -226,10 +226,11 @@ def _check_value(
             f"add 'value: <expected>' to this assertion (e.g. type: {item['type']}, value: ...)",
         )
     if base in REQUIRES_THRESHOLD and threshold is None and metric is None:
-        unit = "milliseconds" if base == "latency" else "USD"
+        unit = "USD" if base == "cost" else "milliseconds"
+        example = {"latency": 3000, "ttft": 500}.get(base, 0.01)
         raise ctx.error(
             f"assertion {item['type']!r} needs a 'threshold' ({unit})",
-            f"add e.g. 'threshold: {3000 if base == 'latency' else 0.01}'",
+            f"add e.g. 'threshold: {example}'",
         )
     if isinstance(value, float) and value != value:
         raise vctx.error("assertion value is NaN", "use a string or a finite number")
