@@ -382,3 +382,31 @@ def test_a_render_error_is_one_clear_line_not_a_traceback(pytester):
     assert "def from_call" not in out and "Traceback" not in out  # ...without pytest's frames
     junit = pytester.path.joinpath("j.xml").read_text()
     assert "cannot render the prompt" in junit and "def from_call" not in junit
+
+
+def test_an_unreachable_gateway_in_record_shows_no_secret(pytester, planted_env):
+    """A transport error inside httpx, with -l --tb=long: requests, headers and clients in
+    the traceback's frames show no key or token."""
+    pytester.makepyfile(
+        test_fixture="""
+        def test_ask(cf_gateway):
+            cf_gateway.complete("openai:gpt-4o-mini", "hi", apiKey="plant.literal.FAKE.11")
+        """
+    )
+    result = pytester.runpytest(
+        "--cf-mode",
+        "record",
+        "--cf-gateway-url",
+        "http://127.0.0.1:9/v1",  # the discard port: nothing listens
+        "--cf-max-retries",
+        "0",
+        "-l",
+        "-vv",
+        "--tb=long",
+        "--junitxml",
+        "j.xml",
+    )
+    result.assert_outcomes(failed=1)
+    assert "no answer from the gateway" in result.stdout.str()
+    secrets = {**PLANTED, "literal": "plant.literal.FAKE.11"}
+    assert leaks(channels(pytester.path, result), secrets) == []
