@@ -491,5 +491,4 @@ def test_extract_json_objects_work_grows_linearly_on_pathological_text(unit: str
     # scan would quadruple it). Counted in calls, not seconds, so a busy machine cannot flake.
     small = _profile_events(extract_json_objects, unit * 100)
     large = _profile_events(extract_json_objects, unit * 200)
-    assert extract_json_objects(unit * 1000) is not None
     assert large <= 2.5 * max(small, 1), (small, large)
