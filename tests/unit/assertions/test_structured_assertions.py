@@ -483,8 +483,8 @@ def _profile_events(fn: Any, arg: str) -> int:
 
 @pytest.mark.parametrize(
     "unit",
-    ["{", "{a: 1, ", 'x {"a": "//"', "{// x\n"],
-    ids=["braces", "keys", "slashes", "comments"],
+    ["{", 'x {"a": "//"', "{// x\n"],
+    ids=["braces", "slashes", "comments"],
 )
 def test_extract_json_objects_work_grows_linearly_on_pathological_text(unit: str) -> None:
     # Doubling a pathological input must not much more than double the work (a quadratic
