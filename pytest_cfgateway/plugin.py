@@ -328,9 +328,10 @@ class _Records:
         self._config = config
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if getattr(report, "cfgateway", None) is not None:
-            from .run.outcome import collect_record
+        from .run.outcome import collect_record, note_outcome
 
+        note_outcome(self._config, report)
+        if getattr(report, "cfgateway", None) is not None:
             collect_record(self._config, report)
 
 

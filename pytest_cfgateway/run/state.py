@@ -48,6 +48,8 @@ class RunState:
         self.budget = Budget.for_config(config, self.settings)
         #: the records that reached this process's reports (the controller's, under xdist)
         self.records: list[CaseRecord] = []
+        #: pytest's verdict per node id, from the reports this process saw (fixture tests)
+        self.test_outcomes: dict[str, str] = {}
         self.started_at = time.monotonic()
 
     # lifecycle -----------------------------------------------------------------------

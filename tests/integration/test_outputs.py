@@ -71,7 +71,7 @@ def test_jsonl_csv_html(run, pytester):
     assert html.startswith("<!doctype html>")
     assert "2/6 passed" in html
     assert "Shout {{word}}" in html and "Expected output to contain" in html
-    assert "<script>" in html and "only-fail" in html  # the filters
+    assert "<script>" in html and "f-fail" in html  # the filters
 
 
 def test_unknown_output_format_is_a_usage_error(pytester):
