@@ -20,7 +20,8 @@ LABEL_CHARS = 48
 
 def render_html(records: Sequence[Mapping[str, Any]]) -> str:
     """The page for ``records`` (record dicts, in the order they should appear)."""
-    return _template().render(**view_model(records))
+    text: str = _template().render(**view_model(records))
+    return text
 
 
 @cache

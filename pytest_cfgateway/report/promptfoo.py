@@ -8,7 +8,6 @@ the records) and the prompts get promptfoo's per-column metrics.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 from collections.abc import Sequence
@@ -66,13 +65,13 @@ def eval_document(
             for k in ("prompt", "completion", "total")
         },
     }
-    stamp = timestamp or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     configs = sorted({r["config"] for r in rows})
     return {
         "evalId": None,  # promptfoo import makes one
         "results": {
             "version": 3,
-            "timestamp": stamp,
+            # no wall-clock time: serial and -n N runs write the same bytes (import uses now)
+            **({"timestamp": timestamp} if timestamp else {}),
             "prompts": prompts,
             "results": list(rows),
             "stats": stats,
