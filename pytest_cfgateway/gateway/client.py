@@ -152,6 +152,7 @@ class Gateway:
         self.cache_ttl = cache_ttl
         self.skip_cache = skip_cache
         self.retry_delay = float(retry_delay)
+        self.retries = 0  # retried exchanges (429, 5xx, connection errors), for progress
         self.poll_interval = float(poll_interval)
         self.secrets = Secrets.from_env(self.env).merged(secrets)
         self.secrets.add(TOKEN_ENV, self.token)
@@ -543,6 +544,7 @@ class Gateway:
                         f"attempt(s): {type(exc).__name__}{': ' + detail if detail else ''}",
                         provider=req.provider,
                     ) from None
+                self.retries += 1
                 await asyncio.sleep(min(self._backoff(attempt), max(0.0, deadline - loop.time())))
                 continue
             raw = _raw_response(resp)
@@ -552,6 +554,7 @@ class Gateway:
             wait = self._backoff(attempt) if wait is None else min(wait, MAX_RETRY_AFTER)
             if wait >= deadline - loop.time():
                 return raw  # waiting would outlast the timeout: report the error itself
+            self.retries += 1
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 

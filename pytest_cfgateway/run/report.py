@@ -73,6 +73,28 @@ def summary_lines(records: Sequence[CaseRecord]) -> list[str]:
     return lines
 
 
+def grand_total(records: Sequence[CaseRecord]) -> str:
+    """One line for the whole run: every config's items, and the fixture tests' calls."""
+    graded = [r for r in records if r.outcome in ("passed", "failed", "error")]
+    passed = sum(r.outcome == "passed" for r in graded)
+    costs = [r.cost for r in records if r.cost is not None]
+    configs = len({r.config for r in records if r.kind == "case"})
+    parts = [
+        f"{passed}/{len(graded)} passed ({100 * passed / len(graded):.0f}%)" if graded else "",
+        f"{sum(r.outcome == 'failed' for r in graded)} failed" if graded else "",
+        f"{sum(r.outcome == 'error' for r in graded)} errors" if graded else "",
+        f"{sum(r.tokens for r in records)} tokens",
+        _usd(sum(costs)) if costs else "cost n/a",
+        f"{sum(r.cache_hits for r in records)} cache hits",
+        f"{sum(r.replayed for r in records)} replayed / {sum(r.live for r in records)} live",
+    ]
+    where = f"{configs} config{'s' if configs != 1 else ''}"
+    fixtures = sum(r.kind == "fixture" for r in records)
+    if fixtures:
+        where += f" + {fixtures} fixture test{'s' if fixtures != 1 else ''}"
+    return f"total ({where}): " + ", ".join(p for p in parts if p)
+
+
 def write_summary(
     tr: Any,
     records: Sequence[CaseRecord],
@@ -86,6 +108,7 @@ def write_summary(
     tr.write_sep("-", "cfgateway summary")
     for line in summary_lines(records):
         tr.write_line(scrub(line))
+    tr.write_line(grand_total(records))
     prefetched = sum(r.prefetched for r in records)
     if prefetched:
         tr.write_line(

@@ -140,6 +140,10 @@ class RunState:
             cached = self._report_secrets = (key, merged)
         return cached[1]
 
+    def gateway_clients(self) -> list[Gateway]:
+        """The gateway clients made so far (for the progress line's retry count)."""
+        return list(self._gateways.values())
+
     def registries(self, path: Path, ihook: Any) -> tuple[AssertionRegistry, dict[str, Adapter]]:
         """Assertion and provider registries as seen from ``path``'s directory.
 
