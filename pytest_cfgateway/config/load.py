@@ -38,10 +38,10 @@ SUPPORTED_KEYS = (
     "evaluateOptions",
     "metadata",
     "assertionTemplates",
+    "outputPath",  # read at collection (run/items.py): the config's result files
 )
 #: promptfoo keys that only affect promptfoo's own CLI/UI/outputs: accepted, ignored.
 IGNORED_KEYS = (
-    "outputPath",
     "sharing",
     "tags",
     "writeLatestResults",
