@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import copy
 import dataclasses
 import json
@@ -23,7 +24,7 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
 
@@ -87,6 +88,16 @@ _POLL_DROP = frozenset({"content-type", "prefer"})
 _POLL_KEEP_CF = frozenset({"cf-aig-authorization", "cf-aig-byok-alias"})
 
 
+class Pacer(Protocol):
+    """Limits a Gateway shares with other clients (see ``Gateway(pacer=...)``)."""
+
+    def slot(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+    async def before_attempt(self) -> None: ...
+
+    def rate_limited(self, wait_s: float) -> None: ...
+
+
 @dataclasses.dataclass
 class _Shared:
     """What a Gateway and its `with_resolver` copies share."""
@@ -125,6 +136,7 @@ class Gateway:
         transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
         retry_delay: float = 0.5,
         poll_interval: float = 0.5,
+        pacer: Pacer | None = None,
     ) -> None:
         if timeout <= 0:
             raise GatewayConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
@@ -145,6 +157,9 @@ class Gateway:
         self.skip_cache = skip_cache
         self.retry_delay = float(retry_delay)
         self.poll_interval = float(poll_interval)
+        #: shares limits with other clients (other processes): a place among the calls in
+        #: flight, and pauses after 429s (the pytest plugin's session ledger)
+        self.pacer = pacer
         self.secrets = Secrets.from_env(self.env).merged(secrets)
         self.secrets.add(TOKEN_ENV, self.token)
         for slug, key in self.api_keys.items():
@@ -435,7 +450,11 @@ class Gateway:
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         transport = self._shared.transport
         start = time.perf_counter()
-        async with await transport.semaphore():
+        pacer = self.pacer
+        async with (
+            await transport.semaphore(),
+            pacer.slot() if pacer is not None else contextlib.nullcontext(),
+        ):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.timeout
             try:
@@ -472,6 +491,8 @@ class Gateway:
         transport = self._shared.transport
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
+            if self.pacer is not None:
+                await self.pacer.before_attempt()
             try:
                 resp = await (await transport.client()).request(
                     method, url, headers=headers, content=content
@@ -495,6 +516,8 @@ class Gateway:
                 return raw
             wait = parse_retry_after(raw.headers.get("retry-after"))
             wait = self._backoff(attempt) if wait is None else min(wait, MAX_RETRY_AFTER)
+            if raw.status == 429 and self.pacer is not None:
+                self.pacer.rate_limited(wait)  # the other clients pause too
             if wait >= deadline - loop.time():
                 return raw  # waiting would outlast the timeout: report the error itself
             await asyncio.sleep(wait)

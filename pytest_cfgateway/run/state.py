@@ -178,6 +178,7 @@ class RunState:
                 skip_cache=s.mode.skips_cache,
                 secrets=self.secrets,
                 concurrency=s.concurrency,
+                pacer=self.budget.ledger,  # the run's places in flight and 429 pauses
             )
             if s.mode is Mode.REPLAY:
                 kwargs["transport"] = _closed_transport()

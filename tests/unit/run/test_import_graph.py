@@ -21,6 +21,7 @@ RUN_LAYERS = [
     "settings",
     "record",
     "errors",
+    "ledger",
     "budget",
     "pytest_compat",
     "state",
