@@ -29,7 +29,7 @@ def test_one_call_per_item_under_every_dist_mode(project, emu, keyed_env, dist):
 
 
 def test_concurrency_is_for_the_whole_run(project, emu, keyed_env):
-    emu.latency_ms = 60
+    emu.latency_ms = 300  # long enough that two workers' calls would overlap
     result = project.runpytest_subprocess(
         *ARGS, "--dist", "load", "--cf-concurrency", "1", "--cf-gateway-url", emu.url
     )
