@@ -46,3 +46,14 @@ def test_max_cost_is_for_the_whole_run(project, emu, keyed_env):
     result.assert_outcomes(passed=1, skipped=7)
     assert len(emu.requests) == 1
     assert "--cf-max-cost" in result.stdout.str()
+
+
+def test_an_item_run_by_two_workers_is_called_once(project, emu, keyed_env):
+    """``--dist each`` runs every item on both workers: the second takes the first's answer
+    from the run's ledger (what happens to an item moved to another worker after the first
+    one started its call)."""
+    emu.latency_ms = 40
+    result = project.runpytest_subprocess(*ARGS, "--dist", "each", "--cf-gateway-url", emu.url)
+    result.assert_outcomes(passed=16)
+    asked = collections.Counter(r.body["messages"][0]["content"] for r in emu.requests)
+    assert asked == {x: 1 for x in ("a1", "b2", "c3", "d4", "e5", "f6", "g7", "h8")}
