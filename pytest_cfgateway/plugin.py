@@ -125,6 +125,34 @@ _OPTIONS: list[tuple[str, dict[str, Any]]] = [
             help="Write results (.json promptfoo v3 shape, .jsonl, .csv, .html); repeatable.",
         ),
     ),
+    (
+        "--cf-feedback",
+        dict(
+            action="store_true",
+            default=None,
+            help="Write each judged item's verdict (feedback +1/-1, score, metadata) onto the "
+            "gateway log entries of its live calls through Cloudflare's Logs API "
+            "(default: ini cf_feedback). Needs an API token with AI Gateway Edit.",
+        ),
+    ),
+    (
+        "--cf-api-url",
+        dict(
+            default=None,
+            metavar="URL",
+            help="Cloudflare API base URL for --cf-feedback (default env CF_API_URL, "
+            "else https://api.cloudflare.com/client/v4).",
+        ),
+    ),
+    (
+        "--cf-api-token-env",
+        dict(
+            default=None,
+            metavar="NAME",
+            help="Env var holding the Cloudflare API token for --cf-feedback (default "
+            "CLOUDFLARE_API_TOKEN). Its value is treated as a secret.",
+        ),
+    ),
 ]
 
 _INI: list[tuple[str, str, Literal["linelist", "bool", "string"], Any]] = [
@@ -136,16 +164,15 @@ _INI: list[tuple[str, str, Literal["linelist", "bool", "string"], Any]] = [
         False,
     ),
     ("cf_grader", "default grader provider for model-graded assertions", "string", ""),
+    ("cf_feedback", "write eval verdicts onto the gateway's log entries", "bool", False),
 ]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    from . import _feedback
-
     group = parser.getgroup("cfgateway", "LLM evals through Cloudflare AI Gateway")
-    for name, kwargs in _OPTIONS + _feedback.OPTIONS:
+    for name, kwargs in _OPTIONS:
         group.addoption(name, dest=name[2:].replace("-", "_"), **kwargs)
-    for name, help_, type_, default in _INI + _feedback.INI:
+    for name, help_, type_, default in _INI:
         parser.addini(name, help_, type=type_, default=default)
 
 
@@ -164,13 +191,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "cf_gateway(provider=None, cache_ttl=None, metadata=None, **options): defaults for "
         "the cf_gateway fixture in this test.",
     )
-    from ._feedback import Feedback
     from .run.state import RunState
     from .run.targets import select_configs
 
     state = RunState.install(config)
     select_configs(config, state.settings)
-    Feedback.install(config, state)
+    if _feedback_on(config):
+        from ._feedback import Feedback
+
+        Feedback.install(config, state)
     config.pluginmanager.register(_Records(config), "cfgateway-records")
     if config.pluginmanager.hasplugin("syrupy"):
         from .snapshots._options import configure_syrupy
@@ -212,6 +241,9 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     prefetcher = None
     if state is not None and not session.config.option.collectonly:
         state.started_at = time.monotonic()
+        from .run.prewarm import prewarm_user_code
+
+        prewarm_user_code(session.items)
         prefetcher = Prefetcher.install(state)
         if not prefetcher.on_xdist_worker():  # workers look ahead item by item
             prefetcher.start(session.items)
@@ -240,6 +272,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    if call.when == "setup" and call.excinfo is not None:
+        from .run.errors import CaseError
+
+        if call.excinfo.errisinstance(CaseError):
+            # a render error: pytest reports setup errors with a traceback (not through
+            # repr_failure); the message names the file, key and fix, which is all that helps
+            report.longrepr = str(call.excinfo.value)
     if call.when == "call" and call.excinfo is not None:
         from .run.errors import CaseError
 
@@ -250,7 +289,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call" and report.failed:
         # lets the cf_gateway fixture keep partial recordings of a failed test
         item._cf_call_failed = True  # type: ignore[attr-defined]
-    if call.when == "call":
+    if call.when == "call" and _feedback_on(item.config):
         from ._feedback import after_test
 
         after_test(item, report)  # --cf-feedback for cf_gateway tests (verdict = outcome)
@@ -299,9 +338,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     from .run.outcome import summarise
 
     summarise(config, terminalreporter)
-    from ._feedback import Feedback
-
-    feedback = Feedback.get(config)
+    feedback = _feedback_of(config)
     for line in feedback.summary_lines(config.get_verbosity() > 0) if feedback else []:
         terminalreporter.write_line(line)
 
@@ -309,7 +346,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from .run.outcome import finish_feedback, write_files
 
-    finish_feedback(session.config)  # waits for this process's PATCHes (workers: before finishing)
+    if _feedback_on(session.config):
+        finish_feedback(
+            session.config
+        )  # waits for this process's PATCHes (workers: before finishing)
     write_files(session.config)
 
 
@@ -326,12 +366,24 @@ def pytest_configure_node(node: Any) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: a worker's --cf-feedback outcome (sent in its workeroutput)."""
-    from ._feedback import WORKER_KEY, Feedback
-
-    feedback = Feedback.get(node.config)
-    data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+    feedback = _feedback_of(node.config)
+    data = getattr(node, "workeroutput", {}).get("cfgateway_feedback")
     if feedback is not None and data is not None:
         feedback.merge_worker(data)
+
+
+def _feedback_on(config: pytest.Config) -> bool:
+    """--cf-feedback / cf_feedback, checked without importing the feature."""
+    ini = config.getini("cf_feedback")
+    return bool(config.option.cf_feedback) or ini is True or str(ini).lower() in ("1", "true")
+
+
+def _feedback_of(config: pytest.Config) -> Any:
+    if not _feedback_on(config):
+        return None
+    from ._feedback import Feedback
+
+    return Feedback.get(config)
 
 
 # fixtures ------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ class _Outcome:
     drop: bool = False
     terminal: bool = False  # stop a Universal chain (rate limited)
     byok_alias: str | None = None
+    cut_after: int | None = None  # an injected mid-stream cut (see faults "drop:N")
 
 
 def encode(reply: Reply) -> tuple[bytes, str]:
@@ -394,7 +395,7 @@ class Pipeline:
                 factor = {"linear": attempt, "exponential": 2 ** (attempt - 1)}.get(backoff, 1)
                 await asyncio.sleep(delay * factor / 1000)
             fault = faults.next_fault(targets)
-            if fault is not None and fault.kind == "drop":
+            if fault is not None and fault.kind == "drop" and fault.after_chunks is None:
                 return _Outcome(None, drop=True)
             wait = faults.latency_ms + faults.first_byte_delay_ms
             if fault is not None and fault.kind == "slow":
@@ -420,7 +421,8 @@ class Pipeline:
                         reply.fault = fault.label
             if reply.ok or not (reply.status == 429 or reply.status >= 500):
                 break
-        return _Outcome(reply)
+        cut = fault.after_chunks if fault is not None and fault.kind == "drop" else None
+        return _Outcome(reply, cut_after=cut)
 
     def _injected(self, spec: ProviderSpec, fault: Fault) -> Reply:
         status = fault.status
@@ -494,4 +496,14 @@ class Pipeline:
             }
         )
         self.state.record(rec)
-        return Outgoing(reply.status, headers, data)
+        chunks = [e.encode() for e in reply.stream] if reply.stream is not None else None
+        if outcome.cut_after is not None and chunks is None:
+            chunks = [data]  # a non-streamed body is one chunk
+        return Outgoing(
+            reply.status,
+            headers,
+            data,
+            chunks=chunks,
+            chunk_delay_ms=self.state.faults.chunk_delay_ms,
+            cut_after=outcome.cut_after,
+        )

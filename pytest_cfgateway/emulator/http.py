@@ -29,6 +29,11 @@ class Outgoing:
     headers: dict[str, str]
     body: bytes
     drop: bool = False
+    #: Streamed answers: the chunks to send one by one (``body`` is unused), the delay
+    #: between them, and an injected cut after that many chunks (None: no cut).
+    chunks: list[bytes] | None = None
+    chunk_delay_ms: float = 0.0
+    cut_after: int | None = None
 
 
 def parse_json(raw: bytes) -> Any:

@@ -90,11 +90,14 @@ def _marker_defaults(node: pytest.Item) -> dict[str, Any]:
 
 
 def gateway_for_test(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[BoundGateway]:
-    from ..snapshots import assert_cassette
+    from ..snapshots import CassetteError, assert_cassette
 
     runtime = _runtime(request)
     node = request.node
-    binding = bind(runtime, node, snapshot, count_usage=True)
+    try:
+        binding = bind(runtime, node, snapshot, count_usage=True)
+    except CassetteError as exc:  # an unreadable snapshot: the message names file and fix
+        pytest.fail(runtime.secrets.scrub_text(str(exc)), pytrace=False)
     recorder = binding.recorder
     bound = BoundGateway(binding.gateway, _marker_defaults(node))
     bound.grader_gateway = binding.grader_gateway
