@@ -27,6 +27,7 @@ RUN_LAYERS = [
     "state",
     "targets",
     "render",
+    "prewarm",
     "grader",
     "schedule",
     "binding",
