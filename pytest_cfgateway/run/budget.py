@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from .ledger import WORKERINPUT_KEY, Answer, BudgetRefused, Ledger
-
 if TYPE_CHECKING:
     import pytest
 
+    from .ledger import Ledger
     from .settings import Settings
+
+#: the key of ``workerinput`` that carries the ledger's path to xdist workers
+WORKERINPUT_KEY = "cfgateway_ledger"
 
 
 def claim_key(nodeid: str, fingerprint: str, occurrence: int) -> str:
@@ -49,6 +51,8 @@ class Budget:
         network), opened by xdist workers from ``workerinput``."""
         workerinput = getattr(config, "workerinput", None)
         path = (workerinput or {}).get(WORKERINPUT_KEY)
+        if path or (workerinput is None and settings.mode.calls_network):
+            from .ledger import Ledger  # sqlite3 and asyncio: only for runs that call
         if path:
             from pathlib import Path
 
@@ -91,6 +95,8 @@ class Budget:
         ledger = self.ledger
         if ledger is None:
             return await send()
+        from .ledger import Answer, BudgetRefused
+
         if not claimed:
             answer = await ledger.claim(key)
             if answer is not None:

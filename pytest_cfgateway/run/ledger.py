@@ -38,8 +38,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-#: the key of ``workerinput`` that carries the ledger's path to xdist workers
-WORKERINPUT_KEY = "cfgateway_ledger"
 _POLL_S = 0.02
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS claims (
