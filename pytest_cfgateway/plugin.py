@@ -354,6 +354,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: hand each worker the run's ledger (budgets, claims, 429 pauses)."""
+    from .run.state import RunState
+
+    state = RunState.get(node.config)
+    if state is not None:
+        state.budget.hand_to(node.workerinput)
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: a worker's --cf-feedback outcome (sent in its workeroutput)."""
     feedback = _feedback_of(node.config)

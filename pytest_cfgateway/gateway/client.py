@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import copy
 import dataclasses
 import json
@@ -23,7 +24,7 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
 
@@ -95,6 +96,16 @@ _POLL_DROP = frozenset({"content-type", "prefer"})
 _POLL_KEEP_CF = frozenset({"cf-aig-authorization", "cf-aig-byok-alias"})
 
 
+class Pacer(Protocol):
+    """Limits a Gateway shares with other clients (see ``Gateway(pacer=...)``)."""
+
+    def slot(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+    async def before_attempt(self) -> None: ...
+
+    def rate_limited(self, wait_s: float) -> None: ...
+
+
 @dataclasses.dataclass
 class _Shared:
     """What a Gateway and its `with_resolver` copies share."""
@@ -133,6 +144,7 @@ class Gateway:
         transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
         retry_delay: float = 0.5,
         poll_interval: float = 0.5,
+        pacer: Pacer | None = None,
     ) -> None:
         if timeout <= 0:
             raise GatewayConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
@@ -153,6 +165,9 @@ class Gateway:
         self.skip_cache = skip_cache
         self.retry_delay = float(retry_delay)
         self.poll_interval = float(poll_interval)
+        #: shares limits with other clients (other processes): a place among the calls in
+        #: flight, and pauses after 429s (the pytest plugin's session ledger)
+        self.pacer = pacer
         self.secrets = Secrets.from_env(self.env).merged(secrets)
         self.secrets.add(TOKEN_ENV, self.token)
         for slug, key in self.api_keys.items():
@@ -472,7 +487,11 @@ class Gateway:
         transport = self._shared.transport
         start = time.perf_counter()
         stream = _Stream(self._adapter(req.adapter), req, start) if req.stream else None
-        async with await transport.semaphore():
+        pacer = self.pacer
+        async with (
+            await transport.semaphore(),
+            pacer.slot() if pacer is not None else contextlib.nullcontext(),
+        ):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.timeout
             try:
@@ -516,6 +535,8 @@ class Gateway:
         transport = self._shared.transport
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
+            if self.pacer is not None:
+                await self.pacer.before_attempt()
             try:
                 client = await transport.client()
                 if stream is None:
@@ -550,6 +571,8 @@ class Gateway:
                 return raw
             wait = parse_retry_after(raw.headers.get("retry-after"))
             wait = self._backoff(attempt) if wait is None else min(wait, MAX_RETRY_AFTER)
+            if raw.status == 429 and self.pacer is not None:
+                self.pacer.rate_limited(wait)  # the other clients pause too
             if wait >= deadline - loop.time():
                 return raw  # waiting would outlast the timeout: report the error itself
             await asyncio.sleep(wait)
