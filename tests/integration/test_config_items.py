@@ -439,17 +439,20 @@ def test_transform_vars_runs_before_rendering(pytester):
         providers: [echo]
         defaultTest:
           options:
-            transformVars: "{**output, 'shout': output['name'].upper()}"
+            transformVars: "({...vars, shout: vars.name.toUpperCase()})"
         tests:
           - vars: {name: ann}
             assert: [{type: equals, value: Hello ANN}]
           - vars: {name: bob}
             options: {transformVars: "[1, 2]"}
             assert: [{type: contains, value: x}]
+          - vars: {name: cy}
+            options: {transformVars: "python: {**vars, 'shout': vars['name'] * 2}"}
+            assert: [{type: equals, value: Hello cycy}]
         """,
     )
     result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
-    result.assert_outcomes(passed=1, errors=1)
+    result.assert_outcomes(passed=2, errors=1)
     assert "transformVars must return a mapping" in result.stdout.str()
 
 
