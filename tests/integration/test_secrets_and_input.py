@@ -161,7 +161,7 @@ def test_planted_secrets_reach_no_file_and_no_output(pytester, emu, planted_env)
 
     replay = _run(pytester, junit="replay.xml")
     assert replay.ret != 0
-    assert list(pytester.path.glob("__snapshots__/**/*.yaml"))
+    assert [p for p in pytester.path.glob("__snapshots__/**/*.yaml") if p.is_file()]
     chans = channels(pytester.path, record, replay)
     assert {*OUTPUTS, "rec.xml", "replay.xml"} <= {Path(c).name for c in chans}
     assert leaks(chans, PLANTED) == []
@@ -296,10 +296,10 @@ def test_webhook_verdicts_are_recorded_and_replay_offline(pytester, webhook_serv
         "--cf-config", "promptfooconfig.yaml", "--cf-mode", "record"
     ).assert_outcomes(passed=1)
     assert len(_Verdicts.hits) == 1 and _Verdicts.hits[0]["output"] == "Say hello"
-    snapshots = list(pytester.path.glob("__snapshots__/**/*.yaml"))
+    snapshots = [p for p in pytester.path.glob("__snapshots__/**/*.yaml") if p.is_file()]
     assert len(snapshots) == 1
     stored = snapshots[0].read_text()
-    assert "kind: webhook" in stored and "graded by hook" in stored
+    assert "- role: webhook\n" in stored and "graded by hook" in stored
     assert WEBHOOK_TOKEN not in stored  # the URL is stored without its query
 
     webhook_server.shutdown()  # replay must not need it
@@ -344,7 +344,7 @@ def test_a_corrupt_snapshot_is_a_clear_error(pytester, emu, keyed_env, content, 
     )
     args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url)
     pytester.runpytest(*args, "--cf-mode", "record").assert_outcomes(passed=1)
-    (snapshot,) = pytester.path.glob("__snapshots__/**/*.yaml")
+    (snapshot,) = [p for p in pytester.path.glob("__snapshots__/**/*.yaml") if p.is_file()]
     if isinstance(content, bytes):
         snapshot.write_bytes(content)
     else:
