@@ -71,7 +71,7 @@ def _check(result: pytest.RunResult) -> None:
 
 
 def _snapshots(pytester: pytest.Pytester) -> list[str]:
-    return sorted(p.name for p in pytester.path.glob("__snapshots__/**/*.yaml"))
+    return sorted(p.name for p in pytester.path.glob("__snapshots__/**/*.yaml") if p.is_file())
 
 
 RUN_TIMEOUT = 240  # seconds; a hang fails the test instead of wedging the suite
