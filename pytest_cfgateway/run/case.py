@@ -313,6 +313,10 @@ def _finish(
     result.live = outcome.live_count
     result.cache_hits = outcome.cache_hits
     result.drift = len(outcome.drift)
+    result.committed_output = outcome.committed_text
+    result.changed = outcome.changed
+    if outcome.changed:
+        result.previous_outcome = previous_outcome(item)
     result.spend = binding.tally.spend
     result.prefetched = binding.tally.prefetched
     keep_record(item, result)
@@ -361,3 +365,22 @@ def _runtime(item: pytest.Item) -> RunState:
 
 
 __all__ = ["CaseError", "CaseFailed", "CaseTimeout", "new_record", "run_case"]
+
+
+_PREVIOUS = pytest.StashKey[tuple[frozenset[str], frozenset[str]]]()
+
+
+def previous_outcome(item: pytest.Item) -> str | None:
+    """The item's verdict in the previous run, from pytest's cache (read once per session,
+    before the cache provider rewrites it at the end): "failed", "passed" or None."""
+    config = item.config
+    known = config.stash.get(_PREVIOUS, None)
+    if known is None:
+        cache = getattr(config, "cache", None)
+        failed = cache.get("cache/lastfailed", {}) if cache is not None else {}
+        seen = cache.get("cache/nodeids", []) if cache is not None else []
+        known = (frozenset(failed or ()), frozenset(seen or ()))
+        config.stash[_PREVIOUS] = known
+    if item.nodeid in known[0]:
+        return "failed"
+    return "passed" if item.nodeid in known[1] else None
