@@ -26,6 +26,7 @@ RUN_LAYERS = [
     "state",
     "targets",
     "render",
+    "prewarm",
     "grader",
     "schedule",
     "binding",
