@@ -27,9 +27,10 @@ camel case) -- from a python/javascript script all of ``pass`` (boolean), ``scor
 and ``reason`` (string) are required, as promptfoo 0.123.1's ``isGradingResult`` requires
 them (a plugin's custom assertion may leave ``score``, defaulting to 1/0 of ``pass``, and
 ``reason`` out); a ``threshold`` also fails it when ``score < threshold``; for Python, the
-strings ``"true"``/``"false"``, a JSON object string or a numeric string are parsed. Anything else is an error. ``not-`` flips ``pass``; numbers
-keep their score. An exception fails the assertion with ``"Python code execution failed:
-..."``; a time-out, an exit or a crash is an item error.
+strings ``"true"``/``"false"``, a JSON object string or a numeric string are parsed.
+Anything else is an error. ``not-`` flips ``pass``; numbers keep their score. An exception
+fails the assertion with ``"Python code execution failed: ..."``; a time-out, an exit or a
+crash is an item error.
 """
 
 from __future__ import annotations
