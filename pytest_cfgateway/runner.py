@@ -222,11 +222,23 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         raise CaseFailed(runtime.secrets.scrub_text("\n\n".join(problems)))
 
 
-def _echo(text: str) -> Any:
-    """promptfoo's echo provider: the rendered prompt, locally, never recorded."""
+async def _echo(text: str, delay_ms: int) -> Any:
+    """promptfoo's echo provider: the rendered prompt, locally, never recorded. Like
+    promptfoo's, it waits the provider's ``delay`` (ms) first, and reports the time taken as
+    its latency (so ``latency`` assertions work on echo)."""
+    import asyncio
+    import time
+
     from .gateway.types import Completion, Usage
 
-    return Completion(text=text, raw=None, usage=Usage(), provider="echo", model="echo", cost=0.0)
+    started = time.perf_counter()
+    if delay_ms > 0:
+        await asyncio.sleep(delay_ms / 1000)
+    completion = Completion(
+        text=text, raw=None, usage=Usage(), provider="echo", model="echo", cost=0.0
+    )
+    completion.latency_ms = round((time.perf_counter() - started) * 1000)
+    return completion
 
 
 class _Evaluator:
@@ -261,7 +273,7 @@ class _Evaluator:
         if case.provider_output is not None:
             return None, case.provider_output
         if case.provider.route == "echo":
-            return _echo(prepared.prompt_text), prepared.prompt_text
+            return await _echo(prepared.prompt_text, case.provider.delay_ms), prepared.prompt_text
         options = {**case.provider.config, **case.prompt.config}
         req = gw.prepare(
             case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options

@@ -173,7 +173,7 @@ def _required_elements(call: AssertionCall) -> list[str]:
         return [describe_path(v) for v in req]
     raise AssertionConfigError(
         f'"{type_name(call)}" value must be a string, a list, or an object with '
-        f'requiredElements; got {describe_value(value)}. Fix: `value: {{requiredElements: '
+        f"requiredElements; got {describe_value(value)}. Fix: `value: {{requiredElements: "
         '["root.child"]}}`.'
     )
 
@@ -386,8 +386,8 @@ def _lenient_data(text: str) -> dict[str, Any]:
             continue
         if kind == "close":
             if len(stack) > 1:
-                tag_name, node, texts = stack.pop()
-                add(stack[-1][1], tag_name, finish(node, texts))
+                tag_name, closed, texts = stack.pop()
+                add(stack[-1][1], tag_name, finish(closed, texts))
             i = end + 1
             continue
         attrs_text = text[lt + 1 + len(name) : end]

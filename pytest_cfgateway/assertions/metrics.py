@@ -15,7 +15,8 @@ They read ``context.completion`` (the `Completion` of the graded call).
 - ``finish-reason``: compares provider finish reasons after promptfoo's normalisation
   (``end_turn``/``stop_sequence`` -> ``stop``, ``max_tokens`` -> ``length``,
   ``tool_use``/``function_call`` -> ``tool_calls``, ``refusal`` -> ``content_filter``...),
-  case-insensitively.
+  case-insensitively. When the provider gave no reason the plain form fails and ``not-``
+  passes (promptfoo 0.123.1).
 """
 
 from __future__ import annotations
@@ -202,8 +203,13 @@ def handle_finish_reason(call: AssertionCall) -> GradingResult:
         )
     completion = call.context.completion
     actual = normalize_finish_reason(completion.finish_reason if completion else None)
-    if actual is None:
-        return failure("Provider did not supply stop/finish reason")
+    if actual is None:  # as in promptfoo: plain fails, not- passes
+        return binary(
+            call,
+            False,
+            "Provider did not supply stop/finish reason",
+            "Provider did not supply stop/finish reason",
+        )
     expected = normalize_finish_reason(value)
     raw = completion.finish_reason if completion else None
     return binary(

@@ -86,7 +86,7 @@ CASES: list[tuple[str, dict[str, Any], float | None, Any, bool]] = [
     ("not-finish-reason", {"finish_reason": "length"}, None, "stop", True),
     ("not-finish-reason", {"finish_reason": "end_turn"}, None, "stop", False),
     ("finish-reason", {"finish_reason": None}, None, "stop", False),
-    ("not-finish-reason", {"finish_reason": None}, None, "stop", False),  # unknown: no flip
+    ("not-finish-reason", {"finish_reason": None}, None, "stop", True),  # as promptfoo
 ]
 
 
