@@ -75,8 +75,14 @@ def _at_most(call: AssertionCall, within: bool, measured: str, threshold: str) -
 
 
 def handle_latency(call: AssertionCall) -> GradingResult:
-    """``latency``: the call's latency in ms is at most ``threshold``."""
-    completion = _completion(call, "latency")
+    """``latency``: the call's latency in ms is at most ``threshold``. A test's fixed
+    ``providerOutput`` (no call, no completion) took 0 ms, as in promptfoo."""
+    completion = call.context.completion
+    if completion is None:
+        threshold = _threshold(call)
+        if threshold is None:
+            return _metric_only(call, "Latency", 0.0)
+        return _at_most(call, 0.0 <= threshold, "Latency 0ms", f"{fmt_num(threshold)}ms")
     if completion.cached:
         raise AssertionConfigError(
             "Latency assertion does not support cached results: the gateway served this answer "
@@ -93,9 +99,14 @@ def handle_latency(call: AssertionCall) -> GradingResult:
 
 
 def handle_cost(call: AssertionCall) -> GradingResult:
-    """``cost``: the call's cost in USD is at most ``threshold``."""
-    completion = _completion(call, "cost")
+    """``cost``: the call's cost in USD is at most ``threshold``. A test's fixed
+    ``providerOutput`` (no call, no completion) cost $0, as in promptfoo."""
+    completion = call.context.completion
     threshold = _threshold(call)
+    if completion is None:
+        if threshold is None:
+            return _metric_only(call, "Cost", 0.0)
+        return _at_most(call, 0.0 <= threshold, "Cost 0", fmt_num(threshold))
     if completion.cost is None:
         if threshold is None:
             _metric_only(call, "Cost", 0.0)  # surfaces config errors first

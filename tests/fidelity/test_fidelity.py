@@ -51,7 +51,14 @@ _JS_TRANSFORM = (
     "JavaScript transform is an item error instead of running"
 )
 
+_PY_DICT_RESULT = (
+    "documented deviation (README 'Fidelity to promptfoo'): a python assertion may return a "
+    "dict without 'reason' or 'score'; promptfoo 0.123.1 rejects it (the assertion fails)"
+)
+
 KNOWN_ROW_MISMATCHES: dict[tuple[str, int], str] = {
+    ("39_python_results", 2): _PY_DICT_RESULT,
+    ("39_python_results", 3): _PY_DICT_RESULT,
     ("23_transform_js", 0): _JS_TRANSFORM,
     ("23_transform_js", 1): _JS_TRANSFORM,
     ("24_file_vars", 0): _FILE_JSON_VAR,
