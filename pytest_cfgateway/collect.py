@@ -38,6 +38,10 @@ class ConfigFile(pytest.File):
             )
         except ConfigError as exc:
             raise ConfigCollectError(runtime.secrets.scrub_text(str(exc))) from None
+        from .gateway.redact import literal_secrets
+
+        # apiKey literals, provider headers, config env values: scrubbed like env keys
+        runtime.secrets.update(literal_secrets(loaded.raw))
         for case in loaded.cases:
             problem = _provider_problem(case.provider, adapters)
             if problem:
