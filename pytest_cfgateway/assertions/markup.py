@@ -6,13 +6,17 @@
 - ``is-html``: the whole (trimmed) output is HTML: no text outside elements unless the output
   supplies its own ``<body>``, at least one recognised HTML5 element (or custom element with a
   hyphen), and not an XML document.
-- ``is-xml``: well-formed XML (``xml.etree``/expat). DTD internal subsets and ``<!ENTITY``
-  declarations are rejected before parsing (no entity expansion, no external fetches).
-  ``value: {requiredElements: ["root.child", "root.item.0"]}`` checks dotted paths in
-  fast-xml-parser's shape: the first segment is the root tag, repeated elements form a list
-  (index with a number), attributes are ``@_name``. Namespaced tags are matched by local name.
-- ``contains-xml``: the same checks on balanced ``<tag>...</tag>`` fragments found in the
-  text; passes if any fragment is well-formed and has the required elements.
+- ``is-xml``: well-formed XML (``xml.etree``/expat). A DOCTYPE with an internal subset (a
+  ``[`` outside quotes) or a malformed external id (promptfoo: a ``#`` in the system id) and
+  ``<!ENTITY`` declarations are rejected before parsing (no entity expansion, no fetches).
+  ``requiredElements`` (``value: {requiredElements: [...]}``, a list, or a comma-separated
+  string) are dotted paths in fast-xml-parser's shape: the first segment is the root tag
+  (with its prefix, if any), repeated elements form a list (index with a number), attributes
+  are ``@_name``.
+- ``contains-xml``: promptfoo 0.123.1's candidates (:func:`xml_candidates`): runs of sibling
+  elements joined, then outermost elements; an element nested in a balanced one is not tried
+  alone. Candidates are read leniently, like fast-xml-parser (a bare ``&``, boolean
+  attributes); passes if one has the required elements.
 """
 
 from __future__ import annotations

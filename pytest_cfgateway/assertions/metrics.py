@@ -82,7 +82,7 @@ def handle_latency(call: AssertionCall) -> GradingResult:
         threshold = _threshold(call)
         if threshold is None:
             return _metric_only(call, "Latency", 0.0)
-        return _at_most(call, 0.0 <= threshold, "Latency 0ms", f"{fmt_num(threshold)}ms")
+        return _at_most(call, threshold >= 0.0, "Latency 0ms", f"{fmt_num(threshold)}ms")
     if completion.cached:
         raise AssertionConfigError(
             "Latency assertion does not support cached results: the gateway served this answer "
@@ -106,7 +106,7 @@ def handle_cost(call: AssertionCall) -> GradingResult:
     if completion is None:
         if threshold is None:
             return _metric_only(call, "Cost", 0.0)
-        return _at_most(call, 0.0 <= threshold, "Cost 0", fmt_num(threshold))
+        return _at_most(call, threshold >= 0.0, "Cost 0", fmt_num(threshold))
     if completion.cost is None:
         if threshold is None:
             _metric_only(call, "Cost", 0.0)  # surfaces config errors first
