@@ -110,7 +110,7 @@ class Tok:
 
 
 _OPS = sorted(
-    "<=> <> != <= >= :: || && -> ->> ( ) , ; . = < > + - * / % ^ | & ~ [ ]".split(),  # noqa: SIM905
+    "<=> <> != <= >= :: || && -> ->> !~* !~ ~* ( ) , ; . = < > + - * / % ^ | & ~ [ ]".split(),  # noqa: SIM905
     key=len,
     reverse=True,
 )
@@ -222,8 +222,9 @@ class SqlFacts:
 
 
 class _Parser:
-    def __init__(self, toks: list[Tok]) -> None:
+    def __init__(self, toks: list[Tok], dialect: str = "MySQL") -> None:
         self.toks = toks
+        self.dialect = dialect
         self.i = 0
         self.facts = SqlFacts()
         self.kind = "select"  # statement type for authorities
@@ -405,6 +406,13 @@ class _Parser:
             self.take("all", "distinct")
             self.select_core()
         self.order_limit()
+        if self.dialect in _MYSQL_FAMILY:  # MySQL locking reads
+            if self.take("for"):
+                self.expect("update")
+            elif self.take("lock"):
+                self.expect("in")
+                self.expect("share")
+                self.expect("mode")
 
     def select_core(self) -> None:
         if self.take_op("("):
@@ -470,6 +478,8 @@ class _Parser:
         if self.take("offset"):
             self.expr()
             self.take("rows", "row")
+        if self.at("fetch") and self.dialect in (*_MYSQL_FAMILY, "PostgreSQL"):
+            self.fail("end of query (node-sql-parser has no FETCH FIRST here)")
         if self.take("fetch"):
             self.expect("first", "next")
             if not self.at("rows", "row"):
@@ -486,6 +496,8 @@ class _Parser:
     def table_ref(self) -> None:
         self.table_primary()
         while True:
+            if self.at("natural") and self.dialect in _MYSQL_FAMILY:
+                self.fail("a join (node-sql-parser's MySQL grammar has no NATURAL JOIN)")
             self.take("natural")
             if self.take("cross") or self.take("inner"):
                 self.expect("join")
@@ -541,8 +553,8 @@ class _Parser:
             return
         self.facts.tables.add(f"{self.kind}::{db or 'null'}::{table}")
 
-    def column_fact(self, qualifier: str | None, column: str) -> None:
-        self.pending.append((self.kind, qualifier, column))
+    def column_fact(self, qualifier: str | None, column: str, kind: str | None = None) -> None:
+        self.pending.append((kind or self.kind, qualifier, column))
 
     def resolve_columns(self) -> None:
         """Record the statement's columns with table aliases replaced by table names."""
@@ -676,7 +688,9 @@ class _Parser:
     def predicate(self) -> None:
         self.additive()
         while True:
-            if self.take_op("=", "<>", "!=", "<", ">", "<=", ">=", "<=>"):
+            if self.take_op("=", "<>", "!=", "<", ">", "<=", ">=", "<=>") or (
+                self.dialect == "PostgreSQL" and self.take_op("~", "~*", "!~", "!~*")
+            ):
                 if self.take("any", "all", "some"):
                     self.expect_op("(")
                     self.query()
@@ -847,10 +861,12 @@ class _Parser:
             while self.at_op("."):
                 self.i += 1
                 if self.take_op("*"):
-                    self.column_fact(parts[-1], "(.*)")
+                    self.column_fact(parts[-1], "(.*)", kind="select")
                     return
                 parts.append(self.name())
-            self.column_fact(parts[-2] if len(parts) > 1 else None, parts[-1])
+            # node-sql-parser reports columns read in expressions as select:: authorities,
+            # whatever the statement (UPDATE ... WHERE id = 1 reads select::null::id)
+            self.column_fact(parts[-2] if len(parts) > 1 else None, parts[-1], kind="select")
             return
         self.fail("an expression")
 
@@ -908,7 +924,7 @@ def parse_sql(text: str, dialect: str = "MySQL") -> SqlFacts:
         for t in toks:
             if t.kind == "word" and t.low == "ilike":
                 raise SqlSyntaxError(f"{dialect} has no ILIKE (position {t.pos})")
-    return _Parser(toks).script()
+    return _Parser(toks, dialect).script()
 
 
 _MYSQL_FAMILY = ("MySQL", "MariaDB")
