@@ -192,7 +192,7 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
         raise CaseError(f"{case.provider.label}: {result.reason}") from None
 
-    result.output = output if isinstance(output, str) else str(output)
+    result.output = output if isinstance(output, str) else _json_text(output)
     result.score = grading.score
     result.reason = grading.reason
     result.grading = grading
@@ -223,6 +223,16 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     after_case(item, result, gw)  # --cf-feedback: annotate its log entries, in the background
     if problems:
         raise CaseFailed(runtime.secrets.scrub_text("\n\n".join(problems)))
+
+
+def _json_text(output: Any) -> str:
+    """An object output (tool calls, a providerOutput mapping) as promptfoo shows it: JSON."""
+    import json
+
+    try:
+        return json.dumps(output, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return str(output)
 
 
 async def _echo(text: str, delay_ms: int) -> Any:
