@@ -1,5 +1,5 @@
-"""Assertions on the provider's answer metadata: latency, cost, perplexity, perplexity-score,
-finish-reason.
+"""Assertions on the provider's answer metadata: latency, ttft, cost, perplexity,
+perplexity-score, finish-reason.
 
 They read ``context.completion`` (the `Completion` of the graded call).
 
@@ -9,6 +9,10 @@ They read ``context.completion`` (the `Completion` of the graded call).
   no meaningful latency: that is an error, like promptfoo's ``--no-cache`` message. A missing
   cost (no known price) is a *failure* with a reason, never counted as $0, and ``not-cost``
   does not turn it into a pass.
+- ``ttft`` (pytest-cfgateway's extension; promptfoo 0.123.1 has no such type): the time to
+  first token of a streamed call (``stream: true``) in ms is at most ``threshold``; same
+  metric-only and ``not-`` rules as ``latency``. A call that was not streamed has no time to
+  first token: a config error naming the fix.
 - ``perplexity``: ``exp(-mean(logprobs)) <= threshold`` (no threshold: always passes);
   ``perplexity-score``: ``1 / (1 + perplexity) >= threshold`` (score is that ratio,
   ``1 - ratio`` under ``not-``). Both need logprobs from the provider.
@@ -96,6 +100,26 @@ def handle_latency(call: AssertionCall) -> GradingResult:
     return _at_most(
         call, latency <= threshold, f"Latency {fmt_num(latency)}ms", f"{fmt_num(threshold)}ms"
     )
+
+
+def handle_ttft(call: AssertionCall) -> GradingResult:
+    """``ttft``: the streamed call's time to first token in ms is at most ``threshold``."""
+    completion = _completion(call, "time to first token")
+    if completion.ttft_ms is None:
+        fix = (
+            "use a gateway provider with `stream: true`"
+            if completion.provider == "echo"
+            else "set `stream: true` in this provider's config (or use `latency`)"
+        )
+        raise AssertionConfigError(
+            f"TTFT assertion needs a streamed answer, but {completion.provider}:"
+            f"{completion.model} was not streamed, so it has no time to first token. Fix: {fix}."
+        )
+    ttft = float(completion.ttft_ms)
+    threshold = _threshold(call)
+    if threshold is None:
+        return _metric_only(call, "TTFT", ttft)
+    return _at_most(call, ttft <= threshold, f"TTFT {fmt_num(ttft)}ms", f"{fmt_num(threshold)}ms")
 
 
 def handle_cost(call: AssertionCall) -> GradingResult:
@@ -233,6 +257,7 @@ def handle_finish_reason(call: AssertionCall) -> GradingResult:
 
 HANDLERS: dict[str, BuiltinHandler] = {
     "latency": handle_latency,
+    "ttft": handle_ttft,
     "cost": handle_cost,
     "perplexity": handle_perplexity,
     "perplexity-score": handle_perplexity_score,

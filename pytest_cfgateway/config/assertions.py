@@ -102,7 +102,7 @@ def parse_assertion(
     _check_keys(item, ASSERTION_KEYS, "assertion", "assertions take", ctx)
     value = item.get("value")
     threshold = _number(item, "threshold", ctx)
-    weight = _number(item, "weight", ctx)
+    weight = _weight(item, ctx)
     metric = _optional_str(item, "metric", ctx)
     if not plugin:
         _check_value(base, value, item, threshold, metric, ctx, session)
@@ -146,7 +146,7 @@ def _parse_assert_set(
             "put the grouped assertions under 'assert:'",
         )
     config = _config(item, "assert-set", ctx)
-    weight = _number(item, "weight", ctx)
+    weight = _weight(item, ctx)
     return AssertionSpec(
         type="assert-set",
         threshold=_number(item, "threshold", ctx),
@@ -190,6 +190,16 @@ def _number(item: dict[str, Any], key: str, ctx: Ctx) -> float | None:
     return float(value)
 
 
+def _weight(item: dict[str, Any], ctx: Ctx) -> float | None:
+    weight = _number(item, "weight", ctx)
+    if weight is not None and (weight < 0 or weight == float("inf")):
+        raise ctx.at("weight").error(
+            f"'weight' must be a finite number >= 0, got {item['weight']!r}",
+            "write e.g. 'weight: 2' (0 makes the assertion count only as a metric)",
+        )
+    return weight
+
+
 def _optional_str(item: dict[str, Any], key: str, ctx: Ctx) -> str | None:
     value = item.get(key)
     if value is None:
@@ -217,10 +227,11 @@ def _check_value(
             f"add 'value: <expected>' to this assertion (e.g. type: {item['type']}, value: ...)",
         )
     if base in REQUIRES_THRESHOLD and threshold is None and metric is None:
-        unit = "milliseconds" if base == "latency" else "USD"
+        unit = "USD" if base == "cost" else "milliseconds"
+        example = {"latency": 3000, "ttft": 500}.get(base, 0.01)
         raise ctx.error(
             f"assertion {item['type']!r} needs a 'threshold' ({unit})",
-            f"add e.g. 'threshold: {3000 if base == 'latency' else 0.01}'",
+            f"add e.g. 'threshold: {example}'",
         )
     if isinstance(value, float) and value != value:
         raise vctx.error("assertion value is NaN", "use a string or a finite number")

@@ -40,7 +40,15 @@ from .fingerprint import fingerprint as _fingerprint
 from .headers import control_headers, lower_keys, user_headers
 from .http import BackgroundLoop, Transport
 from .pricing import estimate_cost
-from .redact import PUBLIC_HEADERS, Secrets, check_header_value, secret, url_secrets
+from .redact import (
+    PUBLIC_HEADERS,
+    Secrets,
+    check_header_value,
+    config_secrets,
+    safe_url,
+    secret,
+    url_secrets,
+)
 from .routes import (
     ACCOUNT_ENV,
     BASE_URL_ENV,
@@ -178,7 +186,7 @@ class Gateway:
     def __repr__(self) -> str:
         return (
             f"Gateway(account_id={self.account_id!r}, gateway_id={self.gateway_id!r}, "
-            f"token={'set' if self.token else 'unset'}, base_url={self.base_url!r})"
+            f"token={'set' if self.token else 'unset'}, base_url={safe_url(self.base_url)!r})"
         )
 
     # --- configuration -------------------------------------------------------------------
@@ -224,22 +232,41 @@ class Gateway:
         """
         if kind not in ("chat", "embed"):
             raise GatewayConfigError(f"kind must be 'chat' or 'embed', got {kind!r}")
+        literals = config_secrets(options, "options")
+        if literals:  # apiKey / headers literals: scrubbed from whatever shows this call
+            self.secrets.update(literals)
         ref = parse_provider_id(provider_id, self.adapters.keys())
         config, model_opts = split_options(options)
+        stream = _stream_flag(ref.slug, model_opts.pop("stream", False))
         if ref.slug == ECHO:
             return _prepare_echo(ref, prompt, kind, repeat, config, model_opts)
-        if model_opts.get("stream"):
-            raise GatewayConfigError(
-                f"{ref.slug}: streaming is not supported in this version; remove "
-                "`stream: true` from the options",
-                provider=ref.slug,
-            )
         messages, inputs = _normalise_prompt(prompt, kind)
         fallbacks = fallback_entries(config.pop("fallbacks", None))
+        if stream and (kind == "embed" or fallbacks):
+            raise GatewayConfigError(
+                f"{ref.slug}: `stream: true` "
+                + (
+                    "does not apply to embeddings; remove it"
+                    if kind == "embed"
+                    else "cannot be combined with `fallbacks` in this version (the Universal "
+                    "endpoint would answer with the stream of whichever step succeeded); "
+                    "remove one of them"
+                ),
+                provider=ref.slug,
+            )
         token, token_name = resolve_token(config, self.env, self.token)
         if not fallbacks:
             req = self._prepare_one(
-                ref, messages, inputs, kind, repeat, config, model_opts, token, outer=True
+                ref,
+                messages,
+                inputs,
+                kind,
+                repeat,
+                config,
+                model_opts,
+                token,
+                outer=True,
+                stream=stream,
             )
         else:
             req = self._prepare_universal(
@@ -267,11 +294,19 @@ class Gateway:
         token: str | None,
         *,
         outer: bool,
+        stream: bool = False,
     ) -> PreparedRequest:
         """One provider request; ``outer=False`` builds a Universal step (no cf-aig controls
         of the outer request, no gateway auth)."""
         adapter = self.adapters[ref.slug]
-        call = ChatCall(ref.slug, ref.model, messages, model_opts, config, kind, inputs)
+        call = ChatCall(ref.slug, ref.model, messages, model_opts, config, kind, inputs, stream)
+        if stream:
+            refusal = adapter.stream_refusal(call)
+            if refusal is not None:
+                raise GatewayConfigError(
+                    f"{ref.slug}: `stream: true` is not supported for this provider: {refusal}",
+                    provider=ref.slug,
+                )
         if kind == "embed":
             path, query = adapter.embed_route(call)
             body = adapter.embed_body(call)
@@ -321,6 +356,7 @@ class Gateway:
             adapter=ref.slug,
             call=call,
             problems=tuple(problems),
+            stream=stream,
         )
 
     def _prepare_universal(
@@ -435,18 +471,20 @@ class Gateway:
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         transport = self._shared.transport
         start = time.perf_counter()
+        stream = _Stream(self._adapter(req.adapter), req, start) if req.stream else None
         async with await transport.semaphore():
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.timeout
             try:
                 async with asyncio.timeout_at(deadline):
                     raw = await self._request(
-                        req, "POST", url, dict(req.headers), content, deadline
+                        req, "POST", url, dict(req.headers), content, deadline, stream=stream
                     )
                     raw = await self._poll(req, target, raw, deadline)
             except TimeoutError:
+                what = "streamed answer" if stream is not None else "answer"
                 raise GatewayTimeoutError(
-                    f"{req.provider}: no complete answer within {self.timeout:g} s "
+                    f"{req.provider}: no complete {what} within {self.timeout:g} s "
                     "(Gateway(timeout=...) / --cf-timeout); the gateway or provider is slow "
                     "or unreachable",
                     provider=req.provider,
@@ -466,16 +504,33 @@ class Gateway:
         headers: dict[str, str],
         content: bytes | None,
         deadline: float,
+        *,
+        stream: _Stream | None = None,
     ) -> RawResponse:
-        """One HTTP exchange with retries on 429, 5xx (not 501) and connection errors."""
+        """One HTTP exchange with retries on 429, 5xx (not 501) and connection errors.
+
+        With ``stream``, a 2xx event stream is read and assembled; retries happen only
+        before its first byte (a stream cut later raises `StreamIncompleteError`).
+        """
         loop = asyncio.get_running_loop()
         transport = self._shared.transport
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
-                resp = await (await transport.client()).request(
-                    method, url, headers=headers, content=content
-                )
+                client = await transport.client()
+                if stream is None:
+                    resp = await client.request(method, url, headers=headers, content=content)
+                else:
+                    resp = await client.send(
+                        client.build_request(method, url, headers=headers, content=content),
+                        stream=True,
+                    )
+                    if stream.accepts(resp):
+                        return await stream.read(resp)
+                    try:
+                        await resp.aread()
+                    finally:
+                        await resp.aclose()
             except httpx.UnsupportedProtocol as exc:
                 raise GatewayConfigError(
                     f"bad gateway URL {self.secrets.scrub_text(url)!r}: {exc}"
@@ -596,6 +651,7 @@ class Gateway:
             logprobs=parsed.logprobs,
             fingerprint=fp,
             status=raw.status,
+            ttft_ms=raw.ttft_ms,
         )
 
     def _adapter(self, slug: str) -> Adapter:
@@ -805,6 +861,69 @@ def _poll_headers(headers: Mapping[str, str]) -> dict[str, str]:
         for k, v in headers.items()
         if k not in _POLL_DROP and (not k.startswith("cf-aig-") or k in _POLL_KEEP_CF)
     }
+
+
+def _stream_flag(slug: str, value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise GatewayConfigError(
+        f"{slug}: `stream` must be true or false, got {value!r}", provider=slug
+    )
+
+
+class _Stream:
+    """Reads one streamed reply: SSE events -> the adapter's assembler -> a RawResponse
+    whose body is the assembled (non-streamed) reply and whose ``ttft_ms`` is the time from
+    ``start`` to the first event that carried output."""
+
+    def __init__(self, adapter: Adapter, req: PreparedRequest, start: float) -> None:
+        self.adapter = adapter
+        self.req = req
+        self.start = start
+
+    @staticmethod
+    def accepts(resp: httpx.Response) -> bool:
+        """A 2xx event stream? (errors arrive as ordinary JSON bodies and are retried or
+        mapped as usual)."""
+        ctype = resp.headers.get("content-type", "").lower()
+        return 200 <= resp.status_code < 300 and ctype.startswith("text/event-stream")
+
+    async def read(self, resp: httpx.Response) -> RawResponse:
+        from .streaming import SSEParser
+
+        call = self.req.call
+        if call is None:
+            raise GatewayConfigError("streaming needs a request built by Gateway.prepare()")
+        assembler = self.adapter.stream_assembler(call)
+        parser = SSEParser()
+        first: float | None = None
+        try:
+            try:
+                async for chunk in resp.aiter_bytes():
+                    for event in parser.feed(chunk):
+                        if assembler.feed(event) and first is None:
+                            first = time.perf_counter()
+                for event in parser.close():
+                    if assembler.feed(event) and first is None:
+                        first = time.perf_counter()
+            except httpx.TransportError as exc:
+                raise assembler.incomplete(
+                    f"the connection broke mid-stream: {type(exc).__name__}"
+                ) from None
+        finally:
+            await resp.aclose()
+        if not assembler.complete:
+            why = "an unfinished event was pending" if parser.pending else "the stream ended"
+            raise assembler.incomplete(why)
+        if first is None:
+            first = time.perf_counter()  # no output at all (e.g. an empty answer): end time
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        return RawResponse(
+            status=resp.status_code,
+            headers=headers,
+            body=assembler.result(),
+            ttft_ms=round((first - self.start) * 1000, 1),
+        )
 
 
 def _raw_response(resp: httpx.Response) -> RawResponse:

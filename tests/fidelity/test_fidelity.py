@@ -47,10 +47,6 @@ _REGEX_MODIFIERS = (
     "runtime-dependent deviation: (?i:...) modifier groups are invalid on Node 22 (promptfoo "
     "fails 'Invalid regex pattern'), valid on Node >= 23; the plugin accepts them"
 )
-_JS_TRANSFORM = (
-    "documented deviation (README 'Transforms'): transforms are Python expressions, so a "
-    "JavaScript transform is an item error instead of running"
-)
 
 _PY_DICT_RESULT = (
     "documented deviation (README 'Fidelity to promptfoo'): a python assertion may return a "
@@ -60,8 +56,6 @@ _PY_DICT_RESULT = (
 KNOWN_ROW_MISMATCHES: dict[tuple[str, int], str] = {
     ("39_python_results", 2): _PY_DICT_RESULT,
     ("39_python_results", 3): _PY_DICT_RESULT,
-    ("23_transform_js", 0): _JS_TRANSFORM,
-    ("23_transform_js", 1): _JS_TRANSFORM,
     ("24_file_vars", 0): _FILE_JSON_VAR,
     ("26_edge_cases", 13): _REGEX_MODIFIERS,
 }

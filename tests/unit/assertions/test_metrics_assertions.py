@@ -1,4 +1,5 @@
-"""latency, cost, perplexity, perplexity-score, finish-reason against Completion metadata."""
+"""latency, ttft, cost, perplexity, perplexity-score, finish-reason against Completion
+metadata."""
 
 from __future__ import annotations
 
@@ -54,6 +55,11 @@ CASES: list[tuple[str, dict[str, Any], float | None, Any, bool]] = [
     ("not-latency", {"latency_ms": 250.0}, 200, None, True),
     ("not-latency", {"latency_ms": 120.0}, 200, None, False),
     ("latency", {"latency_ms": 50.0, "cache_status": "MISS"}, 100, None, True),
+    ("ttft", {"ttft_ms": 80.0}, 100, None, True),
+    ("ttft", {"ttft_ms": 100.0}, 100, None, True),  # boundary: <=
+    ("ttft", {"ttft_ms": 100.1}, 100, None, False),
+    ("not-ttft", {"ttft_ms": 150.0}, 100, None, True),
+    ("not-ttft", {"ttft_ms": 50.0}, 100, None, False),
     ("cost", {"cost": 0.001}, 0.01, None, True),
     ("cost", {"cost": 0.02}, 0.01, None, False),
     ("cost", {"cost": 0.01}, 0.01, None, True),
@@ -228,3 +234,14 @@ def test_finish_reason_without_completion_fails() -> None:
 )
 def test_normalize_finish_reason(raw: str | None, normalized: str | None) -> None:
     assert normalize_finish_reason(raw) == normalized
+
+
+def test_ttft_reason_metric_only_and_non_streamed() -> None:
+    failed = run("ttft", completion(ttft_ms=250.0), threshold=200)
+    assert failed.reason == "TTFT 250ms is greater than threshold 200ms"
+    metric = run("ttft", completion(ttft_ms=42.5), metric="ttft")
+    assert metric.passed and metric.metric_only and metric.score == 42.5
+    with pytest.raises(AssertionConfigError, match="requires a threshold"):
+        run("not-ttft", completion(ttft_ms=1.0), metric="ttft")
+    with pytest.raises(AssertionConfigError, match="stream: true"):
+        run("ttft", completion(latency_ms=10.0), threshold=100)

@@ -65,7 +65,7 @@ def test_assert_set(load: Loader) -> None:
 def test_every_supported_type_with_value_validates(load: Loader) -> None:
     lines = []
     for t in sorted(SUPPORTED_TYPES - {"assert-set"}):
-        extra = "        threshold: 1\n" if t in ("latency", "cost") else ""
+        extra = "        threshold: 1\n" if t in ("latency", "ttft", "cost") else ""
         value = "5" if t == "word-count" else "'x'"
         lines.append(f"      - type: {t}\n        value: {value}\n{extra}")
     asserts = asserts_of(load, "".join(lines))

@@ -76,9 +76,38 @@ def test_prepare_accepts_message_lists_and_json_chat_prompts() -> None:
         g.prepare("openai:gpt-4o", [])
 
 
-def test_stream_is_rejected() -> None:
-    with pytest.raises(GatewayConfigError, match="streaming is not supported in this version"):
-        gw().prepare("openai:gpt-4o", "x", stream=True)
+def test_stream_prepares_a_streamed_request() -> None:
+    req = gw().prepare("openai:gpt-4o", "x", stream=True)
+    assert req.stream and req.call is not None and req.call.stream
+    assert req.body["stream"] is True and req.body["stream_options"] == {"include_usage": True}
+    plain = gw().prepare("openai:gpt-4o", "x")
+    # the fingerprint covers `stream`: streamed and non-streamed are different recordings
+    assert gw().fingerprint(req) != gw().fingerprint(plain)
+    gem = gw().prepare("google-ai-studio:gemini-2.5-flash", "x", stream=True)
+    assert gem.path.endswith(":streamGenerateContent") and gem.query == {"alt": "sse"}
+
+
+@pytest.mark.parametrize(
+    ("provider", "options", "match"),
+    [
+        ("replicate:meta/llama-3", {}, "urls.stream"),
+        ("huggingface:gpt2", {}, "Inference API"),
+        ("cohere:command-r", {"apiVersion": "v1"}, "apiVersion v2"),
+        ("openai:gpt-4o", {"fallbacks": ["anthropic:claude-x"]}, "fallbacks"),
+        ("openai:gpt-4o", {"stream": "yes"}, "true or false"),
+    ],
+)
+def test_stream_refusals_name_the_reason(
+    provider: str, options: dict[str, object], match: str
+) -> None:
+    opts = {"stream": True, **options}
+    with pytest.raises(GatewayConfigError, match=match):
+        gw().prepare(provider, "x", **opts)
+
+
+def test_stream_on_embeddings_is_refused() -> None:
+    with pytest.raises(GatewayConfigError, match="embeddings"):
+        gw().prepare("openai:text-embedding-3-small", "x", kind="embed", stream=True)
 
 
 def test_unknown_and_bedrock_slugs_fail_at_prepare() -> None:
