@@ -530,7 +530,10 @@ class Gateway:
                         stream=True,
                     )
                     if stream.accepts(resp):
-                        return await stream.read(resp)
+                        try:
+                            return await stream.read(resp)
+                        except GatewayError as exc:  # e.g. a provider error echoing input
+                            raise _scrubbed(exc, self.secrets.merged(req.secrets)) from None
                     try:
                         await resp.aread()
                     finally:

@@ -86,6 +86,10 @@ def test_streamed_config_records_replays_and_asserts_ttft(
     rep.assert_outcomes(passed=2, failed=2)
     assert rep.stdout.str().count("2 replayed / 0 live") == 2  # per provider
     assert _ttfts(rep.stdout.str()) == recorded
+    # and under xdist
+    par = pytester.runpytest("--cf-config", "promptfooconfig.yaml", "-p", "no:randomly", "-n", "2")
+    par.assert_outcomes(passed=2, failed=2)
+    assert _ttfts(par.stdout.str()) == recorded
     assert {p: p.read_bytes() for p in snaps} == first
     assert_no_secret(pytester.path, FAKE_OPENAI_KEY)
 
