@@ -20,14 +20,14 @@ evaluations show which requests passed which evals.
 
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from .gateway.feedback import LogsClient, PatchResult
 
 API_TOKEN_ENV = "CLOUDFLARE_API_TOKEN"  # = gateway.feedback.API_TOKEN_ENV (kept import-free)
@@ -35,53 +35,25 @@ API_BASE_ENV = "CF_API_URL"
 WORKER_KEY = "cfgateway_feedback"
 FEEDBACK_CONCURRENCY = 4
 
-OPTIONS: list[tuple[str, dict[str, Any]]] = [
-    (
-        "--cf-feedback",
-        dict(
-            action="store_true",
-            default=None,
-            help="Write each judged item's verdict (feedback +1/-1, score, metadata) onto the "
-            "gateway log entries of its live calls through Cloudflare's Logs API "
-            "(default: ini cf_feedback). Needs an API token with AI Gateway Edit.",
-        ),
-    ),
-    (
-        "--cf-api-url",
-        dict(
-            default=None,
-            metavar="URL",
-            help=f"Cloudflare API base URL for --cf-feedback (default env {API_BASE_ENV}, "
-            "else https://api.cloudflare.com/client/v4).",
-        ),
-    ),
-    (
-        "--cf-api-token-env",
-        dict(
-            default=None,
-            metavar="NAME",
-            help=f"Env var holding the Cloudflare API token for --cf-feedback (default "
-            f"{API_TOKEN_ENV}). Its value is treated as a secret.",
-        ),
-    ),
-]
-INI: list[tuple[str, str, Literal["bool"], Any]] = [
-    ("cf_feedback", "write eval verdicts onto the gateway's log entries", "bool", False),
-]
-
 _KEY = pytest.StashKey["Feedback"]()
 _CALLS = pytest.StashKey[list["Call"]]()
 
 
-@dataclasses.dataclass(frozen=True)
 class Call:
-    """One call a test sent through the gateway, as the gateway logged it."""
+    """One call a test sent through the gateway, as the gateway logged it.
 
-    log_id: str | None
-    account_id: str
-    gateway_id: str
-    kind: str  # case | grader | row
-    provider: str
+    (A plain class rather than a dataclass, which costs milliseconds to define.)"""
+
+    __slots__ = ("account_id", "gateway_id", "kind", "log_id", "provider")
+
+    def __init__(
+        self, log_id: str | None, account_id: str, gateway_id: str, kind: str, provider: str
+    ) -> None:
+        self.log_id = log_id
+        self.account_id = account_id
+        self.gateway_id = gateway_id
+        self.kind = kind  # case | grader | row | test
+        self.provider = provider
 
 
 class Feedback:
@@ -95,7 +67,8 @@ class Feedback:
         self._client_options = client
         self._client: LogsClient | None = None
         self._gateway: Any = None  # the Gateway whose background loop runs the PATCHes
-        self._pending: list[tuple[str, concurrent.futures.Future[PatchResult]]] = []
+        #: (test id, log id, the PATCH running on the background loop)
+        self._pending: list[tuple[str, str, concurrent.futures.Future[PatchResult]]] = []
         self.annotated: set[str] = set()
         self.failed: dict[str, tuple[str, str]] = {}  # log id -> (test id, why)
         self.no_log_id = 0  # calls whose answer had no cf-aig-log-id
@@ -115,6 +88,9 @@ class Feedback:
         if token:
             runtime.secrets.add(token_env, token)
         api_base = opt.cf_api_url or env.get(API_BASE_ENV) or "https://api.cloudflare.com/client/v4"
+        from .gateway.redact import url_secrets
+
+        runtime.secrets.update(url_secrets(api_base, "--cf-api-url"))
         sends = enabled and runtime.settings.mode.value != "replay"
         if sends and not token:
             raise pytest.UsageError(
@@ -124,7 +100,8 @@ class Feedback:
             )
         if sends and not api_base.startswith(("http://", "https://")):
             raise pytest.UsageError(
-                f"--cf-api-url / {API_BASE_ENV}: {api_base!r} is not an http(s) URL"
+                f"--cf-api-url / {API_BASE_ENV}: {runtime.secrets.scrub_text(api_base)!r} is "
+                "not an http(s) URL; e.g. https://api.cloudflare.com/client/v4"
             )
         feedback = cls(
             enabled,
@@ -211,7 +188,7 @@ class Feedback:
                 metadata={"eval_provider": call.provider, **metadata, "eval_call": call.kind},
             )
             future = self._gateway.submit(client.patch(annotation))
-            self._pending.append((item.nodeid, future))
+            self._pending.append((item.nodeid, call.log_id, future))
             sent.append({"logId": call.log_id, "call": call.kind})
         return sent
 
@@ -220,11 +197,13 @@ class Feedback:
     def flush(self) -> None:
         """Wait for every PATCH of this process and close the client."""
         pending, self._pending = self._pending, []
-        for nodeid, future in pending:
+        for nodeid, log_id, future in pending:
             try:
                 outcome = future.result()
             except Exception as exc:  # a bug or a stopped loop: counted, never raised
-                self.failed[f"?{len(self.failed)}"] = (nodeid, f"{type(exc).__name__}: {exc}")
+                why = f"{type(exc).__name__}: {exc}"
+                secrets = self._client_options.get("secrets")
+                self.failed[log_id] = (nodeid, secrets.scrub_text(why) if secrets else why)
                 continue
             if outcome.ok:
                 self.annotated.add(outcome.log_id)

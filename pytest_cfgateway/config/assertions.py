@@ -101,7 +101,7 @@ def parse_assertion(
     _check_keys(item, ASSERTION_KEYS, "assertion", "assertions take", ctx)
     value = item.get("value")
     threshold = _number(item, "threshold", ctx)
-    weight = _number(item, "weight", ctx)
+    weight = _weight(item, ctx)
     metric = _optional_str(item, "metric", ctx)
     if not plugin:
         _check_value(base, value, item, threshold, metric, ctx, session)
@@ -145,7 +145,7 @@ def _parse_assert_set(
             "put the grouped assertions under 'assert:'",
         )
     config = _config(item, "assert-set", ctx)
-    weight = _number(item, "weight", ctx)
+    weight = _weight(item, ctx)
     return AssertionSpec(
         type="assert-set",
         threshold=_number(item, "threshold", ctx),
@@ -187,6 +187,16 @@ def _number(item: dict[str, Any], key: str, ctx: Ctx) -> float | None:
             f"write e.g. '{key}: 0.8' (no quotes)",
         )
     return float(value)
+
+
+def _weight(item: dict[str, Any], ctx: Ctx) -> float | None:
+    weight = _number(item, "weight", ctx)
+    if weight is not None and (weight < 0 or weight == float("inf")):
+        raise ctx.at("weight").error(
+            f"'weight' must be a finite number >= 0, got {item['weight']!r}",
+            "write e.g. 'weight: 2' (0 makes the assertion count only as a metric)",
+        )
+    return weight
 
 
 def _optional_str(item: dict[str, Any], key: str, ctx: Ctx) -> str | None:

@@ -85,6 +85,11 @@ def load_tests(
     out: list[TestDef] = []
     for i, item in enumerate(value):
         ictx = ctx.at(i)
+        if item is None:
+            raise ictx.error(
+                "this test case is empty (null: a '-' with nothing after it)",
+                "remove the empty '-' line, or give the test 'vars:' and 'assert:'",
+            )
         if isinstance(item, str):
             out.extend(_load_ref(item, ictx, session, extra_types))
         elif isinstance(item, dict) and "path" in item and "vars" not in item:

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from . import logs_api
-from .gateway import Incoming, Outgoing, Pipeline
+from .gateway import Pipeline
+from .http import Incoming, Outgoing
 from .state import EmulatorState
 
 INSTALL_HINT = (

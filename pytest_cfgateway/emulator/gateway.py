@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 from .cache import CachedReply, CachePolicy, policy
 from .envelope import gateway_reply
 from .faults import Fault
+from .http import Incoming, Outgoing, parse_json
 from .providers import (
     COMPAT,
     PROVIDERS,
@@ -36,32 +37,6 @@ from .wire import NOT_JSON, Ctx, ProviderCall, Reply, error_kind, error_reply
 _HOP_HEADERS = frozenset(
     {"host", "content-length", "connection", "transfer-encoding", "accept-encoding"}
 )
-
-
-@dataclasses.dataclass
-class Incoming:
-    """One HTTP request as the app received it (header names lower-case)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclasses.dataclass
-class Outgoing:
-    """The HTTP answer; ``drop`` closes the connection without any response."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    drop: bool = False
-    #: Streamed answers: the chunks to send one by one (``body`` is unused), the delay
-    #: between them, and an injected cut after that many chunks (None: no cut).
-    chunks: list[bytes] | None = None
-    chunk_delay_ms: float = 0.0
-    cut_after: int | None = None
 
 
 @dataclasses.dataclass
@@ -85,16 +60,6 @@ class _Outcome:
     terminal: bool = False  # stop a Universal chain (rate limited)
     byok_alias: str | None = None
     cut_after: int | None = None  # an injected mid-stream cut (see faults "drop:N")
-
-
-def parse_json(raw: bytes) -> Any:
-    """The parsed body; None when empty; ``NOT_JSON`` when it is not JSON."""
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return NOT_JSON
 
 
 def encode(reply: Reply) -> tuple[bytes, str]:

@@ -40,7 +40,15 @@ from .fingerprint import fingerprint as _fingerprint
 from .headers import control_headers, lower_keys, user_headers
 from .http import BackgroundLoop, Transport
 from .pricing import estimate_cost
-from .redact import PUBLIC_HEADERS, Secrets, check_header_value, secret, url_secrets
+from .redact import (
+    PUBLIC_HEADERS,
+    Secrets,
+    check_header_value,
+    config_secrets,
+    safe_url,
+    secret,
+    url_secrets,
+)
 from .routes import (
     ACCOUNT_ENV,
     BASE_URL_ENV,
@@ -178,7 +186,7 @@ class Gateway:
     def __repr__(self) -> str:
         return (
             f"Gateway(account_id={self.account_id!r}, gateway_id={self.gateway_id!r}, "
-            f"token={'set' if self.token else 'unset'}, base_url={self.base_url!r})"
+            f"token={'set' if self.token else 'unset'}, base_url={safe_url(self.base_url)!r})"
         )
 
     # --- configuration -------------------------------------------------------------------
@@ -224,6 +232,9 @@ class Gateway:
         """
         if kind not in ("chat", "embed"):
             raise GatewayConfigError(f"kind must be 'chat' or 'embed', got {kind!r}")
+        literals = config_secrets(options, "options")
+        if literals:  # apiKey / headers literals: scrubbed from whatever shows this call
+            self.secrets.update(literals)
         ref = parse_provider_id(provider_id, self.adapters.keys())
         config, model_opts = split_options(options)
         stream = _stream_flag(ref.slug, model_opts.pop("stream", False))

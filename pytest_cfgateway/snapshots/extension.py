@@ -445,7 +445,17 @@ def stored_cassette(item: Any) -> Cassette | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return legacy_pool(location)
+    except UnicodeDecodeError as exc:
+        raise _not_text(str(path), exc) from None
     return Cassette.from_text(text, source=str(path))
+
+
+def _not_text(location: str, exc: UnicodeDecodeError) -> CassetteError:
+    return CassetteError(
+        f"{location}: not a cassette: the file is not UTF-8 text (byte {exc.start} cannot be "
+        "decoded; a binary file or another encoding); delete it and re-record the test with "
+        "--cf-mode record"
+    )
 
 
 #: ``(syrupy session id, folder) -> {file: Cassette}``: each old folder is read once per
@@ -509,9 +519,12 @@ def load_recorded(snapshot: SnapshotAssertion) -> Cassette | None:
     extension = snap.extension
     location = extension.get_location(test_location=snap.test_location, index=0)
     name = extension.get_snapshot_name(test_location=snap.test_location, index=0)
-    text = extension.read_snapshot_data_from_location(
-        snapshot_location=location, snapshot_name=name, session_id=str(id(snap.session))
-    )
+    try:
+        text = extension.read_snapshot_data_from_location(
+            snapshot_location=location, snapshot_name=name, session_id=str(id(snap.session))
+        )
+    except UnicodeDecodeError as exc:
+        raise _not_text(location, exc) from None
     if isinstance(extension, GatewaySnapshotExtension):
         extension._recalled = (location, text)  # syrupy's comparison reuses it
     if text is None:

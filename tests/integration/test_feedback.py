@@ -243,3 +243,11 @@ def test_cf_gateway_tests_are_annotated_with_their_outcome(pytester, emu, keyed_
             },
         ),
     }
+
+
+def test_bad_api_url_is_a_usage_error(project, emu):
+    result = project.runpytest(
+        "--cf-mode", "record", "--cf-feedback", "--cf-api-url", "api.cloudflare.com/client/v4"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "is not an http(s) URL" in result.stderr.str()

@@ -1,131 +1,49 @@
-"""Runs one config item: render (setup phase, so template errors are E), call or replay
-(through the snapshot recorder), grade, and turn the verdict into a pytest outcome."""
+"""Runs one config item's call phase: call or replay (through the snapshot recorder), grade,
+make its result record, and turn the verdict into a pytest outcome. (The setup phase renders
+the prompt: ``render.py``.)"""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._runtime import Binding, CaseResult, Runtime
-from ._settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
+from .binding import Binding, bind
+from .errors import CaseError, CaseFailed, CaseTimeout
+from .record import CaseRecord, assertion_records, keep_record
+from .render import Prepared, prepared_of, render_case
+from .settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
+from .state import RunState
 
 if TYPE_CHECKING:
-    from .collect import CaseItem
-    from .config.cases import EvalCase
+    from ..config.cases import EvalCase
 
 
-class CaseFailed(AssertionError):
-    """The case ran and its assertions failed; the message is the readable report."""
-
-
-class CaseError(Exception):
-    """The case could not run (bad template, bad assertion config, gateway error)."""
-
-
-class CaseTimeout(Exception):
-    """The case ran past ``evaluateOptions.timeoutMs``."""
-
-
-@dataclasses.dataclass
-class _Prepared:
-    prompt_text: str
-    messages: list[dict[str, Any]]
-    vars: dict[str, Any]
-
-
-_PREPARED = pytest.StashKey[_Prepared]()
-
-
-def prepare_case(item: CaseItem) -> None:
-    """Setup phase: resolve vars and render the prompt. Failures here are item errors (E)."""
-    from .config import ConfigError
-
-    runtime = _runtime(item)
-    if _PREPARED in item.stash:  # rendered already by the scheduler
-        return
-    try:
-        item.stash[_PREPARED] = render_case(item.case, runtime.env)
-    except (ConfigError, ValueError, OSError) as exc:
-        raise CaseError(
-            runtime.secrets.scrub_text(f"{item.nodeid}: cannot render the prompt: {exc}")
-        ) from None
-
-
-def _transform_vars(code: Any, variables: dict[str, Any], case: EvalCase) -> dict[str, Any]:
-    """promptfoo's ``options.transformVars``: a (Python) transform of the vars, run before the
-    prompt is rendered; the mapping it returns is merged into the vars."""
-    import asyncio
-
-    from .assertions.base import AssertionContext
-    from .assertions.scripts import apply_transform
-
-    ctx = AssertionContext(vars=dict(variables), base_dir=case.base_dir, metadata=case.metadata)
-    result = asyncio.run(apply_transform(code, dict(variables), ctx, what="transformVars"))
-    if not isinstance(result, dict):
-        raise ValueError(
-            f"options.transformVars must return a mapping of vars to merge, got "
-            f"{type(result).__name__}; e.g. {{**output, 'upper': output['name'].upper()}}"
-        )
-    return {**variables, **result}
-
-
-def remember_render(item: pytest.Item, prepared: _Prepared) -> None:
-    """Keep a render made ahead of time (by the scheduler) for the item's setup."""
-    item.stash[_PREPARED] = prepared
-
-
-def render_case(case: EvalCase, env: Mapping[str, str]) -> _Prepared:
-    """Resolve vars and render the prompt (and, for gateway providers, the chat messages)."""
-    from .config import parse_chat, render_prompt, resolve_vars
-
-    variables = resolve_vars(case)
-    transform_vars = (case.options or {}).get("transformVars")
-    if transform_vars:
-        variables = _transform_vars(transform_vars, variables, case)
-    text = render_prompt(dataclasses.replace(case, vars=variables), env)
-    # Chat detection belongs to the provider, as in promptfoo: echo answers with the rendered
-    # text as it is, whatever its shape; gateway providers get chat messages.
-    messages = parse_chat(text) if case.provider.route == "gateway" else []
-    return _Prepared(text, messages, variables)
-
-
-def run_case(item: CaseItem, snapshot: Any) -> None:
+def run_case(item: Any, snapshot: Any) -> None:
     """Call phase."""
-    from .assertions.base import AssertionConfigError, AssertionSkipped
-    from .assertions.registry import COMPARISON_TYPES
-    from .assertions.report import format_failure
-    from .gateway.errors import (
+    from ..assertions.base import AssertionConfigError, AssertionSkipped
+    from ..assertions.registry import COMPARISON_TYPES
+    from ..assertions.report import format_failure
+    from ..gateway.errors import (
         BudgetExceededError,
         GatewayError,
         GatewayRateLimitError,
         NotRecordedError,
     )
-    from .snapshots import CassetteError, assert_cassette
+    from ..snapshots import CassetteError, assert_cassette
 
     runtime = _runtime(item)
     case = item.case
-    prepared = item.stash[_PREPARED]
+    prepared = prepared_of(item)
     registry, _ = runtime.registries(item.path, item.ihook)
     settings = runtime.settings
     try:
-        binding = runtime.bind(item, snapshot)
+        binding = bind(runtime, item, snapshot)
     except CassetteError as exc:
         raise CaseError(runtime.secrets.scrub_text(str(exc))) from None
-    recorder, gw = binding.recorder, binding.gateway
-    result = CaseResult(
-        nodeid=item.nodeid,
-        config=_rel(item),
-        provider=case.provider.label,
-        prompt=case.prompt.label,
-        outcome="failed",
-        vars=prepared.vars,
-        provider_id=case.provider.id,
-        prompt_raw=prepared.prompt_text,
-        description=case.description,
-    )
+    gw = binding.gateway
+    result = new_record(item, vars=prepared.vars, prompt_raw=prepared.prompt_text)
 
     evaluator = _Evaluator(binding, registry, settings.grader)
 
@@ -143,7 +61,11 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     max_eval_ms = evaluate_options.get("maxEvalTimeMs") or 0
     if max_eval_ms and runtime.elapsed_ms() > max_eval_ms:
         result.outcome = "skipped"
-        runtime.results.append(result)
+        result.reason = (
+            f"evaluateOptions.maxEvalTimeMs = {max_eval_ms} ms has passed "
+            f"({runtime.elapsed_ms():.0f} ms since the run started)"
+        )
+        keep_record(item, result)
         pytest.skip(
             f"evaluateOptions.maxEvalTimeMs = {max_eval_ms} ms has passed "
             f"({runtime.elapsed_ms():.0f} ms since the run started)"
@@ -166,42 +88,49 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     except CaseTimeout as exc:
         result.outcome = "error"
         result.reason = str(exc)
-        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
+        _finish(runtime, item, result, binding, snapshot, assert_cassette, completed=False)
         raise CaseError(str(exc)) from None
     except AssertionSkipped as exc:
         result.outcome = "skipped"
-        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
+        result.reason = runtime.secrets.scrub_text(str(exc))
+        _finish(runtime, item, result, binding, snapshot, assert_cassette, completed=False)
         pytest.skip(runtime.secrets.scrub_text(str(exc)))
     except AssertionConfigError as exc:
         result.outcome = "error"
         result.reason = runtime.secrets.scrub_text(f"assertion config: {exc}")
-        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
+        _finish(runtime, item, result, binding, snapshot, assert_cassette, completed=False)
         raise CaseError(runtime.secrets.scrub_text(f"assertion config: {exc}")) from None
     except BudgetExceededError as exc:
         result.outcome = "skipped"
-        runtime.budget_skips += 1
-        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
+        result.budget_skipped = True
+        result.reason = runtime.secrets.scrub_text(str(exc))
+        _finish(runtime, item, result, binding, snapshot, assert_cassette, completed=False)
         pytest.skip(runtime.secrets.scrub_text(str(exc)))
     except NotRecordedError as exc:
-        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
-        raise CaseFailed(runtime.secrets.scrub_text(str(exc))) from None
+        # no answer to judge: an error row (promptfoo's failureReason 2), not a failed one
+        result.outcome = "error"
+        result.reason = runtime.secrets.scrub_text(str(exc))
+        _finish(runtime, item, result, binding, snapshot, assert_cassette, completed=False)
+        raise CaseError(result.reason) from None
     except GatewayError as exc:
         result.outcome = "error"
         result.reason = runtime.secrets.scrub_text(str(exc))
         result.rate_limited = isinstance(exc, GatewayRateLimitError)
-        _finish(runtime, result, recorder, snapshot, assert_cassette, completed=False)
+        _finish(runtime, item, result, binding, snapshot, assert_cassette, completed=False)
         raise CaseError(f"{case.provider.label}: {result.reason}") from None
 
     result.output = output if isinstance(output, str) else str(output)
     result.score = grading.score
-    result.reason = grading.reason
-    result.grading = grading
+    result.reason = runtime.secrets.scrub_text(grading.reason or "")
+    result.grading = plain_grading(grading)
+    result.assertions = assertion_records(grading)
     if completion is not None:
         result.prompt_tokens = completion.usage.prompt_tokens
         result.completion_tokens = completion.usage.completion_tokens
+        result.total_tokens = completion.usage.total_tokens
         result.cost = completion.cost
         result.latency_ms = completion.latency_ms
-    drift = _finish(runtime, result, recorder, snapshot, assert_cassette)
+    drift = _finish(runtime, item, result, binding, snapshot, assert_cassette)
 
     problems = []
     if not grading.passed:
@@ -218,7 +147,7 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     if drift and settings.drift_fail:
         problems.append(drift)
     result.outcome = "failed" if problems else "passed"
-    from ._feedback import after_case
+    from .._feedback import after_case
 
     after_case(item, result, gw)  # --cf-feedback: annotate its log entries, in the background
     if problems:
@@ -227,7 +156,7 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
 
 def _echo(text: str) -> Any:
     """promptfoo's echo provider: the rendered prompt, locally, never recorded."""
-    from .gateway.types import Completion, Usage
+    from ..gateway.types import Completion, Usage
 
     return Completion(text=text, raw=None, usage=Usage(), provider="echo", model="echo", cost=0.0)
 
@@ -240,9 +169,9 @@ class _Evaluator:
         self.registry = registry
         self.cli_grader = cli_grader
 
-    def context(self, case: EvalCase, prepared: _Prepared, completion: Any, gw: Any) -> Any:
-        from ._grader import GatewayGrader
-        from .assertions.base import AssertionContext
+    def context(self, case: EvalCase, prepared: Prepared, completion: Any, gw: Any) -> Any:
+        from ..assertions.base import AssertionContext
+        from .grader import GatewayGrader
 
         grader_ref = case.options.get("provider") or self.cli_grader or DEFAULT_GRADER
         return AssertionContext(
@@ -260,7 +189,7 @@ class _Evaluator:
             webhook=self.binding.webhook,
         )
 
-    async def call(self, case: EvalCase, prepared: _Prepared, gw: Any) -> tuple[Any, Any]:
+    async def call(self, case: EvalCase, prepared: Prepared, gw: Any) -> tuple[Any, Any]:
         """The case's output: providerOutput, echo, or a gateway call (recorded/replayed)."""
         if case.provider_output is not None:
             return None, case.provider_output
@@ -274,9 +203,9 @@ class _Evaluator:
         return completion, completion.text
 
     async def case(
-        self, case: EvalCase, prepared: _Prepared, *, sibling: bool = False
+        self, case: EvalCase, prepared: Prepared, *, sibling: bool = False
     ) -> tuple[Any, Any, Any]:
-        from .assertions.engine import run_assertions
+        from ..assertions.engine import run_assertions
 
         b = self.binding
         call_gw, grade_gw = (
@@ -308,7 +237,7 @@ class _Evaluator:
         replays from this item's own snapshot whatever subset of the row is selected and on
         whichever xdist worker it runs.
         """
-        from .assertions.compare import grade_row, merge_row_results
+        from ..assertions.compare import grade_row, merge_row_results
 
         outputs: dict[str, Any] = {}
         results: dict[str, Any] = {}
@@ -334,21 +263,25 @@ class _Evaluator:
 
 
 def _finish(
-    runtime: Runtime,
-    result: CaseResult,
-    recorder: Any,
+    runtime: RunState,
+    item: pytest.Item,
+    result: CaseRecord,
+    binding: Binding,
     snapshot: Any,
     assert_cassette: Any,
     *,
     completed: bool = True,
 ) -> str:
-    """Close the recorder, write/mark the snapshot, count calls; return a drift report."""
-    outcome = recorder.finish(completed=completed)
+    """Close the recorder, write/mark the snapshot, count calls, keep the record for the
+    item's report; return a drift report."""
+    outcome = binding.recorder.finish(completed=completed)
     result.replayed = outcome.replayed_count
     result.live = outcome.live_count
     result.cache_hits = outcome.cache_hits
     result.drift = len(outcome.drift)
-    runtime.results.append(result)
+    result.spend = binding.tally.spend
+    result.prefetched = binding.tally.prefetched
+    keep_record(item, result)
     if outcome.cassette is not None:
         assert_cassette(snapshot, outcome.cassette)
     if not outcome.drift:
@@ -356,18 +289,41 @@ def _finish(
     lines = [f"drift: {len(outcome.drift)} answer(s) differ from the stored snapshot"]
     lines += [d.describe() for d in outcome.drift]
     text = "\n".join(lines)
-    runtime.drift_reports.append((result.nodeid, text))
+    result.drift_report = runtime.secrets.scrub_text(text)
     return text
 
 
-def _runtime(item: pytest.Item) -> Runtime:
-    runtime = Runtime.get(item.config)
-    assert runtime is not None, "pytest-cfgateway runtime missing (plugin disabled?)"
+def new_record(item: Any, **fields: Any) -> CaseRecord:
+    """A config item's record before it ran: what collection knows of it."""
+    case = item.case
+    return CaseRecord(
+        nodeid=item.nodeid,
+        kind="case",
+        config=item.nodeid.split("::", 1)[0],
+        provider=case.provider.label,
+        provider_id=case.provider.id,
+        prompt=case.prompt.label,
+        prompt_idx=getattr(item, "prompt_idx", None),
+        test_idx=getattr(item, "test_idx", None),
+        description=case.description,
+        **{"vars": dict(case.vars), "prompt_raw": case.prompt.raw, **fields},
+    )
+
+
+def plain_grading(grading: Any) -> dict[str, Any] | None:
+    """The verdict in promptfoo's GradingResult shape, as plain data."""
+    from .record import plain
+
+    if grading is None:
+        return None
+    data: dict[str, Any] = plain(grading.to_dict())
+    return data
+
+
+def _runtime(item: pytest.Item) -> RunState:
+    runtime = RunState.get(item.config)
+    assert runtime is not None, "pytest-cfgateway state missing (plugin disabled?)"
     return runtime
 
 
-def _rel(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[0]
-
-
-__all__ = ["CaseError", "CaseFailed", "prepare_case", "remember_render", "render_case", "run_case"]
+__all__ = ["CaseError", "CaseFailed", "CaseTimeout", "new_record", "run_case"]

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .gateway.client import Gateway
-    from .gateway.types import Completion, Message
+    from ..gateway.client import Gateway
+    from ..gateway.types import Completion, Message
 
 
 def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
@@ -25,7 +25,7 @@ def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
         pid, config = ref, {}
     else:
         raise ValueError(f"grader provider must be an id string or {{id, config}}, got {ref!r}")
-    from .config.providers import to_gateway_id
+    from ..config.providers import to_gateway_id
 
     gateway_id = to_gateway_id(pid)
     if gateway_id is None:
@@ -77,9 +77,9 @@ class RecordedWebhook:
     async def __call__(self, url: str, body: Any) -> tuple[int, str]:
         from urllib.parse import urlsplit
 
-        from .assertions.webhook import post_json
-        from .gateway.redact import url_secrets
-        from .gateway.types import PreparedRequest, RawResponse
+        from ..assertions.webhook import post_json
+        from ..gateway.redact import url_secrets
+        from ..gateway.types import PreparedRequest, RawResponse
 
         parts = urlsplit(url)
         port = f":{parts.port}" if parts.port else ""

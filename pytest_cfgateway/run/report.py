@@ -1,4 +1,9 @@
-"""Terminal summary and result files (``--cf-output``)."""
+"""Terminal summary and result files (``--cf-output``), built from result records only.
+
+The records are those that reached this process's reports (``pytest_runtest_logreport``):
+under xdist, the controller's, which are the same as a serial run's. Rows are sorted
+(`record.sort_key`), so serial and ``-n N`` runs write the same bytes.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,12 @@ import csv
 import io
 import json
 import statistics
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ._runtime import CaseResult, Runtime
+from .record import CaseRecord, sort_key
 
 
 def _pct(values: Sequence[float], q: float) -> float:
@@ -27,17 +32,24 @@ def _usd(value: float) -> str:
     return f"${value:.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"
 
 
-def summary_lines(results: list[CaseResult]) -> list[str]:
-    from ._runtime import group_results
+def group_records(
+    records: Sequence[CaseRecord],
+) -> dict[tuple[str, str, str], list[CaseRecord]]:
+    groups: dict[tuple[str, str, str], list[CaseRecord]] = defaultdict(list)
+    for r in sorted(records, key=sort_key):
+        groups[(r.config, r.provider, r.prompt)].append(r)
+    return groups
 
+
+def summary_lines(records: Sequence[CaseRecord]) -> list[str]:
     lines = []
-    for (config, provider, prompt), rows in sorted(group_results(results).items()):
+    for (config, provider, prompt), rows in sorted(group_records(records).items()):
         graded = [r for r in rows if r.outcome in ("passed", "failed", "error")]
         passed = sum(r.outcome == "passed" for r in graded)
         failed = sum(r.outcome == "failed" for r in graded)
         errors = sum(r.outcome == "error" for r in graded)
         scores = [r.score for r in graded if r.score is not None]
-        tokens = sum(r.prompt_tokens + r.completion_tokens for r in rows)
+        tokens = sum(r.tokens for r in rows)
         costs = [r.cost for r in rows if r.cost is not None]
         lat = [r.latency_ms for r in rows if r.latency_ms]
         rate = f"{100 * passed / len(graded):.0f}%" if graded else "-"
@@ -61,46 +73,61 @@ def summary_lines(results: list[CaseResult]) -> list[str]:
     return lines
 
 
-def write_summary(tr: Any, runtime: Runtime) -> None:
-    scrub = runtime.secrets.scrub_text
+def write_summary(
+    tr: Any,
+    records: Sequence[CaseRecord],
+    *,
+    scrub: Callable[[str], str],
+    concurrency: int,
+) -> None:
+    if not records:
+        return
+    records = sorted(records, key=sort_key)
     tr.write_sep("-", "cfgateway summary")
-    for line in summary_lines(runtime.results):
+    for line in summary_lines(records):
         tr.write_line(scrub(line))
-    if runtime.prefetcher.scheduled:
+    prefetched = sum(r.prefetched for r in records)
+    if prefetched:
         tr.write_line(
-            f"scheduler: {runtime.prefetcher.scheduled} gateway calls started ahead of their "
-            f"items, up to {runtime.settings.concurrency} at a time"
+            f"scheduler: {prefetched} gateway calls started ahead of their items, up to "
+            f"{concurrency} at a time"
         )
-    if runtime.budget_skips:
+    budget_skips = sum(r.budget_skipped for r in records)
+    if budget_skips:
+        spent = sum(r.spend for r in records)
         tr.write_line(
-            f"budget: {runtime.budget_skips} item(s) skipped after the estimated spend passed "
-            f"--cf-max-cost (${runtime.spent_usd:.4f} spent)"
+            f"budget: {budget_skips} item(s) skipped after the estimated spend passed "
+            f"--cf-max-cost (${spent:.4f} spent)"
         )
-    if runtime.drift_reports:
+    drifted = [r for r in records if r.drift_report]
+    if drifted:
+        verbose = tr.config.get_verbosity() > 0
         tr.write_line(
-            f"drift: {len(runtime.drift_reports)} test(s) answered differently from their "
-            "snapshots" + ("" if tr.config.get_verbosity() > 0 else " (-v shows the diffs)")
+            f"drift: {len(drifted)} test(s) answered differently from their snapshots"
+            + ("" if verbose else " (-v shows the diffs)")
         )
-        if tr.config.get_verbosity() > 0:
-            for nodeid, text in runtime.drift_reports:
-                tr.write_line(scrub(f"{nodeid}:\n{text}"))
+        if verbose:
+            for r in drifted:
+                tr.write_line(scrub(f"{r.nodeid}:\n{r.drift_report}"))
 
 
-def _rows(results: list[CaseResult]) -> list[dict[str, Any]]:
+def _rows(records: Sequence[CaseRecord]) -> list[dict[str, Any]]:
     """One row per config item, in promptfoo's EvaluateResult shape (plus our own keys)."""
     rows = []
-    for r in results:
-        if r.outcome == "fixture":
+    for r in sorted(records, key=sort_key):
+        if r.kind != "case":
             continue
         tokens = {
             "prompt": r.prompt_tokens,
             "completion": r.completion_tokens,
-            "total": r.prompt_tokens + r.completion_tokens,
+            "total": r.tokens,
         }
         failure_reason = {"passed": 0, "failed": 1, "error": 2}.get(r.outcome, 0)
-        grading = r.grading.to_dict() if r.grading is not None else None
+        grading = r.grading
         rows.append(
             {
+                "promptIdx": r.prompt_idx,
+                "testIdx": r.test_idx,
                 "prompt": {"raw": r.prompt_raw, "label": r.prompt},
                 "provider": {"id": r.provider_id, "label": r.provider},
                 "vars": r.vars,
@@ -130,9 +157,11 @@ def _rows(results: list[CaseResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def render_output(path: Path, runtime: Runtime) -> str:
-    # scrubbed before any format escapes it (HTML entities, CSV quotes, JSON escapes)
-    rows: list[dict[str, Any]] = runtime.report_secrets().scrub(_rows(runtime.results))
+def render_output(path: Path, records: Sequence[CaseRecord], secrets: Any = None) -> str:
+    rows = _rows(records)
+    if secrets is not None:
+        # scrubbed before any format escapes it (HTML entities, CSV quotes, JSON escapes)
+        rows = secrets.scrub(rows)
     suffix = path.suffix.lower()
     if suffix == ".json":
         stats = {
@@ -264,13 +293,12 @@ def render_html(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def write_outputs(runtime: Runtime, paths: Sequence[Path]) -> None:
-    secrets = runtime.report_secrets()
+def write_outputs(records: Sequence[CaseRecord], paths: Sequence[Path], secrets: Any) -> None:
     for path in paths:
-        text = secrets.scrub_text(render_output(path, runtime))
+        text = secrets.scrub_text(render_output(path, records, secrets))
         leaked = secrets.find_in(text)  # raw or escaped
         if leaked:  # scrub_text makes this unreachable unless scrubbing breaks: refuse loudly
             raise RuntimeError(f"refusing to write {path}: it would contain the secret {leaked}")
-        from ._files import atomic_write_text
+        from .._files import atomic_write_text
 
         atomic_write_text(path, text)

@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 
-from ._runtime import Runtime
+from .case import run_case
+from .errors import CaseError, CaseFailed
+from .pytest_compat import align_node_id
+from .render import prepare_case
+from .state import RunState
 
 
 class ConfigCollectError(Exception):
@@ -21,9 +25,9 @@ class ConfigFile(pytest.File):
     """A promptfooconfig.yaml (or any config named with --cf-config / cf_config)."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from .config import ConfigError, load_config
+        from ..config import ConfigError, load_config
 
-        runtime = Runtime.get(self.config)
+        runtime = RunState.get(self.config)
         assert runtime is not None
         try:
             assertions, adapters = runtime.registries(self.path, self.ihook)
@@ -38,7 +42,7 @@ class ConfigFile(pytest.File):
             )
         except ConfigError as exc:
             raise ConfigCollectError(runtime.secrets.scrub_text(str(exc))) from None
-        from .gateway.redact import literal_secrets
+        from ..gateway.redact import literal_secrets
 
         # apiKey literals, provider headers, config env values: scrubbed like env keys
         runtime.secrets.update(literal_secrets(loaded.raw))
@@ -49,10 +53,16 @@ class ConfigFile(pytest.File):
         rows: dict[str, list[Any]] = {}
         for case in loaded.cases:
             rows.setdefault(case.row_key, []).append(case)
+        columns: dict[tuple[str, str, str], int] = {}
+        row_index = {key: i for i, key in enumerate(rows)}
         fixtureinfo = None  # the same for every item of this file: computed once, as pytest
         for case in loaded.cases:  # does for the items of one parametrized function
             item = CaseItem.from_case(self, case, rows[case.row_key], fixtureinfo)
             fixtureinfo = item._fixtureinfo
+            # promptfoo's indexes: promptIdx is the (prompt, provider) column, testIdx the row
+            column = (case.prompt.label, case.prompt.raw, case.provider.id)
+            item.prompt_idx = columns.setdefault(column, len(columns))
+            item.test_idx = row_index[case.row_key]
             yield item
 
     def _relpath(self) -> str:
@@ -68,7 +78,7 @@ def _provider_problem(provider: Any, adapters: dict[str, Any]) -> str | None:
     """Unknown gateway slugs fail at collection (bedrock is refused by the config loader)."""
     if provider.route != "gateway" or not provider.gateway_id:
         return None
-    from .gateway.routes import parse_provider_id
+    from ..gateway.routes import parse_provider_id
 
     try:
         parse_provider_id(provider.gateway_id, known=adapters)
@@ -97,8 +107,7 @@ def _case_function(name: str, module: str) -> Any:
     plus ours)."""
 
     def cfgateway_case(request: pytest.FixtureRequest) -> None:
-        from .runner import run_case
-        from .snapshots import case_snapshot
+        from ..snapshots import case_snapshot
 
         run_case(request.node, case_snapshot(request))
 
@@ -115,6 +124,9 @@ class CaseItem(pytest.Function):
     #: every case of this item's row (same test, var combination and repeat), for
     #: select-best and max-score
     row_cases: list[Any]
+    #: promptfoo's promptIdx / testIdx of the case within its config
+    prompt_idx: int | None = None
+    test_idx: int | None = None
 
     @classmethod
     def from_case(
@@ -127,6 +139,7 @@ class CaseItem(pytest.Function):
             callobj=_case_function(case.name, module),
             fixtureinfo=fixtureinfo,
         )
+        align_node_id(item)  # --lf/--ff/--nf/--sw on pytest 9.2 (see pytest_compat)
         item.case = case
         item.row_cases = row_cases
         meta = {
@@ -139,8 +152,6 @@ class CaseItem(pytest.Function):
 
     def setup(self) -> None:
         super().setup()
-        from .runner import prepare_case
-
         prepare_case(self)
 
     def reportinfo(self) -> tuple[os.PathLike[str] | str, int | None, str]:
@@ -148,8 +159,6 @@ class CaseItem(pytest.Function):
         return self.path, line, self.name
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        from .runner import CaseError, CaseFailed
-
         if isinstance(excinfo.value, CaseFailed | CaseError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)

@@ -35,20 +35,36 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from .render import remember_render, render_case
+from .state import RunState
+
 if TYPE_CHECKING:
-    from ._runtime import Runtime
-    from .gateway.client import Gateway
-    from .gateway.types import PreparedRequest, RawResponse
+    from ..gateway.client import Gateway
+    from ..gateway.types import PreparedRequest, RawResponse
+
+
+_KEY = pytest.StashKey["Prefetcher"]()
 
 
 class Prefetcher:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: RunState) -> None:
         self._runtime = runtime
         self._futures: dict[tuple[str, str], concurrent.futures.Future[RawResponse]] = {}
         self._planned: set[str] = set()
         self._sems: dict[Any, asyncio.Semaphore] = {}
         self._worker_queue: Any = None
         self.scheduled = 0
+
+    @classmethod
+    def install(cls, state: RunState) -> Prefetcher:
+        prefetcher = state.config.stash[_KEY] = cls(state)
+        return prefetcher
+
+    @staticmethod
+    def of(config: pytest.Config) -> Prefetcher | None:
+        return config.stash.get(_KEY, None)
 
     @staticmethod
     def on_xdist_worker() -> bool:
@@ -57,8 +73,8 @@ class Prefetcher:
     def start(self, items: Iterable[Any]) -> None:
         """Render the items and start their calls; items already planned are skipped, so this
         may be called again with more items (no-op in replay mode)."""
-        from .collect import CaseItem
-        from .modes import Mode
+        from ..config.cases import EvalCase
+        from ..modes import Mode
 
         runtime = self._runtime
         mode = runtime.settings.mode
@@ -66,7 +82,10 @@ class Prefetcher:
             return
         sems = self._sems
         for item in items:
-            if not isinstance(item, CaseItem) or item.nodeid in self._planned:
+            if (
+                not isinstance(getattr(item, "case", None), EvalCase)
+                or item.nodeid in self._planned
+            ):
                 continue
             self._planned.add(item.nodeid)
             job = self._plan(item, record_only_missing=mode is Mode.RECORD)
@@ -89,7 +108,7 @@ class Prefetcher:
         """On an xdist worker: schedule the current item and those waiting in the worker's
         queue. The queue is pytest-xdist's own (``WorkerInteractor.torun``); if its shape
         ever changes, the worker simply runs without scheduling ahead."""
-        from .modes import Mode
+        from ..modes import Mode
 
         if self._runtime.settings.mode is Mode.REPLAY:
             return
@@ -111,8 +130,7 @@ class Prefetcher:
     ) -> tuple[str, str, Gateway, PreparedRequest] | None:
         """The item's main call, or None when it needs none (or cannot be planned: the item
         itself will then report why when it runs)."""
-        from .runner import remember_render, render_case
-        from .snapshots import CassetteError, stored_cassette
+        from ..snapshots import CassetteError, stored_cassette
 
         case = item.case
         if case.provider.route != "gateway" or case.provider_output is not None:
@@ -167,7 +185,7 @@ class Prefetcher:
         async with own, overall:
             if delay_s:
                 await asyncio.sleep(delay_s)
-            self._runtime.check_budget()
+            self._runtime.budget.check()
             return await gw.asend(req)
 
     def take(self, nodeid: str, fingerprint: str) -> concurrent.futures.Future[RawResponse] | None:

@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._runtime import CaseResult, Runtime
-from ._settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
+from .binding import bind
+from .record import CaseRecord, keep_record
+from .settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
+from .state import RunState
 
 if TYPE_CHECKING:
-    from .assertions.base import GradingResult
-    from .gateway.client import Gateway
-    from .gateway.types import Completion, Embeddings
+    from ..assertions.base import GradingResult
+    from ..gateway.client import Gateway
+    from ..gateway.types import Completion, Embeddings
 
 
 class BoundGateway:
@@ -88,11 +90,14 @@ def _marker_defaults(node: pytest.Item) -> dict[str, Any]:
 
 
 def gateway_for_test(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[BoundGateway]:
-    from .snapshots import assert_cassette
+    from ..snapshots import CassetteError, assert_cassette
 
     runtime = _runtime(request)
     node = request.node
-    binding = runtime.bind(node, snapshot)
+    try:
+        binding = bind(runtime, node, snapshot, count_usage=True)
+    except CassetteError as exc:  # an unreadable snapshot: the message names file and fix
+        pytest.fail(runtime.secrets.scrub_text(str(exc)), pytrace=False)
     recorder = binding.recorder
     bound = BoundGateway(binding.gateway, _marker_defaults(node))
     bound.grader_gateway = binding.grader_gateway
@@ -100,39 +105,44 @@ def gateway_for_test(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[
     yield bound
     failed = getattr(node, "_cf_call_failed", False)
     outcome = recorder.finish(completed=not failed)
+    text = "\n".join(d.describe() for d in outcome.drift)
     if outcome.live_count or outcome.replayed_count:
-        runtime.results.append(
-            CaseResult(
+        tally = binding.tally
+        keep_record(
+            node,
+            CaseRecord(
                 nodeid=node.nodeid,
+                kind="fixture",
                 config=node.nodeid.split("::", 1)[0],
                 provider="cf_gateway",
-                prompt="",
                 outcome="fixture",
                 replayed=outcome.replayed_count,
                 live=outcome.live_count,
                 cache_hits=outcome.cache_hits,
                 drift=len(outcome.drift),
-            )
+                drift_report=runtime.secrets.scrub_text(text),
+                prompt_tokens=tally.prompt_tokens,
+                completion_tokens=tally.completion_tokens,
+                total_tokens=tally.total_tokens,
+                cost=tally.cost,
+                spend=tally.spend,
+                prefetched=tally.prefetched,
+            ),
         )
     if outcome.cassette is not None:
         assert_cassette(snapshot, outcome.cassette)
-    if outcome.drift:
-        text = "\n".join(d.describe() for d in outcome.drift)
-        runtime.drift_reports.append((node.nodeid, text))
-        if runtime.settings.drift_fail:
-            pytest.fail(
-                runtime.secrets.scrub_text(f"drift (--cf-drift fail):\n{text}"), pytrace=False
-            )
+    if outcome.drift and runtime.settings.drift_fail:
+        pytest.fail(runtime.secrets.scrub_text(f"drift (--cf-drift fail):\n{text}"), pytrace=False)
 
 
 def make_cf_assert(
     request: pytest.FixtureRequest, gw: BoundGateway
 ) -> Callable[..., GradingResult]:
-    from ._grader import GatewayGrader
-    from .assertions.base import AssertionContext, AssertionSkipped
-    from .assertions.engine import run_assertion
-    from .config.cases import AssertionSpec
-    from .gateway.types import Completion
+    from ..assertions.base import AssertionContext, AssertionSkipped
+    from ..assertions.engine import run_assertion
+    from ..config.cases import AssertionSpec
+    from ..gateway.types import Completion
+    from .grader import GatewayGrader
 
     runtime = _runtime(request)
     node = request.node
@@ -198,7 +208,7 @@ def make_cf_assert(
     return cf_assert
 
 
-def _runtime(request: pytest.FixtureRequest) -> Runtime:
-    runtime = Runtime.get(request.config)
+def _runtime(request: pytest.FixtureRequest) -> RunState:
+    runtime = RunState.get(request.config)
     assert runtime is not None
     return runtime

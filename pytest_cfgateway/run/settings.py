@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .modes import Mode
+from ..modes import Mode
 
 DEFAULT_GRADER = "openai:gpt-5.2"
 DEFAULT_EMBEDDING = "openai:text-embedding-3-large"

@@ -1,0 +1,88 @@
+"""Rendering a case: resolve its vars (``options.transformVars`` first) and render its prompt.
+
+The setup phase of an item renders it (errors are item errors, E); the scheduler renders
+ahead of time and leaves the render in the item's stash so the setup does not redo it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .errors import CaseError
+from .state import RunState
+
+if TYPE_CHECKING:
+    from ..config.cases import EvalCase
+
+
+@dataclasses.dataclass
+class Prepared:
+    prompt_text: str
+    messages: list[dict[str, Any]]
+    vars: dict[str, Any]
+
+
+_PREPARED = pytest.StashKey[Prepared]()
+
+
+def prepare_case(item: Any) -> None:
+    """Setup phase: resolve vars and render the prompt. Failures here are item errors (E)."""
+    from ..config import ConfigError
+
+    state = RunState.get(item.config)
+    assert state is not None, "pytest-cfgateway state missing (plugin disabled?)"
+    if _PREPARED in item.stash:  # rendered already by the scheduler
+        return
+    try:
+        item.stash[_PREPARED] = render_case(item.case, state.env)
+    except (ConfigError, ValueError, OSError) as exc:
+        raise CaseError(
+            state.secrets.scrub_text(f"{item.nodeid}: cannot render the prompt: {exc}")
+        ) from None
+
+
+def _transform_vars(code: Any, variables: dict[str, Any], case: EvalCase) -> dict[str, Any]:
+    """promptfoo's ``options.transformVars``: a (Python) transform of the vars, run before the
+    prompt is rendered; the mapping it returns is merged into the vars."""
+    import asyncio
+
+    from ..assertions.base import AssertionContext
+    from ..assertions.scripts import apply_transform
+
+    ctx = AssertionContext(vars=dict(variables), base_dir=case.base_dir, metadata=case.metadata)
+    result = asyncio.run(apply_transform(code, dict(variables), ctx, what="transformVars"))
+    if not isinstance(result, dict):
+        raise ValueError(
+            f"options.transformVars must return a mapping of vars to merge, got "
+            f"{type(result).__name__}; e.g. {{**output, 'upper': output['name'].upper()}}"
+        )
+    return {**variables, **result}
+
+
+def remember_render(item: pytest.Item, prepared: Prepared) -> None:
+    """Keep a render made ahead of time (by the scheduler) for the item's setup."""
+    item.stash[_PREPARED] = prepared
+
+
+def render_case(case: EvalCase, env: Mapping[str, str]) -> Prepared:
+    """Resolve vars and render the prompt (and, for gateway providers, the chat messages)."""
+    from ..config import parse_chat, render_prompt, resolve_vars
+
+    variables = resolve_vars(case)
+    transform_vars = (case.options or {}).get("transformVars")
+    if transform_vars:
+        variables = _transform_vars(transform_vars, variables, case)
+    text = render_prompt(dataclasses.replace(case, vars=variables), env)
+    # Chat detection belongs to the provider, as in promptfoo: echo answers with the rendered
+    # text as it is, whatever its shape; gateway providers get chat messages.
+    messages = parse_chat(text) if case.provider.route == "gateway" else []
+    return Prepared(text, messages, variables)
+
+
+def prepared_of(item: pytest.Item) -> Prepared:
+    """The render the item's setup made (or the scheduler made for it)."""
+    return item.stash[_PREPARED]
