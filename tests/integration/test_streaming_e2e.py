@@ -160,5 +160,6 @@ def test_fixture_stream_records_and_replays_the_same_ttft(
     pytester.runpytest().assert_outcomes(passed=1)
     recorded, replayed = pytester.path.joinpath("ttft.log").read_text().split("\n")[:2]
     assert recorded.split()[1] == "False" and replayed.split()[1] == "True"
+    # the same value and type (a whole-ms ttft is written as 167 and read back as 167.0)
     assert recorded.split()[0] == replayed.split()[0] != "None"
     assert_no_secret(pytester.path, "g-FAKE-stream-key")
