@@ -23,6 +23,7 @@ RUN_LAYERS = [
     "errors",
     "budget",
     "pytest_compat",
+    "feedback",
     "state",
     "targets",
     "render",
