@@ -241,6 +241,9 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     prefetcher = None
     if state is not None and not session.config.option.collectonly:
         state.started_at = time.monotonic()
+        from .run.prewarm import prewarm_user_code
+
+        prewarm_user_code(session.items)
         prefetcher = Prefetcher.install(state)
         if not prefetcher.on_xdist_worker():  # workers look ahead item by item
             prefetcher.start(session.items)

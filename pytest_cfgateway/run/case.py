@@ -12,7 +12,7 @@ import pytest
 from .binding import Binding, bind
 from .errors import CaseError, CaseFailed, CaseTimeout
 from .record import CaseRecord, assertion_records, keep_record
-from .render import Prepared, prepared_of, render_case
+from .render import Prepared, case_timeout_s, prepared_of, render_case
 from .settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
 from .state import RunState
 
@@ -31,7 +31,9 @@ def run_case(item: Any, snapshot: Any) -> None:
         GatewayRateLimitError,
         NotRecordedError,
     )
+    from ..gateway.http import BackgroundLoopDied
     from ..snapshots import CassetteError, assert_cassette
+    from ..usercode import UserCodeAborted
 
     runtime = _runtime(item)
     case = item.case
@@ -76,20 +78,27 @@ def run_case(item: Any, snapshot: Any) -> None:
             return await evaluate()
         import asyncio
 
-        try:
-            return await asyncio.wait_for(evaluate(), timeout_ms / 1000)
-        except TimeoutError:
-            raise CaseTimeout(
-                f"the case did not finish within evaluateOptions.timeoutMs = {timeout_ms} ms"
-            ) from None
+        from ..usercode import running
+
+        with running() as unfinished:
+            try:
+                return await asyncio.wait_for(evaluate(), timeout_ms / 1000)
+            except TimeoutError:
+                what = f" (user code that did not finish: {'; '.join(unfinished)})"
+                raise CaseTimeout(
+                    f"the case did not finish within evaluateOptions.timeoutMs = {timeout_ms} "
+                    f"ms{what if unfinished else ''}"
+                ) from None
 
     try:
         completion, output, grading = runtime.run(gw, evaluate_within_timeout())
-    except CaseTimeout as exc:
+    except (CaseTimeout, UserCodeAborted, BackgroundLoopDied) as exc:
+        # user code that timed out, exited or took its worker down: an error naming it; the
+        # exchanges recorded so far are kept
         result.outcome = "error"
-        result.reason = str(exc)
+        result.reason = runtime.secrets.scrub_text(str(exc))
         _finish(runtime, item, result, binding, snapshot, assert_cassette, completed=False)
-        raise CaseError(str(exc)) from None
+        raise CaseError(result.reason) from None
     except AssertionSkipped as exc:
         result.outcome = "skipped"
         result.reason = runtime.secrets.scrub_text(str(exc))
@@ -187,6 +196,7 @@ class _Evaluator:
             default_embedding=DEFAULT_EMBEDDING,
             metadata=case.metadata,
             webhook=self.binding.webhook,
+            timeout_s=case_timeout_s(case),
         )
 
     async def call(self, case: EvalCase, prepared: Prepared, gw: Any) -> tuple[Any, Any]:
@@ -194,13 +204,17 @@ class _Evaluator:
         if case.provider_output is not None:
             return None, case.provider_output
         if case.provider.route == "echo":
-            return _echo(prepared.prompt_text), prepared.prompt_text
-        options = {**case.provider.config, **case.prompt.config}
-        req = gw.prepare(
-            case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options
-        )
-        completion = await gw.aexecute(req)
-        return completion, completion.text
+            completion, output = _echo(prepared.prompt_text), prepared.prompt_text
+        else:
+            options = {**case.provider.config, **case.prompt.config}
+            req = gw.prepare(
+                case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options
+            )
+            completion = await gw.aexecute(req)
+            output = completion.text
+        if case.provider.transform:
+            output = await _provider_transform(case, prepared, output)
+        return completion, output
 
     async def case(
         self, case: EvalCase, prepared: Prepared, *, sibling: bool = False
@@ -262,6 +276,26 @@ class _Evaluator:
         return merge_row_results(grading, verdicts, threshold=case.threshold, vars=prepared.vars)
 
 
+async def _provider_transform(case: EvalCase, prepared: Prepared, output: Any) -> Any:
+    """A provider's ``transform`` over its output (context: vars and prompt), as promptfoo."""
+    from ..assertions.base import AssertionContext
+    from ..assertions.transforms import apply_transform
+
+    ctx = AssertionContext(
+        vars=prepared.vars,
+        prompt=prepared.prompt_text,
+        base_dir=case.base_dir,
+        timeout_s=case_timeout_s(case),
+    )
+    return await apply_transform(
+        case.provider.transform,
+        output,
+        ctx,
+        what=f"provider transform of {case.provider.label}",
+        ctx={"vars": prepared.vars, "prompt": {"raw": prepared.prompt_text}},
+    )
+
+
 def _finish(
     runtime: RunState,
     item: pytest.Item,
@@ -279,6 +313,10 @@ def _finish(
     result.live = outcome.live_count
     result.cache_hits = outcome.cache_hits
     result.drift = len(outcome.drift)
+    result.committed_output = outcome.committed_text
+    result.changed = outcome.changed
+    if outcome.changed:
+        result.previous_outcome = previous_outcome(item)
     result.spend = binding.tally.spend
     result.prefetched = binding.tally.prefetched
     keep_record(item, result)
@@ -327,3 +365,22 @@ def _runtime(item: pytest.Item) -> RunState:
 
 
 __all__ = ["CaseError", "CaseFailed", "CaseTimeout", "new_record", "run_case"]
+
+
+_PREVIOUS = pytest.StashKey[tuple[frozenset[str], frozenset[str]]]()
+
+
+def previous_outcome(item: pytest.Item) -> str | None:
+    """The item's verdict in the previous run, from pytest's cache (read once per session,
+    before the cache provider rewrites it at the end): "failed", "passed" or None."""
+    config = item.config
+    known = config.stash.get(_PREVIOUS, None)
+    if known is None:
+        cache = getattr(config, "cache", None)
+        failed = cache.get("cache/lastfailed", {}) if cache is not None else {}
+        seen = cache.get("cache/nodeids", []) if cache is not None else []
+        known = (frozenset(failed or ()), frozenset(seen or ()))
+        config.stash[_PREVIOUS] = known
+    if item.nodeid in known[0]:
+        return "failed"
+    return "passed" if item.nodeid in known[1] else None

@@ -94,6 +94,9 @@ class CaseRecord:
     #: the committed answer beside a new one (filled by the snapshot review; None until then)
     committed_output: str | None = None
     changed: bool | None = None
+    #: the item's verdict in the previous run (pytest's cache: "failed" or "passed"), for
+    #: the review of a changed answer; None when unknown
+    previous_outcome: str | None = None
 
     @property
     def tokens(self) -> int:

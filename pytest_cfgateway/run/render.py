@@ -27,38 +27,67 @@ class Prepared:
 
 
 _PREPARED = pytest.StashKey[Prepared]()
+_RENDER_FAILED = pytest.StashKey[str]()
 
 
 def prepare_case(item: Any) -> None:
     """Setup phase: resolve vars and render the prompt. Failures here are item errors (E)."""
     from ..config import ConfigError
+    from ..usercode import UserCodeError
 
     state = RunState.get(item.config)
     assert state is not None, "pytest-cfgateway state missing (plugin disabled?)"
     if _PREPARED in item.stash:  # rendered already by the scheduler
         return
+    failed = item.stash.get(_RENDER_FAILED, None)
+    if failed is not None:  # the scheduler's render ran user code that failed: do not rerun
+        raise CaseError(state.secrets.scrub_text(failed))
     try:
         item.stash[_PREPARED] = render_case(item.case, state.env)
-    except (ConfigError, ValueError, OSError) as exc:
-        raise CaseError(
-            state.secrets.scrub_text(f"{item.nodeid}: cannot render the prompt: {exc}")
-        ) from None
+    except (ConfigError, ValueError, OSError, UserCodeError) as exc:
+        raise CaseError(state.secrets.scrub_text(_render_failure(item, exc))) from None
+
+
+def _render_failure(item: pytest.Item, exc: Exception) -> str:
+    return f"{item.nodeid}: cannot render the prompt: {exc}"
+
+
+def remember_render_failure(item: pytest.Item, exc: Exception) -> None:
+    """Keep a failure of user code met by the scheduler's render, for the item's setup."""
+    item.stash[_RENDER_FAILED] = _render_failure(item, exc)
+
+
+def case_timeout_s(case: EvalCase) -> float | None:
+    """``evaluateOptions.timeoutMs`` in seconds (the limit of each piece of user code)."""
+    timeout_ms = (case.evaluate_options or {}).get("timeoutMs") or 0
+    return timeout_ms / 1000 if timeout_ms else None
 
 
 def _transform_vars(code: Any, variables: dict[str, Any], case: EvalCase) -> dict[str, Any]:
-    """promptfoo's ``options.transformVars``: a (Python) transform of the vars, run before the
-    prompt is rendered; the mapping it returns is merged into the vars."""
-    import asyncio
-
+    """promptfoo's ``options.transformVars``: a transform of the vars (JavaScript over
+    ``vars`` and ``context``, ``python:`` or a file), run before the prompt is rendered; the
+    mapping it returns is merged into the vars."""
     from ..assertions.base import AssertionContext
-    from ..assertions.scripts import apply_transform
+    from ..assertions.transforms import apply_transform_sync, new_transform_vars_context
 
-    ctx = AssertionContext(vars=dict(variables), base_dir=case.base_dir, metadata=case.metadata)
-    result = asyncio.run(apply_transform(code, dict(variables), ctx, what="transformVars"))
+    ctx = AssertionContext(
+        vars=dict(variables),
+        base_dir=case.base_dir,
+        metadata=case.metadata,
+        timeout_s=case_timeout_s(case),
+    )
+    result = apply_transform_sync(
+        code,
+        dict(variables),
+        ctx,
+        what="transformVars",
+        input_name="vars",
+        ctx=new_transform_vars_context(),
+    )
     if not isinstance(result, dict):
         raise ValueError(
             f"options.transformVars must return a mapping of vars to merge, got "
-            f"{type(result).__name__}; e.g. {{**output, 'upper': output['name'].upper()}}"
+            f"{type(result).__name__}; e.g. ({{...vars, upper: vars.name.toUpperCase()}})"
         )
     return {**variables, **result}
 

@@ -109,6 +109,30 @@ def write_summary(
         if verbose:
             for r in drifted:
                 tr.write_line(scrub(f"{r.nodeid}:\n{r.drift_report}"))
+    write_review(tr, records, scrub)
+
+
+def write_review(tr: Any, records: Sequence[CaseRecord], scrub: Callable[[str], str]) -> None:
+    """Items whose new recording differs from the committed snapshot: a count, and with -v
+    the committed and new answers side by side with the verdict change."""
+    changed = [r for r in sorted(records, key=sort_key) if r.changed and r.kind == "case"]
+    if not changed:
+        return
+    verbose = tr.config.get_verbosity() > 0
+    tr.write_line(
+        f"review: {len(changed)} answer(s) differ from the committed snapshots"
+        + ("" if verbose else " (-v shows them side by side)")
+    )
+    if not verbose:
+        return
+    from ..snapshots.explain import side_by_side
+
+    width = max(60, (getattr(tr, "_tw", None) and tr._tw.fullwidth) or 100)
+    for r in changed:
+        verdict = f"{r.previous_outcome or '?'} -> {r.outcome}"
+        tr.write_line(scrub(f"{r.nodeid}  (verdict {verdict})"))
+        for line in side_by_side(r.committed_output, r.output, width=width - 2):
+            tr.write_line(scrub("  " + line))
 
 
 def _rows(records: Sequence[CaseRecord]) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .render import remember_render, render_case
+from .render import remember_render, remember_render_failure, render_case
 from .state import RunState
 
 if TYPE_CHECKING:
@@ -131,6 +131,7 @@ class Prefetcher:
         """The item's main call, or None when it needs none (or cannot be planned: the item
         itself will then report why when it runs)."""
         from ..snapshots import CassetteError, stored_cassette
+        from ..usercode import UserCodeError
 
         case = item.case
         if case.provider.route != "gateway" or case.provider_output is not None:
@@ -150,6 +151,9 @@ class Prefetcher:
                 stored = stored_cassette(item)
                 if stored is not None and stored.get(fp, 0) is not None:
                     return None
+        except UserCodeError as exc:  # e.g. a transformVars that timed out: never run it twice
+            remember_render_failure(item, exc)
+            return None
         except (CassetteError, ValueError, OSError, LookupError, TypeError):
             return None  # the item reports this itself, with context, when it runs
         return item.nodeid, fp, gw, req

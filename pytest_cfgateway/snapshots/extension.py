@@ -60,6 +60,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import time
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -268,6 +269,32 @@ def remove_stale_temp_files(path: Path) -> None:
         return
     for tmp in leftovers:
         tmp.unlink(missing_ok=True)
+
+
+#: A temp file older than this is stale whoever left it (a write takes milliseconds).
+STALE_TEMP_SECONDS = 60.0
+_swept: set[tuple[int, str]] = set()
+
+
+def sweep_stale_temp_files(folder: str) -> None:
+    """Once per session and folder: remove ``.<name>.yaml.XXXX.tmp`` files older than
+    `STALE_TEMP_SECONDS` (left by a writer killed mid-write; a live writer's temp file is
+    younger, and renamed within milliseconds)."""
+    key = (id(_session()), folder)
+    if key in _swept:
+        return
+    if len(_swept) > 4096:
+        _swept.clear()
+    _swept.add(key)
+    try:
+        leftovers = list(Path(folder).glob(f".*.{CASSETTE_EXTENSION}.*.tmp"))
+    except OSError:
+        return
+    now = time.time()
+    for tmp in leftovers:
+        with contextlib.suppress(FileNotFoundError):  # another process removed it first
+            if now - tmp.stat().st_mtime > STALE_TEMP_SECONDS:
+                tmp.unlink()
 
 
 def _same_path(a: str, b: str) -> bool:
@@ -518,6 +545,7 @@ def load_recorded(snapshot: SnapshotAssertion) -> Cassette | None:
     snap = _ours(snapshot)
     extension = snap.extension
     location = extension.get_location(test_location=snap.test_location, index=0)
+    sweep_stale_temp_files(os.path.dirname(location))
     name = extension.get_snapshot_name(test_location=snap.test_location, index=0)
     try:
         text = extension.read_snapshot_data_from_location(

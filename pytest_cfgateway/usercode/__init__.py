@@ -50,12 +50,15 @@ API::
     fn_result = run(js_function("function (x) { return x * 2 }", [21], label="filter"))
     python_file(path, fn, args, label=...), js_file(path, fn, args, label=..., fallback=True)
 
-`running()` gives, for the current context, the labels of user code in flight (so a caller
+`limited(seconds)` sets the limit for work in the current context that takes no explicit
+``timeout`` (`current_limit()`: user regexes, see ``assertions.jsregex``). `running()` gives,
+for the current context, the labels of user code in flight (so a caller
 that times out a whole evaluation can say what was running); `shutdown()` stops the pool.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import contextvars
@@ -165,6 +168,11 @@ def executor() -> Executor:
         return _executor
 
 
+def prewarm(count: int = 1) -> None:
+    """Start ``count`` workers in the background now, so the first call finds one warm."""
+    executor().prewarm(count)
+
+
 def shutdown() -> None:
     """Stop the pool's workers; a later call starts a new pool."""
     global _executor
@@ -176,13 +184,35 @@ def shutdown() -> None:
 
 @contextlib.contextmanager
 def running() -> Iterator[list[str]]:
-    """Track the labels of user code in flight in this context (and tasks started from it)."""
+    """Track the labels of user code in flight in this context (and tasks started from it),
+    and of code that was cancelled or aborted (timed out, exited, crashed) there."""
     labels: list[str] = []
     token = _running.set(labels)
     try:
         yield labels
     finally:
         _running.reset(token)
+
+
+_limit_var: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "cfgateway_usercode_limit", default=None
+)
+
+
+@contextlib.contextmanager
+def limited(timeout: float | None) -> Iterator[None]:
+    """Set the time limit that code run in this context without an explicit ``timeout``
+    (e.g. a user regex, see `current_limit`) gets; None keeps the default."""
+    token = _limit_var.set(timeout)
+    try:
+        yield
+    finally:
+        _limit_var.reset(token)
+
+
+def current_limit() -> float:
+    """The time limit (seconds) set by `limited` for this context, else the default."""
+    return _limit(_limit_var.get())
 
 
 def _limit(timeout: float | None) -> float:
@@ -198,9 +228,14 @@ def run(request: Request, *, timeout: float | None = None) -> Any:
         labels.append(request.label)
     try:
         reply = executor().call(request.payload(), timeout=_limit(timeout), label=request.label)
-    finally:
+    except UserCodeAborted:
+        raise  # the label stays (see `arun`)
+    except BaseException:
         if labels is not None:
             labels.remove(request.label)
+        raise
+    if labels is not None:
+        labels.remove(request.label)
     return _decode(reply, request.label)
 
 
@@ -213,9 +248,14 @@ async def arun(request: Request, *, timeout: float | None = None) -> Any:
         reply = await executor().acall(
             request.payload(), timeout=_limit(timeout), label=request.label
         )
-    finally:
+    except (asyncio.CancelledError, UserCodeAborted):
+        raise  # the label stays: whoever cancels or times out the whole case can name it
+    except BaseException:
         if labels is not None:
             labels.remove(request.label)
+        raise
+    if labels is not None:
+        labels.remove(request.label)
     return _decode(reply, request.label)
 
 
@@ -250,7 +290,7 @@ def _untag(obj: dict[str, Any]) -> Any:
             return float(kind.replace("Infinity", "inf"))
         if kind == "bigint":
             return int(obj.get("value", "0"))
-        return JsSpecial(str(kind))
+        return JS_UNDEFINED if kind == "undefined" else JsSpecial(str(kind))
     return obj
 
 
@@ -296,12 +336,15 @@ __all__ = [
     "UserCodeRaised",
     "UserCodeTimeout",
     "arun",
+    "current_limit",
     "decode_js",
     "describe_js",
     "executor",
     "js_body",
     "js_file",
     "js_function",
+    "limited",
+    "prewarm",
     "python_file",
     "python_source",
     "run",

@@ -46,14 +46,8 @@ _REGEX_MODIFIERS = (
     "runtime-dependent deviation: (?i:...) modifier groups are invalid on Node 22 (promptfoo "
     "fails 'Invalid regex pattern'), valid on Node >= 23; the plugin accepts them"
 )
-_JS_TRANSFORM = (
-    "documented deviation (README 'Transforms'): transforms are Python expressions, so a "
-    "JavaScript transform is an item error instead of running"
-)
 
 KNOWN_ROW_MISMATCHES: dict[tuple[str, int], str] = {
-    ("23_transform_js", 0): _JS_TRANSFORM,
-    ("23_transform_js", 1): _JS_TRANSFORM,
     ("24_file_vars", 0): _FILE_JSON_VAR,
     ("26_edge_cases", 13): _REGEX_MODIFIERS,
 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +13,6 @@ from pytest_cfgateway.assertions.base import (
     AssertionCall,
     AssertionConfigError,
     AssertionContext,
-    AssertionSkipped,
     GradingResult,
 )
 from pytest_cfgateway.assertions.scripts import (
@@ -311,29 +309,6 @@ def test_split_js_statements_respects_strings_and_comments() -> None:
     ]
 
 
-def test_javascript_without_engine_is_skip(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "dukpy":
-            raise ImportError("no dukpy")
-        return real_import(name, *args, **kwargs)
-
-    import importlib
-
-    real_import_module = importlib.import_module
-
-    def fake_import_module(name: str, package: str | None = None) -> Any:
-        if name == "dukpy":
-            raise ImportError("no dukpy")
-        return real_import_module(name, package)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    monkeypatch.setattr(importlib, "import_module", fake_import_module)
-    with pytest.raises(AssertionSkipped, match=r"pytest-cfgateway\[js\].*`python` assertion"):
-        run(handle_javascript(make_call("true", base_type="javascript")))
-
-
 # --- javascript through the embedded engine ---------------------------------------------------
 
 JS_CASES = [
@@ -352,7 +327,6 @@ JS_CASES = [
         1.0,
     ),
     ("return Promise.resolve(0.9)", None, False, True, 0.9),
-    ("'true'", None, False, True, 1.0),
 ]
 
 
@@ -418,3 +392,25 @@ def test_grading_result_grader_error_is_not_flipped() -> None:
         GradingResult(False, 0.0, "grader down", grader_error=True), inverse=True, threshold=None
     )
     assert not res.passed and res.grader_error and res.reason == "grader down"
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("1 / 0", "Custom function returned Infinity, a number that is not a usable score"),
+        ("-1 / 0", "returned -Infinity"),
+        ("0 / 0", "returned NaN"),
+        ("undefined", "Got undefined (undefined)"),
+        ("'true'", 'Got "true" (str)'),
+        ("null", "Got null"),
+    ],
+)
+def test_javascript_non_verdicts_say_what_js_returned(code: str, says: str) -> None:
+    res = run(handle_javascript(make_call(code, base_type="javascript")))
+    assert not res.passed and res.score == 0.0
+    assert says in res.reason
+
+
+def test_javascript_function_return_is_named() -> None:
+    res = run(handle_javascript(make_call("() => 1", base_type="javascript")))
+    assert not res.passed and "returned a function" in res.reason
