@@ -24,6 +24,7 @@ RUN_LAYERS = [
     "ledger",
     "budget",
     "pytest_compat",
+    "feedback",
     "state",
     "targets",
     "render",
