@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection
 from typing import Any
@@ -256,12 +257,22 @@ def _check_value(
     if (
         base == "word-count"
         and value is not None
-        and not (_is_number(value) or isinstance(value, dict))
+        and not (_is_number(value) or isinstance(value, dict) or _numeric_text(value))
     ):
         raise vctx.error(
-            "word-count value must be a number or {min, max}",
+            "word-count value must be a number (or numeric text such as '3') or {min, max}",
             "write e.g. 'value: {min: 5, max: 50}'",
         )
+
+
+def _numeric_text(value: Any) -> bool:
+    """True for text JavaScript's ``Number()`` reads as a finite number ('3', ' 3.0 ')."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
 
 
 def _spec_to_dict(spec: AssertionSpec) -> dict[str, Any]:

@@ -443,9 +443,10 @@ def parse_test(
             setattr(t, key, _string_list(item[key], ctx.at(key), key))
     if "providerOutput" in item:
         out = item["providerOutput"]
-        if not isinstance(out, str | dict):
+        if not isinstance(out, str | dict | list):
             raise ctx.at("providerOutput").error(
-                "'providerOutput' must be a string or a mapping", "quote the output text"
+                "'providerOutput' must be a string, a mapping or a list (e.g. tool calls)",
+                "quote the output text",
             )
         t.provider_output = out
         t.has_provider_output = True

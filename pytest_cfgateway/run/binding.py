@@ -66,10 +66,10 @@ def bind(
     ``count_usage``: add up the tokens and cost of every answer (replayed or live) in the
     binding's `Tally` (a config item's record takes them from its own completion instead).
     """
-    from .._feedback import note_call
     from ..gateway.errors import GatewayError
     from ..snapshots import Recorder, load_recorded
     from ..snapshots.summary import Summary
+    from .feedback import note_call
 
     _, adapters = state.registries(Path(node.path), node.ihook)
     base = state.gateway(adapters)

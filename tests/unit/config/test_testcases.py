@@ -164,3 +164,17 @@ def test_test_errors(load: Loader, tests: str, fragment: str, key_path: str) -> 
         load(HEAD + f"tests: {tests}\n")
     assert fragment in str(exc.value)
     assert exc.value.key_path.startswith(key_path)
+
+
+def test_provider_output_may_be_a_list_of_tool_calls(load: Loader) -> None:
+    body = (
+        "tests:\n  - vars: {q: x}\n    providerOutput:\n"
+        "      - {type: function, function: {name: f, arguments: '{}'}}\n"
+    )
+    (c,) = load(HEAD + body).cases
+    assert c.provider_output == [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]
+
+
+def test_provider_output_of_another_type_is_refused(load: Loader) -> None:
+    with pytest.raises(ConfigError, match="'providerOutput' must be a string, a mapping or a list"):
+        load(HEAD + "tests:\n  - vars: {q: x}\n    providerOutput: 42\n")
