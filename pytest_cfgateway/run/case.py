@@ -156,7 +156,7 @@ def run_case(item: Any, snapshot: Any) -> None:
     if drift and settings.drift_fail:
         problems.append(drift)
     result.outcome = "failed" if problems else "passed"
-    from .._feedback import after_case
+    from .feedback import after_case
 
     after_case(item, result, gw)  # --cf-feedback: annotate its log entries, in the background
     if problems:

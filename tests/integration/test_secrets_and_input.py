@@ -79,6 +79,10 @@ def leaks(chans: dict[str, str], secrets: dict[str, str]) -> list[str]:
     return found
 
 
+def snapshot_files(root: Path) -> list[Path]:
+    return [p for p in root.glob("__snapshots__/**/*.yaml") if p.is_file()]
+
+
 def _write(pytester: pytest.Pytester, name: str, text: str) -> None:
     pytester.path.joinpath(name).write_text(textwrap.dedent(text), encoding="utf-8")
 
@@ -161,9 +165,12 @@ def test_planted_secrets_reach_no_file_and_no_output(pytester, emu, planted_env)
 
     replay = _run(pytester, junit="replay.xml")
     assert replay.ret != 0
-    assert list(pytester.path.glob("__snapshots__/**/*.yaml"))
-    chans = channels(pytester.path, record, replay)
-    assert {*OUTPUTS, "rec.xml", "replay.xml"} <= {Path(c).name for c in chans}
+    assert snapshot_files(pytester.path)
+    # xdist workers send reports to the controller: scrubbed on the worker already
+    replay_xdist = _run(pytester, "-n", "2", junit="replay-xdist.xml")
+    assert replay_xdist.ret != 0
+    chans = channels(pytester.path, record, replay, replay_xdist)
+    assert {*OUTPUTS, "rec.xml", "replay.xml", "replay-xdist.xml"} <= {Path(c).name for c in chans}
     assert leaks(chans, PLANTED) == []
 
 
@@ -296,10 +303,10 @@ def test_webhook_verdicts_are_recorded_and_replay_offline(pytester, webhook_serv
         "--cf-config", "promptfooconfig.yaml", "--cf-mode", "record"
     ).assert_outcomes(passed=1)
     assert len(_Verdicts.hits) == 1 and _Verdicts.hits[0]["output"] == "Say hello"
-    snapshots = list(pytester.path.glob("__snapshots__/**/*.yaml"))
+    snapshots = snapshot_files(pytester.path)
     assert len(snapshots) == 1
     stored = snapshots[0].read_text()
-    assert "kind: webhook" in stored and "graded by hook" in stored
+    assert "- role: webhook\n" in stored and "graded by hook" in stored  # its own kind of exchange
     assert WEBHOOK_TOKEN not in stored  # the URL is stored without its query
 
     webhook_server.shutdown()  # replay must not need it
@@ -344,7 +351,7 @@ def test_a_corrupt_snapshot_is_a_clear_error(pytester, emu, keyed_env, content, 
     )
     args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url)
     pytester.runpytest(*args, "--cf-mode", "record").assert_outcomes(passed=1)
-    (snapshot,) = pytester.path.glob("__snapshots__/**/*.yaml")
+    (snapshot,) = snapshot_files(pytester.path)
     if isinstance(content, bytes):
         snapshot.write_bytes(content)
     else:
@@ -355,3 +362,51 @@ def test_a_corrupt_snapshot_is_a_clear_error(pytester, emu, keyed_env, content, 
     assert expected in out and snapshot.name in out and "re-record" in out
     assert "UnicodeDecodeError" not in out and "RecursionError" not in out
     assert "Traceback" not in out and "INTERNALERROR" not in out
+
+
+def test_a_render_error_is_one_clear_line_not_a_traceback(pytester):
+    _write(
+        pytester,
+        "promptfooconfig.yaml",
+        """
+        prompts: ['{{ 1 / x }}']
+        providers: [echo]
+        tests: [{vars: {x: 0}}]
+        """,
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml", "--junitxml", "j.xml")
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert "cannot render the prompt" in out and "promptfooconfig.yaml" in out
+    assert "ZeroDivisionError" in out  # what went wrong, named...
+    assert "def from_call" not in out and "Traceback" not in out  # ...without pytest's frames
+    junit = pytester.path.joinpath("j.xml").read_text()
+    assert "cannot render the prompt" in junit and "def from_call" not in junit
+
+
+def test_an_unreachable_gateway_in_record_shows_no_secret(pytester, planted_env):
+    """A transport error inside httpx, with -l --tb=long: requests, headers and clients in
+    the traceback's frames show no key or token."""
+    pytester.makepyfile(
+        test_fixture="""
+        def test_ask(cf_gateway):
+            cf_gateway.complete("openai:gpt-4o-mini", "hi", apiKey="plant.literal.FAKE.11")
+        """
+    )
+    result = pytester.runpytest(
+        "--cf-mode",
+        "record",
+        "--cf-gateway-url",
+        "http://127.0.0.1:9/v1",  # the discard port: nothing listens
+        "--cf-max-retries",
+        "0",
+        "-l",
+        "-vv",
+        "--tb=long",
+        "--junitxml",
+        "j.xml",
+    )
+    result.assert_outcomes(failed=1)
+    assert "no answer from the gateway" in result.stdout.str()
+    secrets = {**PLANTED, "literal": "plant.literal.FAKE.11"}
+    assert leaks(channels(pytester.path, result), secrets) == []

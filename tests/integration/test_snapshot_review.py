@@ -254,3 +254,13 @@ def test_format1_snapshots_migrate_in_record_mode_without_a_call(
         "promptfooconfig.yaml",
         "test_summarizer.py",
     }
+
+
+def test_format1_snapshots_are_replaced_by_a_refresh(pytester, emu, keyed_env):
+    root = _format1_project(pytester)
+    result = pytester.runpytest("--cf-gateway-url", emu.url, "--cf-mode", "refresh")
+    result.assert_outcomes(passed=14)
+    assert len(emu.requests) == 9  # 6 config items and 3 cf_gateway calls, all called again
+    assert not (root / "__snapshots__" / "promptfooconfig").exists()
+    assert not (root / "__snapshots__" / "test_summarizer").exists()
+    assert len(snapshot_files(root)) == 8

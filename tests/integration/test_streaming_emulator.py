@@ -166,3 +166,18 @@ def test_gemini_without_alt_sse_still_assembles(emu: Any) -> None:
     )
     chunks = r.json()
     assert isinstance(chunks, list) and chunks[-1]["candidates"][0]["finishReason"] == "STOP"
+
+
+def test_fallbacks_stream_from_the_step_that_answered(gw: Gateway, emu: Any) -> None:
+    emu.faults.fail_next = [{"status": 503, "provider": "openai"}]
+    c = gw.complete(
+        "openai:gpt-4o-mini",
+        PROMPT,
+        stream=True,
+        fallbacks=["anthropic:claude-sonnet-4-5"],
+        maxAttempts=1,
+    )
+    assert (c.step, c.provider, c.text, c.finish_reason) == (1, "anthropic", PROMPT, "stop")
+    assert c.ttft_ms is not None and c.usage.total_tokens == 10
+    (req,) = emu.requests
+    assert [a.status for a in req.attempts] == [503, 200]

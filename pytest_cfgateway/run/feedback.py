@@ -28,7 +28,7 @@ import pytest
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from .gateway.feedback import LogsClient, PatchResult
+    from ..gateway.feedback import LogsClient, PatchResult
 
 API_TOKEN_ENV = "CLOUDFLARE_API_TOKEN"  # = gateway.feedback.API_TOKEN_ENV (kept import-free)
 API_BASE_ENV = "CF_API_URL"
@@ -88,7 +88,7 @@ class Feedback:
         if token:
             runtime.secrets.add(token_env, token)
         api_base = opt.cf_api_url or env.get(API_BASE_ENV) or "https://api.cloudflare.com/client/v4"
-        from .gateway.redact import url_secrets
+        from ..gateway.redact import url_secrets
 
         runtime.secrets.update(url_secrets(api_base, "--cf-api-url"))
         sends = enabled and runtime.settings.mode.value != "replay"
@@ -121,7 +121,7 @@ class Feedback:
 
     def client(self) -> LogsClient:
         if self._client is None:
-            from .gateway.feedback import LogsClient
+            from ..gateway.feedback import LogsClient
 
             self._client = LogsClient(
                 self._token, self.api_base, concurrency=FEEDBACK_CONCURRENCY, **self._client_options
@@ -165,7 +165,7 @@ class Feedback:
         score: float | None,
         metadata: dict[str, str],
     ) -> list[dict[str, str]]:
-        from .gateway.feedback import LogAnnotation
+        from ..gateway.feedback import LogAnnotation
 
         calls = item.stash.get(_CALLS, [])
         item.stash[_CALLS] = []
@@ -268,7 +268,7 @@ def note_call(node: pytest.Item, gateway: Any, req: Any, raw: Any, kind: str | N
     feedback = node.config.stash.get(_KEY, None)
     if feedback is None or not feedback.sends or getattr(raw, "replayed", False):
         return
-    from .gateway.errors import GatewayConfigError
+    from ..gateway.errors import GatewayConfigError
 
     try:
         target = gateway.target(req)
