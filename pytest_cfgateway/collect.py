@@ -17,6 +17,10 @@ class ConfigCollectError(Exception):
     """A config that cannot be collected; rendered without a Python traceback."""
 
 
+class CfgatewayConfigWarning(pytest.PytestWarning):
+    """Something in a promptfoo config that pytest-cfgateway ignores or does not run."""
+
+
 class ConfigFile(pytest.File):
     """A promptfooconfig.yaml (or any config named with --cf-config / cf_config)."""
 
@@ -38,6 +42,8 @@ class ConfigFile(pytest.File):
             )
         except ConfigError as exc:
             raise ConfigCollectError(runtime.secrets.scrub_text(str(exc))) from None
+        for message in loaded.warnings:
+            self.warn(CfgatewayConfigWarning(runtime.secrets.scrub_text(message)))
         for case in loaded.cases:
             problem = _provider_problem(case.provider, adapters)
             if problem:

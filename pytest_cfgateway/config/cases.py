@@ -92,3 +92,5 @@ class EvalCase:
     #: the file the test was read from when it is not the config (``file://tests.yaml``);
     #: ``key_path`` and ``line`` then refer to that file
     source_path: Path | None = None
+    #: the config's ``nunjucksFilters``: filter name -> absolute path of its JavaScript file
+    nunjucks_filters: dict[str, str] = dataclasses.field(default_factory=dict)

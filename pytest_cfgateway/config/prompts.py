@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .cases import PromptSpec
-from .errors import Ctx, did_you_mean
+from .errors import Ctx
 from .files import (
     JS_EXTENSIONS,
     Session,
@@ -24,6 +24,8 @@ from .render import template_error
 
 DEFAULT_PROMPT = "{{prompt}}"
 _PROMPT_KEYS = ("id", "label", "raw", "config", "messages")
+#: promptfoo prompt keys with no meaning here (``display`` is its old name for ``label``).
+_IGNORED_PROMPT_KEYS = ("template", "function", "display")
 _EXECUTABLE_EXTS = (".sh", ".bash", ".exe", ".bat", ".cmd", ".ps1", ".rb", ".pl", ".go")
 
 
@@ -38,10 +40,10 @@ def parse_prompts(value: Any, ctx: Ctx, session: Session) -> list[PromptSpec]:
         if not value:
             raise ctx.error("is empty", "list at least one prompt, or remove 'prompts'")
         for i, item in enumerate(value):
-            entries.append((_normalize(item, ctx.at(i)), ctx.at(i)))
+            entries.append((_normalize(item, ctx.at(i), session), ctx.at(i)))
     elif isinstance(value, dict) and value:
         if any(k in value for k in ("raw", "id", "messages")):
-            entries.append((_normalize(value, ctx), ctx))
+            entries.append((_normalize(value, ctx, session), ctx))
         else:  # legacy map {path: label}
             for raw, label in value.items():
                 ictx = ctx.at(str(raw))
@@ -66,13 +68,16 @@ def parse_prompts(value: Any, ctx: Ctx, session: Session) -> list[PromptSpec]:
             )
         for spec in specs:
             if spec.function is None:
-                err = template_error(spec.raw)
-                if err:
-                    raise pctx.error(
-                        f"prompt {_short(spec.label)!r} is not a valid template: {err}",
-                        "use syntax Jinja2 and Nunjucks share ({{ var }}, "
-                        "{% if x %}...{% endif %}); wrap literal braces in "
-                        "{% raw %}...{% endraw %}",
+                err = template_error(spec.raw, session.nunjucks_filters)
+                if err:  # as in promptfoo, the prompt's own rows error; the others run
+                    line = pctx.line
+                    where = f"{pctx.src.display}:{line}" if line else pctx.src.display
+                    session.warn_once(
+                        pctx,
+                        "template",
+                        spec.raw,
+                        f"{where}: {pctx.key_path}: prompt {_short(spec.label)!r} is not a "
+                        f"valid template ({err}); its items will error",
                     )
         out.extend(specs)
     return out
@@ -83,7 +88,7 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _normalize(item: Any, ctx: Ctx) -> dict[str, Any]:
+def _normalize(item: Any, ctx: Ctx, session: Session) -> dict[str, Any]:
     if isinstance(item, str):
         return {"raw": item}
     if not isinstance(item, dict):
@@ -91,13 +96,14 @@ def _normalize(item: Any, ctx: Ctx) -> dict[str, Any]:
             f"a prompt must be a string or an object, got {type_name(item)}",
             "write the prompt text, a file://path, or {raw: ..., label: ...}",
         )
-    for key in item:
-        if key not in _PROMPT_KEYS:
-            raise ctx.at(str(key)).error(
-                f"unknown prompt key {key!r}.{did_you_mean(str(key), _PROMPT_KEYS)}".rstrip("."),
-                f"prompt objects take: {', '.join(_PROMPT_KEYS)}",
-            )
-    out = dict(item)
+    out = {}
+    for key, val in item.items():
+        if key in _PROMPT_KEYS:
+            out[key] = val
+        elif key == "display" and "label" not in item:
+            out["label"] = val
+        elif key not in _IGNORED_PROMPT_KEYS:
+            session.unknown_key(ctx, key, "prompt", _PROMPT_KEYS)
     for key in ("raw", "id", "label"):
         if key in out and out[key] is not None and not isinstance(out[key], str):
             raise ctx.at(key).error(f"prompt '{key}' must be a string", "quote it")

@@ -18,7 +18,7 @@ from typing import Any
 from .assertions import parse_assertions
 from .cases import AssertionSpec, ProviderSpec
 from .compact import parse_compact
-from .errors import ConfigError, Ctx, Source, did_you_mean
+from .errors import ConfigError, Ctx, Source
 from .files import JS_EXTENSIONS, Session, glob_paths, is_glob, split_function, strip_file_prefix
 from .providers import parse_provider_entry, type_name
 
@@ -385,15 +385,11 @@ def parse_test(
             f"a {what} must be a mapping, got {type_name(item)}",
             "write e.g. '- vars: {question: ...}' with 'assert:' items",
         )
-    for key in item:
-        if key not in TEST_KEYS or (key == "description" and not allow_description):
-            hint = did_you_mean(str(key), TEST_KEYS)
-            if key == "description":
-                raise ctx.at(key).error(f"a {what} has no 'description'", "remove it")
-            raise ctx.at(str(key)).error(
-                f"unknown {what} key {key!r}.{hint}".rstrip("."),
-                f"test cases take: {', '.join(TEST_KEYS)}",
-            )
+    for key in list(item):
+        if key == "description" and not allow_description:
+            raise ctx.at(key).error(f"a {what} has no 'description'", "remove it")
+        if key not in TEST_KEYS:
+            session.unknown_key(ctx, key, what, TEST_KEYS)
     if "assertScoringFunction" in item:
         raise ctx.at("assertScoringFunction").error(
             "'assertScoringFunction' is not supported by pytest-cfgateway yet",

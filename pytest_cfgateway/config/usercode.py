@@ -56,3 +56,15 @@ def run_script(path: Path, payload: Any, timeout: float = 120.0) -> str:
             f"{path.name} exited with status {proc.returncode}: {proc.stderr.strip()[-500:]}"
         )
     return proc.stdout.rstrip("\n")
+
+
+class UnsupportedUserCode(RuntimeError):
+    """User code of a kind pytest-cfgateway cannot run (yet): the item errors, naming it."""
+
+
+def run_nunjucks_filter(name: str, path: str, value: Any, args: list[Any]) -> Any:
+    """Run a ``nunjucksFilters`` JavaScript filter on ``value``."""
+    raise UnsupportedUserCode(
+        f"custom Nunjucks filter {name!r} ({Path(path).name}) is JavaScript, which "
+        "pytest-cfgateway does not run yet; the items whose templates use it error"
+    )

@@ -146,7 +146,6 @@ def test_file_var_values_checked_and_globbed(load: Loader) -> None:
         ("[{vars: null}]", "'vars' is empty", "tests[0].vars"),
         ("[{vars: {q: null}}]", "var 'q' is null", "tests[0].vars.q"),
         ("[{vars: 3}]", "'vars' must be a mapping", "tests[0].vars"),
-        ("[{asserts: []}]", "Did you mean 'assert'", "tests[0].asserts"),
         ("[{threshold: high}]", "'threshold' must be a number", "tests[0].threshold"),
         ("[{metadata: [1]}]", "'metadata' must be a mapping", "tests[0].metadata"),
         ("[{options: {storeOutputAs: x}}]", "storeOutputAs", "tests[0].options.storeOutputAs"),
