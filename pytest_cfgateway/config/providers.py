@@ -364,6 +364,7 @@ def make_provider(
             "write e.g. 'config: {temperature: 0}'",
         )
     config = render_config_templates(config, session.env, ctx.at("config"))
+    config = _load_config_files(config, ctx.at("config"), session)
     prompts = body.get("prompts")
     if isinstance(prompts, str):
         prompts = [prompts]
@@ -411,6 +412,27 @@ def make_provider(
         skip_reason=skip,
         kind=route.kind,  # type: ignore[arg-type]
     )
+
+
+#: Provider config values promptfoo reads from a ``file://`` reference.
+_FILE_VALUED = ("tools", "functions", "response_format", "systemInstruction", "responseSchema")
+
+
+def _load_config_files(config: dict[str, Any], ctx: Ctx, session: Session) -> dict[str, Any]:
+    """``tools: file://tools.json``, ``systemInstruction: file://system.txt``, ...: loaded
+    as promptfoo loads them (JSON/YAML as data, any other file as text)."""
+    out = dict(config)
+    for key in _FILE_VALUED:
+        value = out.get(key)
+        if not (isinstance(value, str) and value.startswith("file://")):
+            continue
+        kctx = ctx.at(key)
+        path = session.require_file(value, kctx, f"provider config {key} file")
+        if path.suffix.lower() in (".json", ".yaml", ".yml"):
+            out[key], _ = session.load_data(path, kctx)
+        else:
+            out[key] = session.read_text(path, kctx)
+    return out
 
 
 def _kind(value: Any) -> str:

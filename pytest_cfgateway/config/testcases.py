@@ -69,10 +69,7 @@ def load_tests(
         return _load_ref(value, ctx, session, extra_types)
     if isinstance(value, dict):
         if "path" in value:
-            raise ctx.error(
-                "test generators ({path: ..., config: ...}) are not supported by pytest-cfgateway",
-                "write the generated tests to a YAML or CSV file and reference it",
-            )
+            return _load_generator(value, ctx, session, extra_types)
         raise ctx.error(
             "'tests' must be a list of test cases or a file reference, got a mapping",
             "put a '- ' before the test ('tests:' then '  - vars: {...}')",
@@ -88,10 +85,7 @@ def load_tests(
         if isinstance(item, str):
             out.extend(_load_ref(item, ictx, session, extra_types))
         elif isinstance(item, dict) and "path" in item and "vars" not in item:
-            raise ictx.error(
-                "test generators ({path: ..., config: ...}) are not supported by pytest-cfgateway",
-                "write the generated tests to a YAML or CSV file and reference it",
-            )
+            out.extend(_load_generator(item, ictx, session, extra_types))
         else:
             out.append(parse_test(item, ictx, session, extra_types))
     return out
@@ -107,11 +101,7 @@ def _load_ref(ref: str, ctx: Ctx, session: Session, extra_types: Collection[str]
     path_text, fn = split_function(strip_file_prefix(ref))
     base = path_text.split("#", 1)[0]
     if fn is not None or base.lower().endswith((".py", *JS_EXTENSIONS)):
-        raise ctx.error(
-            f"test generators ({ref!r}) run user code, which pytest-cfgateway never does while "
-            "collecting",
-            "write the generated tests to a YAML or CSV file and reference that file",
-        )
+        return _run_generator(ref, None, ctx, session, extra_types)
     if base.lower().endswith(".xlsx"):
         raise ctx.error(
             f"Excel test files ({ref!r}) are not supported by pytest-cfgateway",
@@ -139,6 +129,36 @@ def _load_ref(ref: str, ctx: Ctx, session: Session, extra_types: Collection[str]
     for path in paths:
         out.extend(_load_file(path, ctx, session, extra_types))
     return out
+
+
+def _load_generator(
+    spec: dict[str, Any], ctx: Ctx, session: Session, extra_types: Collection[str]
+) -> list[TestDef]:
+    ref = spec.get("path")
+    if not isinstance(ref, str) or not ref.strip():
+        raise ctx.at("path").error(
+            "a test generator's 'path' must be a file://path.py:function string",
+            "write e.g. 'path: file://gen.py:generate_tests'",
+        )
+    return _run_generator(ref, spec.get("config"), ctx.at("path"), session, extra_types)
+
+
+def _run_generator(
+    ref: str, config: Any, ctx: Ctx, session: Session, extra_types: Collection[str]
+) -> list[TestDef]:
+    """Tests from a generator: Python runs (isolated, bounded); JavaScript does not yet."""
+    from .generators import run_python_generator
+
+    path_text, fn = split_function(strip_file_prefix(ref))
+    path = session.require_file(path_text, ctx, "test generator")
+    if path.suffix.lower() != ".py":
+        raise ctx.error(
+            f"JavaScript/TypeScript test generators ({ref!r}) are not run by pytest-cfgateway",
+            "write the generator in Python (file://gen.py:generate_tests) or write its tests "
+            "to a YAML or CSV file",
+        )
+    items = run_python_generator(path, fn, config, ctx)
+    return [parse_test(item, ctx.at(i), session, extra_types) for i, item in enumerate(items)]
 
 
 def _load_file(
@@ -504,14 +524,23 @@ def _parse_vars(value: Any, ctx: Ctx, session: Session) -> dict[str, Any]:
                 "write 'vars:' followed by 'name: value' lines",
             )
         merged: dict[str, Any] = {}
+        # a vars file named inside an external tests file is relative to that file's folder
+        folder = ctx.src.path.parent
         for i, ref in enumerate(value):
             rctx = ctx.at(i) if len(value) > 1 else ctx
             base = strip_file_prefix(ref)
-            paths = (
-                glob_paths(session.base_dir, base)
-                if is_glob(base)
-                else [session.require_file(ref, rctx, "vars file")]
-            )
+            if is_glob(base):
+                paths = glob_paths(folder, base)
+            elif folder == session.base_dir:
+                paths = [session.require_file(ref, rctx, "vars file")]
+            else:
+                found = Path(base) if Path(base).is_absolute() else folder / base
+                if not found.is_file():
+                    raise rctx.error(
+                        f"vars file {ref!r} not found (looked for {session.display(found)})",
+                        "paths in a tests file are relative to that file's folder",
+                    )
+                paths = [found]
             if not paths:
                 raise rctx.error(f"no vars files match {ref!r}", "fix the glob pattern")
             for path in paths:
