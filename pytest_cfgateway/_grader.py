@@ -3,6 +3,7 @@ path (and therefore the same snapshot recorder) as the item's own call."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -55,3 +56,55 @@ class GatewayGrader:
         )
         result = await self._gw.aexecute(req)
         return list(result.vectors)  # type: ignore[union-attr]
+
+
+#: The pseudo-provider a webhook exchange is recorded under.
+WEBHOOK_PROVIDER = "webhook"
+
+
+class RecordedWebhook:
+    """The ``webhook`` assertion's POST through an item's snapshot recorder.
+
+    ``resolver`` is the recorder's resolver (kind ``"webhook"``): record mode POSTs and stores
+    the reply with the item's calls; replay answers from the snapshot and never connects. The
+    stored request names the URL without its query string (which may hold a token; its values
+    are secrets, scrubbed from everything stored).
+    """
+
+    def __init__(self, resolver: Any) -> None:
+        self._resolve = resolver
+
+    async def __call__(self, url: str, body: Any) -> tuple[int, str]:
+        from urllib.parse import urlsplit
+
+        from .assertions.webhook import post_json
+        from .gateway.redact import url_secrets
+        from .gateway.types import PreparedRequest, RawResponse
+
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        shown = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+        req = PreparedRequest(
+            provider=WEBHOOK_PROVIDER,
+            path=shown,
+            body=body,
+            headers={"content-type": "application/json"},
+            adapter=WEBHOOK_PROVIDER,
+            secrets=url_secrets(url, "webhook URL"),
+        )
+
+        async def send(_req: PreparedRequest) -> RawResponse:
+            import time
+
+            start = time.perf_counter()
+            status, text = await post_json(url, body)
+            return RawResponse(
+                status=status,
+                headers={},
+                body=text,
+                latency_ms=round((time.perf_counter() - start) * 1000, 3),
+            )
+
+        raw = await self._resolve(req, send)
+        text = raw.body if isinstance(raw.body, str) else json.dumps(raw.body)
+        return raw.status, text

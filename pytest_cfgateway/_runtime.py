@@ -58,6 +58,8 @@ class CaseResult:
     description: str = ""
     grading: Any = None  # the GradingResult (converted to promptfoo's shape when written)
     rate_limited: bool = False  # the error was a 429 that outlived the retries
+    #: gateway log entries annotated by --cf-feedback: {logId, call, status}
+    feedback: list[dict[str, str]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -67,6 +69,8 @@ class Binding:
     grader_gateway: Gateway
     #: calls made for the other items of a select-best/max-score row
     row_gateway: Gateway
+    #: the webhook assertion's POSTs, recorded with the item (`_grader.RecordedWebhook`)
+    webhook: Any = None
 
 
 class Runtime:
@@ -81,6 +85,7 @@ class Runtime:
         self._registries: dict[Path, tuple[AssertionRegistry, dict[str, Adapter]]] = {}
         self._gateways: dict[int, Gateway] = {}
         self._secrets: Secrets | None = None
+        self._report_secrets: tuple[tuple[int, ...], Secrets] | None = None
         self.results: list[CaseResult] = []
         self.spent_usd = 0.0
         self.drift_reports: list[tuple[str, str]] = []
@@ -245,8 +250,25 @@ class Runtime:
             secrets = Secrets.from_env(self.env)
             # every value of the env file counts as a secret, whatever its name
             secrets.update({k: v for k, v in self.env_file_values.items()})
+            from .gateway.redact import url_secrets
+
+            for where, url in (("--cf-gateway-url", self.settings.gateway_url),
+                               ("CF_GATEWAY_URL", self.env.get("CF_GATEWAY_URL"))):  # fmt: skip
+                secrets.update(url_secrets(url or "", where))
             self._secrets = secrets
         return self._secrets
+
+    def report_secrets(self) -> Secrets:
+        """Every secret known to the session and its gateways (the failure-report scrub)."""
+        gateways = list(self._gateways.values())
+        key = (len(self.secrets), *(len(gw.secrets) for gw in gateways))
+        cached = self._report_secrets
+        if cached is None or cached[0] != key:
+            merged = self.secrets
+            for gw in gateways:
+                merged = merged.merged(gw.secrets)
+            cached = self._report_secrets = (key, merged)
+        return cached[1]
 
     def registries(self, path: Path, ihook: Any) -> tuple[AssertionRegistry, dict[str, Adapter]]:
         """Assertion and provider registries as seen from ``path``'s directory.
@@ -297,6 +319,7 @@ class Runtime:
 
     def bind(self, node: pytest.Item, snapshot: Any) -> Binding:
         """The recorder and gateways of one test (config item or ``cf_gateway`` test)."""
+        from ._grader import RecordedWebhook
         from .snapshots import Recorder, load_recorded
         from .snapshots.summary import Summary
 
@@ -312,8 +335,8 @@ class Runtime:
             return done
 
         def describe(req: Any, raw: Any) -> Summary:
-            if not 200 <= raw.status < 300:
-                return Summary()
+            if not 200 <= raw.status < 300 or req.adapter not in base.adapters:
+                return Summary()  # an error, or not a model call (a webhook verdict)
             done = finish(req, raw)
             finished.pop(id(raw), None)
             text = getattr(done, "text", None)
@@ -331,7 +354,9 @@ class Runtime:
         prefetcher = self.prefetcher
         nodeid = node.nodeid
 
-        async def send_or_take(req: Any, send: Any) -> Any:
+        from ._feedback import note_call
+
+        async def send_or_take(req: Any, send: Any, kind: str | None) -> Any:
             """The network leg of this test's recorder: a call the scheduler already started
             for this item, else a new call (within the cost budget)."""
             future = prefetcher.take(nodeid, base.fingerprint(req))
@@ -343,6 +368,7 @@ class Runtime:
                 self.check_budget()
                 raw = await send(req)
             self.add_spend(finish, req, raw)
+            note_call(node, base, req, raw, kind)  # its log id, for --cf-feedback
             return raw
 
         recorder = Recorder(
@@ -358,7 +384,7 @@ class Runtime:
             resolve = recorder.resolver(kind) if kind else recorder.resolve
 
             async def resolver(req: Any, send: Any) -> Any:
-                return await resolve(req, lambda r: send_or_take(r, send))
+                return await resolve(req, lambda r: send_or_take(r, send, kind))
 
             return base.with_resolver(resolver)
 
@@ -367,6 +393,7 @@ class Runtime:
             gateway=through(None),
             grader_gateway=through("grader"),
             row_gateway=through("row"),
+            webhook=RecordedWebhook(recorder.resolver("webhook")),
         )
 
     # reporting -----------------------------------------------------------------------

@@ -42,6 +42,10 @@ class ConfigFile(pytest.File):
             )
         except ConfigError as exc:
             raise ConfigCollectError(runtime.secrets.scrub_text(str(exc))) from None
+        from .gateway.redact import literal_secrets
+
+        # apiKey literals, provider headers, config env values: scrubbed like env keys
+        runtime.secrets.update(literal_secrets(loaded.raw))
         for message in loaded.warnings:
             self.warn(CfgatewayConfigWarning(runtime.secrets.scrub_text(message)))
         for case in loaded.cases:

@@ -28,6 +28,7 @@ class BoundGateway:
     def __init__(self, gateway: Gateway, defaults: dict[str, Any]) -> None:
         self._gw = gateway
         self.grader_gateway = gateway
+        self.webhook: Any = None  # the webhook assertion's recorded POST
         self._provider: str | None = defaults.pop("provider", None)
         self._defaults = defaults
 
@@ -95,6 +96,7 @@ def gateway_for_test(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[
     recorder = binding.recorder
     bound = BoundGateway(binding.gateway, _marker_defaults(node))
     bound.grader_gateway = binding.grader_gateway
+    bound.webhook = binding.webhook
     yield bound
     failed = getattr(node, "_cf_call_failed", False)
     outcome = recorder.finish(completed=not failed)
@@ -183,6 +185,7 @@ def make_cf_assert(
             grader=GatewayGrader(gw.grader_gateway),
             default_grader=grader_ref,
             default_embedding=DEFAULT_EMBEDDING,
+            webhook=gw.webhook,
         )
         try:
             result = runtime.run(gw.gateway, run_assertion(text, spec, ctx, registry=registry))

@@ -140,10 +140,12 @@ _INI: list[tuple[str, str, Literal["linelist", "bool", "string"], Any]] = [
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from . import _feedback
+
     group = parser.getgroup("cfgateway", "LLM evals through Cloudflare AI Gateway")
-    for name, kwargs in _OPTIONS:
+    for name, kwargs in _OPTIONS + _feedback.OPTIONS:
         group.addoption(name, dest=name[2:].replace("-", "_"), **kwargs)
-    for name, help_, type_, default in _INI:
+    for name, help_, type_, default in _INI + _feedback.INI:
         parser.addini(name, help_, type=type_, default=default)
 
 
@@ -162,9 +164,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "cf_gateway(provider=None, cache_ttl=None, metadata=None, **options): defaults for "
         "the cf_gateway fixture in this test.",
     )
+    from ._feedback import Feedback
     from ._runtime import Runtime
 
     Runtime.install(config)
+    Feedback.install(config, Runtime.get(config))
     if config.pluginmanager.hasplugin("syrupy"):
         from .snapshots._options import configure_syrupy
 
@@ -245,7 +249,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call" and report.failed:
         # lets the cf_gateway fixture keep partial recordings of a failed test
         item._cf_call_failed = True  # type: ignore[attr-defined]
+    if call.when == "call":
+        from ._feedback import after_test
+
+        after_test(item, report)  # --cf-feedback for cf_gateway tests (verdict = outcome)
+    _scrub(item.config, report)
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    _scrub(collector.config, report)
+    return report
+
+
+def _scrub(config: pytest.Config, report: Any) -> None:
+    """No secret (nor a piece of one) in a report's traceback, locals or captured output."""
+    if report.longrepr is None and not report.sections:
+        return
+    from ._runtime import Runtime
+
+    runtime = Runtime.get(config)
+    if runtime is not None:
+        from ._scrub import scrub_report
+
+        scrub_report(report, runtime.report_secrets())
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -254,6 +283,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     runtime = Runtime.get(config)
     if runtime is not None:
         runtime.report(terminalreporter)
+    from ._feedback import Feedback
+
+    feedback = Feedback.get(config)
+    for line in feedback.summary_lines(config.get_verbosity() > 0) if feedback else []:
+        terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -261,7 +295,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     runtime = Runtime.get(session.config)
     if runtime is not None:
+        from ._feedback import Feedback
+
+        feedback = Feedback.get(session.config)
+        if feedback is not None:  # waits for this process's PATCHes (workers: before finishing)
+            feedback.finish(session.config, runtime.results)
         runtime.write_outputs(session)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: a worker's --cf-feedback outcome (sent in its workeroutput)."""
+    from ._feedback import WORKER_KEY, Feedback
+
+    feedback = Feedback.get(node.config)
+    data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+    if feedback is not None and data is not None:
+        feedback.merge_worker(data)
 
 
 # fixtures ------------------------------------------------------------------------------

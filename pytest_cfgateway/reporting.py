@@ -124,13 +124,15 @@ def _rows(results: list[CaseResult]) -> list[dict[str, Any]]:
                 "live": r.live,
                 "cacheHits": r.cache_hits,
                 "drift": r.drift,
+                "feedback": r.feedback,  # --cf-feedback: [{logId, call, status}]
             }
         )
     return rows
 
 
 def render_output(path: Path, runtime: Runtime) -> str:
-    rows = _rows(runtime.results)
+    # scrubbed before any format escapes it (HTML entities, CSV quotes, JSON escapes)
+    rows: list[dict[str, Any]] = runtime.report_secrets().scrub(_rows(runtime.results))
     suffix = path.suffix.lower()
     if suffix == ".json":
         stats = {
@@ -263,9 +265,10 @@ def render_html(rows: list[dict[str, Any]]) -> str:
 
 
 def write_outputs(runtime: Runtime, paths: Sequence[Path]) -> None:
+    secrets = runtime.report_secrets()
     for path in paths:
-        text = runtime.secrets.scrub_text(render_output(path, runtime))
-        leaked = runtime.secrets.find_in(text)
+        text = secrets.scrub_text(render_output(path, runtime))
+        leaked = secrets.find_in(text)  # raw or escaped
         if leaked:  # scrub_text makes this unreachable unless scrubbing breaks: refuse loudly
             raise RuntimeError(f"refusing to write {path}: it would contain the secret {leaked}")
         from ._files import atomic_write_text

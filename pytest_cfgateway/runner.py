@@ -218,6 +218,9 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
     if drift and settings.drift_fail:
         problems.append(drift)
     result.outcome = "failed" if problems else "passed"
+    from ._feedback import after_case
+
+    after_case(item, result, gw)  # --cf-feedback: annotate its log entries, in the background
     if problems:
         raise CaseFailed(runtime.secrets.scrub_text("\n\n".join(problems)))
 
@@ -254,6 +257,7 @@ class _Evaluator:
             default_grader=grader_ref,
             default_embedding=DEFAULT_EMBEDDING,
             metadata=case.metadata,
+            webhook=self.binding.webhook,
         )
 
     async def call(self, case: EvalCase, prepared: _Prepared, gw: Any) -> tuple[Any, Any]:

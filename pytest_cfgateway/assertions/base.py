@@ -81,6 +81,14 @@ class AssertionContext:
     #: all outputs of this row (select-best / max-score), keyed by item name
     row_outputs: dict[str, str] | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: How the ``webhook`` assertion reaches its URL: ``await webhook(url, body)`` returns
+    #: ``(status, response text)``. The plugin passes one bound to the item's snapshot
+    #: recorder (recorded like grader calls; replay never connects); None: a direct POST.
+    webhook: WebhookPoster | None = None
+
+
+WebhookPoster = Callable[[str, Any], Awaitable[tuple[int, str]]]
+"""``poster(url, json_body) -> (status, text)``; raises ``httpx.HTTPError`` when no answer."""
 
 
 #: What a plugin's ``register(name, fn)`` takes: ``fn(output, value, context)`` returning

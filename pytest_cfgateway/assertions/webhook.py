@@ -7,11 +7,13 @@ malformed replies are failures marked ``grader_error`` (never flipped by ``not-`
 query string is never echoed (it may carry a token).
 
 This handler is async (``httpx.AsyncClient``) so it never blocks the event loop that runs the
-other assertions.
+other assertions. Under the plugin the POST goes through ``context.webhook``, which records the
+reply in the item's snapshot like a grader call, so replay grades offline.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +38,13 @@ def _error(reason: str) -> GradingResult:
     )
 
 
+async def post_json(url: str, body: Any) -> tuple[int, str]:
+    """POST ``body`` as JSON to ``url``: ``(status, response text)``."""
+    async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
+        response = await client.post(url, json=body)
+    return response.status_code, response.text
+
+
 async def handle_webhook(call: AssertionCall) -> GradingResult:
     """``webhook``: POST the output to ``value`` (a URL) and use the verdict it returns."""
     url = call.value
@@ -49,15 +58,15 @@ async def handle_webhook(call: AssertionCall) -> GradingResult:
         "context": {"prompt": call.context.prompt, "vars": call.context.vars},
     }
     shown = _safe_url(url)
+    post = call.context.webhook or post_json
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
-            response = await client.post(url, json=body)
+        status, text = await post(url, body)
     except httpx.HTTPError as exc:
         return _error(f"request to {shown} failed ({type(exc).__name__})")
-    if response.status_code >= 400:
-        return _error(f"{shown} answered HTTP {response.status_code}")
+    if status >= 400:
+        return _error(f"{shown} answered HTTP {status}")
     try:
-        data = response.json()
+        data = json.loads(text)
     except ValueError:
         return _error(f"{shown} did not answer with JSON")
     if not isinstance(data, dict) or not isinstance(data.get("pass"), bool):

@@ -41,6 +41,10 @@ class PromptSpec:
     #: ``file://x.py:fn`` prompt functions run at render time (user code; never at collection).
     function: str | None = None
     base_dir: Path | None = None
+    #: the prompt's part of item ids: its explicit label, else its ``id`` (when it names the
+    #: prompt rather than holding its text), else its file name; None: the matrix uses ``p<n>``.
+    #: Never prompt text, so editing a prompt's body does not rename items.
+    name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -258,6 +258,61 @@ def short_label(label: str, limit: int = 40) -> str:
     return f"{text[: limit - 8].rstrip()}~{digest}"
 
 
+#: Longest shown var value in an id (longer ones are cut and end with ``~``).
+VAR_VALUE_LIMIT = 24
+
+
+def var_value_id(value: Any) -> str:
+    """A var value as shown in an id: ``file://`` refs by file name, other values as text
+    (JSON for structures), whitespace as ``_``, cut to `VAR_VALUE_LIMIT` characters."""
+    if isinstance(value, str) and value.startswith("file://"):
+        raw, fn = split_function(strip_file_prefix(value))
+        text = raw.replace("\\", "/").rsplit("/", 1)[-1] + (f":{fn}" if fn else "")
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = "_".join(safe_id_part(text).replace("-", "_").split())
+    if len(text) > VAR_VALUE_LIMIT:
+        text = text[: VAR_VALUE_LIMIT - 1].rstrip("_") + "~"
+    return text or '""'
+
+
+def var_ids(combos: list[dict[str, Any]]) -> list[str]:
+    """Readable ids of a test's var combinations, like pytest param ids: the vars that differ
+    between combinations as ``name=value`` joined by ``-`` (``language=French``); a short
+    hash is added only where two combinations would otherwise get the same id."""
+    if len(combos) <= 1:
+        return [""] * len(combos)
+    keys: list[str] = []
+    for combo in combos:
+        for key in combo:
+            if key not in keys and any(
+                c.get(key, _ABSENT) != combo.get(key, _ABSENT) for c in combos
+            ):
+                keys.append(key)
+    ids = [
+        "-".join(f"{safe_id_part(k)}={var_value_id(c[k])}" for k in keys if k in c) or "vars"
+        for c in combos
+    ]
+    counts: dict[str, int] = {}
+    for text in ids:
+        counts[text] = counts.get(text, 0) + 1
+    return [
+        f"{text}~{combo_id(c)}" if counts[text] > 1 else text
+        for text, c in zip(ids, combos, strict=True)
+    ]
+
+
+_ABSENT = object()
+
+
+def prompt_id(prompt: PromptSpec, index: int) -> str:
+    """The prompt's part of an id: `PromptSpec.name` (label, id or file name), else
+    ``p<index+1>``; never the prompt's text."""
+    return safe_id_part(prompt.name) if prompt.name else f"p{index + 1}"
+
+
 # ------------------------------------------------------------------ the matrix
 
 
@@ -299,23 +354,24 @@ def build_cases(inp: MatrixInput) -> list[EvalCase]:
 
         expand = test.options.get("disableVarExpansion") is not True
         combos = var_combinations(vars, ctx_for, session, expand)
+        combo_ids = var_ids(combos)
         base = safe_id_part(test.description) if test.description else f"test-{n + 1}"
         ctx = raw_test.ctx
         source_path = ctx.src.path if ctx.src.path != session.config_path else None
         for r in range(inp.repeat):
             for c, combo in enumerate(combos):
-                cid = combo_id(combo)
+                cid = combo_ids[c]
                 for provider in inp.providers:
                     if not provider_allowed(provider, test.providers):
                         continue
-                    for prompt in inp.prompts:
+                    for p, prompt in enumerate(inp.prompts):
                         if not prompt_allowed(prompt, provider.prompts or None):
                             continue
                         if not prompt_allowed(prompt, test.prompts):
                             continue
                         parts = [safe_id_part(provider.label)]
                         if several_prompts:
-                            parts.append(safe_id_part(short_label(prompt.label)))
+                            parts.append(prompt_id(prompt, p))
                         if len(combos) > 1:
                             parts.append(cid)
                         if inp.repeat > 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -109,6 +110,8 @@ def _normalize(item: Any, ctx: Ctx, session: Session) -> dict[str, Any]:
             raise ctx.at(key).error(f"prompt '{key}' must be a string", "quote it")
     if "config" in out and not isinstance(out["config"] or {}, dict):
         raise ctx.at("config").error("prompt 'config' must be a mapping", "write 'config: {...}'")
+    if out.get("id") and out.get("raw") and out["id"] != out["raw"]:
+        out["name"] = out["id"]  # {id: my-prompt, raw: ...}: the id names the prompt
     if "messages" not in out:
         raw = out.get("raw") or out.get("id")
         if not raw:
@@ -118,6 +121,20 @@ def _normalize(item: Any, ctx: Ctx, session: Session) -> dict[str, Any]:
 
 
 def _process(partial: dict[str, Any], ctx: Ctx, session: Session, depth: int) -> list[PromptSpec]:
+    """`_specs`, each named for item ids (`PromptSpec.name`): the explicit label, else the
+    naming ``id``, else the file name (``-<k>`` when a file holds several prompts)."""
+    specs = _specs(partial, ctx, session, depth)
+    explicit = partial.get("label") or partial.get("name")
+    if not explicit:
+        return specs
+    if len(specs) == 1:
+        return [dataclasses.replace(specs[0], name=explicit)]
+    return [
+        dataclasses.replace(s, name=f"{explicit}-{s.name or k + 1}") for k, s in enumerate(specs)
+    ]
+
+
+def _specs(partial: dict[str, Any], ctx: Ctx, session: Session, depth: int) -> list[PromptSpec]:
     label: str | None = partial.get("label")
     config = dict(partial.get("config") or {})
     if "messages" in partial:
@@ -150,7 +167,11 @@ def _process(partial: dict[str, Any], ctx: Ctx, session: Session, depth: int) ->
                 "label": f"{label}: {rel}" if label else None,
                 "config": config,
             }
-            out.extend(_process(sub, ctx, session, depth - 1))
+            # named by the file (the label is shared by every match)
+            out.extend(
+                dataclasses.replace(spec, name=spec.name or path.name)
+                for spec in _specs(sub, ctx, session, depth - 1)
+            )
         return out
     path = session.resolve(ref)
     if path.is_dir():
@@ -164,7 +185,11 @@ def _process(partial: dict[str, Any], ctx: Ctx, session: Session, depth: int) ->
                 "check the path; it is resolved against the config's directory",
             )
         return [_inline(raw, label, config, session)]
-    return _from_file(path, session.rel(path), fn, label, config, ctx, session)
+    specs = _from_file(path, session.rel(path), fn, label, config, ctx, session)
+    file_name = path.name + (f":{fn}" if fn else "")
+    if len(specs) > 1:
+        return [dataclasses.replace(s, name=f"{file_name}-{k + 1}") for k, s in enumerate(specs)]
+    return [dataclasses.replace(s, name=file_name) for s in specs]
 
 
 def _inline(raw: str, label: str | None, config: dict[str, Any], session: Session) -> PromptSpec:

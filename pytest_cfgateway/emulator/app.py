@@ -2,8 +2,8 @@
 
 Routes: ``/v1/{account}/{gateway}[/{provider}/...]`` (the gateway), the Logs API
 ``/client/v4/accounts/{account}/ai-gateway/gateways/{gateway}/logs[/{id}]`` (GET, PATCH
-feedback), and ``/_emulator/health``, ``/_emulator/requests`` (masked request log),
-``POST /_emulator/clear``.
+feedback/score/metadata; ``logs_api.py``), and ``/_emulator/health``,
+``/_emulator/requests`` (masked request log), ``POST /_emulator/clear``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any
 
-from .gateway import Incoming, Outgoing, Pipeline, parse_json
+from . import logs_api
+from .gateway import Incoming, Outgoing, Pipeline
 from .state import EmulatorState
 
 INSTALL_HINT = (
@@ -30,8 +29,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-_LOGS = re.compile(r"^/client/v4/accounts/([^/]+)/ai-gateway/gateways/([^/]+)/logs(?:/([^/]+))?/?$")
 
 
 class EmulatorDependencyError(ImportError):
@@ -49,56 +46,6 @@ def _v4(status: int, result: Any, errors: list[dict[str, Any]] | None = None) ->
 
 def _not_found() -> Outgoing:
     return _v4(404, None, [{"code": 7000, "message": "No route for that URI"}])
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _logs_api(state: EmulatorState, inc: Incoming, match: re.Match[str]) -> Outgoing:
-    acct, gw, log_id = match.groups()
-    mine = [r for r in list(state.requests) if r.account_id == acct and r.gateway_id == gw]
-    if log_id is None and inc.method == "GET":
-        rows = [
-            {
-                "id": r.log_id,
-                "event_id": r.event_id,
-                "created_at": _iso(r.created_at),
-                "cached": r.cache_status == "HIT",
-                "custom_cost": r.custom_cost is not None,
-                "cost": r.cost,
-                "duration": round(r.duration_ms),
-                "metadata": r.metadata,
-                "model": r.model,
-                "path": r.route,
-                "provider": r.provider,
-                "status_code": r.status,
-                "step": r.step,
-                "success": 200 <= r.status < 300,
-                "tokens_in": r.tokens_in,
-                "tokens_out": r.tokens_out,
-                "feedback": r.feedback,
-            }
-            for r in mine
-        ]
-        info = {"count": len(rows), "page": 1, "per_page": len(rows), "total_count": len(rows)}
-        out = _v4(200, rows)
-        body = json.loads(out.body)
-        body["result_info"] = info
-        return _json(200, body)
-    entry = next((r for r in mine if r.log_id == log_id), None)
-    if entry is None:
-        return _v4(404, None, [{"code": 7002, "message": f"log {log_id!r} not found"}])
-    if inc.method == "PATCH":
-        patch = parse_json(inc.body)
-        feedback = patch.get("feedback") if isinstance(patch, dict) else None
-        if feedback not in (1, -1, 0, None):
-            return _v4(400, None, [{"code": 7003, "message": "feedback must be 1, -1 or 0"}])
-        entry.feedback = feedback
-        if isinstance(patch, dict) and isinstance(patch.get("metadata"), dict):
-            entry.metadata = dict(patch["metadata"])
-        return _v4(200, {})
-    return _v4(200, entry.to_json())
 
 
 def _admin(state: EmulatorState, inc: Incoming) -> Outgoing:
@@ -161,8 +108,8 @@ def build_app(state: EmulatorState) -> ASGIApp:
                 out = await pipeline.handle(inc)
             elif inc.path.startswith("/_emulator/"):
                 out = _admin(state, inc)
-            elif m := _LOGS.match(inc.path):
-                out = _logs_api(state, inc, m)
+            elif m := logs_api.PATH.match(inc.path):
+                out = logs_api.handle(state, inc, m)
             else:
                 out = _not_found()
         except Exception as exc:  # a bug in the emulator: answer it, never hang the client

@@ -122,7 +122,8 @@ class RecordedRequest:
     warnings: list[str] = dataclasses.field(default_factory=list)
     created_at: float = dataclasses.field(default_factory=time.time)
     duration_ms: float = 0.0
-    feedback: int | None = None
+    feedback: int | None = None  # written through the Logs API (logs_api.py)
+    score: float | None = None
 
     def __repr__(self) -> str:
         return (

@@ -11,6 +11,7 @@ from typing import Any
 
 from .cache import ResponseCache
 from .faults import Faults
+from .logs_api import LogsApi
 from .ratelimit import RateLimiter, Technique
 from .records import RecordedRequest
 from .rules import Rule, load_rules
@@ -112,6 +113,7 @@ class EmulatorState:
         self.cache = ResponseCache()
         self.limiter = RateLimiter()
         self.predictions = Predictions()
+        self.logs_api = LogsApi()  # the v4 Logs API's token and faults (logs_api.py)
         self._log_lock = threading.Lock()
         self._apply(self._defaults)
 
@@ -161,6 +163,7 @@ class EmulatorState:
         """Every setting back to what the constructor was given, faults restarted, stores
         cleared (what a session-wide emulator fixture calls between tests)."""
         self.faults.reset()
+        self.logs_api.reset()
         self._apply(self._defaults)
         self.clear()
 

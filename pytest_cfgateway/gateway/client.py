@@ -40,7 +40,7 @@ from .fingerprint import fingerprint as _fingerprint
 from .headers import control_headers, lower_keys, user_headers
 from .http import BackgroundLoop, Transport
 from .pricing import estimate_cost
-from .redact import Secrets
+from .redact import PUBLIC_HEADERS, Secrets, check_header_value, secret, url_secrets
 from .routes import (
     ACCOUNT_ENV,
     BASE_URL_ENV,
@@ -134,9 +134,9 @@ class Gateway:
             raise GatewayConfigError(f"concurrency must be >= 1, got {concurrency!r}")
         self.account_id = account_id or None
         self.gateway_id = gateway_id or None
-        self.token = token or None
+        self.token = secret(token) if token else None
         self.base_url = base_url or None
-        self.api_keys: dict[str, str] = dict(api_keys or {})
+        self.api_keys: dict[str, str] = {k: secret(v) for k, v in (api_keys or {}).items()}
         self.env: Mapping[str, str] = os.environ if env is None else env
         self._adapters: dict[str, Adapter] | None = dict(adapters) if adapters else None
         self.timeout = float(timeout)
@@ -149,6 +149,9 @@ class Gateway:
         self.secrets.add(TOKEN_ENV, self.token)
         for slug, key in self.api_keys.items():
             self.secrets.add(f"api_keys[{slug}]", key)
+        for where, url in ((BASE_URL_ENV, self.env.get(BASE_URL_ENV)), ("base_url", base_url)):
+            if url:
+                self.secrets.update(url_secrets(url, where))
         self._resolver: Resolver | None = None
         self._owner = True
         self._shared = _Shared(
@@ -243,10 +246,12 @@ class Gateway:
                 ref, messages, inputs, kind, repeat, config, model_opts, fallbacks, token
             )
         if token:
+            bad = check_header_value(token, f"the AI Gateway token ({_source(token_name)})")
             req = dataclasses.replace(
                 req,
-                headers={**req.headers, "cf-aig-authorization": f"Bearer {token}"},
-                secrets={**req.secrets, token_name: token},
+                headers={**req.headers, "cf-aig-authorization": secret(f"Bearer {token}")},
+                secrets={**req.secrets, token_name: secret(token)},
+                problems=(*req.problems, bad) if bad else req.problems,
             )
         return self._with_cache_key(req)
 
@@ -281,11 +286,22 @@ class Gateway:
             ref.slug, config, self.env, self.api_keys, adapter.key_envs(call), aliases=aliases
         )
         if found.key:
-            headers.update(lower_keys(adapter.auth_headers(found.key, call)))
-            secrets[found.name] = found.key
+            auth = lower_keys(adapter.auth_headers(found.key, call))
+            headers.update({name: secret(value) for name, value in auth.items()})
+            secrets[found.name] = secret(found.key)
+            bad = check_header_value(found.key, f"the {ref.slug} API key ({_source(found.name)})")
+            if bad:
+                problems.append(bad)
         elif not token:
             problems.append(_missing_key_message(ref.slug, found.tried))
-        headers.update(user_headers(config.get("headers")))
+        for name, value in user_headers(config.get("headers")).items():
+            bad = check_header_value(value, f"provider config headers[{name!r}]")
+            if bad:
+                problems.append(bad)
+            if name not in PUBLIC_HEADERS:
+                value = secret(value)
+                secrets[f"headers[{name}]"] = value
+            headers[name] = value
         if outer:
             headers.update(control_headers(config, cache_ttl=self.cache_ttl))
             if self.skip_cache:
@@ -344,12 +360,22 @@ class Gateway:
                     outer=False,
                 )
             )
-        headers = {"content-type": "application/json", **user_headers(config.get("headers"))}
+        headers = {"content-type": "application/json"}
+        outer_problems: list[str] = []
+        outer_secrets: dict[str, str] = {}
+        for name, value in user_headers(config.get("headers")).items():
+            bad = check_header_value(value, f"provider config headers[{name!r}]")
+            if bad:
+                outer_problems.append(bad)
+            if name not in PUBLIC_HEADERS:
+                value = secret(value)
+                outer_secrets[f"headers[{name}]"] = value
+            headers[name] = value
         headers.update(control_headers(config, cache_ttl=self.cache_ttl))
         if self.skip_cache:
             headers["cf-aig-skip-cache"] = "true"
-        secrets: dict[str, str] = {}
-        problems: list[str] = []
+        secrets: dict[str, str] = dict(outer_secrets)
+        problems: list[str] = list(outer_problems)
         for s in steps:
             secrets.update(s.secrets)
             problems.extend(p for p in s.problems if p not in problems)
@@ -749,6 +775,13 @@ def _prepare_echo(
 
 def _echo_text(req: PreparedRequest) -> str:
     return req.body if isinstance(req.body, str) else ""
+
+
+def _source(name: str) -> str:
+    """Where a secret came from, for messages: an env var, or a provider config key."""
+    if name in ("apiKey", "cfAigToken") or name.startswith(("api_keys[", "headers[")):
+        return f"provider config {name}" if not name.startswith("api_keys[") else name
+    return f"env var {name}"
 
 
 def _missing_key_message(slug: str, tried: tuple[str, ...]) -> str:

@@ -13,9 +13,10 @@ import dataclasses
 import logging
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from .errors import GatewayConfigError
+from .redact import secret
 
 log = logging.getLogger("pytest_cfgateway")
 
@@ -334,14 +335,14 @@ def resolve_token(
     )
     if source in (None, "cfAigToken"):
         source = TOKEN_ENV
-    return value, source or TOKEN_ENV
+    return (secret(value) if value else None), source or TOKEN_ENV
 
 
 @dataclasses.dataclass(frozen=True)
 class KeyLookup:
     """The provider key that was found (or not), and which names were consulted."""
 
-    key: str | None
+    key: str | None = dataclasses.field(repr=False)
     name: str  # secret name: the env var it came from, "apiKey" or "api_keys"
     tried: tuple[str, ...]  # env var names read, for the error message
 
@@ -364,17 +365,17 @@ def resolve_key(
     for name in (slug, *aliases):
         value = _nonempty(api_keys.get(name))
         if value:
-            return KeyLookup(value, f"api_keys[{name}]", ())
+            return KeyLookup(secret(value), f"api_keys[{name}]", ())
     value = _nonempty(config.get("apiKey"))
     if value:
-        return KeyLookup(value, "apiKey", ())
+        return KeyLookup(secret(value), "apiKey", ())
     tried: list[str] = []
     custom = _nonempty(config.get("apiKeyEnvar"))
     if custom:
         tried.append(custom)
         value = _nonempty(env.get(custom))
         if value:
-            return KeyLookup(value, custom, tuple(tried))
+            return KeyLookup(secret(value), custom, tuple(tried))
         log.warning("apiKeyEnvar '%s' is not set; falling back to the default key env vars", custom)
     for name in default_envs:
         if name in tried:
@@ -382,7 +383,7 @@ def resolve_key(
         tried.append(name)
         value = _nonempty(env.get(name))
         if value:
-            return KeyLookup(value, name, tuple(tried))
+            return KeyLookup(secret(value), name, tuple(tried))
     return KeyLookup(None, "", tuple(tried))
 
 
@@ -430,12 +431,48 @@ def resolve_target(
         or _nonempty(env.get(BASE_URL_ENV))
         or DEFAULT_BASE_URL
     )
-    if not base.startswith(("http://", "https://")):
+    return Target(check_base_url(base), account, gateway)
+
+
+def check_base_url(base: str) -> str:
+    """The gateway base URL, normalised (lower-case scheme, no trailing ``/``).
+
+    Raises GatewayConfigError, never echoing credentials or query values, for a scheme other
+    than http(s), credentials (``user:pass@``: httpx would send them as ``Authorization:
+    Basic`` instead of the provider key) and a query string or fragment (the route is
+    appended after the path, so ``?key=...`` would end up in the middle of the URL).
+    """
+    where = "(from gatewayUrl, Gateway(base_url=...), --cf-gateway-url or CF_GATEWAY_URL)"
+    try:
+        parts = urlsplit(base)
+        port = parts.port
+    except ValueError:
         raise GatewayConfigError(
-            f"gateway base URL must start with http:// or https://, got {base!r} "
-            "(from gatewayUrl, Gateway(base_url=...) or CF_GATEWAY_URL)"
+            f"gateway base URL is not a valid URL {where}; write it as "
+            "https://gateway.ai.cloudflare.com/v1 (or http://127.0.0.1:PORT/v1 for an emulator)"
+        ) from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    shown = f"{scheme}://{host}{f':{port}' if port else ''}{parts.path}"
+    if scheme not in ("http", "https") or not host:
+        raise GatewayConfigError(
+            f"gateway base URL must start with http:// or https:// and name a host, got "
+            f"{shown if host else scheme + '://...'!r} {where}"
         )
-    return Target(base.rstrip("/"), account, gateway)
+    if "@" in parts.netloc:
+        raise GatewayConfigError(
+            f"gateway base URL {shown!r} carries credentials (user:password@) {where}; remove "
+            "them: the gateway is authenticated with CF_AIG_TOKEN (or provider config "
+            "cfAigToken), and httpx would send them as Authorization: Basic instead of the "
+            "provider key"
+        )
+    if parts.query or parts.fragment or base.rstrip().endswith(("?", "#")):
+        raise GatewayConfigError(
+            f"gateway base URL {shown!r} has a query string or fragment {where}; remove it "
+            "(the route is appended to the path, so it would land in the middle of the URL; "
+            "the gateway token goes in CF_AIG_TOKEN, provider keys in their env vars)"
+        )
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
 def build_url(target: Target, provider: str, path: str, query: Mapping[str, str] | None) -> str:

@@ -1,8 +1,17 @@
 """The syrupy glue: the only module of pytest-cfgateway that imports syrupy.
 
 Layout: one YAML file per test at
-``<test or config dir>/__snapshots__/<module or config stem>/<snapshot name>.yaml``
-(`GatewaySnapshotExtension`), holding the test's `Cassette`.
+``<test or config dir>/__snapshots__/<module or config file name>/<snapshot name>.yaml``
+(`GatewaySnapshotExtension`), holding the test's `Cassette`. The folder is named by the
+whole file name (``evals.yaml/``, ``evals.yml/``, ``checks.py/``), so two sources with one
+stem never share it.
+
+Migration (snapshot format 2): when a test's file is missing, `load_recorded` returns a pool
+of the older files of its source (the folder named by the stem, used up to format 1, and
+the current folder's other files), searched by fingerprint (`legacy_pool`). The cassette
+the test builds from them is written under its new name by record/refresh or by replay with
+``--snapshot-update``, and the old files it came from are removed: no network call, and
+nothing to re-record. Without ``--snapshot-update`` replay reads them and writes nothing.
 
 Public functions (what the plugin calls)::
 
@@ -47,6 +56,8 @@ Private syrupy names used here (pinned by tests/integration/test_snapshot_contra
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import os
 from collections.abc import Collection
@@ -62,7 +73,7 @@ from syrupy.location import PyTestLocation
 
 from .._files import atomic_write_text
 from ._options import CASSETTE_EXTENSION, configure_syrupy
-from .cassette import Cassette, CassetteError, comparable, render_text
+from .cassette import CASSETTE_VERSION, Cassette, CassetteError, comparable, render_text
 from .yamlio import load_yaml
 
 if TYPE_CHECKING:
@@ -110,18 +121,28 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
 
     @classmethod
     def dirname(cls, *, test_location: PyTestLocation) -> str:
+        """``<test dir>/__snapshots__/<file name>``: the whole name, so ``evals.yaml`` and
+        ``evals.yml`` (or ``checks.yaml`` and ``checks.py``) get folders of their own."""
         key = ("dir", cls, cls.snapshot_dirname, test_location.filepath)
         found = _memo.get(key)
         if found is None:
-            found = _remember(key, super().dirname(test_location=test_location))
+            base = AbstractSyrupyExtension.dirname(test_location=test_location)
+            found = _remember(key, os.path.join(base, Path(test_location.filepath).name))
         return found
+
+    @classmethod
+    def legacy_dirname(cls, *, test_location: PyTestLocation) -> str:
+        """Where format-1 snapshots of this source lived (named by its stem)."""
+        base = AbstractSyrupyExtension.dirname(test_location=test_location)
+        return os.path.join(base, test_location.basename)
 
     @classmethod
     def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
         key = ("discovery", cls, cls.snapshot_dirname, test_location.filepath)
         found = _memo.get(key)
         if found is None:
-            found = _remember(key, super().discovery_dirname(test_location=test_location))
+            # the shared __snapshots__ folder: orphans of removed sources are found too
+            found = _remember(key, AbstractSyrupyExtension.dirname(test_location=test_location))
         return found
 
     @classmethod
@@ -185,7 +206,9 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
         data = next(iter(snapshot_collection)).data
         if not isinstance(data, str):
             raise TypeError(f"cassette text expected, got {type(data).__name__}")
-        atomic_write_text(Path(snapshot_collection.location), data)
+        path = Path(snapshot_collection.location)
+        remove_stale_temp_files(path)
+        atomic_write_text(path, data)
 
     # --- selection safety ------------------------------------------------------------------
 
@@ -235,6 +258,18 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
         Path(snapshot_location).unlink(missing_ok=True)
 
 
+def remove_stale_temp_files(path: Path) -> None:
+    """Remove ``.<name>.yaml.XXXX.tmp`` files that an earlier writer of ``path`` left behind
+    when it was killed (SIGKILL) between creating and renaming them. One test has one
+    snapshot file, written by one process at a time, so any such file is stale."""
+    try:
+        leftovers = list(path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"))
+    except OSError:
+        return
+    for tmp in leftovers:
+        tmp.unlink(missing_ok=True)
+
+
 def _same_path(a: str, b: str) -> bool:
     return _norm(a) == _norm(b)
 
@@ -263,7 +298,7 @@ def _session() -> Any:
 
 
 def _owners(key: Any, items: Collection[Any]) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """``{cassette path: nodeid}`` and ``{test dir: {collected file stems}}``, cached per
+    """``{cassette path: nodeid}`` and ``{test dir: {collected file names}}``, cached per
     session/report (collection does not change while tests run)."""
     cached = _owner_cache.get(id(key))
     if cached is not None and cached[0] is key and cached[1] == len(items):
@@ -283,7 +318,7 @@ _item_cache: dict[tuple[str, str, str], tuple[str, str, str]] = {}
 
 
 def _item_paths(item: Any) -> tuple[str, str, str]:
-    """(normalized cassette path, normalized test dir, test file stem) of a collected item;
+    """(normalized cassette path, normalized test dir, test file name) of a collected item;
     memoized by node id, path and snapshot dir (the same items are asked about when the
     first test registers and again at the end of the session)."""
     key = (
@@ -295,7 +330,8 @@ def _item_paths(item: Any) -> tuple[str, str, str]:
     if found is None:
         location = PyTestLocation(item)
         path = GatewaySnapshotExtension.get_location(test_location=location, index=0)
-        found = (_norm(path), _norm(Path(location.filepath).parent), location.basename)
+        test_file = Path(location.filepath)
+        found = (_norm(path), _norm(test_file.parent), test_file.name)
         if len(_item_cache) >= _MEMO_MAX:
             _item_cache.clear()
         _item_cache[key] = found
@@ -328,10 +364,13 @@ def _protected(snapshot_location: str, *, final: bool) -> bool:
     nodeid = by_path.get(path)
     if nodeid is not None:
         return getattr(statuses.get(nodeid), "value", None) != _PASSED
-    file_dir = Path(path).parent  # <test dir>/__snapshots__/<stem>
+    file_dir = Path(path).parent  # <test dir>/__snapshots__/<file name>
     test_dir = file_dir.parent.parent
     if file_dir.name in stems.get(str(test_dir), set()):
         return False  # an orphan of a collected file: a removed test
+    if (test_dir / file_dir.name).is_file():
+        return True  # the folder of a test file or config that was not collected
+    # a format-1 folder (named by a stem): kept until its files are migrated
     return any(p.is_file() for p in test_dir.glob(f"{_glob_escape(file_dir.name)}.*"))
 
 
@@ -405,8 +444,59 @@ def stored_cassette(item: Any) -> Cassette | None:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None
+        return legacy_pool(location)
     return Cassette.from_text(text, source=str(path))
+
+
+#: ``(syrupy session id, folder) -> {file: Cassette}``: each old folder is read once per
+#: session (files that fail to parse are left out: their own test reports them).
+_pools: dict[tuple[int, str], dict[str, Cassette]] = {}
+
+
+def _folder_cassettes(folder: str) -> dict[str, Cassette]:
+    key = (id(_session()), folder)
+    found = _pools.get(key)
+    if found is None:
+        found = {}
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            names = []
+        for name in names:
+            if not name.endswith(f".{CASSETTE_EXTENSION}") or name.startswith("."):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                found[path] = Cassette.from_text(
+                    Path(path).read_text(encoding="utf-8"), source=path
+                )
+            except (OSError, UnicodeDecodeError, CassetteError):
+                continue
+        if len(_pools) > 64:
+            _pools.clear()
+        _pools[key] = found
+    return found
+
+
+def legacy_pool(test_location: PyTestLocation) -> Cassette | None:
+    """The older snapshot files of a test's source as one pool searched by fingerprint
+    (None when there are none): the format-1 folder named by the stem, then the other files
+    of the current folder (a test renamed by the id scheme)."""
+    own = GatewaySnapshotExtension.get_location(test_location=test_location, index=0)
+    folders = [
+        GatewaySnapshotExtension.legacy_dirname(test_location=test_location),
+        GatewaySnapshotExtension.dirname(test_location=test_location),
+    ]
+    exchanges = []
+    for folder in dict.fromkeys(folders):
+        for path, cassette in _folder_cassettes(folder).items():
+            if _same_path(path, own):
+                continue
+            for ex in cassette:
+                exchanges.append(dataclasses.replace(ex, origin=path))
+    if not exchanges:
+        return None
+    return Cassette(exchanges=exchanges, pool=True, version=1)
 
 
 def load_recorded(snapshot: SnapshotAssertion) -> Cassette | None:
@@ -425,7 +515,7 @@ def load_recorded(snapshot: SnapshotAssertion) -> Cassette | None:
     if isinstance(extension, GatewaySnapshotExtension):
         extension._recalled = (location, text)  # syrupy's comparison reuses it
     if text is None:
-        return None
+        return legacy_pool(snap.test_location)
     if not isinstance(text, str):
         raise CassetteError(f"{location}: expected text, got {type(text).__name__}")
     return Cassette.from_text(text, source=location)
@@ -441,20 +531,50 @@ def assert_cassette(snapshot: SnapshotAssertion, cassette: Cassette) -> None:
     snap = _ours(snapshot)
     if snap.num_executions:
         raise RuntimeError("assert_cassette was called twice for one test; a test has one cassette")
-    text = cassette.to_text()  # scrub + leak scan before syrupy sees it
     update = snap.update_snapshots
+    if not cassette.write and (cassette.migrated_from or cassette.version != CASSETTE_VERSION):
+        if not update:
+            return  # replay of older files: read them, write nothing without --snapshot-update
+        cassette.write = True  # --snapshot-update: rewrite in this format, under this name
+    text = cassette.to_text()  # scrub + leak scan before syrupy sees it
     snap.update_snapshots = bool(cassette.write) or update
     try:
         ok = snap == _Rendered(text)
     finally:
         snap.update_snapshots = update
     if ok:
+        _remove_migrated(snap, cassette)
         return
     result = snap.executions[snap.num_executions - 1]
     if result.exception is not None:
         raise result.exception
     diff = "\n".join(snap.get_assert_diff())
     raise AssertionError(f"stored cassette differs from this run's:\n{diff}")
+
+
+def _remove_migrated(snap: SnapshotAssertion, cassette: Cassette) -> None:
+    """Once a migrated cassette is written under its new name, remove the format-1 files it
+    came from (files of the current folder are left to syrupy's unused detection: they may
+    be another test's)."""
+    if not cassette.migrated_from or not cassette.write:
+        return
+    legacy = _norm(GatewaySnapshotExtension.legacy_dirname(test_location=snap.test_location))
+    current = _norm(GatewaySnapshotExtension.dirname(test_location=snap.test_location))
+    if legacy == current:
+        return
+    for origin in cassette.migrated_from:
+        if _norm(os.path.dirname(origin)) == legacy:
+            Path(origin).unlink(missing_ok=True)
+    # old files that hold only requests this cassette now holds are duplicates (two tests
+    # that made the same request): their tests find it by fingerprint in the new folder
+    keys = {ex.key for ex in cassette}
+    for path, old in _folder_cassettes(legacy).items():
+        if len(old) and all(ex.key in keys for ex in old):
+            Path(path).unlink(missing_ok=True)
+    # the old folder goes once empty (another process may still be migrating its files)
+    with contextlib.suppress(FileNotFoundError, OSError):
+        if not os.listdir(legacy):
+            os.rmdir(legacy)
 
 
 class _Rendered:

@@ -20,10 +20,22 @@ live       call ``send`` for everything, write nothing; an answer whose text dif
 Matching is by ``(fingerprint, occurrence)``: the occurrence is the index of a fingerprint
 among the test's calls, taken when a call starts, so ``asyncio.gather`` order is irrelevant.
 
-Errors: a reply is stored only when the caller sees it as final: 2xx, and 4xx other than
-408/409/425/429 (a bad request replays as the same error). 429, 5xx and transport errors
-are retried by the client and are never stored; the occurrence they held is released so
-the retry takes it. Use one event loop per `Recorder` (it is not thread-safe).
+Errors are never kept as the answer: only 2xx replies are stored. 429, 5xx and transport
+errors are retried by the client; a 4xx (a 401 from a wrong ``CF_AIG_TOKEN``, a bad request)
+reaches the test as an error. Either way the occurrence is released, and record mode calls
+again for an error that an older snapshot still holds. (A stored error in a version-1
+snapshot still replays, as it did.) Use one event loop per `Recorder` (not thread-safe).
+
+In-place updates: record/refresh write the exchanges in the order of the stored file. A new
+exchange takes the place of the stored one with the same key, else of the closest unused
+stored exchange of the same kind and provider (a prompt edit changes the fingerprint, not the
+role); only new roles are appended. An exchange whose answer is unchanged (`Exchange.stable`)
+is kept exactly as stored, so re-recording the same answers changes no byte.
+
+Migration: when a test's snapshot file is missing, ``recorded`` may be a pool of older
+snapshot files (``Cassette.pool``, see `extension.legacy_pool`); requests are looked up in it
+by fingerprint, and the exchanges of every file used become this test's cassette
+(``Cassette.migrated_from`` names the files to remove once it is written).
 """
 
 from __future__ import annotations
@@ -52,8 +64,8 @@ RETRIED_4XX = frozenset({408, 409, 425, 429})
 
 
 def is_final_status(status: int) -> bool:
-    """Whether a reply with this status is stored (see the module docstring)."""
-    return 200 <= status < 300 or (400 <= status < 500 and status not in RETRIED_4XX)
+    """Whether a reply with this status is stored (see the module docstring): 2xx only."""
+    return 200 <= status < 300
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +169,12 @@ class Recorder:
         occ = self._take(fp)
         seq = next(self._seq)
         stored = self.recorded.get(fp, occ) if self.recorded is not None else None
+        if (
+            stored is not None
+            and self.mode is not Mode.REPLAY
+            and not is_final_status(stored.status)
+        ):
+            stored = None  # an error kept by an older version: never the answer to keep
 
         if self.mode is Mode.REPLAY or (self.mode is Mode.RECORD and stored is not None):
             if stored is None:
@@ -224,7 +242,7 @@ class Recorder:
             output_text=secrets.scrub(summary.text),
             usage=summary.usage,
             cost=summary.cost,
-            latency_ms=round(float(raw.latency_ms), 1),
+            latency_ms=whole_ms(float(raw.latency_ms)),
             kind=kind,
         )
 
@@ -259,7 +277,7 @@ class Recorder:
             f"  request: {req.method} {what}, occurrence {occ} (fingerprint {fp[:12]})",
         ]
         recorded = self.recorded
-        if recorded is None or not len(recorded):
+        if recorded is None or not len(recorded) or recorded.pool:
             lines.append("  this test has no snapshot yet.")
         elif recorded.occurrences(fp):
             lines.append(
@@ -304,6 +322,17 @@ class Recorder:
         self._finished = True
         used = sorted(self._used.values(), key=lambda pair: pair[0])
         recorded = self.recorded
+        origins = tuple(dict.fromkeys(ex.origin for _, ex in used if ex.origin))
+        if recorded is not None and recorded.pool:
+            # migration: this test's part of the old files is what it used from them
+            recorded = None
+            if origins:
+                recorded = Cassette(
+                    exchanges=[ex for ex in self.recorded or () if ex.origin in origins],
+                    pool=True,
+                    version=1,
+                )
+                recorded.pool = False
         stale = 0
         if recorded is not None:
             stale = sum(1 for ex in recorded if ex.key not in self._used)
@@ -315,14 +344,10 @@ class Recorder:
         else:
             new = [ex for _, ex in used]
             if recorded is not None:
-                position = {ex.key: i for i, ex in enumerate(recorded)}
-                if completed:
-                    new.sort(key=lambda ex: (0, position[ex.key]) if ex.key in position else (1, 0))
-                else:
-                    fresh = {ex.key: ex for ex in new}
-                    kept = [fresh.pop(ex.key, ex) for ex in recorded]
-                    new = kept + list(fresh.values())
+                new = in_place(list(recorded), new, completed=completed)
             cassette = Cassette(exchanges=new, write=True, secrets=self.secrets) if new else None
+        if cassette is not None and origins:
+            cassette.migrated_from = origins
         return Outcome(
             cassette=cassette,
             drift=list(self._drift),
@@ -332,6 +357,69 @@ class Recorder:
             unrecorded_count=self._unrecorded,
             stale_count=stale,
         )
+
+
+def whole_ms(ms: float) -> float:
+    """Latency as stored: whole milliseconds (sub-millisecond values to 0.1 ms)."""
+    return float(round(ms)) if ms >= 1 else round(ms, 1)
+
+
+def in_place(recorded: list[Exchange], new: list[Exchange], *, completed: bool) -> list[Exchange]:
+    """The exchanges to write, in the stored file's order (see the module docstring).
+
+    Each new exchange replaces the stored one with its key, else the closest unused stored
+    one of the same kind and provider/route/model; the rest are appended. An unchanged
+    answer keeps the stored exchange object itself (latency, cache status, body ids).
+    ``completed=False`` keeps stored exchanges that this run did not replace.
+    """
+    slots: list[Exchange | None] = [None] * len(recorded)
+    position = {ex.key: i for i, ex in enumerate(recorded)}
+    extra: list[Exchange] = []
+    unmatched: list[Exchange] = []
+    for ex in new:
+        i = position.get(ex.key)
+        if i is not None and slots[i] is None:
+            old = recorded[i]
+            slots[i] = old if old is ex or old.stable() == ex.stable() else _keep_role(ex, old)
+        else:
+            unmatched.append(ex)
+    for ex in unmatched:
+        if not completed:  # an interrupted test: new calls never replace kept ones
+            extra.append(ex)
+            continue
+        free = [
+            i
+            for i, old in enumerate(recorded)
+            if slots[i] is None and old.kind == ex.kind and _same_target(old, ex)
+        ]
+        if not free:
+            extra.append(ex)
+            continue
+        best = min(
+            free,
+            key=lambda i: (
+                len(request_differences(recorded[i].request, ex.request)),
+                recorded[i].occurrence != ex.occurrence,
+                i,
+            ),
+        )
+        slots[best] = _keep_role(ex, recorded[best])
+    out = []
+    for i, slot in enumerate(slots):
+        if slot is not None:
+            out.append(slot)
+        elif not completed:
+            out.append(recorded[i])
+    return out + extra
+
+
+def _same_target(a: Exchange, b: Exchange) -> bool:
+    return all(a.request.get(k) == b.request.get(k) for k in ("provider", "route", "model"))
+
+
+def _keep_role(new: Exchange, old: Exchange) -> Exchange:
+    new.role = old.role
+    return new
 
 
 def _answer_text(ex: Exchange) -> str:

@@ -175,7 +175,8 @@ def test_logs_api_and_feedback(http: httpx.Client, emu: Emulator) -> None:
     r = http.post(URL, json=chat(), headers={**OPENAI_AUTH, "cf-aig-metadata": '{"team": "ai"}'})
     log_id = r.headers["cf-aig-log-id"]
     base = "/client/v4/accounts/acct/ai-gateway/gateways/gw/logs"
-    logs = http.get(base).json()
+    api = {"Authorization": "Bearer cf-api-token"}
+    logs = http.get(base, headers=api).json()
     assert logs["success"] is True and logs["result_info"]["count"] == 1
     row = logs["result"][0]
     assert (row["id"], row["provider"], row["model"], row["metadata"]) == (
@@ -184,9 +185,10 @@ def test_logs_api_and_feedback(http: httpx.Client, emu: Emulator) -> None:
         "gpt-4o-mini",
         {"team": "ai"},
     )
-    assert http.patch(f"{base}/{log_id}", json={"feedback": 1}).json()["success"] is True
+    patched = http.patch(f"{base}/{log_id}", json={"feedback": 1}, headers=api)
+    assert patched.json()["success"] is True
     assert emu.requests[-1].feedback == 1
-    assert http.patch(f"{base}/nope", json={"feedback": 1}).status_code == 404
+    assert http.patch(f"{base}/nope", json={"feedback": 1}, headers=api).status_code == 404
 
 
 def test_universal_get_is_rejected(http: httpx.Client) -> None:

@@ -118,7 +118,16 @@ def _exchange(**kw: Any) -> Exchange:
     base: dict[str, Any] = dict(
         fingerprint="f" * 64,
         occurrence=0,
-        request={"v": 1, "provider": "openai", "route": "chat/completions", "body": {"a": 1}},
+        request={
+            "v": 1,
+            "provider": "openai",
+            "route": "chat/completions",
+            "query": {},
+            "repeat": 0,
+            "method": "POST",
+            "headers": {"content-type": "application/json"},
+            "body": {"a": 1},
+        },
         status=200,
         headers={"cf-aig-cache-status": "MISS", "cf-aig-log-id": "L1"},
         body={"choices": [{"message": {"content": "Hello\nWorld\n"}}]},
@@ -134,10 +143,16 @@ def _exchange(**kw: Any) -> Exchange:
 def test_cassette_text_round_trip_and_layout() -> None:
     cassette = Cassette([_exchange(), _exchange(occurrence=1, kind="grader")], write=True)
     text = cassette.to_text()
-    assert text.startswith("version: 1\nexchanges:\n- fingerprint: ffff")
+    assert text.startswith("version: 2\nexchanges:\n- role: answer\n  fingerprint: ffff")
+    assert "- role: grader\n  fingerprint: ffff" in text and "\n  occurrence: 1\n" in text
     assert "  output_text: |\n    Hello\n    World\n" in text
+    # one copy of the answer: the body holds a placeholder and where the text goes back
+    assert text.count("Hello") == 2 and "content: (output_text)" in text
+    assert "text_at: choices.0.message.content" in text
+    assert "occurrence: 0" not in text and "v: 1" not in text  # defaults left out
     back = Cassette.from_text(text, source="x.yaml")
     assert back.exchanges == cassette.exchanges
+    assert back.exchanges[0].body == {"choices": [{"message": {"content": "Hello\nWorld\n"}}]}
     assert back.source_text == text
     # An unchanged, loaded cassette serializes to its source text byte for byte.
     assert back.to_text() == text
@@ -155,7 +170,16 @@ def test_loaded_cassette_keeps_hand_formatting_when_not_written() -> None:
     ("text", "message"),
     [
         ("- a\n- b\n", "not a pytest-cfgateway cassette"),
-        ("version: 2\nexchanges: []\n", "cassette version 2 is not supported"),
+        ("version: 3\nexchanges: []\n", "cassette version 3 is not supported"),
+        (
+            "version: 2\nexchanges:\n- {fingerprint: f, status: 200, response: {body: x}}\n",
+            "'role' must be",
+        ),
+        (
+            "version: 2\nexchanges:\n- {role: answer, fingerprint: f, status: 200,"
+            " output_text: x, response: {text_at: a.b, body: {a: 1}}}\n",
+            "does not point into the body",
+        ),
         ("version: 1\nexchanges: {}\n", "'exchanges' must be a list"),
         (
             "version: 1\nexchanges:\n- {occurrence: 0, status: 200, body: x}\n",
@@ -190,6 +214,35 @@ def test_invalid_cassettes_name_file_and_fix(text: str, message: str) -> None:
     with pytest.raises(CassetteError, match=message) as info:
         Cassette.from_text(text, source="snaps/t.yaml")
     assert str(info.value).startswith("snaps/t.yaml")
+
+
+def test_version_1_files_are_read_without_per_call_ids() -> None:
+    text = (
+        "version: 1\nexchanges:\n- fingerprint: f\n  occurrence: 0\n  kind: grader\n"
+        "  request: {v: 1, provider: openai, route: r, query: {}, repeat: 0,"
+        " headers: {cf-aig-skip-cache: 'true'}, body: {}}\n"
+        "  status: 200\n  headers: {cf-aig-log-id: L, cf-aig-step: '0'}\n"
+        "  output_text: hi\n  latency_ms: 3.25\n  body: {choices: [{text: hi}]}\n"
+    )
+    c = Cassette.from_text(text)
+    assert c.version == 1
+    ex = c.exchanges[0]
+    assert (ex.kind, ex.headers, ex.request["headers"]) == ("grader", {"cf-aig-step": "0"}, {})
+    assert ex.to_response().body == {"choices": [{"text": "hi"}]}
+    c.write = True
+    assert c.to_text().startswith("version: 2\nexchanges:\n- role: grader\n")
+
+
+def test_roles_follow_file_order_per_kind() -> None:
+    exchanges = [
+        _exchange(fingerprint=f, kind=k)
+        for f, k in [("a", "chat"), ("b", "grader"), ("c", "grader"), ("d", "row"), ("e", "chat")]
+    ]
+    data = Cassette(exchanges).to_data()
+    roles = [ex["role"] for ex in data["exchanges"]]
+    assert roles == ["answer", "grader", "grader-2", "row", "answer-2"]
+    back = Cassette.from_data(data)
+    assert [ex.kind for ex in back] == ["chat", "grader", "grader", "row", "chat"]
 
 
 def test_empty_exchanges_and_lookup() -> None:
@@ -240,10 +293,9 @@ def test_request_header_allow_list() -> None:
         "anthropic-version": "2023-06-01",
         "cf-aig-byok-alias": "prod",
         "cf-aig-metadata": '{"a":1}',
-        "cf-aig-skip-cache": "true",
         "content-type": "application/json",
         "prefer": "wait",
-    }
+    }  # cf-aig-skip-cache depends on the mode, not the test: never stored
 
 
 def test_comparable_ignores_latency_order_and_call_ids() -> None:
@@ -251,9 +303,21 @@ def test_comparable_ignores_latency_order_and_call_ids() -> None:
     b = Cassette(
         [
             _exchange(fingerprint="a" * 64, latency_ms=999.0),
-            _exchange(headers={"cf-aig-cache-status": "MISS", "cf-aig-log-id": "other"}),
+            _exchange(
+                headers={"cf-aig-cache-status": "HIT", "cf-aig-log-id": "L1"},
+                body={
+                    "id": "chatcmpl-2",
+                    "created": 2,
+                    "choices": [{"message": {"content": "Hello\nWorld\n"}}],
+                },
+            ),
         ]
     ).to_data()
+    a["exchanges"][0]["response"]["body"] = {
+        "id": "chatcmpl-1",
+        "created": 1,
+        **a["exchanges"][0]["response"]["body"],
+    }
     assert comparable(a) == comparable(b)
     c = Cassette([_exchange(output_text="different"), _exchange(fingerprint="a" * 64)]).to_data()
     assert comparable(a) != comparable(c)

@@ -116,7 +116,8 @@ def test_memoized_locations_follow_every_input(monkeypatch: pytest.MonkeyPatch) 
     def unmemoized(name: str, path: str, index: int | str = 0) -> tuple[str, str, str, str]:
         loc = PyTestLocation(_Item(name, path))  # type: ignore[arg-type]
         stem = safe_file_stem(f"{loc.snapshot_name}" + (f".{index}" if index else ""))
-        dirname = SingleFileSnapshotExtension.dirname.__func__(Ext, test_location=loc)  # type: ignore[attr-defined]
+        base = SingleFileSnapshotExtension.dirname.__func__(Ext, test_location=loc)  # type: ignore[attr-defined]
+        dirname = f"{base.rpartition('/')[0]}/{path.rpartition('/')[2]}"  # whole file name
         return (f"{dirname}/{stem}.yaml", stem, dirname, dirname.rpartition("/")[0])
 
     cases = [
@@ -131,4 +132,4 @@ def test_memoized_locations_follow_every_input(monkeypatch: pytest.MonkeyPatch) 
     # syrupy's --snapshot-dirname option changes the directory, memo or not
     monkeypatch.setattr(SnapshotCollectionStorage, "snapshot_dirname", "__other__")
     loc, _, dirname, _ = where("test_r", "/p/t/test_m.py")
-    assert dirname == "/p/t/__other__/test_m" and loc.startswith(dirname + "/")
+    assert dirname == "/p/t/__other__/test_m.py" and loc.startswith(dirname + "/")

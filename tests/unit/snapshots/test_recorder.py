@@ -46,7 +46,7 @@ def test_record_then_replay_never_calls_send(mk: Any, fake_send: Any, send_facto
         "completion_tokens": 5,
         "total_tokens": 8,
     }
-    assert cassette.exchanges[0].latency_ms == 12.3
+    assert cassette.exchanges[0].latency_ms == 12.0  # whole milliseconds
 
     never = send_factory()
     rec = Recorder(mode=Mode.REPLAY, recorded=cassette, nodeid="t.py::test_x")
@@ -236,15 +236,34 @@ def test_retryable_errors_are_not_stored_and_release_the_occurrence(
     assert [(e.occurrence, e.status) for e in cassette] == [(0, 200)]
 
 
-def test_final_client_error_is_stored_and_replays(mk: Any, send_factory: Any) -> None:
-    send = send_factory(statuses=[400])
+def test_error_replies_are_never_stored(mk: Any, send_factory: Any) -> None:
+    # e.g. a 401 from a wrong CF_AIG_TOKEN: the test sees it, the snapshot never keeps it
+    send = send_factory(statuses=[401, 400])
     rec = Recorder(mode="record", recorded=None, nodeid="t::x")
+    assert run(rec.resolve(mk("a"), send)).status == 401
     assert run(rec.resolve(mk("a"), send)).status == 400
+    assert rec.finish().cassette is None
+
+
+@pytest.mark.parametrize("mode", ["record", "refresh"])
+def test_an_error_an_old_snapshot_kept_is_called_again(
+    mode: str, mk: Any, send_factory: Any
+) -> None:
+    req = mk("a")
+    old = Cassette.from_text(
+        "version: 1\nexchanges:\n"
+        f"- {{fingerprint: {fingerprint(req)}, occurrence: 0, status: 401,"
+        " body: {error: bad token}}\n"
+    )
+    # replay still answers from it (as before); record and refresh call again and keep 2xx
+    replayed = run(Recorder(mode="replay", recorded=old, nodeid="t::x").resolve(req, None))
+    assert replayed.status == 401
+    send = send_factory("good")
+    rec = Recorder(mode=mode, recorded=old, nodeid="t::x")
+    assert run(rec.resolve(mk("a"), send)).status == 200
     cassette = rec.finish().cassette
-    assert cassette is not None and cassette.exchanges[0].status == 400
-    assert cassette.exchanges[0].output_text is None
-    replayed = run(Recorder(mode="replay", recorded=cassette, nodeid="t::x").resolve(mk("a"), send))
-    assert replayed.status == 400 and replayed.body == {"error": {"message": "no"}}
+    assert len(send.calls) == 1
+    assert cassette is not None and [e.status for e in cassette] == [200]
 
 
 def test_transport_error_releases_the_occurrence(mk: Any, fake_send: Any) -> None:
@@ -265,8 +284,9 @@ def test_transport_error_releases_the_occurrence(mk: Any, fake_send: Any) -> Non
     [
         (200, True),
         (201, True),
-        (400, True),
-        (404, True),
+        (400, False),
+        (401, False),
+        (404, False),
         (408, False),
         (429, False),
         (500, False),
@@ -319,7 +339,7 @@ def test_stored_request_is_redacted_and_allow_listed(mk: Any, fake_send: Any) ->
     }
     assert ex.request["body"]["messages"][0]["content"] == "use key <secret:OPENAI_API_KEY> please"
     assert ex.output_text == "echo: use key <secret:OPENAI_API_KEY> please"
-    assert ex.headers == {"cf-aig-cache-status": "MISS", "cf-aig-log-id": "log-1"}
+    assert ex.headers == {"cf-aig-cache-status": "MISS"}  # per-call ids are not stored
     assert list(ex.request) == [
         "v",
         "provider",
