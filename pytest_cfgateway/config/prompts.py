@@ -211,11 +211,11 @@ def _from_file(
     def spec(raw: str, lab: str, function: str | None = None) -> PromptSpec:
         return PromptSpec(raw=raw, label=lab, config=config, function=function, base_dir=base)
 
-    if ext in JS_EXTENSIONS:
-        raise ctx.error(
-            f"JavaScript prompt functions ({rel}) are not supported by pytest-cfgateway",
-            "port it to Python: 'file://prompt.py:function_name' returning a string or messages",
-        )
+    if ext in JS_EXTENSIONS:  # run at render time by the user-code executor (TypeScript: the
+        # items error, naming it); labelled as promptfoo labels them
+        text = session.read_text(path, ctx)
+        lab = label if label is not None else (f"{rel}:{fn}" if fn else rel)
+        return [spec(text, lab, path.resolve().as_posix() + (f":{fn}" if fn else ""))]
     if ext in _EXECUTABLE_EXTS:
         raise ctx.error(
             f"executable prompts ({rel}) are not supported by pytest-cfgateway",

@@ -556,22 +556,28 @@ def _walk_json(
 
 
 def _run_prompt_function(case: EvalCase, vars: dict[str, Any]) -> str:
-    from .usercode import get_function, run_script
+    from .usercode import call_prompt_function, get_function, run_script
 
     spec = case.prompt.function or ""
     raw_path, fn = split_function(spec)
     path = Path(raw_path)
     context = {"vars": vars, "provider": {"id": case.provider.id, "label": case.provider.label}}
-    if fn is None:
+    if path.suffix.lower() in JS_EXTENSIONS:
+        context["config"] = dict(case.prompt.config)
+        result = call_prompt_function(
+            path, fn, context, (case.evaluate_options or {}).get("timeoutMs")
+        )
+    elif fn is None:
         return run_script(path, context)
-    result = get_function(path, fn)(context)
+    else:
+        result = get_function(path, fn)(context)
     if isinstance(result, dict) and "prompt" in result:
         result = result["prompt"]
     if isinstance(result, str):
         return result
     if isinstance(result, dict | list):
         return json.dumps(result, ensure_ascii=False)
-    raise TypeError(f"prompt function must return a string or object, got {type(result).__name__}")
+    raise TypeError(f"prompt function must return a string or object, got {result!r}")
 
 
 def render_prompt(case: EvalCase, env: Mapping[str, str]) -> str:

@@ -122,3 +122,51 @@ def test_nunjucks_filters_compile_and_error_only_where_used(load: Loader) -> Non
     )
     assert cfg.warnings == [] and len(cfg.cases) == 2
     assert cfg.cases[0].nunjucks_filters["allcaps"].endswith("allcaps.js")
+
+
+JS_PROMPTS = {
+    "prompt_chat.js": "module.exports = function ({ vars, provider }) {\n"
+    "  return [{ role: 'system', content: 'Be ' + vars.tone },"
+    " { role: 'user', content: 'About ' + vars.topic + ' via ' + provider.id }];\n};\n",
+    "multi.js": "module.exports.first = (ctx) => 'first: ' + ctx.vars.topic;\n"
+    "module.exports.loops = () => { while (true) {} };\n",
+    "prompt.ts": "export default (ctx: any) => 'typed';\n",
+    "allcaps.js": "module.exports = function (s, suffix) { return s.toUpperCase() + (suffix || ''); };\n",
+}
+
+
+def test_javascript_prompt_functions_and_filters_run_in_the_executor(load: Loader) -> None:
+    from pytest_cfgateway.config.render import render_prompt
+
+    cfg = load(
+        "prompts:\n  - file://prompt_chat.js\n  - file://multi.js:first\n"
+        "  - 'Say {{ topic | allcaps(\"!\") }}'\n"
+        "providers: [echo]\nnunjucksFilters: {allcaps: ./allcaps.js}\n"
+        "tests: [{vars: {topic: tides, tone: brief}}]\n",
+        files=JS_PROMPTS,
+    )
+    assert [c.prompt.label for c in cfg.cases] == [
+        "prompt_chat.js",
+        "multi.js:first",
+        'Say {{ topic | allcaps("!") }}',
+    ]
+    chat, first, filtered = (render_prompt(c, {}) for c in cfg.cases)
+    assert '"content": "About tides via echo"' in chat and '"Be brief"' in chat
+    assert first == "first: tides"
+    assert filtered == "Say TIDES!"
+
+
+def test_a_hanging_or_typescript_prompt_function_errors_its_items_only(load: Loader) -> None:
+    from pytest_cfgateway.config.render import render_prompt
+
+    cfg = load(
+        "prompts: [file://multi.js:loops, file://prompt.ts, 'plain {{topic}}']\n"
+        "providers: [echo]\nevaluateOptions: {timeoutMs: 500}\ntests: [{vars: {topic: x}}]\n",
+        files=JS_PROMPTS,
+    )
+    loops, typed, plain = cfg.cases
+    with pytest.raises(ConfigError, match="multi.js:loops"):
+        render_prompt(loops, {})
+    with pytest.raises(ConfigError, match="TypeScript prompt functions"):
+        render_prompt(typed, {})
+    assert render_prompt(plain, {}) == "plain x"
