@@ -165,7 +165,7 @@ def test_a_hanging_or_typescript_prompt_function_errors_its_items_only(load: Loa
         files=JS_PROMPTS,
     )
     loops, typed, plain = cfg.cases
-    with pytest.raises(ConfigError, match="multi.js:loops"):
+    with pytest.raises(ConfigError, match=r"multi\.js:loops"):
         render_prompt(loops, {})
     with pytest.raises(ConfigError, match="TypeScript prompt functions"):
         render_prompt(typed, {})
