@@ -17,15 +17,11 @@ class ConfigCollectError(Exception):
     """A config that cannot be collected; rendered without a Python traceback."""
 
 
-class CfgatewayConfigWarning(pytest.PytestWarning):
-    """Something in a promptfoo config that pytest-cfgateway ignores or does not run."""
-
-
 class ConfigFile(pytest.File):
     """A promptfooconfig.yaml (or any config named with --cf-config / cf_config)."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from .config import ConfigError, load_config
+        from .config import ConfigError, ConfigWarning, load_config
 
         runtime = Runtime.get(self.config)
         assert runtime is not None
@@ -47,7 +43,7 @@ class ConfigFile(pytest.File):
         # apiKey literals, provider headers, config env values: scrubbed like env keys
         runtime.secrets.update(literal_secrets(loaded.raw))
         for message in loaded.warnings:
-            self.warn(CfgatewayConfigWarning(runtime.secrets.scrub_text(message)))
+            self.warn(ConfigWarning(runtime.secrets.scrub_text(message)))
         for case in loaded.cases:
             problem = _provider_problem(case.provider, adapters)
             if problem:

@@ -47,7 +47,7 @@ def prepare_case(item: CaseItem) -> None:
     if _PREPARED in item.stash:  # rendered already by the scheduler
         return
     try:
-        item.stash[_PREPARED] = render_case(item.case, runtime.env)
+        item.stash[_PREPARED] = render_case(item.case, runtime.env, _registers(item))
     except (ConfigError, ValueError, OSError) as exc:
         raise CaseError(
             runtime.secrets.scrub_text(f"{item.nodeid}: cannot render the prompt: {exc}")
@@ -72,16 +72,40 @@ def _transform_vars(code: Any, variables: dict[str, Any], case: EvalCase) -> dic
     return {**variables, **result}
 
 
+_REGISTERS = pytest.StashKey[dict[str, Any]]()
+
+
+def _registers(item: CaseItem) -> dict[str, Any] | None:
+    """promptfoo's registers: outputs stored by ``storeOutputAs`` for later tests' vars,
+    shared by the items of one config file (in this process)."""
+    if not item.case.register_names or item.parent is None:
+        return None
+    return item.parent.stash.setdefault(_REGISTERS, {})
+
+
 def remember_render(item: pytest.Item, prepared: _Prepared) -> None:
     """Keep a render made ahead of time (by the scheduler) for the item's setup."""
     item.stash[_PREPARED] = prepared
 
 
-def render_case(case: EvalCase, env: Mapping[str, str]) -> _Prepared:
+def render_case(
+    case: EvalCase, env: Mapping[str, str], registers: Mapping[str, Any] | None = None
+) -> _Prepared:
     """Resolve vars and render the prompt (and, for gateway providers, the chat messages)."""
     from .config import parse_chat, render_prompt, resolve_vars
 
     variables = resolve_vars(case)
+    if case.register_names:
+        from .config import missing_registers
+
+        missing = missing_registers(case, registers or {})
+        if missing:
+            raise ValueError(
+                f"storeOutputAs {', '.join(map(repr, missing))} has no value yet: the test that "
+                "stores it has not run in this process (select it too; under xdist use "
+                "--dist loadfile so one worker runs the whole config)"
+            )
+        variables = {**variables, **(registers or {})}  # registers win, as in promptfoo
     transform_vars = (case.options or {}).get("transformVars")
     if transform_vars:
         variables = _transform_vars(transform_vars, variables, case)
@@ -193,6 +217,10 @@ def run_case(item: CaseItem, snapshot: Any) -> None:
         raise CaseError(f"{case.provider.label}: {result.reason}") from None
 
     result.output = output if isinstance(output, str) else str(output)
+    stored_as = (case.options or {}).get("storeOutputAs")
+    registers = _registers(item)
+    if stored_as and output and registers is not None:
+        registers[str(stored_as)] = output
     result.score = grading.score
     result.reason = grading.reason
     result.grading = grading
@@ -291,6 +319,15 @@ class _Evaluator:
             threshold=case.threshold,
             transform=case.options.get("transform"),
         )
+        if case.options.get("assertScoringFunction"):
+            from .assertions.scoring_function import apply_scoring_function
+
+            grading = await apply_scoring_function(
+                grading,
+                case.options["assertScoringFunction"],
+                threshold=case.threshold,
+                timeout_ms=(case.evaluate_options or {}).get("timeoutMs"),
+            )
         return completion, output, grading
 
     async def row(

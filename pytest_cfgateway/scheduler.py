@@ -117,6 +117,8 @@ class Prefetcher:
         case = item.case
         if case.provider.route != "gateway" or case.provider_output is not None:
             return None
+        if case.register_names:  # its prompt may use outputs of items that have not run yet
+            return None
         runtime = self._runtime
         try:
             prepared = render_case(case, runtime.env)

@@ -98,3 +98,6 @@ class EvalCase:
     source_path: Path | None = None
     #: the config's ``nunjucksFilters``: filter name -> absolute path of its JavaScript file
     nunjucks_filters: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: every ``options.storeOutputAs`` name of the config -> index of the first test storing
+    #: it: outputs earlier items store for later items' vars (promptfoo's registers)
+    register_names: dict[str, int] = dataclasses.field(default_factory=dict)

@@ -212,6 +212,13 @@ def load_config(
             providers_ctx=ctx.at(providers_key),
         )
     )
+    registers: dict[str, int] = {}
+    for c in cases:
+        if c.options.get("storeOutputAs"):
+            name = str(c.options["storeOutputAs"])
+            registers[name] = min(registers.get(name, c.test_index), c.test_index)
+    if registers:
+        cases = [dataclasses.replace(c, register_names=dict(registers)) for c in cases]
     if session.nunjucks_filters:
         cases = [
             dataclasses.replace(c, nunjucks_filters=dict(session.nunjucks_filters)) for c in cases

@@ -518,6 +518,20 @@ def _referenced_names(source: str) -> set[str]:
         return {"\0invalid"}
 
 
+def missing_registers(case: EvalCase, registers: Mapping[str, Any]) -> list[str]:
+    """``storeOutputAs`` names ``case`` uses (in its prompt or vars) that an earlier test
+    stores but that hold no value yet (its item has not run in this process)."""
+    used = _referenced_names(case.prompt.raw)
+    for value in case.vars.values():
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            used |= _referenced_names(value)
+    return sorted(
+        name
+        for name, first in case.register_names.items()
+        if name in used and first < case.test_index and name not in registers
+    )
+
+
 def render_vars_in_vars(
     vars: Mapping[str, Any], env: Mapping[str, str], passes: int = 3
 ) -> dict[str, Any]:

@@ -410,11 +410,6 @@ def parse_test(
             raise ctx.at(key).error(f"a {what} has no 'description'", "remove it")
         if key not in TEST_KEYS:
             session.unknown_key(ctx, key, what, TEST_KEYS)
-    if "assertScoringFunction" in item:
-        raise ctx.at("assertScoringFunction").error(
-            "'assertScoringFunction' is not supported by pytest-cfgateway yet",
-            "remove it; use 'threshold', 'weight' and 'metric' to shape the score",
-        )
     t = TestDef(ctx=ctx)
     if "description" in item and item["description"] is not None:
         desc = item["description"]
@@ -427,6 +422,14 @@ def parse_test(
         t.asserts = list(parse_assertions(item["assert"], ctx.at("assert"), session, extra_types))
     if "options" in item:
         t.options = _parse_options(item["options"], ctx.at("options"))
+    if item.get("assertScoringFunction") is not None:
+        # carried in options so that a test's own one wins over defaultTest's, as in promptfoo
+        t.options = {
+            **t.options,
+            "assertScoringFunction": _scoring_function(
+                item["assertScoringFunction"], ctx.at("assertScoringFunction"), session
+            ),
+        }
     if "threshold" in item and item["threshold"] is not None:
         thr = item["threshold"]
         if isinstance(thr, bool) or not isinstance(thr, int | float) or thr != thr:
@@ -474,6 +477,23 @@ def _string_list(value: Any, ctx: Ctx, key: str) -> list[str]:
     )
 
 
+def _scoring_function(value: Any, ctx: Ctx, session: Session) -> str:
+    """``assertScoringFunction: file://score.js[:fn]`` -> ``/abs/score.js[:fn]``."""
+    if not isinstance(value, str) or not value.startswith("file://"):
+        raise ctx.error(
+            "'assertScoringFunction' must be a file://path.js or file://path.py[:function]",
+            "write e.g. 'assertScoringFunction: file://scoring.py:calculate_score'",
+        )
+    path_text, fn = split_function(strip_file_prefix(value))
+    path = session.require_file(path_text, ctx, "scoring function file")
+    if path.suffix.lower() != ".py" and path.suffix.lower() not in JS_EXTENSIONS:
+        raise ctx.error(
+            f"scoring function file {path.name!r} must be JavaScript or Python",
+            "use a .js or .py file",
+        )
+    return path.resolve().as_posix() + (f":{fn}" if fn else "")
+
+
 def _parse_options(value: Any, ctx: Ctx) -> dict[str, Any]:
     if value is None:
         return {}
@@ -502,10 +522,11 @@ def _parse_options(value: Any, ctx: Ctx) -> dict[str, Any]:
             "options.provider (the grader) must be a provider id or an object",
             "write e.g. 'provider: openai:gpt-4o-mini'",
         )
-    if "storeOutputAs" in value:
+    stored = value.get("storeOutputAs")
+    if stored is not None and not (isinstance(stored, str) and stored.isidentifier()):
         raise ctx.at("storeOutputAs").error(
-            "'storeOutputAs' (passing outputs between tests) is not supported by pytest-cfgateway",
-            "remove it; every item runs independently",
+            f"'storeOutputAs' must be a variable name, got {stored!r}",
+            "write e.g. 'storeOutputAs: first_answer' and use {{ first_answer }} in later tests",
         )
     return dict(value)
 
