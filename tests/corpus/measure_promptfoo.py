@@ -42,8 +42,9 @@ def _echo(entry: Any, base: Path) -> list[Any]:
             body["id"] = key
             entry = body
         out: dict[str, Any] = {"id": "echo", "label": entry.get("label") or entry.get("id")}
-        if "prompts" in entry:
-            out["prompts"] = entry["prompts"]
+        for key in ("prompts", "config"):  # the filter, and what keeps entries distinct
+            if key in entry:
+                out[key] = entry[key]
         return [out]
     return [entry]
 
