@@ -16,7 +16,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .emulator import Emulator
-    from .fixtures import BoundGateway
+    from .run.fixtures import BoundGateway
 
 _OPTIONS: list[tuple[str, dict[str, Any]]] = [
     (
@@ -125,6 +125,34 @@ _OPTIONS: list[tuple[str, dict[str, Any]]] = [
             help="Write results (.json promptfoo v3 shape, .jsonl, .csv, .html); repeatable.",
         ),
     ),
+    (
+        "--cf-feedback",
+        dict(
+            action="store_true",
+            default=None,
+            help="Write each judged item's verdict (feedback +1/-1, score, metadata) onto the "
+            "gateway log entries of its live calls through Cloudflare's Logs API "
+            "(default: ini cf_feedback). Needs an API token with AI Gateway Edit.",
+        ),
+    ),
+    (
+        "--cf-api-url",
+        dict(
+            default=None,
+            metavar="URL",
+            help="Cloudflare API base URL for --cf-feedback (default env CF_API_URL, "
+            "else https://api.cloudflare.com/client/v4).",
+        ),
+    ),
+    (
+        "--cf-api-token-env",
+        dict(
+            default=None,
+            metavar="NAME",
+            help="Env var holding the Cloudflare API token for --cf-feedback (default "
+            "CLOUDFLARE_API_TOKEN). Its value is treated as a secret.",
+        ),
+    ),
 ]
 
 _INI: list[tuple[str, str, Literal["linelist", "bool", "string"], Any]] = [
@@ -136,16 +164,15 @@ _INI: list[tuple[str, str, Literal["linelist", "bool", "string"], Any]] = [
         False,
     ),
     ("cf_grader", "default grader provider for model-graded assertions", "string", ""),
+    ("cf_feedback", "write eval verdicts onto the gateway's log entries", "bool", False),
 ]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    from . import _feedback
-
     group = parser.getgroup("cfgateway", "LLM evals through Cloudflare AI Gateway")
-    for name, kwargs in _OPTIONS + _feedback.OPTIONS:
+    for name, kwargs in _OPTIONS:
         group.addoption(name, dest=name[2:].replace("-", "_"), **kwargs)
-    for name, help_, type_, default in _INI + _feedback.INI:
+    for name, help_, type_, default in _INI:
         parser.addini(name, help_, type=type_, default=default)
 
 
@@ -164,11 +191,16 @@ def pytest_configure(config: pytest.Config) -> None:
         "cf_gateway(provider=None, cache_ttl=None, metadata=None, **options): defaults for "
         "the cf_gateway fixture in this test.",
     )
-    from ._feedback import Feedback
-    from ._runtime import Runtime
+    from .run.state import RunState
+    from .run.targets import select_configs
 
-    Runtime.install(config)
-    Feedback.install(config, Runtime.get(config))
+    state = RunState.install(config)
+    select_configs(config, state.settings)
+    if _feedback_on(config):
+        from .run.feedback import Feedback
+
+        Feedback.install(config, state)
+    config.pluginmanager.register(_Records(config), "cfgateway-records")
     if config.pluginmanager.hasplugin("syrupy"):
         from .snapshots._options import configure_syrupy
 
@@ -176,18 +208,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    from ._runtime import Runtime
+    from .run.state import RunState
 
-    Runtime.uninstall(config)
+    RunState.uninstall(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    from ._runtime import Runtime
+    from .run.state import RunState
+    from .run.targets import is_config
 
-    runtime = Runtime.get(parent.config)
-    if runtime is None or not runtime.wants(file_path):
+    state = RunState.get(parent.config)
+    if state is None or not is_config(parent.config, state.settings, file_path):
         return None
-    from .collect import ConfigFile
+    from .run.items import ConfigFile
 
     return ConfigFile.from_parent(parent, path=file_path)
 
@@ -201,59 +234,69 @@ def pytest_cfgateway_register_providers(register: Any) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Any:
-    from ._runtime import Runtime
+    from .run.schedule import Prefetcher
+    from .run.state import RunState
 
-    runtime = Runtime.get(session.config)
-    if runtime is not None and not session.config.option.collectonly:
-        runtime.started_at = time.monotonic()
-        if not runtime.prefetcher.on_xdist_worker():  # workers look ahead item by item
-            runtime.prefetcher.start(session.items)
+    state = RunState.get(session.config)
+    prefetcher = None
+    if state is not None and not session.config.option.collectonly:
+        state.started_at = time.monotonic()
+        from .run.prewarm import prewarm_user_code
+
+        prewarm_user_code(session.items)
+        prefetcher = Prefetcher.install(state)
+        if not prefetcher.on_xdist_worker():  # workers look ahead item by item
+            prefetcher.start(session.items)
         tr = session.config.pluginmanager.get_plugin("terminalreporter")
-        if runtime.prefetcher.scheduled and tr is not None and session.config.get_verbosity() >= 0:
+        if prefetcher.scheduled and tr is not None and session.config.get_verbosity() >= 0:
             tr.write_line(
-                f"cfgateway: {runtime.prefetcher.scheduled} gateway calls started, up to "
-                f"{runtime.settings.concurrency} in flight; items report as their answers arrive"
+                f"cfgateway: {prefetcher.scheduled} gateway calls started, up to "
+                f"{state.settings.concurrency} in flight; items report as their answers arrive"
             )
     try:
         return (yield)
     finally:
-        if runtime is not None:
-            runtime.prefetcher.cancel()
+        if prefetcher is not None:
+            prefetcher.cancel()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    from ._runtime import Runtime
+    from .run.schedule import Prefetcher
 
-    runtime = Runtime.get(item.config)
-    if runtime is not None and runtime.prefetcher.on_xdist_worker():
-        runtime.prefetcher.lookahead(item.session, item)
+    prefetcher = Prefetcher.of(item.config)
+    if prefetcher is not None and prefetcher.on_xdist_worker():
+        prefetcher.lookahead(item.session, item)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    if call.when == "setup" and call.excinfo is not None:
+        from .run.errors import CaseError
+
+        if call.excinfo.errisinstance(CaseError):
+            # a render error: pytest reports setup errors with a traceback (not through
+            # repr_failure); the message names the file, key and fix, which is all that helps
+            report.longrepr = str(call.excinfo.value)
     if call.when == "call" and call.excinfo is not None:
-        from .runner import CaseError
+        from .run.errors import CaseError
 
         if call.excinfo.errisinstance(CaseError):
             # The case could not be judged (bad assertion config found at render time, a
             # gateway error): promptfoo calls that an ERROR, pytest shows it as E.
             report.when = "setup"
-    if call.when == "setup" and not report.passed:
-        from ._runtime import Runtime
-
-        runtime = Runtime.get(item.config)
-        if runtime is not None:
-            runtime.note_setup_outcome(item, report)
     if call.when == "call" and report.failed:
         # lets the cf_gateway fixture keep partial recordings of a failed test
         item._cf_call_failed = True  # type: ignore[attr-defined]
-    if call.when == "call":
-        from ._feedback import after_test
+    if call.when == "call" and _feedback_on(item.config):
+        from .run.feedback import after_test
 
         after_test(item, report)  # --cf-feedback for cf_gateway tests (verdict = outcome)
     _scrub(item.config, report)
+    from .run.outcome import attach_record
+
+    attach_record(item, call.when, report)
     return report
 
 
@@ -268,50 +311,77 @@ def _scrub(config: pytest.Config, report: Any) -> None:
     """No secret (nor a piece of one) in a report's traceback, locals or captured output."""
     if report.longrepr is None and not report.sections:
         return
-    from ._runtime import Runtime
+    from .run.state import RunState
 
-    runtime = Runtime.get(config)
-    if runtime is not None:
+    state = RunState.get(config)
+    if state is not None:
         from ._scrub import scrub_report
 
-        scrub_report(report, runtime.report_secrets())
+        scrub_report(report, state.report_secrets())
+
+
+class _Records:
+    """Keeps the result records of the reports this process sees (a plugin object, because
+    ``pytest_runtest_logreport`` is not given the config)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if getattr(report, "cfgateway", None) is not None:
+            from .run.outcome import collect_record
+
+            collect_record(self._config, report)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    from ._runtime import Runtime
+    from .run.outcome import summarise
 
-    runtime = Runtime.get(config)
-    if runtime is not None:
-        runtime.report(terminalreporter)
-    from ._feedback import Feedback
-
-    feedback = Feedback.get(config)
+    summarise(config, terminalreporter)
+    feedback = _feedback_of(config)
     for line in feedback.summary_lines(config.get_verbosity() > 0) if feedback else []:
         terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from ._runtime import Runtime
+    from .run.outcome import finish_feedback, write_files
 
-    runtime = Runtime.get(session.config)
-    if runtime is not None:
-        from ._feedback import Feedback
+    if _feedback_on(session.config):  # waits for this process's PATCHes (workers: before
+        finish_feedback(session.config)  # they report that they finished)
+    write_files(session.config)
 
-        feedback = Feedback.get(session.config)
-        if feedback is not None:  # waits for this process's PATCHes (workers: before finishing)
-            feedback.finish(session.config, runtime.results)
-        runtime.write_outputs(session)
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: hand each worker the run's ledger (budgets, claims, 429 pauses)."""
+    from .run.state import RunState
+
+    state = RunState.get(node.config)
+    if state is not None:
+        state.budget.hand_to(node.workerinput)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: a worker's --cf-feedback outcome (sent in its workeroutput)."""
-    from ._feedback import WORKER_KEY, Feedback
-
-    feedback = Feedback.get(node.config)
-    data = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+    feedback = _feedback_of(node.config)
+    data = getattr(node, "workeroutput", {}).get("cfgateway_feedback")
     if feedback is not None and data is not None:
         feedback.merge_worker(data)
+
+
+def _feedback_on(config: pytest.Config) -> bool:
+    """--cf-feedback / cf_feedback, checked without importing the feature."""
+    ini = config.getini("cf_feedback")
+    return bool(config.option.cf_feedback) or ini is True or str(ini).lower() in ("1", "true")
+
+
+def _feedback_of(config: pytest.Config) -> Any:
+    if not _feedback_on(config):
+        return None
+    from .run.feedback import Feedback
+
+    return Feedback.get(config)
 
 
 # fixtures ------------------------------------------------------------------------------
@@ -321,7 +391,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 def cf_gateway(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[BoundGateway]:
     """A `Gateway` bound to this test and ``--cf-mode``: calls are recorded/replayed per test
     (by request fingerprint and its nth occurrence) in the test's syrupy snapshot."""
-    from .fixtures import gateway_for_test
+    from .run.fixtures import gateway_for_test
 
     yield from gateway_for_test(request, snapshot)
 
@@ -331,7 +401,7 @@ def cf_assert(request: pytest.FixtureRequest, cf_gateway: BoundGateway) -> Any:
     """``cf_assert(output, type, value=None, *, vars=None, prompt=None, **options)``: run any
     promptfoo assertion; raise AssertionError with the reason, or return the GradingResult
     with ``raise_on_fail=False``. Model-graded types go through ``cf_gateway``."""
-    from .fixtures import make_cf_assert
+    from .run.fixtures import make_cf_assert
 
     return make_cf_assert(request, cf_gateway)
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# httpx >= 0.29 imports httpcore on first use. If that first use is inside an in-process
+# pytester session, pytester drops httpcore from sys.modules afterwards; the re-imported
+# httpcore then raises exception classes httpx no longer maps (a bare httpcore.ConnectError
+# instead of httpx.ConnectError). Importing it here keeps one httpcore for the whole run.
+import httpcore  # noqa: F401
 import pytest
 
 

@@ -85,6 +85,9 @@ class AssertionContext:
     #: ``(status, response text)``. The plugin passes one bound to the item's snapshot
     #: recorder (recorded like grader calls; replay never connects); None: a direct POST.
     webhook: WebhookPoster | None = None
+    #: time limit (seconds) of each piece of user code: ``evaluateOptions.timeoutMs``, or
+    #: None for the user-code executor's default
+    timeout_s: float | None = None
 
 
 WebhookPoster = Callable[[str, Any], Awaitable[tuple[int, str]]]

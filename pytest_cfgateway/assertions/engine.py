@@ -29,7 +29,9 @@ from typing import Any
 
 import yaml
 
+from .. import usercode
 from ..config.cases import AssertionSpec
+from ..usercode import JsSpecial, UserCodeRaised
 from .base import (
     AssertionCall,
     AssertionConfigError,
@@ -44,7 +46,6 @@ from .scripts import (
     SCRIPT_TYPES,
     JsError,
     ScriptResultError,
-    apply_transform,
     call_maybe_async,
     is_file_ref,
     normalize_script_result,
@@ -54,6 +55,7 @@ from .scripts import (
     run_python_value,
     script_context,
 )
+from .transforms import apply_transform
 
 #: promptfoo's PROMPTFOO_ASSERTIONS_MAX_CONCURRENCY default.
 MAX_CONCURRENT_ASSERTIONS = 3
@@ -122,7 +124,9 @@ def load_value_file(path: Path) -> Any:
 
 def _check_script_value(result: Any, spec: AssertionSpec, ref: str) -> Any:
     kind: str | None = None
-    if callable(result):
+    if isinstance(result, JsSpecial):
+        kind = result.kind
+    elif callable(result):
         kind = "a function"
     elif isinstance(result, bool):
         kind = "a boolean"
@@ -155,17 +159,19 @@ async def resolve_value(
                 result = await run_python_value(
                     value, output, context, spec, default_fn="get_assert"
                 )
-            except AssertionConfigError:
-                raise
-            except Exception as exc:
+            except UserCodeRaised as exc:
                 raise _ValueScriptFailed(
-                    f"Python value script {value} failed: {type(exc).__name__}: {exc}"
+                    f"Python value script {value} failed: {exc.type_name}: {exc.message}"
                 ) from exc
             return _check_script_value(result, spec, value)
         if suffix in JS_SUFFIXES:
             try:
-                result = run_js(
-                    value, output, script_context(context, spec), base_dir=context.base_dir
+                result = await run_js(
+                    value,
+                    output,
+                    script_context(context, spec),
+                    base_dir=context.base_dir,
+                    timeout=context.timeout_s,
                 )
             except JsError as exc:
                 raise _ValueScriptFailed(f"JavaScript value script {value} failed: {exc}") from exc
@@ -225,6 +231,17 @@ async def run_assertion(
     registry: AssertionRegistry,
 ) -> GradingResult:
     """Grade ``output`` against one assertion (an ``assert-set`` grades its members)."""
+    with usercode.limited(context.timeout_s):  # user regexes in handlers stop at the limit
+        return await _run_assertion(output, spec, context, registry=registry)
+
+
+async def _run_assertion(
+    output: Any,
+    spec: AssertionSpec,
+    context: AssertionContext,
+    *,
+    registry: AssertionRegistry,
+) -> GradingResult:
     type_name = spec.type
     if not isinstance(type_name, str) or not type_name:
         raise AssertionConfigError(

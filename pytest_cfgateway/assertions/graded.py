@@ -46,7 +46,8 @@ from .base import (
     ProviderRef,
 )
 from .scoring import format_number
-from .scripts import apply_transform, is_file_ref, parse_file_ref, resolve_path
+from .scripts import is_file_ref, parse_file_ref, resolve_path
+from .transforms import apply_transform
 
 DEFAULT_GRADER = "openai:gpt-5.2"
 DEFAULT_EMBEDDING = "openai:text-embedding-3-large"

@@ -1,4 +1,12 @@
-"""Run promptfoo ``regex`` values (JavaScript ``new RegExp(source)``, no flags) with ``re``.
+"""Run promptfoo ``regex`` values (JavaScript ``new RegExp(source)``, no flags), bounded in time.
+
+Patterns are compiled with the ``regex`` package (``VERSION0``, which reads ``re`` syntax) for
+its matching time limit: a pattern such as ``^(a|a)+$`` on a long near-match backtracks for
+ever, and no other engine here could be stopped. `BoundedPattern.search` gives up after the
+context's user-code limit (``evaluateOptions.timeoutMs``, else the executor's default; see
+`pytest_cfgateway.usercode.current_limit`) with `usercode.UserCodeTimeout` naming the
+pattern, which makes the item an error. The ``regex`` package checks its clock between
+steps, so the stop comes late on a loaded machine (seen: up to a few times the limit).
 
 promptfoo builds ``new RegExp(value)`` and calls ``.test(output)``: a search anywhere, no
 flags (``/pattern/i`` literal syntax is *not* special: it matches the text ``/pattern/i``).
@@ -31,6 +39,11 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
+
+import regex
+
+from .. import usercode
 
 # JavaScript's \s: WhiteSpace + LineTerminator code points (ECMA-262).
 _JS_SPACE = (
@@ -147,7 +160,31 @@ def _escape(source: str, i: int, in_class: bool) -> tuple[str, int]:
     return re.escape(nxt), i + 2
 
 
+class BoundedPattern:
+    """A compiled JavaScript regex whose `search` stops at the context's time limit."""
+
+    def __init__(self, source: str, compiled: Any) -> None:
+        self.source = source
+        self.pattern: Any = compiled
+
+    def search(self, text: str) -> Any:
+        """The first match anywhere in ``text`` (a ``regex`` match object) or None."""
+        limit = usercode.current_limit()
+        try:
+            return self.pattern.search(text, timeout=limit)
+        except TimeoutError:
+            raise usercode.UserCodeTimeout(
+                f"regex {self.source!r}",
+                f"did not finish matching {len(text)} characters within "
+                f"{limit * 1000:.0f} ms (catastrophic backtracking?)",
+            ) from None
+
+
 @functools.lru_cache(maxsize=256)
-def compile_js_regex(source: str) -> re.Pattern[str]:
+def compile_js_regex(source: str) -> BoundedPattern:
     """Compile a JavaScript RegExp source for ``.search``; raises ``re.error`` when invalid."""
-    return re.compile(translate_js_regex(source), re.ASCII)
+    try:
+        compiled = regex.compile(translate_js_regex(source), regex.ASCII | regex.VERSION0)
+    except regex.error as exc:
+        raise re.error(str(exc)) from None
+    return BoundedPattern(source, compiled)

@@ -1,5 +1,5 @@
-"""Assertions on the provider's answer metadata: latency, cost, perplexity, perplexity-score,
-finish-reason.
+"""Assertions on the provider's answer metadata: latency, ttft, cost, perplexity,
+perplexity-score, finish-reason.
 
 They read ``context.completion`` (the `Completion` of the graded call).
 
@@ -9,13 +9,18 @@ They read ``context.completion`` (the `Completion` of the graded call).
   no meaningful latency: that is an error, like promptfoo's ``--no-cache`` message. A missing
   cost (no known price) is a *failure* with a reason, never counted as $0, and ``not-cost``
   does not turn it into a pass.
+- ``ttft`` (pytest-cfgateway's extension; promptfoo 0.123.1 has no such type): the time to
+  first token of a streamed call (``stream: true``) in ms is at most ``threshold``; same
+  metric-only and ``not-`` rules as ``latency``. A call that was not streamed has no time to
+  first token: a config error naming the fix.
 - ``perplexity``: ``exp(-mean(logprobs)) <= threshold`` (no threshold: always passes);
   ``perplexity-score``: ``1 / (1 + perplexity) >= threshold`` (score is that ratio,
   ``1 - ratio`` under ``not-``). Both need logprobs from the provider.
 - ``finish-reason``: compares provider finish reasons after promptfoo's normalisation
   (``end_turn``/``stop_sequence`` -> ``stop``, ``max_tokens`` -> ``length``,
   ``tool_use``/``function_call`` -> ``tool_calls``, ``refusal`` -> ``content_filter``...),
-  case-insensitively.
+  case-insensitively. When the provider gave no reason the plain form fails and ``not-``
+  passes (promptfoo 0.123.1).
 """
 
 from __future__ import annotations
@@ -74,8 +79,14 @@ def _at_most(call: AssertionCall, within: bool, measured: str, threshold: str) -
 
 
 def handle_latency(call: AssertionCall) -> GradingResult:
-    """``latency``: the call's latency in ms is at most ``threshold``."""
-    completion = _completion(call, "latency")
+    """``latency``: the call's latency in ms is at most ``threshold``. A test's fixed
+    ``providerOutput`` (no call, no completion) took 0 ms, as in promptfoo."""
+    completion = call.context.completion
+    if completion is None:
+        threshold = _threshold(call)
+        if threshold is None:
+            return _metric_only(call, "Latency", 0.0)
+        return _at_most(call, threshold >= 0.0, "Latency 0ms", f"{fmt_num(threshold)}ms")
     if completion.cached:
         raise AssertionConfigError(
             "Latency assertion does not support cached results: the gateway served this answer "
@@ -91,10 +102,35 @@ def handle_latency(call: AssertionCall) -> GradingResult:
     )
 
 
-def handle_cost(call: AssertionCall) -> GradingResult:
-    """``cost``: the call's cost in USD is at most ``threshold``."""
-    completion = _completion(call, "cost")
+def handle_ttft(call: AssertionCall) -> GradingResult:
+    """``ttft``: the streamed call's time to first token in ms is at most ``threshold``."""
+    completion = _completion(call, "time to first token")
+    if completion.ttft_ms is None:
+        fix = (
+            "use a gateway provider with `stream: true`"
+            if completion.provider == "echo"
+            else "set `stream: true` in this provider's config (or use `latency`)"
+        )
+        raise AssertionConfigError(
+            f"TTFT assertion needs a streamed answer, but {completion.provider}:"
+            f"{completion.model} was not streamed, so it has no time to first token. Fix: {fix}."
+        )
+    ttft = float(completion.ttft_ms)
     threshold = _threshold(call)
+    if threshold is None:
+        return _metric_only(call, "TTFT", ttft)
+    return _at_most(call, ttft <= threshold, f"TTFT {fmt_num(ttft)}ms", f"{fmt_num(threshold)}ms")
+
+
+def handle_cost(call: AssertionCall) -> GradingResult:
+    """``cost``: the call's cost in USD is at most ``threshold``. A test's fixed
+    ``providerOutput`` (no call, no completion) cost $0, as in promptfoo."""
+    completion = call.context.completion
+    threshold = _threshold(call)
+    if completion is None:
+        if threshold is None:
+            return _metric_only(call, "Cost", 0.0)
+        return _at_most(call, threshold >= 0.0, "Cost 0", fmt_num(threshold))
     if completion.cost is None:
         if threshold is None:
             _metric_only(call, "Cost", 0.0)  # surfaces config errors first
@@ -202,8 +238,13 @@ def handle_finish_reason(call: AssertionCall) -> GradingResult:
         )
     completion = call.context.completion
     actual = normalize_finish_reason(completion.finish_reason if completion else None)
-    if actual is None:
-        return failure("Provider did not supply stop/finish reason")
+    if actual is None:  # as in promptfoo: plain fails, not- passes
+        return binary(
+            call,
+            False,
+            "Provider did not supply stop/finish reason",
+            "Provider did not supply stop/finish reason",
+        )
     expected = normalize_finish_reason(value)
     raw = completion.finish_reason if completion else None
     return binary(
@@ -216,6 +257,7 @@ def handle_finish_reason(call: AssertionCall) -> GradingResult:
 
 HANDLERS: dict[str, BuiltinHandler] = {
     "latency": handle_latency,
+    "ttft": handle_ttft,
     "cost": handle_cost,
     "perplexity": handle_perplexity,
     "perplexity-score": handle_perplexity_score,

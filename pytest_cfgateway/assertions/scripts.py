@@ -1,75 +1,63 @@
-"""Script assertions (``python``, ``javascript``), transforms, and the script return contract.
+"""Script assertions (``python``, ``javascript``) and the script return contract.
 
-**Python runs in-process**, in the interpreter running pytest (no subprocess, no worker
-pool): inline code and ``file://x.py:fn`` functions are ordinary Python called with
-``(output, context)``. They can import whatever the test environment has, and a blocking
-function blocks the event loop while it runs, as any test code would.
+**Where code runs**: every script runs in the user-code executor
+(`pytest_cfgateway.usercode`), a pool of warm worker processes, never in the pytest
+process: ``evaluateOptions.timeoutMs`` (else the executor's default) really stops it, and
+``sys.exit``, ``os._exit`` or a crash cannot end the session (such an item is an error
+naming the code). Scripts receive JSON-like copies of ``output`` and ``context``.
 
 Inline Python: a single line is an expression (``return <expr>`` is implied); several lines
 are the body of ``def main(output, context)`` and must ``return``. ``json``, ``re`` and
 ``math`` are pre-imported. ``file://path.py`` calls ``get_assert`` (``file://path.py:fn``
 calls ``fn``); relative paths resolve against the config's directory.
 
-**JavaScript** runs in an embedded QuickJS engine from the optional ``dukpy>=0.6`` package
-(extra ``pytest-cfgateway[js]``): promptfoo's inline rules (one line gets ``return``; a
-``const/let/var`` line gets ``return`` before its last statement; several lines are a
-function body) and ``file://x.js[:fn]`` CommonJS or ES modules. There is no Node: ``require``
-reaches only plain ``.js`` files, not npm packages. Without the engine every ``javascript``
-assertion raises `AssertionSkipped` naming the fix (install the extra, or use ``python``).
+**JavaScript** runs in QuickJS (``dukpy>=0.6``, a dependency): promptfoo's inline rules (one
+line gets ``return``; a ``const/let/var`` line gets ``return`` before its last statement;
+several lines are a function body) and ``file://x.js[:fn]`` CommonJS or ES modules. There is
+no Node: ``require`` reaches only plain ``.js`` files, not npm packages. As in promptfoo, a
+``javascript`` assertion must return a boolean, a number or a GradingResult object; a value
+JSON cannot carry is named as JavaScript prints it (``Infinity``, ``undefined``).
 
-**Transforms** (test ``options.transform``, assertion ``transform``/``contextTransform``) are
-Python here, where promptfoo's are JavaScript: an expression over ``output`` and
-``context`` (``json.loads(output)["answer"]``), a function body, or ``file://x.py:fn``
-(default ``get_transform``). A transform that looks like JavaScript fails with an error
-saying so. ``file://x.js`` transforms run in the JavaScript engine.
+Transforms live in `transforms` (JavaScript by default, ``python:`` marks Python).
 
 Return contract (promptfoo's): ``bool`` -> pass/fail, score 1/0; a finite number -> the
 score (not clamped), pass when ``n > 0``, or ``n >= threshold`` when the assertion has one;
 a dict or `GradingResult` with ``pass``, ``score``, ``reason``, ``named_scores`` (snake or
-camel case; ``score`` defaults to 1/0 of ``pass``) -- a ``threshold`` also fails it when
-``score < threshold``; the strings ``"true"``/``"false"``, a JSON object string or a numeric
-string are parsed. Anything else is an error. ``not-`` flips ``pass``; numbers keep their
-score. An exception fails the assertion with ``"Python code execution failed: ..."``.
+camel case) -- from a python/javascript script all of ``pass`` (boolean), ``score`` (number)
+and ``reason`` (string) are required, as promptfoo 0.123.1's ``isGradingResult`` requires
+them (a plugin's custom assertion may leave ``score``, defaulting to 1/0 of ``pass``, and
+``reason`` out); a ``threshold`` also fails it when ``score < threshold``; for Python, the
+strings ``"true"``/``"false"``, a JSON object string or a numeric string are parsed.
+Anything else is an error. ``not-`` flips ``pass``; numbers keep their score. An exception
+fails the assertion with ``"Python code execution failed: ..."``; a time-out, an exit or a
+crash is an item error.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
-import importlib
-import importlib.util
 import inspect
 import json
 import math
 import numbers
 import re
-import sys
 import textwrap
-import threading
-import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import usercode
 from .base import (
     AssertionCall,
     AssertionConfigError,
     AssertionContext,
-    AssertionSkipped,
     BuiltinHandler,
     GradingResult,
 )
 from .scoring import format_number
 
 PASSED = "Assertion passed"
-
-JS_ENGINE_HINT = (
-    "javascript assertions need the optional embedded JavaScript engine: "
-    "pip install 'pytest-cfgateway[js]' (installs dukpy>=0.6, a QuickJS build). "
-    "Alternatively rewrite the check as a `python` assertion: it takes the same "
-    "(output, context) arguments and return values."
-)
 
 SCRIPT_TYPES = frozenset({"python", "javascript"})
 PYTHON_SUFFIXES = (".py",)
@@ -213,13 +201,13 @@ def normalize_script_result(
                 ) from exc
             if not isinstance(parsed, dict):
                 raise ScriptResultError(_contract_message(source, result))
-            return _from_object(parsed, inverse, threshold, source)
+            return _from_object(parsed, inverse, threshold, source, strict=_strict(source))
         match = re.match(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", result)
         if not match:
             raise ScriptResultError(_contract_message(source, result))
         return _from_number(float(match.group(0)), inverse, threshold, source, code)
     if isinstance(result, Mapping):
-        return _from_object(dict(result), inverse, threshold, source)
+        return _from_object(dict(result), inverse, threshold, source, strict=_strict(source))
     if isinstance(result, numbers.Real):
         value = float(result)
         if not math.isfinite(value):
@@ -229,7 +217,9 @@ def normalize_script_result(
             )
         return _from_number(value, inverse, threshold, source, code)
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return _from_object(dataclasses.asdict(result), inverse, threshold, source)
+        return _from_object(
+            dataclasses.asdict(result), inverse, threshold, source, strict=_strict(source)
+        )
     raise ScriptResultError(_contract_message(source, result))
 
 
@@ -284,8 +274,22 @@ def _pick(obj: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
+#: Sources whose objects must be complete GradingResults, as promptfoo 0.123.1 checks them
+#: (``isGradingResult``: boolean ``pass``, numeric ``score``, string ``reason``).
+_SCRIPT_SOURCES = frozenset({"Python code", "Custom function"})
+
+
+def _strict(source: str) -> bool:
+    return source in _SCRIPT_SOURCES
+
+
 def _from_object(
-    obj: dict[str, Any], inverse: bool, threshold: float | None, source: str
+    obj: dict[str, Any],
+    inverse: bool,
+    threshold: float | None,
+    source: str,
+    *,
+    strict: bool = False,
 ) -> GradingResult:
     raw_pass = _pick(obj, "pass", "pass_", "passed")
     if not isinstance(raw_pass, bool):
@@ -294,6 +298,25 @@ def _from_object(
             f"{json.dumps(obj, default=str)[:300]}. Return {{'pass': True/False, "
             "'score': 0..1, 'reason': '...'}."
         )
+    if strict:
+        score_value, reason_value = obj.get("score"), obj.get("reason")
+        missing = [
+            name
+            for name, ok in (
+                (
+                    "a numeric `score`",
+                    isinstance(score_value, numbers.Real) and not isinstance(score_value, bool),
+                ),
+                ("a string `reason`", isinstance(reason_value, str)),
+            )
+            if not ok
+        ]
+        if missing:
+            raise ScriptResultError(
+                f"{source} returned an object without {' and '.join(missing)}: "
+                f"{json.dumps(obj, default=str)[:300]}. As in promptfoo, an object result "
+                "needs all of `pass` (boolean), `score` (number) and `reason` (string)."
+            )
     raw_score = obj.get("score")
     if raw_score is None:
         score = 1.0 if raw_pass else 0.0
@@ -347,10 +370,6 @@ def _from_object(
 
 # --- running Python ---------------------------------------------------------------------
 
-_SCRIPT_GLOBALS: dict[str, Any] = {"json": json, "re": re, "math": math}
-_module_cache: dict[tuple[str, int], types.ModuleType] = {}
-_module_lock = threading.Lock()
-
 
 def build_python_source(code: str, *, params: str = "output, context") -> str:
     """promptfoo's wrapper: one line -> ``return <expr>``; several -> the body of ``main``."""
@@ -364,80 +383,80 @@ def build_python_source(code: str, *, params: str = "output, context") -> str:
     return f"def main({params}):\n{body}\n"
 
 
-def compile_python(code: str, *, label: str, params: str = "output, context") -> Callable[..., Any]:
-    """Compile inline Python into a ``main(output, context)`` function."""
-    source = build_python_source(code, params=params)
-    namespace: dict[str, Any] = dict(_SCRIPT_GLOBALS)
-    compiled = compile(source, f"<{label}>", "exec")
-    exec(compiled, namespace)
-    fn: Callable[..., Any] = namespace["main"]
-    return fn
-
-
-def load_python_function(path: Path, name: str) -> Callable[..., Any]:
-    """Import ``path`` (cached per file version) and return its function ``name``."""
-    if not path.is_file():
-        raise AssertionConfigError(
-            f"Python file not found: {path}. Fix: make the `file://` path relative to the "
-            "config file's directory (or absolute)."
-        )
-    key = (str(path.resolve()), path.stat().st_mtime_ns)
-    with _module_lock:
-        module = _module_cache.get(key)
-        if module is None:
-            digest = hashlib.sha1(key[0].encode()).hexdigest()[:12]
-            mod_name = f"_cfgateway_user_{path.stem}_{digest}"
-            spec = importlib.util.spec_from_file_location(mod_name, path)
-            if spec is None or spec.loader is None:
-                raise AssertionConfigError(f"Cannot import Python file {path}")
-            module = importlib.util.module_from_spec(spec)
-            parent = str(path.resolve().parent)
-            added = parent not in sys.path
-            if added:
-                sys.path.insert(0, parent)
-            try:
-                spec.loader.exec_module(module)
-            finally:
-                if added and parent in sys.path:
-                    sys.path.remove(parent)
-            _module_cache[key] = module
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        available = sorted(
-            n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-        )
-        raise AssertionConfigError(
-            f"{path} has no function {name!r} (functions there: {', '.join(available) or 'none'})."
-            f" Fix: define `def {name}(output, context):` or name the function with "
-            f"`file://{path.name}:<function>`."
-        )
-    return fn  # type: ignore[no-any-return]
-
-
 async def call_maybe_async(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call ``fn``; await the result when it is awaitable."""
+    """Call ``fn`` (plugin code, in this process); await the result when it is awaitable."""
     result = fn(*args)
     if inspect.isawaitable(result):
         result = await result
     return result
 
 
+def code_label(kind: str, code: str) -> str:
+    """``python assertion `len(output) > 3``` -- how errors name a piece of user code."""
+    if is_file_ref(code):
+        return f"{kind} {code}"
+    one_line = " ".join(code.split())
+    if len(one_line) > 80:
+        one_line = one_line[:79] + "…"
+    return f"{kind} `{one_line}`"
+
+
+def python_file_path(value: str, base_dir: Path, *, what: str) -> Path:
+    """The ``.py`` file of a ``file://`` reference; a config error when it is missing."""
+    path = resolve_path(parse_file_ref(value)[0], base_dir)
+    if not path.is_file():
+        raise AssertionConfigError(
+            f"{what}: Python file not found: {path}. Fix: make the `file://` path relative to "
+            "the config file's directory (or absolute)."
+        )
+    return path
+
+
+def missing_function(exc: usercode.UserCodeRaised, value: str) -> AssertionConfigError | None:
+    """A config error for "the file has no such function" (else None)."""
+    if exc.type_name != "LookupError" or "function" not in exc.message:
+        return None
+    name = parse_file_ref(value)[1]
+    return AssertionConfigError(
+        f"{exc.message}. Fix: define the function, or name it with "
+        f"`file://{parse_file_ref(value)[0]}:<function>`"
+        + (f" (asked for {name!r})." if name else ".")
+    )
+
+
 async def run_python_value(
     value: str, output: Any, context: AssertionContext, spec: Any, *, default_fn: str
 ) -> Any:
-    """Run inline code or a ``file://`` function and return what it returned."""
-    ctx = script_context(context, spec)
+    """Run inline code or a ``file://`` function (in a user-code worker); what it returned.
+
+    Raises `usercode.UserCodeRaised` when the code raised, `usercode.UserCodeAborted` when
+    it timed out, exited or crashed, `AssertionConfigError` for a missing file or function.
+    """
+    args = [json_safe(output), json_safe(script_context(context, spec))]
     if is_file_ref(value):
-        path_text, fn_name = parse_file_ref(value)
-        fn = load_python_function(resolve_path(path_text, context.base_dir), fn_name or default_fn)
-        return await call_maybe_async(fn, output, ctx)
-    label = _spec_field(spec, "key_path") or "python assertion"
-    fn = compile_python(value, label=str(label))
-    return await call_maybe_async(fn, output, ctx)
+        path = python_file_path(value, context.base_dir, what="python")
+        label = code_label("python", value)
+        req = usercode.python_file(path, parse_file_ref(value)[1] or default_fn, args, label=label)
+        try:
+            return await usercode.arun(req, timeout=context.timeout_s)
+        except usercode.UserCodeRaised as exc:
+            raise missing_function(exc, value) or exc from None
+    label = code_label(str(_spec_field(spec, "type") or "python"), value)
+    source = build_python_source(value)
+    return await usercode.arun(
+        usercode.python_source(source, "main", args, label=label), timeout=context.timeout_s
+    )
 
 
-def _error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+def json_safe(value: Any) -> Any:
+    """``value`` as JSON-like data for user code (objects it cannot carry become strings)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json.loads(json.dumps(value, default=str))
+
+
+def _raised_text(exc: usercode.UserCodeRaised) -> str:
+    return f"{exc.type_name}: {exc.message}" if exc.type_name else exc.message
 
 
 async def handle_python(call: AssertionCall) -> GradingResult:
@@ -460,35 +479,15 @@ async def handle_python(call: AssertionCall) -> GradingResult:
             source="Python code",
             code=None if is_file_ref(value) else value,
         )
-    except AssertionConfigError:
-        raise
-    except Exception as exc:
+    except usercode.UserCodeRaised as exc:
         return GradingResult(
-            passed=False, score=0.0, reason=f"Python code execution failed: {_error_text(exc)}"
+            passed=False, score=0.0, reason=f"Python code execution failed: {_raised_text(exc)}"
         )
+    except ScriptResultError as exc:
+        return GradingResult(passed=False, score=0.0, reason=f"Python code execution failed: {exc}")
 
 
 # --- JavaScript ---------------------------------------------------------------------------
-
-
-def js_engine() -> Any:
-    """The ``dukpy`` module (QuickJS-backed, >= 0.6), or `AssertionSkipped` naming the fix."""
-    try:
-        dukpy = importlib.import_module("dukpy")
-    except ImportError as exc:
-        raise AssertionSkipped(JS_ENGINE_HINT) from exc
-    try:
-        from importlib.metadata import version
-
-        major_minor = tuple(int(p) for p in version("dukpy").split(".")[:2])
-    except (ValueError, ImportError, LookupError):
-        major_minor = (0, 0)
-    if major_minor < (0, 6):
-        raise AssertionSkipped(
-            "the installed dukpy is older than 0.6 (Duktape, ES5 only); " + JS_ENGINE_HINT
-        )
-    return dukpy
-
 
 _DECLARATION = re.compile(r"^(const|let|var)\s")
 
@@ -536,7 +535,7 @@ def split_js_statements(code: str) -> list[str]:
 
 
 def build_js_body(code: str) -> str:
-    """promptfoo's inline JS rules, producing a function body."""
+    """promptfoo's inline JS rules for assertions, producing a function body."""
     trimmed = code.strip()
     if "\n" in trimmed:
         return code
@@ -550,98 +549,116 @@ def build_js_body(code: str) -> str:
     return f"return {trimmed.rstrip(';')};"
 
 
-_JS_SETTLE = """
-var __cf_out = %s;
-if (__cf_out && typeof __cf_out.then === 'function') {
-  __cf_out.then(
-    function (v) { globalThis.__cf_result = {kind: typeof v, value: v === undefined ? null : v}; },
-    function (e) { globalThis.__cf_result = {error: String((e && e.stack) || e)}; });
-} else {
-  globalThis.__cf_result = {kind: typeof __cf_out, value: __cf_out === undefined ? null : __cf_out};
-}
-null;
-"""
-
-
 class JsError(Exception):
-    """JavaScript threw, or returned something that cannot cross to Python."""
+    """JavaScript threw, or returned something a caller cannot use."""
 
 
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def run_js(code_or_ref: str, output: Any, ctx: Mapping[str, Any], *, base_dir: Path) -> Any:
-    """Run inline JS or a ``file://x.js[:fn]`` function with ``(output, context)``."""
-    dukpy = js_engine()
-    interp = dukpy.JSInterpreter()
-    kwargs = {"output": _json_safe(output), "context": _json_safe(dict(ctx))}
-    try:
-        if is_file_ref(code_or_ref):
-            path_text, fn_name = parse_file_ref(code_or_ref)
-            path = resolve_path(path_text, base_dir)
-            if not path.is_file():
-                raise AssertionConfigError(
-                    f"JavaScript file not found: {path}. Fix: make the `file://` path relative "
-                    "to the config file's directory (or absolute)."
-                )
-            target = json.dumps(path.resolve().as_posix())
-            try:
-                interp.evaljs(f"globalThis.__cf_mod = require({target}); null;")
-            except dukpy.JSRuntimeError as exc:
-                if "ES modules" not in str(exc) or not hasattr(interp, "_evaljs_module"):
-                    raise
-                interp._evaljs_module(
-                    f"import * as m from {target}; globalThis.__cf_mod = m;",
-                    module_name="cfgateway-entry.mjs",
-                )
-            pick = json.dumps(fn_name) if fn_name else "null"
-            kind = interp.evaljs(
-                "var __m = globalThis.__cf_mod; var __n = " + pick + ";"
-                "globalThis.__cf_fn = __n ? (__m && __m[__n]) : (typeof __m === 'function' ? "
-                "__m : (__m && typeof __m.default === 'function' ? __m.default : "
-                "(__m && __m.default && typeof __m.default.default === 'function' ? "
-                "__m.default.default : undefined))); typeof globalThis.__cf_fn"
+def js_request(
+    code_or_ref: str,
+    args: list[Any],
+    *,
+    base_dir: Path,
+    label: str,
+    params: tuple[str, ...] = ("output", "context"),
+    body: str | None = None,
+    fallback: bool = False,
+) -> usercode.Request:
+    """The executor request for inline JS (``body``, default `build_js_body`) or a
+    ``file://x.js[:fn]`` function."""
+    if is_file_ref(code_or_ref):
+        path_text, fn_name = parse_file_ref(code_or_ref)
+        path = resolve_path(path_text, base_dir)
+        if not path.is_file():
+            raise AssertionConfigError(
+                f"JavaScript file not found: {path}. Fix: make the `file://` path relative "
+                "to the config file's directory (or absolute)."
             )
-            if kind != "function":
-                what = f"function {fn_name!r}" if fn_name else "a default export function"
-                raise AssertionConfigError(
-                    f"{path} does not export {what}. Fix: `module.exports = (output, context) "
-                    "=> ...`, `export default function`, or name it with `file://x.js:fn`."
-                )
-            call = "globalThis.__cf_fn(dukpy.output, dukpy.context)"
-        else:
-            body = build_js_body(code_or_ref)
-            call = f"(function (output, context) {{\n{body}\n}})(dukpy.output, dukpy.context)"
-        interp.evaljs(_JS_SETTLE % call, **kwargs)
-        settled = interp.evaljs("globalThis.__cf_result === undefined ? null : __cf_result")
-    except dukpy.JSRuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        raise JsError(first[0] if first else "JavaScript error") from exc
-    if settled is None:
-        raise JsError("the returned promise never settled")
-    if "error" in settled:
-        raise JsError(str(settled["error"]).splitlines()[0])
-    if settled.get("kind") in ("undefined", "function", "symbol"):
-        raise JsError(
-            f"returned {settled.get('kind')}; return a boolean, a number or "
-            "{pass, score, reason} (a multi-line script must `return`)"
+        return usercode.js_file(path, fn_name, args, label=label, fallback=fallback or not fn_name)
+    return usercode.js_body(
+        build_js_body(code_or_ref) if body is None else body, params, args, label=label
+    )
+
+
+async def run_js(
+    code_or_ref: str,
+    output: Any,
+    ctx: Mapping[str, Any],
+    *,
+    base_dir: Path,
+    timeout: float | None = None,
+    label: str | None = None,
+) -> Any:
+    """Run inline JS or a ``file://x.js[:fn]`` function with ``(output, context)``.
+
+    `JsError` when it threw or returned a function/symbol; `usercode.UserCodeAborted` when it
+    timed out or took its worker down. ``undefined`` comes back as `usercode.JS_UNDEFINED`.
+    """
+    req = js_request(
+        code_or_ref,
+        [json_safe(output), json_safe(dict(ctx))],
+        base_dir=base_dir,
+        label=label or code_label("javascript", code_or_ref),
+    )
+    try:
+        value = await usercode.arun(req, timeout=timeout)
+    except usercode.UserCodeRaised as exc:
+        if exc.type_name == "LookupError" and "does not export" in exc.message:
+            raise AssertionConfigError(
+                f"{exc.message}. Fix: `module.exports = (output, context) => ...`, "
+                "`export default function`, or name an exported function with "
+                "`file://x.js:fn`."
+            ) from None
+        raise JsError(_raised_text(exc)) from None
+    if isinstance(value, usercode.JsSpecial) and value != usercode.JS_UNDEFINED:
+        raise JsError(f"returned a {value.kind}, which has no value to use here")
+    return value
+
+
+def _js_contract_error(value: Any) -> str:
+    kind = "undefined" if value is usercode.JS_UNDEFINED else type(value).__name__
+    return (
+        "Custom function must return a boolean, number, or GradingResult object. Got "
+        f"{usercode.describe_js(value)} ({kind})"
+        + (
+            " (a multi-line script is a function body: end it with `return ...`)"
+            if value is usercode.JS_UNDEFINED
+            else ""
         )
-    return settled.get("value")
+    )
 
 
 async def handle_javascript(call: AssertionCall) -> GradingResult:
-    """The ``javascript`` assertion (embedded QuickJS via dukpy, or a skip)."""
+    """The ``javascript`` assertion (QuickJS in a user-code worker)."""
     value = call.value
     if not isinstance(value, str) or not value.strip():
         raise AssertionConfigError(
             '"javascript" assertion needs code in `value` (e.g. `output.length > 10`) or '
             "`file://check.js:fn`."
         )
-    js_engine()  # raises AssertionSkipped when unavailable
     ctx = script_context(call.context, call.spec)
     try:
-        raw = run_js(value, call.output, ctx, base_dir=call.context.base_dir)
+        raw = await run_js(
+            value, call.output, ctx, base_dir=call.context.base_dir, timeout=call.context.timeout_s
+        )
+    except JsError as exc:
+        return GradingResult(passed=False, score=0.0, reason=f"Custom function threw error: {exc}")
+    if raw is usercode.JS_UNDEFINED or raw is None or isinstance(raw, str | list):
+        return GradingResult(
+            passed=False,
+            score=0.0,
+            reason=f"Custom function threw error: {_js_contract_error(raw)}",
+        )
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return GradingResult(
+            passed=False,
+            score=0.0,
+            reason=(
+                f"Custom function returned {usercode.describe_js(raw)}, a number that is not a "
+                "usable score (promptfoo 0.123.1 would pass it but cannot store its result). "
+                "Return a finite number, a boolean, or {pass, score, reason}."
+            ),
+        )
+    try:
         return normalize_script_result(
             raw,
             inverse=call.inverse,
@@ -649,85 +666,8 @@ async def handle_javascript(call: AssertionCall) -> GradingResult:
             source="Custom function",
             code=None if is_file_ref(value) else value,
         )
-    except (AssertionConfigError, AssertionSkipped):
-        raise
-    except JsError as exc:
-        return GradingResult(passed=False, score=0.0, reason=f"Custom function threw error: {exc}")
     except ScriptResultError as exc:
         return GradingResult(passed=False, score=0.0, reason=f"Custom function failed: {exc}")
-
-
-# --- transforms ---------------------------------------------------------------------------
-
-_JS_HINTS = re.compile(
-    r"=>|===|!==|\bJSON\.(parse|stringify)\b|^\s*(const|let|var|function)\b|\.length\b|"
-    r"\.(toUpperCase|toLowerCase|trim|includes|startsWith|endsWith)\(|\bnull\b|\bundefined\b|"
-    r"&&|\|\||\bMath\.",
-    re.MULTILINE,
-)
-_JS_NAMES = frozenset({"JSON", "Math", "undefined", "null", "true", "false", "console"})
-
-
-def looks_like_javascript(code: str) -> bool:
-    """Heuristic: does this transform look like promptfoo's JavaScript?"""
-    return bool(_JS_HINTS.search(code))
-
-
-def _js_transform_error(code: str, what: str, detail: str) -> TransformError:
-    return TransformError(
-        f"{what} `{code.strip()[:200]}` looks like JavaScript ({detail}). pytest-cfgateway "
-        "runs transforms as Python over `output` and `context`: e.g. "
-        "`json.loads(output)['answer']` for `JSON.parse(output).answer`, "
-        "`output.upper()` for `output.toUpperCase()`, `len(output)` for `output.length`. "
-        "A JavaScript file transform can be kept as `file://transform.js`."
-    )
-
-
-async def apply_transform(
-    code: Any,
-    output: Any,
-    context: AssertionContext,
-    *,
-    spec: Any = None,
-    what: str = "transform",
-) -> Any:
-    """Run a Python transform over ``output`` (see the module docstring)."""
-    if code is None or (isinstance(code, str) and not code.strip()):
-        return output
-    if not isinstance(code, str):
-        raise TransformError(f"{what} must be a string of Python code; got {type(code).__name__}")
-    ctx = script_context(context, spec)
-    if is_file_ref(code):
-        path_text, fn_name = parse_file_ref(code)
-        path = resolve_path(path_text, context.base_dir)
-        if path.suffix in JS_SUFFIXES:
-            try:
-                return run_js(code, output, ctx, base_dir=context.base_dir)
-            except JsError as exc:
-                raise TransformError(f"{what} {code} failed: {exc}") from exc
-        fn = load_python_function(path, fn_name or "get_transform")
-        try:
-            return await call_maybe_async(fn, output, ctx)
-        except Exception as exc:
-            raise TransformError(f"{what} {code} failed: {_error_text(exc)}") from exc
-    try:
-        fn = compile_python(code, label=what)
-    except SyntaxError as exc:
-        if looks_like_javascript(code):
-            raise _js_transform_error(code, what, "it is not valid Python") from exc
-        raise TransformError(f"{what} `{code.strip()[:200]}` is not valid Python: {exc}") from exc
-    try:
-        return await call_maybe_async(fn, output, ctx)
-    except NameError as exc:
-        if exc.name in _JS_NAMES or looks_like_javascript(code):
-            raise _js_transform_error(code, what, f"NameError: {exc}") from exc
-        raise TransformError(f"{what} `{code.strip()[:200]}` failed: {_error_text(exc)}") from exc
-    except AttributeError as exc:
-        if looks_like_javascript(code):
-            raise _js_transform_error(code, what, f"AttributeError: {exc}") from exc
-        raise TransformError(f"{what} `{code.strip()[:200]}` failed: {_error_text(exc)}") from exc
-    except Exception as exc:
-        raise TransformError(f"{what} `{code.strip()[:200]}` failed: {_error_text(exc)}") from exc
 
 
 HANDLERS: dict[str, BuiltinHandler] = {

@@ -111,6 +111,7 @@ SUPPORTED_TYPES: frozenset[str] = frozenset(
         "gleu",
         "word-count",
         "latency",
+        "ttft",  # our extension (promptfoo 0.123.1 has no time-to-first-token assertion)
         "cost",
         "perplexity",
         "perplexity-score",
@@ -174,7 +175,7 @@ REQUIRES_VALUE: frozenset[str] = frozenset(
 )
 
 #: Types that need a ``threshold`` unless they only record a ``metric``.
-REQUIRES_THRESHOLD: frozenset[str] = frozenset({"latency", "cost"})
+REQUIRES_THRESHOLD: frozenset[str] = frozenset({"latency", "ttft", "cost"})
 
 #: Types whose string values may be ``a, b, c`` lists (CSV-style quoting).
 LIST_TYPES: frozenset[str] = frozenset(

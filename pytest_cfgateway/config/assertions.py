@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection
 from typing import Any
@@ -105,7 +106,7 @@ def parse_assertion(
     _check_keys(item, ASSERTION_KEYS, "assertion", ctx, session)
     value = item.get("value")
     threshold = _number(item, "threshold", ctx)
-    weight = _number(item, "weight", ctx)
+    weight = _weight(item, ctx)
     metric = _optional_str(item, "metric", ctx)
     if not plugin and not unsupported:
         _check_value(base, value, item, threshold, metric, ctx, session)
@@ -149,7 +150,7 @@ def _parse_assert_set(
             "put the grouped assertions under 'assert:'",
         )
     config = _config(item, "assert-set", ctx)
-    weight = _number(item, "weight", ctx)
+    weight = _weight(item, ctx)
     return AssertionSpec(
         type="assert-set",
         threshold=_number(item, "threshold", ctx),
@@ -190,6 +191,16 @@ def _number(item: dict[str, Any], key: str, ctx: Ctx) -> float | None:
     return float(value)
 
 
+def _weight(item: dict[str, Any], ctx: Ctx) -> float | None:
+    weight = _number(item, "weight", ctx)
+    if weight is not None and (weight < 0 or weight == float("inf")):
+        raise ctx.at("weight").error(
+            f"'weight' must be a finite number >= 0, got {item['weight']!r}",
+            "write e.g. 'weight: 2' (0 makes the assertion count only as a metric)",
+        )
+    return weight
+
+
 def _optional_str(item: dict[str, Any], key: str, ctx: Ctx) -> str | None:
     value = item.get(key)
     if value is None:
@@ -217,10 +228,11 @@ def _check_value(
             f"add 'value: <expected>' to this assertion (e.g. type: {item['type']}, value: ...)",
         )
     if base in REQUIRES_THRESHOLD and threshold is None and metric is None:
-        unit = "milliseconds" if base == "latency" else "USD"
+        unit = "USD" if base == "cost" else "milliseconds"
+        example = {"latency": 3000, "ttft": 500}.get(base, 0.01)
         raise ctx.error(
             f"assertion {item['type']!r} needs a 'threshold' ({unit})",
-            f"add e.g. 'threshold: {3000 if base == 'latency' else 0.01}'",
+            f"add e.g. 'threshold: {example}'",
         )
     if isinstance(value, float) and value != value:
         raise vctx.error("assertion value is NaN", "use a string or a finite number")
@@ -246,12 +258,22 @@ def _check_value(
     if (
         base == "word-count"
         and value is not None
-        and not (_is_number(value) or isinstance(value, dict))
+        and not (_is_number(value) or isinstance(value, dict) or _numeric_text(value))
     ):
         raise vctx.error(
-            "word-count value must be a number or {min, max}",
+            "word-count value must be a number (or numeric text such as '3') or {min, max}",
             "write e.g. 'value: {min: 5, max: 50}'",
         )
+
+
+def _numeric_text(value: Any) -> bool:
+    """True for text JavaScript's ``Number()`` reads as a finite number ('3', ' 3.0 ')."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
 
 
 def _spec_to_dict(spec: AssertionSpec) -> dict[str, Any]:

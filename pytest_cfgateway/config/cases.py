@@ -23,7 +23,7 @@ class ProviderSpec:
     route: ProviderRoute
     #: ``{slug}:{model}`` for `Gateway.complete` when route == "gateway"; None otherwise.
     gateway_id: str | None = None
-    transform: str | None = None  # provider-level output transform (python expression)
+    transform: str | None = None  # provider-level output transform (JavaScript, `python:`, file)
     prompts: tuple[str, ...] = ()  # provider-level prompt filter
     delay_ms: int = 0
     skip_reason: str | None = None  # when route == "unsupported"

@@ -299,7 +299,7 @@ def var_ids(combos: list[dict[str, Any]]) -> list[str]:
     for text in ids:
         counts[text] = counts.get(text, 0) + 1
     return [
-        f"{text}~{combo_id(c)}" if counts[text] > 1 else text
+        f"{text.rstrip('~')}~{combo_id(c)}" if counts[text] > 1 else text
         for text, c in zip(ids, combos, strict=True)
     ]
 

@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from .._yamlguard import YamlBoundsError, check_data
 from .cases import EvalCase, PromptSpec, ProviderSpec
 from .errors import ConfigError, Ctx, Source, display_path
 from .expand import MatrixInput, build_cases, load_scenarios
@@ -63,6 +64,8 @@ SCHEMA_KEYS = (
     *IGNORED_KEYS,
     *NOT_RUN_KEYS,
 )
+#: Values a config's ``$ref``s may copy in, in all.
+MAX_RESOLVED_VALUES = 100_000
 _EVALUATE_NUMBERS = {
     "maxConcurrency": (1, True),
     "repeat": (1, True),
@@ -123,6 +126,12 @@ def load_config(
     if path.suffix.lower() == ".json":
         try:
             raw, lines = json.loads(text), {"": 1}
+            check_data(raw)
+        except (RecursionError, YamlBoundsError) as exc:
+            detail = str(exc) if isinstance(exc, YamlBoundsError) else "nested too deeply"
+            raise base_ctx.error(
+                f"JSON too large to load: {detail}", "keep nesting under 100 levels"
+            ) from None
         except json.JSONDecodeError as exc:
             raise ConfigError(
                 f"invalid JSON: {exc.msg}",
@@ -196,6 +205,12 @@ def load_config(
             f"'metadata' must be a mapping, got {type_name(metadata)}", "write 'metadata: {k: v}'"
         )
     description = data.get("description")
+    if isinstance(description, dict | list):
+        raise ctx.at("description").error(
+            f"'description' must be text, got {type_name(description)}",
+            "write one line of text, e.g. 'description: Greeting evals' (quote it if it "
+            "starts with [ or {)",
+        )
     if description is not None and not isinstance(description, str):
         description = str(description)
 
@@ -343,10 +358,25 @@ def _evaluate_options(value: Any, ctx: Ctx) -> dict[str, Any]:
     return dict(value)
 
 
-def _deref(node: Any, root: Any, ctx: Ctx, stack: tuple[str, ...] = ()) -> Any:
-    """Resolve local JSON-pointer ``$ref``s (``#/assertionTemplates/x``) like promptfoo."""
+def _deref(
+    node: Any, root: Any, ctx: Ctx, stack: tuple[str, ...] = (), budget: list[int] | None = None
+) -> Any:
+    """Resolve local JSON-pointer ``$ref``s (``#/assertionTemplates/x``) like promptfoo.
+
+    ``budget`` bounds the values the resolved config may hold (``$ref``s that refer to
+    ``$ref``s multiply like nested YAML aliases)."""
+    if budget is None:
+        budget = [MAX_RESOLVED_VALUES]
+    if stack:  # a value copied in by a $ref
+        budget[0] -= 1
+    if budget[0] < 0:
+        raise ctx.error(
+            f"its $refs copy in more than {MAX_RESOLVED_VALUES:,} values ($refs to templates "
+            "that use $refs multiply)",
+            "use fewer levels of $ref, or write the repeated parts out",
+        )
     if isinstance(node, list):
-        return [_deref(v, root, ctx.at(i), stack) for i, v in enumerate(node)]
+        return [_deref(v, root, ctx.at(i), stack, budget) for i, v in enumerate(node)]
     if not isinstance(node, dict):
         return node
     ref = node.get("$ref")
@@ -364,9 +394,9 @@ def _deref(node: Any, root: Any, ctx: Ctx, stack: tuple[str, ...] = ()) -> Any:
                 raise ctx.at("$ref").error(
                     f"$ref {ref!r} points at nothing", "check the path after '#/' in the config"
                 )
-        resolved = _deref(copy.deepcopy(target), root, ctx, (*stack, ref))
+        resolved = _deref(copy.deepcopy(target), root, ctx, (*stack, ref), budget)
         extra = {k: v for k, v in node.items() if k != "$ref"}
         if extra and isinstance(resolved, dict):
-            return {**resolved, **_deref(extra, root, ctx, stack)}
+            return {**resolved, **_deref(extra, root, ctx, stack, budget)}
         return resolved
-    return {k: _deref(v, root, ctx.at(str(k)), stack) for k, v in node.items()}
+    return {k: _deref(v, root, ctx.at(str(k)), stack, budget) for k, v in node.items()}

@@ -379,7 +379,7 @@ def make_provider(
     if transform is not None and not isinstance(transform, str):
         raise ctx.at("transform").error(
             "provider 'transform' must be a string (an expression or file:// reference)",
-            "write e.g. 'transform: output.strip()'",
+            "write e.g. 'transform: output.trim()'",
         )
     delay = body.get("delay", 0)
     if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:

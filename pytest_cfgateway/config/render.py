@@ -36,6 +36,7 @@ import jinja2.sandbox
 from jinja2.runtime import Undefined
 
 from ..gateway.types import Message
+from ..usercode.errors import UserCodeAborted
 from .cases import EvalCase, ProviderSpec
 from .errors import ConfigError, Ctx
 from .files import JS_EXTENSIONS, split_function, strip_file_prefix
@@ -468,9 +469,15 @@ def _load_var(name: str, ref: str, case: EvalCase, current: dict[str, Any]) -> A
     suffix = path.suffix.lower()
     try:
         if suffix == ".py":
-            from .usercode import get_function
+            from .usercode import call_function, case_timeout_s
 
-            result = get_function(path, fn or "get_var")(name, case.prompt.raw, dict(current))
+            result = call_function(
+                path,
+                fn or "get_var",
+                [name, case.prompt.raw, dict(current)],
+                timeout=case_timeout_s(case.evaluate_options),
+                what=f"var loader of {name!r}",
+            )
             if isinstance(result, dict):
                 if result.get("error"):
                     raise RuntimeError(str(result["error"]))
@@ -500,8 +507,8 @@ def _load_var(name: str, ref: str, case: EvalCase, current: dict[str, Any]) -> A
                 "extract the text into a .txt file and reference that",
             )
         return path.read_text(encoding="utf-8-sig").strip()
-    except ConfigError:
-        raise
+    except (ConfigError, UserCodeAborted):
+        raise  # a time-out, exit or crash names the loader itself
     except Exception as exc:
         raise _var_error(
             case,
@@ -570,7 +577,7 @@ def _walk_json(
 
 
 def _run_prompt_function(case: EvalCase, vars: dict[str, Any]) -> str:
-    from .usercode import call_prompt_function, get_function, run_script
+    from .usercode import call_function, call_prompt_function, case_timeout_s, run_script
 
     spec = case.prompt.function or ""
     raw_path, fn = split_function(spec)
@@ -582,9 +589,15 @@ def _run_prompt_function(case: EvalCase, vars: dict[str, Any]) -> str:
             path, fn, context, (case.evaluate_options or {}).get("timeoutMs")
         )
     elif fn is None:
-        return run_script(path, context)
+        return run_script(path, context, timeout=case_timeout_s(case.evaluate_options))
     else:
-        result = get_function(path, fn)(context)
+        result = call_function(
+            path,
+            fn,
+            [context],
+            timeout=case_timeout_s(case.evaluate_options),
+            what="prompt function",
+        )
     if isinstance(result, dict) and "prompt" in result:
         result = result["prompt"]
     if isinstance(result, str):
@@ -608,6 +621,8 @@ def render_prompt(case: EvalCase, env: Mapping[str, str]) -> str:
     if case.prompt.function:
         try:
             base = _run_prompt_function(case, vars)
+        except UserCodeAborted:
+            raise  # a time-out, exit or crash names the function itself
         except Exception as exc:
             raise ConfigError(
                 f"{what}: prompt function {case.prompt.function} failed: "

@@ -82,6 +82,11 @@ def load_tests(
     out: list[TestDef] = []
     for i, item in enumerate(value):
         ictx = ctx.at(i)
+        if item is None:
+            raise ictx.error(
+                "this test case is empty (null: a '-' with nothing after it)",
+                "remove the empty '-' line, or give the test 'vars:' and 'assert:'",
+            )
         if isinstance(item, str):
             out.extend(_load_ref(item, ictx, session, extra_types))
         elif isinstance(item, dict) and "path" in item and "vars" not in item:
@@ -457,9 +462,10 @@ def parse_test(
             setattr(t, key, _string_list(item[key], ctx.at(key), key))
     if "providerOutput" in item:
         out = item["providerOutput"]
-        if not isinstance(out, str | dict):
+        if not isinstance(out, str | dict | list):
             raise ctx.at("providerOutput").error(
-                "'providerOutput' must be a string or a mapping", "quote the output text"
+                "'providerOutput' must be a string, a mapping or a list (e.g. tool calls)",
+                "quote the output text",
             )
         t.provider_output = out
         t.has_provider_output = True

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .._yamlguard import YamlBoundsError, check_nodes
 from .errors import ConfigError, join_path
 
 
@@ -78,13 +79,29 @@ for _loader in (Yaml12Loader, FastYaml12Loader):
 def parse_yaml12(text: str) -> Any:
     """Parse YAML 1.2 text to data with `FastYaml12Loader`; on an error, re-parse with
     `Yaml12Loader` so the raised ``yaml.YAMLError`` is the pure parser's (same messages
-    whatever PyYAML was built with)."""
+    whatever PyYAML was built with). Raises `YamlBoundsError` (a ValueError) for a document
+    too deep or whose aliases expand too far (see `_yamlguard`)."""
     try:
-        return yaml.load(text, Loader=FastYaml12Loader)
+        return _load_bounded(FastYaml12Loader, text)
     except yaml.YAMLError:
         if FastYaml12Loader is Yaml12Loader:
             raise
-    return yaml.load(text, Loader=Yaml12Loader)
+    try:
+        return _load_bounded(Yaml12Loader, text)
+    except RecursionError:
+        raise YamlBoundsError("the document is nested too deeply; flatten it") from None
+
+
+def _load_bounded(loader_class: type[yaml.SafeLoader], text: str) -> Any:
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_nodes(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def load_yaml(text: str, path: Path, display: str | None = None) -> tuple[Any, dict[str, int]]:
@@ -92,13 +109,26 @@ def load_yaml(text: str, path: Path, display: str | None = None) -> tuple[Any, d
 
     Raises ConfigError (with the line) on syntax errors and duplicate keys.
     """
-    if FastYaml12Loader is not Yaml12Loader:
-        try:
-            return _parse(FastYaml12Loader, text, path, display)
-        except yaml.YAMLError:
-            pass  # not returned: the pure parser below reports it, with its messages
     try:
+        if FastYaml12Loader is not Yaml12Loader:
+            try:
+                return _parse(FastYaml12Loader, text, path, display)
+            except yaml.YAMLError as exc:
+                if "maximum nesting depth" in str(exc):  # libyaml's bound (1,000 levels)
+                    raise YamlBoundsError("the document is nested too deeply") from None
+                # else not returned: the pure parser below reports it, with its messages
         return _parse(Yaml12Loader, text, path, display)
+    except YamlBoundsError as exc:
+        raise ConfigError(
+            f"YAML too large to load: {exc}", path=path, fix=_BOUNDS_FIX, display_path=display
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            "YAML too large to load: the document is nested too deeply",
+            path=path,
+            fix=_BOUNDS_FIX,
+            display_path=display,
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -119,6 +149,12 @@ def load_yaml(text: str, path: Path, display: str | None = None) -> tuple[Any, d
         ) from None
 
 
+_BOUNDS_FIX = (
+    "write the repeated parts out instead of nesting anchors and aliases, and keep nesting "
+    "under 100 levels"
+)
+
+
 def _parse(
     loader_class: type[yaml.SafeLoader], text: str, path: Path, display: str | None
 ) -> tuple[Any, dict[str, int]]:
@@ -129,6 +165,7 @@ def _parse(
         node = loader.get_single_node()
         if node is None:
             return None, {"": 1}
+        check_nodes(node)  # before any recursive walk or alias expansion
         _index(node, "", lines, path, display, set())
         return loader.construct_document(node), lines
     finally:

@@ -58,10 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--first-byte-delay-ms", type=float, default=0.0, help="extra delay before the first byte"
     )
     p.add_argument(
+        "--chunk-delay-ms",
+        type=float,
+        default=0.0,
+        help="streamed replies: delay between consecutive chunks",
+    )
+    p.add_argument(
         "--error-rate", type=float, default=0.0, help="fraction of calls answered 500/502/503"
     )
     p.add_argument(
-        "--fail-next", default="", help="comma list of faults to inject first: 429,503,drop,slow"
+        "--fail-next",
+        default="",
+        help="comma list of faults to inject first: 429,503,drop,slow, drop:N (cut a stream "
+        "after N chunks)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the fault randomness (default 0)")
     p.add_argument("--token", help="require cf-aig-authorization: Bearer TOKEN (see --token-env)")
@@ -125,6 +134,7 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
     return {
         "latency_ms": args.latency_ms,
         "first_byte_delay_ms": args.first_byte_delay_ms,
+        "chunk_delay_ms": args.chunk_delay_ms,
         "error_rate": args.error_rate,
         "fail_next": [f.strip() for f in args.fail_next.split(",") if f.strip()],
         "seed": args.seed,

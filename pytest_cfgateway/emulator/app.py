@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from . import logs_api
-from .gateway import Incoming, Outgoing, Pipeline
+from .gateway import Pipeline
+from .http import Incoming, Outgoing
 from .state import EmulatorState
 
 INSTALL_HINT = (
@@ -74,6 +75,25 @@ async def _drop(send: Send) -> bool:
     return True
 
 
+async def _send_chunks(out: Outgoing, send: Send) -> None:
+    """A streamed answer: headers, then each chunk (``chunk_delay_ms`` apart, chunked
+    transfer encoding); an injected cut closes the connection after ``cut_after`` chunks."""
+    chunks = out.chunks or []
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out.headers.items()]
+    await send({"type": "http.response.start", "status": out.status, "headers": headers})
+    for i, chunk in enumerate(chunks):
+        if out.cut_after is not None and i >= out.cut_after:
+            break
+        if i and out.chunk_delay_ms > 0:
+            await asyncio.sleep(out.chunk_delay_ms / 1000)
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    if out.cut_after is not None:
+        if not await _drop(send):
+            raise ConnectionAbortedError("emulator fault: drop (server cannot close the socket)")
+        return
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 def build_app(state: EmulatorState) -> ASGIApp:
     """The ASGI callable serving ``state``; raises ``EmulatorDependencyError`` without starlette."""
     try:
@@ -119,6 +139,9 @@ def build_app(state: EmulatorState) -> ASGIApp:
             return
         if out.drop:
             raise ConnectionAbortedError("emulator fault: drop (server cannot close the socket)")
+        if out.chunks is not None:
+            await _send_chunks(out, send)
+            return
         await Response(out.body, status_code=out.status, headers=out.headers)(scope, receive, send)
 
     return app

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 from .cache import CachedReply, CachePolicy, policy
 from .envelope import gateway_reply
 from .faults import Fault
+from .http import Incoming, Outgoing, parse_json
 from .providers import (
     COMPAT,
     PROVIDERS,
@@ -36,27 +37,6 @@ from .wire import NOT_JSON, Ctx, ProviderCall, Reply, error_kind, error_reply
 _HOP_HEADERS = frozenset(
     {"host", "content-length", "connection", "transfer-encoding", "accept-encoding"}
 )
-
-
-@dataclasses.dataclass
-class Incoming:
-    """One HTTP request as the app received it (header names lower-case)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclasses.dataclass
-class Outgoing:
-    """The HTTP answer; ``drop`` closes the connection without any response."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    drop: bool = False
 
 
 @dataclasses.dataclass
@@ -79,16 +59,7 @@ class _Outcome:
     drop: bool = False
     terminal: bool = False  # stop a Universal chain (rate limited)
     byok_alias: str | None = None
-
-
-def parse_json(raw: bytes) -> Any:
-    """The parsed body; None when empty; ``NOT_JSON`` when it is not JSON."""
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return NOT_JSON
+    cut_after: int | None = None  # an injected mid-stream cut (see faults "drop:N")
 
 
 def encode(reply: Reply) -> tuple[bytes, str]:
@@ -424,7 +395,7 @@ class Pipeline:
                 factor = {"linear": attempt, "exponential": 2 ** (attempt - 1)}.get(backoff, 1)
                 await asyncio.sleep(delay * factor / 1000)
             fault = faults.next_fault(targets)
-            if fault is not None and fault.kind == "drop":
+            if fault is not None and fault.kind == "drop" and fault.after_chunks is None:
                 return _Outcome(None, drop=True)
             wait = faults.latency_ms + faults.first_byte_delay_ms
             if fault is not None and fault.kind == "slow":
@@ -450,7 +421,8 @@ class Pipeline:
                         reply.fault = fault.label
             if reply.ok or not (reply.status == 429 or reply.status >= 500):
                 break
-        return _Outcome(reply)
+        cut = fault.after_chunks if fault is not None and fault.kind == "drop" else None
+        return _Outcome(reply, cut_after=cut)
 
     def _injected(self, spec: ProviderSpec, fault: Fault) -> Reply:
         status = fault.status
@@ -524,4 +496,14 @@ class Pipeline:
             }
         )
         self.state.record(rec)
-        return Outgoing(reply.status, headers, data)
+        chunks = [e.encode() for e in reply.stream] if reply.stream is not None else None
+        if outcome.cut_after is not None and chunks is None:
+            chunks = [data]  # a non-streamed body is one chunk
+        return Outgoing(
+            reply.status,
+            headers,
+            data,
+            chunks=chunks,
+            chunk_delay_ms=self.state.faults.chunk_delay_ms,
+            cut_after=outcome.cut_after,
+        )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .records import RecordedRequest
 
 if TYPE_CHECKING:
-    from .gateway import Incoming, Outgoing
+    from .http import Incoming, Outgoing
     from .state import EmulatorState
 
 PATH = re.compile(r"^/client/v4/accounts/([^/]+)/ai-gateway/gateways/([^/]+)/logs(?:/([^/]+))?/?$")
@@ -70,7 +70,7 @@ class LogsApi:
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Outgoing:
-    from .gateway import Outgoing
+    from .http import Outgoing
 
     return Outgoing(
         status, {"content-type": "application/json", **(headers or {})}, json.dumps(body).encode()
@@ -148,7 +148,7 @@ def _patch(entry: RecordedRequest, body: Any) -> str | None:
 
 def handle(state: EmulatorState, inc: Incoming, match: re.Match[str]) -> Outgoing:
     """Answer one Logs API request."""
-    from .gateway import parse_json
+    from .http import parse_json
 
     api = state.logs_api
     acct, gw, log_id = match.groups()

@@ -87,6 +87,7 @@ class EmulatorState:
         *,
         latency_ms: float = 0.0,
         first_byte_delay_ms: float = 0.0,
+        chunk_delay_ms: float = 0.0,
         error_rate: float = 0.0,
         fail_next: Iterable[Any] | None = None,
         seed: int = 0,
@@ -121,6 +122,7 @@ class EmulatorState:
         f = self.faults
         f.latency_ms = float(s["latency_ms"])
         f.first_byte_delay_ms = float(s["first_byte_delay_ms"])
+        f.chunk_delay_ms = float(s["chunk_delay_ms"])
         f.error_rate = float(s["error_rate"])
         f.fail_next = list(s["fail_next"] or [])
         f.seed = int(s["seed"])
@@ -237,6 +239,26 @@ class EmulatorState:
     @latency_ms.setter
     def latency_ms(self, value: float) -> None:
         self.faults.latency_ms = float(value)
+
+    @property
+    def first_byte_delay_ms(self) -> float:
+        """Extra delay before the first byte of every answer (after ``latency_ms``)."""
+        return self.faults.first_byte_delay_ms
+
+    @first_byte_delay_ms.setter
+    def first_byte_delay_ms(self, value: float) -> None:
+        self.faults.first_byte_delay_ms = float(value)
+
+    @property
+    def chunk_delay_ms(self) -> float:
+        """Streamed replies: the delay between consecutive chunks (server-sent events)."""
+        return self.faults.chunk_delay_ms
+
+    @chunk_delay_ms.setter
+    def chunk_delay_ms(self, value: float) -> None:
+        if float(value) < 0:
+            raise EmulatorConfigError(f"chunk_delay_ms must be >= 0, got {value!r}")
+        self.faults.chunk_delay_ms = float(value)
 
     @property
     def error_rate(self) -> float:

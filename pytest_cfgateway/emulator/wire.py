@@ -8,6 +8,8 @@ so a wrong client is caught exactly where the real provider would catch it.
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
@@ -51,6 +53,9 @@ class Reply:
     cacheable: bool = True
     gateway_code: int | None = None  # set when the gateway itself answered (AiGatewayError)
     fault: str | None = None  # set when an injected fault answered
+    #: A streamed reply: its server-sent events, each a complete ``...\n\n`` block, sent one
+    #: by one (``body`` is their concatenation). Streams are never cached.
+    stream: list[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -158,6 +163,31 @@ def replicate_error(status: int, kind: ErrorKind, message: str) -> Any:
 def error_reply(style: ErrorStyle, status: int, kind: ErrorKind, message: str) -> Reply:
     """A non-cacheable error ``Reply`` in ``style``."""
     return Reply(status=status, body=style(status, kind, message), cacheable=False)
+
+
+def sse(data: Any, event: str | None = None) -> str:
+    """One server-sent event: optional ``event:`` line, one ``data:`` line, blank line."""
+    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return (f"event: {event}\n" if event else "") + f"data: {text}\n\n"
+
+
+def stream_reply(events: list[str], model: str, tokens_in: int, tokens_out: int) -> Reply:
+    """A 200 ``text/event-stream`` reply made of ``events`` (never cacheable)."""
+    return Reply(
+        status=200,
+        body="".join(events),
+        model=model,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        headers={"content-type": "text/event-stream; charset=utf-8"},
+        cacheable=False,
+        stream=events,
+    )
+
+
+def stream_pieces(text: str) -> list[str]:
+    """``text`` cut into word-sized pieces that join back to it exactly."""
+    return re.findall(r"\s*\S+|\s+$", text) if text else []
 
 
 def words(text: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -17,6 +18,9 @@ from .wire import (
     is_int,
     is_number,
     rule_error,
+    sse,
+    stream_pieces,
+    stream_reply,
 )
 
 ANTHROPIC_PARAMS = frozenset(
@@ -139,24 +143,79 @@ def handle_messages(call: ProviderCall, ctx: Ctx) -> Reply:
                 "input": c["arguments"],
             }
         )
+    message = {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": _STOP.get(answer.finish_reason, answer.finish_reason),
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": answer.prompt_tokens,
+            "output_tokens": answer.completion_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
+    }
+    if call.body.get("stream") is True:
+        return _stream(message, model, answer.prompt_tokens, answer.completion_tokens)
     return Reply(
         status=200,
-        body={
-            "id": f"msg_{uuid.uuid4().hex[:24]}",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": content,
-            "stop_reason": _STOP.get(answer.finish_reason, answer.finish_reason),
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": answer.prompt_tokens,
-                "output_tokens": answer.completion_tokens,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
-            },
-        },
+        body=message,
         model=model,
         tokens_in=answer.prompt_tokens,
         tokens_out=answer.completion_tokens,
     )
+
+
+def _stream(message: dict[str, Any], model: str, tokens_in: int, tokens_out: int) -> Reply:
+    """Anthropic's event stream: message_start (input usage), ping, per block
+    content_block_start / text_delta or input_json_delta pieces / content_block_stop,
+    message_delta (stop reason, output usage), message_stop."""
+    usage = message["usage"]
+    start = {
+        **message,
+        "content": [],
+        "stop_reason": None,
+        "usage": {**usage, "output_tokens": 1},
+    }
+    events = [sse({"type": "message_start", "message": start}, "message_start")]
+    events.append(sse({"type": "ping"}, "ping"))
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            opening: dict[str, Any] = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": p} for p in stream_pieces(block["text"])]
+        else:
+            opening = {**block, "input": {}}
+            args = json.dumps(block["input"])
+            half = len(args) // 2
+            deltas = [
+                {"type": "input_json_delta", "partial_json": p} for p in (args[:half], args[half:])
+            ]
+        events.append(
+            sse(
+                {"type": "content_block_start", "index": index, "content_block": opening},
+                "content_block_start",
+            )
+        )
+        for delta in deltas:
+            events.append(
+                sse(
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                    "content_block_delta",
+                )
+            )
+        events.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+    events.append(
+        sse(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+            "message_delta",
+        )
+    )
+    events.append(sse({"type": "message_stop"}, "message_stop"))
+    return stream_reply(events, model, tokens_in, tokens_out)

@@ -17,6 +17,9 @@ from .wire import (
     error_reply,
     is_int,
     rule_error,
+    sse,
+    stream_pieces,
+    stream_reply,
     words,
 )
 
@@ -88,18 +91,56 @@ def _chat_v2(call: ProviderCall, ctx: Ctx, body: dict[str, Any]) -> Reply:
             }
             for c in answer.tool_calls
         ]
+    out = {
+        "id": str(uuid.uuid4()),
+        "finish_reason": _FINISH.get(answer.finish_reason, answer.finish_reason),
+        "message": message,
+        "usage": _usage(answer),
+    }
+    if body.get("stream") is True:
+        return _stream_v2(out, model, answer)
     return Reply(
         status=200,
-        body={
-            "id": str(uuid.uuid4()),
-            "finish_reason": _FINISH.get(answer.finish_reason, answer.finish_reason),
-            "message": message,
-            "usage": _usage(answer),
-        },
+        body=out,
         model=model,
         tokens_in=answer.prompt_tokens,
         tokens_out=answer.completion_tokens,
     )
+
+
+def _stream_v2(out: dict[str, Any], model: str, answer: Answer) -> Reply:
+    """Cohere v2's chat stream: message-start, content-start/delta.../end per text block,
+    tool-call-start/delta/end per call, message-end (finish reason and usage)."""
+    rid = out["id"]
+
+    def event(kind: str, **fields: Any) -> str:
+        return sse({"id": rid, "type": kind, **fields} if kind == "message-start" else
+                   {"type": kind, **fields}, kind)  # fmt: skip
+
+    start = {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [],
+             "citations": []}  # fmt: skip
+    events = [event("message-start", delta={"message": start})]
+    message = out["message"]
+    for index, block in enumerate(message.get("content") or []):
+        opening = {"message": {"content": {"type": "text", "text": ""}}}
+        events.append(event("content-start", index=index, delta=opening))
+        for piece in stream_pieces(block["text"]):
+            piece_delta = {"message": {"content": {"text": piece}}}
+            events.append(event("content-delta", index=index, delta=piece_delta))
+        events.append(event("content-end", index=index))
+    for index, tc in enumerate(message.get("tool_calls") or []):
+        head = {**tc, "function": {"name": tc["function"]["name"], "arguments": ""}}
+        events.append(
+            event("tool-call-start", index=index, delta={"message": {"tool_calls": head}})
+        )
+        args = tc["function"]["arguments"]
+        for piece in (args[: len(args) // 2], args[len(args) // 2 :]):
+            frag = {"message": {"tool_calls": {"function": {"arguments": piece}}}}
+            events.append(event("tool-call-delta", index=index, delta=frag))
+        events.append(event("tool-call-end", index=index))
+    end = {"finish_reason": out["finish_reason"], "usage": out["usage"]}
+    events.append(event("message-end", delta=end))
+    return stream_reply(events, model, answer.prompt_tokens, answer.completion_tokens)
 
 
 def _chat_v1(call: ProviderCall, ctx: Ctx, body: dict[str, Any]) -> Reply:

@@ -1,4 +1,5 @@
-"""Google AI Studio (Gemini): ``{v1beta|v1}/models/{model}:generateContent`` and embeddings."""
+"""Google AI Studio (Gemini): ``{v1beta|v1}/models/{model}:generateContent``,
+``:streamGenerateContent`` (``?alt=sse``) and embeddings."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from .model import Prompt, embed, think
+from .model import Answer, Prompt, embed, think
 from .wire import (
     NOT_JSON,
     Ctx,
@@ -17,6 +18,9 @@ from .wire import (
     google_error,
     is_int,
     rule_error,
+    sse,
+    stream_pieces,
+    stream_reply,
     words,
 )
 
@@ -129,7 +133,9 @@ def parse_generate(body: Any) -> Prompt | Reply:
     return Prompt.of(pairs, limit)
 
 
-def _generate(call: ProviderCall, ctx: Ctx, model: str) -> Reply:
+def _generate(
+    call: ProviderCall, ctx: Ctx, model: str, stream: bool = False, sse_mode: bool = False
+) -> Reply:
     prompt = parse_generate(call.body)
     if isinstance(prompt, Reply):
         return prompt
@@ -142,28 +148,68 @@ def _generate(call: ProviderCall, ctx: Ctx, model: str) -> Reply:
     parts.extend(
         {"functionCall": {"name": c["name"], "args": c["arguments"]}} for c in answer.tool_calls
     )
+    finish = _FINISH.get(answer.finish_reason, answer.finish_reason)
+    usage = {
+        "promptTokenCount": answer.prompt_tokens,
+        "candidatesTokenCount": answer.completion_tokens,
+        "totalTokenCount": answer.prompt_tokens + answer.completion_tokens,
+    }
+    rid = uuid.uuid4().hex[:22]
+    if stream:
+        return _stream(answer, parts, finish, usage, model, rid, sse_mode)
     return Reply(
         status=200,
         body={
             "candidates": [
-                {
-                    "content": {"parts": parts, "role": "model"},
-                    "finishReason": _FINISH.get(answer.finish_reason, answer.finish_reason),
-                    "index": 0,
-                }
+                {"content": {"parts": parts, "role": "model"}, "finishReason": finish, "index": 0}
             ],
-            "usageMetadata": {
-                "promptTokenCount": answer.prompt_tokens,
-                "candidatesTokenCount": answer.completion_tokens,
-                "totalTokenCount": answer.prompt_tokens + answer.completion_tokens,
-            },
+            "usageMetadata": usage,
             "modelVersion": model,
-            "responseId": uuid.uuid4().hex[:22],
+            "responseId": rid,
         },
         model=model,
         tokens_in=answer.prompt_tokens,
         tokens_out=answer.completion_tokens,
     )
+
+
+def _stream(
+    answer: Answer,
+    parts: list[dict[str, Any]],
+    finish: str,
+    usage: dict[str, int],
+    model: str,
+    rid: str,
+    sse_mode: bool,
+) -> Reply:
+    """``streamGenerateContent``: one GenerateContentResponse per word (function calls in the
+    last one), the last chunk carrying ``finishReason``; usage on every chunk (prompt count
+    first, the totals at the end), as Gemini does. ``alt=sse`` gives SSE ``data:`` events;
+    without it the chunks come as one JSON array."""
+    texts = stream_pieces(answer.text) if answer.text or not answer.tool_calls else []
+    calls = [p for p in parts if "functionCall" in p]
+    chunks: list[dict[str, Any]] = []
+    pieces: list[list[dict[str, Any]]] = [[{"text": t}] for t in texts]
+    if calls or not pieces:
+        pieces.append(calls or [{"text": ""}])
+    for i, chunk_parts in enumerate(pieces):
+        last = i == len(pieces) - 1
+        cand: dict[str, Any] = {"content": {"parts": chunk_parts, "role": "model"}, "index": 0}
+        if last:
+            cand["finishReason"] = finish
+        chunks.append(
+            {
+                "candidates": [cand],
+                "usageMetadata": usage if last else {"promptTokenCount": usage["promptTokenCount"]},
+                "modelVersion": model,
+                "responseId": rid,
+            }
+        )
+    if not sse_mode:
+        return Reply(200, chunks, model, answer.prompt_tokens, answer.completion_tokens,
+                     cacheable=False)  # fmt: skip
+    return stream_reply([sse(c) for c in chunks], model, answer.prompt_tokens,
+                        answer.completion_tokens)  # fmt: skip
 
 
 def _embed_one(ctx: Ctx, req: Any, where: str) -> list[float] | Reply:
@@ -215,6 +261,8 @@ def handle_gemini(call: ProviderCall, ctx: Ctx) -> Reply:
     model, method = m.group(2), m.group(3)
     if method == "generateContent":
         return _generate(call, ctx, model)
+    if method == "streamGenerateContent":
+        return _generate(call, ctx, model, stream=True, sse_mode=call.query.get("alt") == "sse")
     if method in ("embedContent", "batchEmbedContents"):
         return _embeddings(call, ctx, model, method == "batchEmbedContents")
     return error_reply(

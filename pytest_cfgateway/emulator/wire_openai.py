@@ -25,6 +25,9 @@ from .wire import (
     is_number,
     openai_error,
     rule_error,
+    sse,
+    stream_pieces,
+    stream_reply,
     words,
 )
 
@@ -171,7 +174,14 @@ def openai_tool_calls(answer: Answer) -> list[dict[str, Any]]:
     ]
 
 
-def chat_reply(body: dict[str, Any], answer: Answer, model: str) -> Reply:
+#: OpenAI-compatible providers whose streams always end with a usage chunk (no
+#: ``stream_options`` needed).
+ALWAYS_STREAM_USAGE = frozenset({"mistral", "perplexity-ai"})
+
+
+def chat_reply(
+    body: dict[str, Any], answer: Answer, model: str, *, always_usage: bool = False
+) -> Reply:
     """An OpenAI ``chat.completion`` reply (or an SSE stream when ``stream`` is true)."""
     message: dict[str, Any] = {
         "role": "assistant",
@@ -199,7 +209,7 @@ def chat_reply(body: dict[str, Any], answer: Answer, model: str) -> Reply:
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     if body.get("stream"):
-        return _stream(cid, created, model, answer, finish, usage, body)
+        return _stream(cid, created, model, answer, finish, usage, body, always_usage)
     return Reply(
         status=200,
         body={
@@ -228,8 +238,11 @@ def _stream(
     finish: str,
     usage: dict[str, int],
     body: dict[str, Any],
+    always_usage: bool = False,
 ) -> Reply:
-    """OpenAI SSE: one chunk per word, a finish chunk, optional usage chunk, ``[DONE]``."""
+    """OpenAI SSE: a role chunk, one chunk per word, tool calls as an id/name fragment then
+    argument fragments, a finish chunk, a usage chunk (``stream_options.include_usage``;
+    ``always_usage`` for providers such as Mistral that always send it), ``[DONE]``."""
 
     def chunk(delta: dict[str, Any], reason: str | None) -> str:
         data = {
@@ -239,17 +252,23 @@ def _stream(
             "model": model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
         }
-        return f"data: {json.dumps(data)}\n\n"
+        return sse(data)
 
     parts = [chunk({"role": "assistant", "content": ""}, None)]
-    for token, _ in logprobs(answer.text):
-        parts.append(chunk({"content": token}, None))
-    if answer.tool_calls:
-        calls = [dict(c, index=i) for i, c in enumerate(openai_tool_calls(answer))]
-        parts.append(chunk({"tool_calls": calls}, None))
+    for piece in stream_pieces(answer.text):
+        parts.append(chunk({"content": piece}, None))
+    for i, call in enumerate(openai_tool_calls(answer)):
+        fn = call["function"]
+        head = {"index": i, "id": call["id"], "type": "function"}
+        parts.append(chunk({"tool_calls": [{**head, "function": {"name": fn["name"]}}]}, None))
+        args = fn["arguments"]
+        for piece in (args[: len(args) // 2], args[len(args) // 2 :]):
+            parts.append(
+                chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}, None)
+            )
     parts.append(chunk({}, finish))
     opts = body.get("stream_options")
-    if isinstance(opts, dict) and opts.get("include_usage"):
+    if always_usage or (isinstance(opts, dict) and opts.get("include_usage")):
         data = {
             "id": cid,
             "object": "chat.completion.chunk",
@@ -258,17 +277,9 @@ def _stream(
             "choices": [],
             "usage": usage,
         }
-        parts.append(f"data: {json.dumps(data)}\n\n")
-    parts.append("data: [DONE]\n\n")
-    return Reply(
-        status=200,
-        body="".join(parts),
-        model=model,
-        tokens_in=usage["prompt_tokens"],
-        tokens_out=usage["completion_tokens"],
-        headers={"content-type": "text/event-stream"},
-        cacheable=False,
-    )
+        parts.append(sse(data))
+    parts.append(sse("[DONE]"))
+    return stream_reply(parts, model, usage["prompt_tokens"], usage["completion_tokens"])
 
 
 def handle_chat(
@@ -293,7 +304,7 @@ def handle_chat(
     answer = think(ctx.rules, prompt, rules_provider or call.provider, rules_model or name)
     if answer.error_status:
         return rule_error(style, answer.error_status)
-    return chat_reply(call.body, answer, name)
+    return chat_reply(call.body, answer, name, always_usage=call.provider in ALWAYS_STREAM_USAGE)
 
 
 def handle_embeddings(

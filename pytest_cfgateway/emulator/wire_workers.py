@@ -15,6 +15,9 @@ from .wire import (
     is_int,
     openai_error,
     rule_error,
+    sse,
+    stream_pieces,
+    stream_reply,
     words,
     workers_error,
 )
@@ -91,7 +94,25 @@ def _run(call: ProviderCall, ctx: Ctx) -> Reply:
         result["tool_calls"] = [
             {"name": c["name"], "arguments": c["arguments"]} for c in answer.tool_calls
         ]
+    if body.get("stream") is True:
+        return _stream(result, model, answer.prompt_tokens, answer.completion_tokens)
     return _ok(result, model, answer.prompt_tokens, answer.completion_tokens)
+
+
+def _stream(result: dict[str, Any], model: str, tokens_in: int, tokens_out: int) -> Reply:
+    """Workers AI's native stream: ``data: {"response": "tok", "p": ...}`` per word, a last
+    chunk with an empty response plus ``usage`` (and ``tool_calls``), ``data: [DONE]``; the
+    events are separated by CRLF, as captures of the real service show."""
+    events = [
+        sse({"response": piece, "p": "abc"}).replace("\n", "\r\n")
+        for piece in stream_pieces(result["response"])
+    ]
+    last: dict[str, Any] = {"response": "", "usage": result["usage"]}
+    if "tool_calls" in result:
+        last["tool_calls"] = result["tool_calls"]
+    events.append(sse(last).replace("\n", "\r\n"))
+    events.append(sse("[DONE]").replace("\n", "\r\n"))
+    return stream_reply(events, model, tokens_in, tokens_out)
 
 
 def handle_workers(call: ProviderCall, ctx: Ctx) -> Reply:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import copy
 import dataclasses
 import json
@@ -23,7 +24,7 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
 
@@ -40,7 +41,15 @@ from .fingerprint import fingerprint as _fingerprint
 from .headers import control_headers, lower_keys, user_headers
 from .http import BackgroundLoop, Transport
 from .pricing import estimate_cost
-from .redact import PUBLIC_HEADERS, Secrets, check_header_value, secret, url_secrets
+from .redact import (
+    PUBLIC_HEADERS,
+    Secrets,
+    check_header_value,
+    config_secrets,
+    safe_url,
+    secret,
+    url_secrets,
+)
 from .routes import (
     ACCOUNT_ENV,
     BASE_URL_ENV,
@@ -87,6 +96,16 @@ _POLL_DROP = frozenset({"content-type", "prefer"})
 _POLL_KEEP_CF = frozenset({"cf-aig-authorization", "cf-aig-byok-alias"})
 
 
+class Pacer(Protocol):
+    """Limits a Gateway shares with other clients (see ``Gateway(pacer=...)``)."""
+
+    def slot(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+    async def before_attempt(self) -> None: ...
+
+    def rate_limited(self, wait_s: float) -> None: ...
+
+
 @dataclasses.dataclass
 class _Shared:
     """What a Gateway and its `with_resolver` copies share."""
@@ -125,6 +144,7 @@ class Gateway:
         transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
         retry_delay: float = 0.5,
         poll_interval: float = 0.5,
+        pacer: Pacer | None = None,
     ) -> None:
         if timeout <= 0:
             raise GatewayConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
@@ -145,6 +165,9 @@ class Gateway:
         self.skip_cache = skip_cache
         self.retry_delay = float(retry_delay)
         self.poll_interval = float(poll_interval)
+        #: shares limits with other clients (other processes): a place among the calls in
+        #: flight, and pauses after 429s (the pytest plugin's session ledger)
+        self.pacer = pacer
         self.secrets = Secrets.from_env(self.env).merged(secrets)
         self.secrets.add(TOKEN_ENV, self.token)
         for slug, key in self.api_keys.items():
@@ -178,7 +201,7 @@ class Gateway:
     def __repr__(self) -> str:
         return (
             f"Gateway(account_id={self.account_id!r}, gateway_id={self.gateway_id!r}, "
-            f"token={'set' if self.token else 'unset'}, base_url={self.base_url!r})"
+            f"token={'set' if self.token else 'unset'}, base_url={safe_url(self.base_url)!r})"
         )
 
     # --- configuration -------------------------------------------------------------------
@@ -224,26 +247,38 @@ class Gateway:
         """
         if kind not in ("chat", "embed"):
             raise GatewayConfigError(f"kind must be 'chat' or 'embed', got {kind!r}")
+        literals = config_secrets(options, "options")
+        if literals:  # apiKey / headers literals: scrubbed from whatever shows this call
+            self.secrets.update(literals)
         ref = parse_provider_id(provider_id, self.adapters.keys())
         config, model_opts = split_options(options)
+        stream = _stream_flag(ref.slug, model_opts.pop("stream", False))
         if ref.slug == ECHO:
             return _prepare_echo(ref, prompt, kind, repeat, config, model_opts)
-        if model_opts.get("stream"):
-            raise GatewayConfigError(
-                f"{ref.slug}: streaming is not supported in this version; remove "
-                "`stream: true` from the options",
-                provider=ref.slug,
-            )
         messages, inputs = _normalise_prompt(prompt, kind)
         fallbacks = fallback_entries(config.pop("fallbacks", None))
+        if stream and kind == "embed":
+            raise GatewayConfigError(
+                f"{ref.slug}: `stream: true` does not apply to embeddings; remove it",
+                provider=ref.slug,
+            )
         token, token_name = resolve_token(config, self.env, self.token)
         if not fallbacks:
             req = self._prepare_one(
-                ref, messages, inputs, kind, repeat, config, model_opts, token, outer=True
+                ref,
+                messages,
+                inputs,
+                kind,
+                repeat,
+                config,
+                model_opts,
+                token,
+                outer=True,
+                stream=stream,
             )
         else:
             req = self._prepare_universal(
-                ref, messages, inputs, kind, repeat, config, model_opts, fallbacks, token
+                ref, messages, inputs, kind, repeat, config, model_opts, fallbacks, token, stream
             )
         if token:
             bad = check_header_value(token, f"the AI Gateway token ({_source(token_name)})")
@@ -267,11 +302,19 @@ class Gateway:
         token: str | None,
         *,
         outer: bool,
+        stream: bool = False,
     ) -> PreparedRequest:
         """One provider request; ``outer=False`` builds a Universal step (no cf-aig controls
         of the outer request, no gateway auth)."""
         adapter = self.adapters[ref.slug]
-        call = ChatCall(ref.slug, ref.model, messages, model_opts, config, kind, inputs)
+        call = ChatCall(ref.slug, ref.model, messages, model_opts, config, kind, inputs, stream)
+        if stream:
+            refusal = adapter.stream_refusal(call)
+            if refusal is not None:
+                raise GatewayConfigError(
+                    f"{ref.slug}: `stream: true` is not supported for this provider: {refusal}",
+                    provider=ref.slug,
+                )
         if kind == "embed":
             path, query = adapter.embed_route(call)
             body = adapter.embed_body(call)
@@ -321,6 +364,7 @@ class Gateway:
             adapter=ref.slug,
             call=call,
             problems=tuple(problems),
+            stream=stream,
         )
 
     def _prepare_universal(
@@ -334,19 +378,39 @@ class Gateway:
         model_opts: dict[str, Any],
         fallbacks: list[tuple[str, dict[str, Any]]],
         token: str | None,
+        stream: bool = False,
     ) -> PreparedRequest:
-        """A Universal request: the primary call, then each fallback, as steps."""
+        """A Universal request: the primary call, then each fallback, as steps.
+
+        With ``stream``, every step asks for its provider's stream; the gateway answers with
+        the stream of the step that succeeded (``cf-aig-step``), read by that step's adapter.
+        """
         first_config = {k: v for k, v in config.items() if k in STEP_CONFIG_KEYS}
         steps = [
             self._prepare_one(
-                ref, messages, inputs, kind, repeat, first_config, model_opts, token, outer=False
+                ref,
+                messages,
+                inputs,
+                kind,
+                repeat,
+                first_config,
+                model_opts,
+                token,
+                outer=False,
+                stream=stream,
             )
         ]
-        for provider_id, step_cfg in fallbacks:
+        for i, (provider_id, step_cfg) in enumerate(fallbacks):
             sref = parse_provider_id(provider_id, self.adapters.keys())
             if sref.slug == ECHO:
                 raise GatewayConfigError("fallbacks cannot use the local echo provider")
             scfg, sopts = split_options(step_cfg)
+            if _stream_flag(sref.slug, sopts.pop("stream", stream)) != stream:
+                raise GatewayConfigError(
+                    f"fallbacks[{i}] ({provider_id}): `stream` must be the same as the primary "
+                    f"provider's ({str(stream).lower()}); the gateway answers with one reply",
+                    provider=sref.slug,
+                )
             steps.append(
                 self._prepare_one(
                     sref,
@@ -358,6 +422,7 @@ class Gateway:
                     {**model_opts, **sopts},
                     token,
                     outer=False,
+                    stream=stream,
                 )
             )
         headers = {"content-type": "application/json"}
@@ -379,7 +444,7 @@ class Gateway:
         for s in steps:
             secrets.update(s.secrets)
             problems.extend(p for p in s.problems if p not in problems)
-        call = ChatCall(ref.slug, ref.model, messages, model_opts, config, kind, inputs)
+        call = ChatCall(ref.slug, ref.model, messages, model_opts, config, kind, inputs, stream)
         return PreparedRequest(
             provider=UNIVERSAL,
             path="",
@@ -393,6 +458,7 @@ class Gateway:
             call=call,
             problems=tuple(problems),
             steps=tuple(steps),
+            stream=stream,
         )
 
     def _with_cache_key(self, req: PreparedRequest) -> PreparedRequest:
@@ -435,18 +501,24 @@ class Gateway:
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         transport = self._shared.transport
         start = time.perf_counter()
-        async with await transport.semaphore():
+        stream = _Stream(self._adapter, req, start) if req.stream else None
+        pacer = self.pacer
+        async with (
+            await transport.semaphore(),
+            pacer.slot() if pacer is not None else contextlib.nullcontext(),
+        ):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.timeout
             try:
                 async with asyncio.timeout_at(deadline):
                     raw = await self._request(
-                        req, "POST", url, dict(req.headers), content, deadline
+                        req, "POST", url, dict(req.headers), content, deadline, stream=stream
                     )
                     raw = await self._poll(req, target, raw, deadline)
             except TimeoutError:
+                what = "streamed answer" if stream is not None else "answer"
                 raise GatewayTimeoutError(
-                    f"{req.provider}: no complete answer within {self.timeout:g} s "
+                    f"{req.provider}: no complete {what} within {self.timeout:g} s "
                     "(Gateway(timeout=...) / --cf-timeout); the gateway or provider is slow "
                     "or unreachable",
                     provider=req.provider,
@@ -466,16 +538,38 @@ class Gateway:
         headers: dict[str, str],
         content: bytes | None,
         deadline: float,
+        *,
+        stream: _Stream | None = None,
     ) -> RawResponse:
-        """One HTTP exchange with retries on 429, 5xx (not 501) and connection errors."""
+        """One HTTP exchange with retries on 429, 5xx (not 501) and connection errors.
+
+        With ``stream``, a 2xx event stream is read and assembled; retries happen only
+        before its first byte (a stream cut later raises `StreamIncompleteError`).
+        """
         loop = asyncio.get_running_loop()
         transport = self._shared.transport
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
+            if self.pacer is not None:
+                await self.pacer.before_attempt()
             try:
-                resp = await (await transport.client()).request(
-                    method, url, headers=headers, content=content
-                )
+                client = await transport.client()
+                if stream is None:
+                    resp = await client.request(method, url, headers=headers, content=content)
+                else:
+                    resp = await client.send(
+                        client.build_request(method, url, headers=headers, content=content),
+                        stream=True,
+                    )
+                    if stream.accepts(resp):
+                        try:
+                            return await stream.read(resp)
+                        except GatewayError as exc:  # e.g. a provider error echoing input
+                            raise _scrubbed(exc, self.secrets.merged(req.secrets)) from None
+                    try:
+                        await resp.aread()
+                    finally:
+                        await resp.aclose()
             except httpx.UnsupportedProtocol as exc:
                 raise GatewayConfigError(
                     f"bad gateway URL {self.secrets.scrub_text(url)!r}: {exc}"
@@ -495,6 +589,8 @@ class Gateway:
                 return raw
             wait = parse_retry_after(raw.headers.get("retry-after"))
             wait = self._backoff(attempt) if wait is None else min(wait, MAX_RETRY_AFTER)
+            if raw.status == 429 and self.pacer is not None:
+                self.pacer.rate_limited(wait)  # the other clients pause too
             if wait >= deadline - loop.time():
                 return raw  # waiting would outlast the timeout: report the error itself
             await asyncio.sleep(wait)
@@ -596,6 +692,7 @@ class Gateway:
             logprobs=parsed.logprobs,
             fingerprint=fp,
             status=raw.status,
+            ttft_ms=raw.ttft_ms,
         )
 
     def _adapter(self, slug: str) -> Adapter:
@@ -805,6 +902,77 @@ def _poll_headers(headers: Mapping[str, str]) -> dict[str, str]:
         for k, v in headers.items()
         if k not in _POLL_DROP and (not k.startswith("cf-aig-") or k in _POLL_KEEP_CF)
     }
+
+
+def _stream_flag(slug: str, value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise GatewayConfigError(
+        f"{slug}: `stream` must be true or false, got {value!r}", provider=slug
+    )
+
+
+class _Stream:
+    """Reads one streamed reply: SSE events -> the adapter's assembler -> a RawResponse
+    whose body is the assembled (non-streamed) reply and whose ``ttft_ms`` is the time from
+    ``start`` to the first event that carried output."""
+
+    def __init__(
+        self, adapters: Callable[[str], Adapter], req: PreparedRequest, start: float
+    ) -> None:
+        self.adapters = adapters
+        self.req = req
+        self.start = start
+
+    @staticmethod
+    def accepts(resp: httpx.Response) -> bool:
+        """A 2xx event stream? (errors arrive as ordinary JSON bodies and are retried or
+        mapped as usual)."""
+        ctype = resp.headers.get("content-type", "").lower()
+        return 200 <= resp.status_code < 300 and ctype.startswith("text/event-stream")
+
+    async def read(self, resp: httpx.Response) -> RawResponse:
+        try:
+            return await self._read(resp)
+        finally:
+            await resp.aclose()
+
+    async def _read(self, resp: httpx.Response) -> RawResponse:
+        from .streaming import SSEParser
+
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        step = self.req
+        if step.provider == UNIVERSAL:  # the stream is the answering step's
+            step = answering_step(step, headers)[1]
+        call = step.call
+        if call is None:
+            raise GatewayConfigError("streaming needs a request built by Gateway.prepare()")
+        assembler = self.adapters(step.adapter).stream_assembler(call)
+        parser = SSEParser()
+        first: float | None = None
+        try:
+            async for chunk in resp.aiter_bytes():
+                for event in parser.feed(chunk):
+                    if assembler.feed(event) and first is None:
+                        first = time.perf_counter()
+            for event in parser.close():
+                if assembler.feed(event) and first is None:
+                    first = time.perf_counter()
+        except httpx.TransportError as exc:
+            raise assembler.incomplete(
+                f"the connection broke mid-stream: {type(exc).__name__}"
+            ) from None
+        if not assembler.complete:
+            why = "an unfinished event was pending" if parser.pending else "the stream ended"
+            raise assembler.incomplete(why)
+        if first is None:
+            first = time.perf_counter()  # no output at all (e.g. an empty answer): end time
+        return RawResponse(
+            status=resp.status_code,
+            headers=headers,
+            body=assembler.result(),
+            ttft_ms=round((first - self.start) * 1000, 1),
+        )
 
 
 def _raw_response(resp: httpx.Response) -> RawResponse:

@@ -1,7 +1,9 @@
 """The request fingerprint: what identifies a call across machines, keys and gateways.
 
-sha256 over canonical JSON ``{"v", "provider", "route", "query", "body", "repeat"}`` of the
-*redacted* request (sorted keys, compact separators). Base URL, account, gateway, auth and
+sha256 over canonical JSON ``{"v", "provider", "route", "query", "body", "repeat"}`` (plus
+``"stream": true`` for a streamed call, so streamed and non-streamed answers are different
+recordings whatever the adapter puts in the body) of the *redacted* request (sorted keys,
+compact separators). Base URL, account, gateway, auth and
 volatile headers are left out on purpose, so a suite recorded on one gateway replays anywhere,
 with or without keys. Bump `FINGERPRINT_VERSION` whenever the scheme changes.
 """
@@ -21,7 +23,7 @@ FINGERPRINT_VERSION = 1
 def canonical_request(req: PreparedRequest, secrets: Secrets | None = None) -> dict[str, Any]:
     """The redacted, fingerprinted part of a request (also what snapshots store)."""
     scrub = (secrets or Secrets()).merged(req.secrets)
-    return {
+    out = {
         "v": FINGERPRINT_VERSION,
         "provider": req.provider,
         "route": scrub.scrub(req.path),
@@ -29,6 +31,9 @@ def canonical_request(req: PreparedRequest, secrets: Secrets | None = None) -> d
         "body": scrub.scrub(req.body),
         "repeat": req.repeat,
     }
+    if req.stream:
+        out["stream"] = True
+    return out
 
 
 def canonical_json(data: Any) -> str:

@@ -146,17 +146,38 @@ class Transport:
             return len(self._states)
 
 
+class BackgroundLoopDied(RuntimeError):
+    """The background loop's thread ended (something raised out of the loop itself)."""
+
+
+#: How often a waiting caller checks that the background loop's thread is still alive.
+_LIVENESS_POLL_S = 0.25
+#: Bound on shutting the loop down (closing clients) at the end of a session.
+_STOP_TIMEOUT_S = 10.0
+
+
 class BackgroundLoop:
-    """A daemon thread running an event loop, for the synchronous API."""
+    """A daemon thread running an event loop, for the synchronous API.
+
+    Nothing waits on it without a bound: `run` checks every `_LIVENESS_POLL_S` that the
+    thread is alive, and if it died (an exception such as ``SystemExit`` escaped the loop)
+    raises `BackgroundLoopDied` naming the cause; the next use starts a new loop.
+    """
 
     def __init__(self, name: str = "pytest-cfgateway") -> None:
         self._name = name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._death: BaseException | None = None
 
     def _ensure(self) -> asyncio.AbstractEventLoop:
         with self._lock:
+            if self._thread is not None and not self._thread.is_alive():
+                # the loop died: drop it (its pending work is lost, reported by `wait`)
+                if self._loop is not None and not self._loop.is_running():
+                    self._loop.close()
+                self._loop = self._thread = None
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 ready = threading.Event()
@@ -164,11 +185,14 @@ class BackgroundLoop:
                 def main() -> None:
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
-                    loop.run_forever()
+                    try:
+                        loop.run_forever()
+                    except BaseException as exc:  # recorded for `run` to report, not lost
+                        self._death = exc
 
                 thread = threading.Thread(target=main, name=self._name, daemon=True)
                 thread.start()
-                ready.wait()
+                ready.wait(_STOP_TIMEOUT_S)
                 self._loop, self._thread = loop, thread
             return self._loop
 
@@ -185,8 +209,29 @@ class BackgroundLoop:
                 "loop; use the async method (await gw.acomplete(...)) instead"
             )
         loop = self._ensure()
+        thread = self._thread
         future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, loop)
-        return future.result()
+        return self.wait(future, thread)
+
+    def wait(
+        self, future: concurrent.futures.Future[T], thread: threading.Thread | None = None
+    ) -> T:
+        """``future.result()``, but raising `BackgroundLoopDied` if the loop's thread ends."""
+        thread = thread or self._thread
+        while True:
+            try:
+                return future.result(timeout=_LIVENESS_POLL_S)
+            except concurrent.futures.TimeoutError:
+                if future.done():
+                    raise  # the coroutine itself raised TimeoutError
+                if thread is not None and not thread.is_alive():
+                    future.cancel()
+                    cause = self._death
+                    what = f"{type(cause).__name__}: {cause}" if cause is not None else "unknown"
+                    raise BackgroundLoopDied(
+                        "the gateway's background event loop stopped while this test waited "
+                        f"on it (cause: {what}); the next test starts a new loop"
+                    ) from None
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedule ``coro`` on the background loop without waiting (the scheduler's use)."""
@@ -204,9 +249,11 @@ class BackgroundLoop:
         if loop is None or thread is None:
             return
         try:
-            if before is not None:
-                asyncio.run_coroutine_threadsafe(before(), loop).result()
+            if before is not None and thread.is_alive():
+                asyncio.run_coroutine_threadsafe(before(), loop).result(_STOP_TIMEOUT_S)
         finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-            loop.close()
+            if thread.is_alive():
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(_STOP_TIMEOUT_S)
+            if not thread.is_alive():
+                loop.close()

@@ -225,7 +225,23 @@ def url_secrets(url: str, where: str) -> dict[str, str]:
         out[f"{where} user:password"] = f"{username}:{password}"
     for key, value in parse_qsl(parts.query, keep_blank_values=False):
         out[f"{where} ?{key}"] = value
+    if parts.query:
+        out[f"{where} query"] = parts.query
+    if parts.fragment:
+        out[f"{where} fragment"] = parts.fragment
     return out
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` without credentials, query or fragment (for messages and reprs)."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url.strip())
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid URL>"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 def config_secrets(config: Any, where: str = "config") -> dict[str, str]:

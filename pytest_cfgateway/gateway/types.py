@@ -43,6 +43,7 @@ class ChatCall:
     config: Mapping[str, Any]  # provider config keys (resourceName, apiVersion, headers, ...)
     kind: CallKind = "chat"
     inputs: list[str] = dataclasses.field(default_factory=list)  # embeddings only
+    stream: bool = False  # ``stream: true``: ask the provider for its event stream
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +74,8 @@ class PreparedRequest:
     #: Universal (fallback) requests: one prepared request per step, in order. The step
     #: headers (provider auth) live here, not in ``body``, so the fingerprint stays keyless.
     steps: tuple[PreparedRequest, ...] = dataclasses.field(default=(), compare=False, repr=False)
+    #: Streamed (``stream: true``): the reply is read as server-sent events and assembled.
+    stream: bool = False
 
 
 @dataclasses.dataclass
@@ -84,6 +87,9 @@ class RawResponse:
     body: Any  # parsed JSON, or the text when the body is not JSON
     latency_ms: float = 0.0
     replayed: bool = False
+    #: Streamed replies: ms from the call's start to the first event carrying output (text
+    #: or a tool-call fragment); ``body`` is then the assembled, non-streamed reply.
+    ttft_ms: float | None = None
 
 
 @dataclasses.dataclass
@@ -119,6 +125,13 @@ class Completion:
     logprobs: list[float] | None = None
     fingerprint: str | None = None
     status: int = 200
+    #: Time to first token in ms for a streamed call (``stream: true``); None otherwise.
+    ttft_ms: float | None = None
+
+    @property
+    def streamed(self) -> bool:
+        """True when the answer was streamed (it has a time to first token)."""
+        return self.ttft_ms is not None
 
     @property
     def cached(self) -> bool:

@@ -21,6 +21,8 @@ role in the test, in a stable order (a re-recorded exchange keeps its place)::
       usage: {prompt_tokens: 12, completion_tokens: 40, total_tokens: 52}
       cost: 0.00012                   # null when no price is known
       latency_ms: 812                 # whole ms, kept from the first recording of this answer
+      ttft_ms: 120.4                  # streamed calls only: time to first token (0.1 ms);
+                                      # the body is then the assembled reply, never chunks
       response:
         headers: {cf-aig-cache-status: MISS}     # cf-aig-* headers, per-call ids left out
         text_at: choices.0.message.content        # where output_text goes back into body
@@ -177,6 +179,8 @@ class Exchange:
     role: str | None = None
     #: the old snapshot file this exchange was read from (migration), else None
     origin: str | None = dataclasses.field(default=None, compare=False, repr=False)
+    #: streamed calls only: the time to first token (like latency, not part of `stable`)
+    ttft_ms: float | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -190,6 +194,7 @@ class Exchange:
             body=copy_data(self.body),
             latency_ms=self.latency_ms,
             replayed=True,
+            ttft_ms=self.ttft_ms,
         )
 
     def stable(self) -> dict[str, Any]:
@@ -228,6 +233,8 @@ class Exchange:
             data["usage"] = self.usage
         data["cost"] = self.cost
         data["latency_ms"] = _number(self.latency_ms)
+        if self.ttft_ms is not None:
+            data["ttft_ms"] = _number(self.ttft_ms)
         response: dict[str, Any] = {}
         if self.headers:
             response["headers"] = self.headers
@@ -274,6 +281,7 @@ class Exchange:
             latency=data.get("latency_ms", 0),
             kind=kind_of_role(role),
             role=role,
+            ttft=data.get("ttft_ms"),
         )
 
     @classmethod
@@ -295,6 +303,7 @@ class Exchange:
             latency=data.get("latency_ms", 0.0),
             kind=str(data.get("kind") or "chat"),
             role=None,
+            ttft=data.get("ttft_ms"),
         )
 
     @classmethod
@@ -314,6 +323,7 @@ class Exchange:
         latency: Any,
         kind: str,
         role: str | None,
+        ttft: Any = None,
     ) -> Exchange:
         if not isinstance(fp, str) or not fp:
             raise CassetteError(f"{where}: 'fingerprint' must be a non-empty string")
@@ -329,6 +339,8 @@ class Exchange:
             raise CassetteError(f"{where}: 'cost' must be a number or null")
         if not isinstance(latency, int | float) or isinstance(latency, bool):
             raise CassetteError(f"{where}: 'latency_ms' must be a number")
+        if ttft is not None and (not isinstance(ttft, int | float) or isinstance(ttft, bool)):
+            raise CassetteError(f"{where}: 'ttft_ms' must be a number or absent")
         req_headers = request.get("headers")
         if not isinstance(req_headers, Mapping):
             raise CassetteError(f"{where}: 'request.headers' must be a mapping")
@@ -348,6 +360,7 @@ class Exchange:
             latency_ms=latency,
             kind=kind,
             role=role,
+            ttft_ms=None if ttft is None else float(ttft),
         )
 
 
@@ -601,7 +614,7 @@ def comparable(data: Any) -> Any:
     for ex in data["exchanges"]:
         if not isinstance(ex, Mapping):
             return data
-        item = {k: v for k, v in ex.items() if k not in ("latency_ms", "role")}
+        item = {k: v for k, v in ex.items() if k not in ("latency_ms", "ttft_ms", "role")}
         response = item.get("response")
         if isinstance(response, Mapping):
             response = dict(response)

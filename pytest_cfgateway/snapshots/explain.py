@@ -77,3 +77,41 @@ def text_diff(old: str, new: str, *, limit: int = 40) -> list[str]:
     if len(lines) > limit:
         lines = [*lines[:limit], f"... ({len(lines) - limit} more diff lines)"]
     return lines
+
+
+def side_by_side(
+    old: str | None,
+    new: str,
+    *,
+    width: int = 100,
+    limit: int = 30,
+    titles: tuple[str, str] = (
+        "committed",
+        "new recording",
+    ),
+) -> list[str]:
+    """Two answers in two columns (``old | new``), line by line, long lines wrapped; lines
+    that differ are marked ``|``, equal ones ``:``; at most ``limit`` rows."""
+    import textwrap
+
+    col = max(20, (width - 3) // 2)
+
+    def rows(text: str | None) -> list[str]:
+        if text is None:
+            return ["(no snapshot)"]
+        out: list[str] = []
+        for line in text.splitlines() or [""]:
+            out.extend(textwrap.wrap(line, col, replace_whitespace=False) or [""])
+        return out
+
+    left, right = rows(old), rows(new)
+    lines = [f"{titles[0]:<{col}} | {titles[1]}", f"{'-' * col}-+-{'-' * col}"]
+    for i in range(max(len(left), len(right))):
+        a = left[i] if i < len(left) else ""
+        b = right[i] if i < len(right) else ""
+        mark = ":" if a == b else "|"
+        lines.append(f"{a:<{col}} {mark} {b}".rstrip())
+        if len(lines) - 2 >= limit:
+            lines.append(f"... ({max(len(left), len(right)) - limit} more lines)")
+            break
+    return lines

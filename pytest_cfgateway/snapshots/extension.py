@@ -60,6 +60,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import time
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -270,6 +271,32 @@ def remove_stale_temp_files(path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+#: A temp file older than this is stale whoever left it (a write takes milliseconds).
+STALE_TEMP_SECONDS = 60.0
+_swept: set[tuple[int, str]] = set()
+
+
+def sweep_stale_temp_files(folder: str) -> None:
+    """Once per session and folder: remove ``.<name>.yaml.XXXX.tmp`` files older than
+    `STALE_TEMP_SECONDS` (left by a writer killed mid-write; a live writer's temp file is
+    younger, and renamed within milliseconds)."""
+    key = (id(_session()), folder)
+    if key in _swept:
+        return
+    if len(_swept) > 4096:
+        _swept.clear()
+    _swept.add(key)
+    try:
+        leftovers = list(Path(folder).glob(f".*.{CASSETTE_EXTENSION}.*.tmp"))
+    except OSError:
+        return
+    now = time.time()
+    for tmp in leftovers:
+        with contextlib.suppress(FileNotFoundError):  # another process removed it first
+            if now - tmp.stat().st_mtime > STALE_TEMP_SECONDS:
+                tmp.unlink()
+
+
 def _same_path(a: str, b: str) -> bool:
     return _norm(a) == _norm(b)
 
@@ -445,7 +472,17 @@ def stored_cassette(item: Any) -> Cassette | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return legacy_pool(location)
+    except UnicodeDecodeError as exc:
+        raise _not_text(str(path), exc) from None
     return Cassette.from_text(text, source=str(path))
+
+
+def _not_text(location: str, exc: UnicodeDecodeError) -> CassetteError:
+    return CassetteError(
+        f"{location}: not a cassette: the file is not UTF-8 text (byte {exc.start} cannot be "
+        "decoded; a binary file or another encoding); delete it and re-record the test with "
+        "--cf-mode record"
+    )
 
 
 #: ``(syrupy session id, folder) -> {file: Cassette}``: each old folder is read once per
@@ -508,10 +545,14 @@ def load_recorded(snapshot: SnapshotAssertion) -> Cassette | None:
     snap = _ours(snapshot)
     extension = snap.extension
     location = extension.get_location(test_location=snap.test_location, index=0)
+    sweep_stale_temp_files(os.path.dirname(location))
     name = extension.get_snapshot_name(test_location=snap.test_location, index=0)
-    text = extension.read_snapshot_data_from_location(
-        snapshot_location=location, snapshot_name=name, session_id=str(id(snap.session))
-    )
+    try:
+        text = extension.read_snapshot_data_from_location(
+            snapshot_location=location, snapshot_name=name, session_id=str(id(snap.session))
+        )
+    except UnicodeDecodeError as exc:
+        raise _not_text(location, exc) from None
     if isinstance(extension, GatewaySnapshotExtension):
         extension._recalled = (location, text)  # syrupy's comparison reuses it
     if text is None:

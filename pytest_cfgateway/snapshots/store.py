@@ -105,6 +105,11 @@ class Outcome:
     cache_hits: int
     unrecorded_count: int  # live mode: answers with no stored counterpart
     stale_count: int  # recorded exchanges this run did not use
+    #: the review of the test's answer (its first own call): the committed text (None when
+    #: there was none) and this run's, and whether they differ (None: nothing to compare)
+    committed_text: str | None = None
+    new_text: str | None = None
+    changed: bool | None = None
 
 
 class Recorder:
@@ -244,6 +249,7 @@ class Recorder:
             cost=summary.cost,
             latency_ms=whole_ms(float(raw.latency_ms)),
             kind=kind,
+            ttft_ms=None if raw.ttft_ms is None else round(float(raw.ttft_ms), 1),
         )
 
     def _check_drift(self, req: PreparedRequest, stored: Exchange | None, new: Exchange) -> None:
@@ -323,6 +329,12 @@ class Recorder:
         used = sorted(self._used.values(), key=lambda pair: pair[0])
         recorded = self.recorded
         origins = tuple(dict.fromkeys(ex.origin for _, ex in used if ex.origin))
+        if recorded is not None and recorded.pool and self.mode is Mode.REFRESH:
+            # refresh called everything: the old files of the same requests are replaced
+            keys = {ex.key for _, ex in used}
+            origins = tuple(
+                dict.fromkeys(ex.origin for ex in recorded if ex.key in keys and ex.origin)
+            )
         if recorded is not None and recorded.pool:
             # migration: this test's part of the old files is what it used from them
             recorded = None
@@ -336,6 +348,7 @@ class Recorder:
         stale = 0
         if recorded is not None:
             stale = sum(1 for ex in recorded if ex.key not in self._used)
+        replaced: dict[int, Exchange] = {}
         cassette: Cassette | None
         if self.mode in (Mode.REPLAY, Mode.LIVE):
             cassette = recorded
@@ -344,10 +357,11 @@ class Recorder:
         else:
             new = [ex for _, ex in used]
             if recorded is not None:
-                new = in_place(list(recorded), new, completed=completed)
+                new = in_place(list(recorded), new, completed=completed, replaced=replaced)
             cassette = Cassette(exchanges=new, write=True, secrets=self.secrets) if new else None
         if cassette is not None and origins:
             cassette.migrated_from = origins
+        committed, now = self._review(used, recorded, replaced)
         return Outcome(
             cassette=cassette,
             drift=list(self._drift),
@@ -356,7 +370,26 @@ class Recorder:
             cache_hits=self._cache_hits,
             unrecorded_count=self._unrecorded,
             stale_count=stale,
+            committed_text=committed,
+            new_text=now,
+            changed=None if now is None else committed != now,
         )
+
+    def _review(
+        self,
+        used: list[tuple[int, Exchange]],
+        recorded: Cassette | None,
+        replaced: dict[int, Exchange],
+    ) -> tuple[str | None, str | None]:
+        """(committed answer, this run's answer) of the test's first own call: the stored
+        exchange with its key, else the one it replaced in place."""
+        answer = next((ex for _, ex in used if ex.kind not in _NOT_ANSWERS), None)
+        if answer is None:
+            return None, None
+        old = recorded.get(*answer.key) if recorded is not None else None
+        if old is None:
+            old = replaced.get(id(answer))
+        return (_answer_text(old) if old is not None else None), _answer_text(answer)
 
 
 def whole_ms(ms: float) -> float:
@@ -364,7 +397,13 @@ def whole_ms(ms: float) -> float:
     return float(round(ms)) if ms >= 1 else round(ms, 1)
 
 
-def in_place(recorded: list[Exchange], new: list[Exchange], *, completed: bool) -> list[Exchange]:
+def in_place(
+    recorded: list[Exchange],
+    new: list[Exchange],
+    *,
+    completed: bool,
+    replaced: dict[int, Exchange] | None = None,
+) -> list[Exchange]:
     """The exchanges to write, in the stored file's order (see the module docstring).
 
     Each new exchange replaces the stored one with its key, else the closest unused stored
@@ -404,6 +443,8 @@ def in_place(recorded: list[Exchange], new: list[Exchange], *, completed: bool) 
             ),
         )
         slots[best] = _keep_role(ex, recorded[best])
+        if replaced is not None:
+            replaced[id(ex)] = recorded[best]
     out = []
     for i, slot in enumerate(slots):
         if slot is not None:
@@ -420,6 +461,10 @@ def _same_target(a: Exchange, b: Exchange) -> bool:
 def _keep_role(new: Exchange, old: Exchange) -> Exchange:
     new.role = old.role
     return new
+
+
+#: call kinds that are not the test's own answer (graders, row siblings, webhooks)
+_NOT_ANSWERS = frozenset({"grader", "row", "webhook"})
 
 
 def _answer_text(ex: Exchange) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .._yamlguard import YamlBoundsError, check_nodes
+
 LINES_TAG = "!lines"
 
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -140,7 +142,14 @@ def load_yaml(text: str) -> Any:
         try:
             return _build(node, loader, set())
         except _Fallback:
+            check_nodes(node)  # aliases: bound what they expand to before anything copies it
             return loader.construct_document(node)
+    except YamlBoundsError as exc:
+        raise yaml.YAMLError(f"too large to load: {exc}") from None
+    except RecursionError:
+        raise yaml.YAMLError(
+            "too large to load: nested too deeply (a cassette is never more than a few levels deep)"
+        ) from None
     finally:
         loader.dispose()
 

@@ -50,7 +50,9 @@ API::
     fn_result = run(js_function("function (x) { return x * 2 }", [21], label="filter"))
     python_file(path, fn, args, label=...), js_file(path, fn, args, label=..., fallback=True)
 
-`running()` gives, for the current context, the labels of user code in flight (so a caller
+`limited(seconds)` sets the limit for work in the current context that takes no explicit
+``timeout`` (`current_limit()`: user regexes, see ``assertions.jsregex``). `running()` gives,
+for the current context, the labels of user code in flight (so a caller
 that times out a whole evaluation can say what was running); `shutdown()` stops the pool.
 """
 
@@ -66,9 +68,8 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._pool import Executor
 from .errors import (
     UserCodeAborted,
     UserCodeCrashed,
@@ -77,6 +78,9 @@ from .errors import (
     UserCodeRaised,
     UserCodeTimeout,
 )
+
+if TYPE_CHECKING:
+    from ._pool import Executor
 
 #: Time limit of one call when the config sets no ``evaluateOptions.timeoutMs``.
 DEFAULT_TIMEOUT_S = 30.0
@@ -160,9 +164,16 @@ def executor() -> Executor:
     global _executor
     with _executor_lock:
         if _executor is None:
+            from ._pool import Executor  # loaded on first use: keeps plugin start-up cheap
+
             _executor = Executor(MAX_WORKERS)
             atexit.register(shutdown)
         return _executor
+
+
+def prewarm(count: int = 1) -> None:
+    """Start ``count`` workers in the background now, so the first call finds one warm."""
+    executor().prewarm(count)
 
 
 def shutdown() -> None:
@@ -176,13 +187,35 @@ def shutdown() -> None:
 
 @contextlib.contextmanager
 def running() -> Iterator[list[str]]:
-    """Track the labels of user code in flight in this context (and tasks started from it)."""
+    """Track the labels of user code in flight in this context (and tasks started from it),
+    and of code that was cancelled or aborted (timed out, exited, crashed) there."""
     labels: list[str] = []
     token = _running.set(labels)
     try:
         yield labels
     finally:
         _running.reset(token)
+
+
+_limit_var: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "cfgateway_usercode_limit", default=None
+)
+
+
+@contextlib.contextmanager
+def limited(timeout: float | None) -> Iterator[None]:
+    """Set the time limit that code run in this context without an explicit ``timeout``
+    (e.g. a user regex, see `current_limit`) gets; None keeps the default."""
+    token = _limit_var.set(timeout)
+    try:
+        yield
+    finally:
+        _limit_var.reset(token)
+
+
+def current_limit() -> float:
+    """The time limit (seconds) set by `limited` for this context, else the default."""
+    return _limit(_limit_var.get())
 
 
 def _limit(timeout: float | None) -> float:
@@ -198,14 +231,21 @@ def run(request: Request, *, timeout: float | None = None) -> Any:
         labels.append(request.label)
     try:
         reply = executor().call(request.payload(), timeout=_limit(timeout), label=request.label)
-    finally:
+    except UserCodeAborted:
+        raise  # the label stays (see `arun`)
+    except BaseException:
         if labels is not None:
             labels.remove(request.label)
+        raise
+    if labels is not None:
+        labels.remove(request.label)
     return _decode(reply, request.label)
 
 
 async def arun(request: Request, *, timeout: float | None = None) -> Any:
     """`run` for a coroutine: a slow call waits in a thread, never on the event loop."""
+    import asyncio
+
     labels = _running.get()
     if labels is not None:
         labels.append(request.label)
@@ -213,9 +253,14 @@ async def arun(request: Request, *, timeout: float | None = None) -> Any:
         reply = await executor().acall(
             request.payload(), timeout=_limit(timeout), label=request.label
         )
-    finally:
+    except (asyncio.CancelledError, UserCodeAborted):
+        raise  # the label stays: whoever cancels or times out the whole case can name it
+    except BaseException:
         if labels is not None:
             labels.remove(request.label)
+        raise
+    if labels is not None:
+        labels.remove(request.label)
     return _decode(reply, request.label)
 
 
@@ -250,7 +295,7 @@ def _untag(obj: dict[str, Any]) -> Any:
             return float(kind.replace("Infinity", "inf"))
         if kind == "bigint":
             return int(obj.get("value", "0"))
-        return JsSpecial(str(kind))
+        return JS_UNDEFINED if kind == "undefined" else JsSpecial(str(kind))
     return obj
 
 
@@ -286,7 +331,6 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "JS_UNDEFINED",
     "MAX_WORKERS",
-    "Executor",
     "JsSpecial",
     "Request",
     "UserCodeAborted",
@@ -296,12 +340,15 @@ __all__ = [
     "UserCodeRaised",
     "UserCodeTimeout",
     "arun",
+    "current_limit",
     "decode_js",
     "describe_js",
     "executor",
     "js_body",
     "js_file",
     "js_function",
+    "limited",
+    "prewarm",
     "python_file",
     "python_source",
     "run",

@@ -62,7 +62,7 @@ class _Worker:
             os.close(rep_w)
         self.to_worker = Connection(req_w, readable=False)
         self.from_worker = Connection(rep_r, writable=False)
-        self.to_worker.send_bytes(json.dumps({"sys_path": sys.path}).encode())
+        self.to_worker.send_bytes(json.dumps({"sys_path": sys.path, "warm_js": True}).encode())
 
     @property
     def pid(self) -> int:
@@ -138,6 +138,12 @@ class _Worker:
         self.close()
 
 
+class _Placeholder:
+    """Holds a pool slot while a worker is being started outside the lock."""
+
+    pid = 0
+
+
 class Executor:
     """A pool of at most ``max_workers`` warm worker processes (started on demand)."""
 
@@ -146,7 +152,7 @@ class Executor:
             raise ValueError(f"max_workers must be >= 1, got {max_workers}")
         self.max_workers = max_workers
         self._idle: list[_Worker] = []
-        self._busy: set[_Worker] = set()
+        self._busy: set[_Worker | _Placeholder] = set()
         self._cond = threading.Condition()
         self._closed = False
         self.started = 0  # workers started over the executor's life (for tests and the bench)
@@ -195,23 +201,54 @@ class Executor:
         if not healthy or self._closed:
             worker.kill()
 
+    def prewarm(self, count: int = 1) -> threading.Thread:
+        """Start up to ``count`` idle workers in a background thread (returned, started)."""
+
+        def start() -> None:
+            for _ in range(count):
+                with self._cond:
+                    if self._closed or len(self._idle) + len(self._busy) >= self.max_workers:
+                        return
+                    self._busy.add(placeholder := _Placeholder())
+                try:
+                    worker = _Worker()
+                except OSError:
+                    return  # the first real call starts a worker and reports the problem
+                finally:
+                    with self._cond:
+                        self._busy.discard(placeholder)
+                with self._cond:
+                    if self._closed:
+                        worker.stop()
+                        return
+                    self.started += 1
+                    self._idle.append(worker)
+                    self._cond.notify()
+
+        thread = threading.Thread(target=start, name="cfgateway-usercode-prewarm", daemon=True)
+        thread.start()
+        return thread
+
     # calls ---------------------------------------------------------------------------
 
     def call(self, request: dict[str, Any], *, timeout: float, label: str) -> Any:
         """Run ``request`` on a worker; the decoded reply (see `_decode`)."""
         payload = _encode(request, label)
+        worker = self._acquire(time.monotonic() + timeout, label, timeout)
+        # the limit is the code's own: starting a worker does not count against it
         deadline = time.monotonic() + timeout
-        worker = self._acquire(deadline, label, timeout)
         return self._finish(worker, self._exchange(worker, payload, deadline), label, timeout)
 
     async def acall(self, request: dict[str, Any], *, timeout: float, label: str) -> Any:
         """`call` for an event loop: never blocks the loop for more than `INLINE_WAIT_S`."""
         payload = _encode(request, label)
-        deadline = time.monotonic() + timeout
         worker = self._try_acquire()
         loop = asyncio.get_running_loop()
         if worker is None:
-            worker = await loop.run_in_executor(None, self._acquire, deadline, label, timeout)
+            worker = await loop.run_in_executor(
+                None, self._acquire, time.monotonic() + timeout, label, timeout
+            )
+        deadline = time.monotonic() + timeout  # starting a worker does not count
         waiting: asyncio.Future[bytes | None] | None = None
         try:
             worker.send(payload)
@@ -260,7 +297,7 @@ class Executor:
 
     def worker_pids(self) -> list[int]:
         with self._cond:
-            return [w.pid for w in (*self._idle, *self._busy)]
+            return [w.pid for w in (*self._idle, *self._busy) if isinstance(w, _Worker)]
 
     def shutdown(self) -> None:
         """Stop every worker (idle ones politely, busy ones by kill)."""
@@ -272,8 +309,9 @@ class Executor:
             self._cond.notify_all()
         for worker in idle:
             worker.stop()
-        for worker in busy:
-            worker.kill()
+        for slot in busy:
+            if isinstance(slot, _Worker):
+                slot.kill()
 
 
 _DIED = b"\0died"

@@ -37,6 +37,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 MAX_CAPTURED = 64 * 1024
+#: appended to the message of an error met while compiling JavaScript source
+NOT_JS = " (the code does not parse as JavaScript)"
 
 # --- Python -------------------------------------------------------------------------------
 
@@ -180,7 +182,7 @@ class JsThrew(Exception):
 def _js() -> Any:
     global _interp
     if _interp is None:
-        import dukpy  # type: ignore[import-untyped]
+        import dukpy
 
         interp = dukpy.JSInterpreter()
         interp.evaljs(_JS_RUNTIME)
@@ -217,7 +219,10 @@ def _js_compiled(key: tuple[str, ...], make: str, **kwargs: Any) -> str:
     ident = _js_ids.get(key)
     if ident is None:
         ident = len(_js_ids) + 1
-        _js_eval(f"__cf.fns[{ident}] = {make}; null;", **kwargs)
+        try:
+            _js_eval(f"__cf.fns[{ident}] = {make}; null;", **kwargs)
+        except JsThrew as exc:
+            raise JsThrew(exc.type_name, exc.message + NOT_JS, exc.stack) from None
         _js_ids[key] = ident
     return f"__cf.fns[{ident}]"
 
@@ -334,6 +339,11 @@ def main() -> None:
     conn_out = Connection(rep_fd, readable=False)
     init = json.loads(conn_in.recv_bytes())
     sys.path[:] = list(init.get("sys_path") or sys.path)
+    if init.get("warm_js"):
+        try:
+            _js()  # JavaScript is the default language of transforms: be ready for it
+        except Exception as exc:  # the first JavaScript call tries again and reports it
+            print(f"JavaScript engine not ready: {exc!r}", file=sys.stderr)
     while True:
         try:
             raw = conn_in.recv_bytes()

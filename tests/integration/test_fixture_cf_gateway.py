@@ -28,7 +28,7 @@ def test_record_then_replay_offline(pytester, emu, monkeypatch):
     rec = pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url)
     rec.assert_outcomes(passed=1)
     assert len(emu.requests) == 1
-    snaps = list(pytester.path.glob("__snapshots__/**/*.yaml"))
+    snaps = [p for p in pytester.path.glob("__snapshots__/**/*.yaml") if p.is_file()]
     assert len(snaps) == 1, snaps
     text = snaps[0].read_text()
     assert "the weather is nice" in text
@@ -216,7 +216,9 @@ def test_cf_assert_in_live_mode_grades_fresh_answers(pytester, emu):
     pytester.runpytest("--cf-mode", "live", "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
     assert len(emu.requests) == 2  # the answer and the grader, both live
     assert all(r.headers.get("cf-aig-skip-cache") == "true" for r in emu.requests)
-    assert not list(pytester.path.glob("__snapshots__/**/*.yaml"))  # live never writes
+    assert not [
+        p for p in pytester.path.glob("__snapshots__/**/*.yaml") if p.is_file()
+    ]  # live never writes
 
 
 def test_snapshot_update_implies_record_and_conflicts_with_live(pytester, emu):
@@ -238,7 +240,7 @@ def test_plugin_can_be_disabled(pytester):
 def test_corrupt_snapshot_is_an_error_naming_the_file(pytester, emu):
     _write(pytester)
     pytester.runpytest("--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(passed=1)
-    (snap,) = pytester.path.glob("__snapshots__/**/*.yaml")
+    (snap,) = [p for p in pytester.path.glob("__snapshots__/**/*.yaml") if p.is_file()]
     snap.write_text("version: 1\nexchanges: [unclosed\n")
     result = pytester.runpytest()
     assert result.ret != 0

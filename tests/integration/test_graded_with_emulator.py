@@ -77,8 +77,8 @@ def test_graded_types_record_and_replay(pytester, emu, keyed_env, monkeypatch):
     assert "/v1/acct/gw/openai/chat/completions" in paths
     assert "/v1/acct/gw/openai/embeddings" in paths  # similar goes through the gateway too
     # grader calls are stored with their item
-    rubric = next(p for p in pytester.path.glob("__snapshots__/promptfooconfig/rubric*.yaml"))
-    assert "kind: grader" in rubric.read_text()
+    rubric = next(p for p in pytester.path.glob("__snapshots__/promptfooconfig.yaml/rubric*.yaml"))
+    assert "- role: grader\n" in rubric.read_text()
     for k in keyed_env:
         monkeypatch.delenv(k)
     emu.reset()

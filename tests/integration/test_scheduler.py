@@ -64,7 +64,7 @@ def test_deselected_items_are_not_called(project, emu, keyed_env):
     args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url)
     listed = project.runpytest(*args, "--collect-only", "-q").stdout.lines
     names = [ln.split("::", 1)[1] for ln in listed if "::" in ln]
-    var_id = names[0].split("-")[-1].rstrip("]")  # the short id of the first var combination
+    var_id = names[0].rsplit("=", 1)[-1].rstrip("]")  # the value of the first var combination
     result = project.runpytest(*args, "--cf-mode", "live", "-k", var_id)
     result.assert_outcomes(passed=1)
     assert len(emu.requests) == 1

@@ -165,7 +165,7 @@ def run(p: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def snap_dir(p: pytest.Pytester) -> Path:
-    return p.path / "__snapshots__" / "test_evals"
+    return p.path / "__snapshots__" / "test_evals.py"
 
 
 def files(p: pytest.Pytester) -> dict[str, bytes]:
@@ -200,7 +200,7 @@ def test_record_then_replay(project: pytest.Pytester) -> None:
         ["capital of France?", "a/b: c", "x [nested]", "same", "same", "other"]
     )
     twice = (snap_dir(project) / "test_twice.yaml").read_text(encoding="utf-8")
-    assert twice.count("- fingerprint:") == 3
+    assert twice.count("  fingerprint:") == 3
     assert "  output_text: |\n    answer to same\n    second line\n" in twice
     before = files(project)
 
@@ -333,7 +333,7 @@ def test_failed_and_skipped_tests_keep_their_files(project: pytest.Pytester) -> 
 def test_ignored_module_keeps_its_files(project: pytest.Pytester) -> None:
     project.makepyfile(test_other="def test_other(ask):\n    ask('elsewhere')\n")
     run(project, "--fake-mode", "record").assert_outcomes(passed=6)
-    other = project.path / "__snapshots__" / "test_other" / "test_other.yaml"
+    other = project.path / "__snapshots__" / "test_other.py" / "test_other.yaml"
     assert other.is_file()
     result = run(project, "--ignore", "test_other.py", "--snapshot-update")
     result.assert_outcomes(passed=5)
@@ -504,7 +504,7 @@ def test_pin_single_file_layout_and_name_relation() -> None:
     for name in ["test_q[a/b: c]", "test_q[what?]", "test_q", "Q:A", "test_q[" + "x" * 300 + "]"]:
         location = PyTestLocation(Item(name))  # type: ignore[arg-type]
         path = Path(GatewaySnapshotExtension.get_location(test_location=location, index=0))
-        assert path.parent == Path("/p/tests/__snapshots__/test_m")
+        assert path.parent == Path("/p/tests/__snapshots__/test_m.py")
         assert path.name == safe_file_stem(name) + ".yaml"
         assert len(path.name.encode()) <= 255
         assert location.matches_snapshot_name(path.stem)
@@ -565,7 +565,7 @@ def test_non_python_collected_files(cases_project: pytest.Pytester) -> None:
     result = run(p, "--snapshot-update")
     result.assert_outcomes(passed=4)
     names = cassette_names(p)
-    assert len(names) == 3 and {n.split("/")[0] for n in names} == {"a", "b"}
+    assert len(names) == 3 and {n.split("/")[0] for n in names} == {"a.cases", "b.cases"}
     assert (p.path / "__snapshots__" / "test_amber.ambr").is_file()
     run(p).assert_outcomes(passed=4)
     # A config that exists but is not collected keeps its cassettes (no "unused" either).
@@ -584,7 +584,9 @@ def test_non_python_collected_files(cases_project: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*2 snapshots unused*"])
     result = run(p, "--snapshot-update")
     assert result.ret == 0
-    assert {n.split("/")[0] for n in cassette_names(p)} == {"a"} and len(cassette_names(p)) == 1
+    assert {n.split("/")[0] for n in cassette_names(p)} == {"a.cases"} and len(
+        cassette_names(p)
+    ) == 1
     assert (p.path / "__snapshots__" / "test_amber.ambr").is_file()
 
 

@@ -9,18 +9,12 @@ from typing import Any
 from ..errors import GatewayConfigError
 from ..types import ChatCall, Message
 
-#: The message every adapter uses for ``stream: true``.
-STREAM_ERROR = "streaming is not supported in this version"
-
 
 def model_options(call: ChatCall, slug: str) -> dict[str, Any]:
-    """A mutable copy of the call's model options; ``stream: true`` is rejected."""
+    """A mutable copy of the call's model options without ``stream``/``stream_options``
+    (``call.stream`` says whether to stream; each adapter writes its own stream fields)."""
     opts = dict(call.options)
-    if opts.pop("stream", False):
-        raise GatewayConfigError(
-            f"{slug}: {STREAM_ERROR}; remove `stream: true` from the provider config",
-            provider=slug,
-        )
+    opts.pop("stream", None)
     opts.pop("stream_options", None)
     return opts
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..errors import GatewayConfigError
+from ..streaming import AnthropicAssembler, StreamAssembler
 from ..types import ChatCall, Message, ParsedReply, RawResponse, Usage
 from ._common import (
     as_int,
@@ -77,6 +78,12 @@ class AnthropicAdapter(Adapter):
 
     def extra_headers(self, call: ChatCall) -> dict[str, str]:
         return {"anthropic-version": ANTHROPIC_VERSION}
+
+    def stream_refusal(self, call: ChatCall) -> str | None:
+        return None
+
+    def stream_assembler(self, call: ChatCall) -> StreamAssembler:
+        return AnthropicAssembler(self.slug)
 
     # --- request ------------------------------------------------------------------------
 
@@ -217,6 +224,8 @@ class AnthropicAdapter(Adapter):
             body["tools"] = self._tools(opts.pop("tools"))
         if "tool_choice" in opts:
             body["tool_choice"] = self._tool_choice(opts.pop("tool_choice"))
+        if call.stream:
+            body["stream"] = True
         for key, value in opts.items():
             body.setdefault(key, value)
         return body

@@ -9,7 +9,10 @@ An adapter is a small, stateless object that knows one provider's wire format:
 - ``parse(response, call)``: text, usage, finish reason, tool calls from a 2xx reply;
 - ``poll_path(response, call)``: for providers that answer asynchronously (Replicate), the
   path to GET next, or None when the reply is final;
-- ``embed_route``/``embed_body``/``parse_embeddings`` for providers with an embeddings route.
+- ``embed_route``/``embed_body``/``parse_embeddings`` for providers with an embeddings route;
+- streaming (``call.stream``): ``stream_refusal(call)`` says why a call cannot stream (None
+  when it can); ``route``/``body`` then ask for the provider's event stream, and
+  ``stream_assembler(call)`` turns the events back into the non-streamed reply ``parse`` reads.
 
 Adapters never do I/O and never see the gateway ids or the gateway token.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..errors import GatewayConfigError, GatewayProviderError
+from ..streaming import StreamAssembler
 from ..types import ChatCall, ParsedReply, RawResponse
 
 
@@ -56,6 +60,17 @@ class Adapter:
 
     def poll_path(self, response: RawResponse, call: ChatCall) -> str | None:
         return None
+
+    def stream_refusal(self, call: ChatCall) -> str | None:
+        """Why ``stream: true`` cannot be honoured for this call (None: it streams)."""
+        return "this provider's API has no event stream that pytest-cfgateway reads"
+
+    def stream_assembler(self, call: ChatCall) -> StreamAssembler:
+        """A fresh assembler for this call's event stream."""
+        raise GatewayConfigError(
+            f"{self.slug}: streaming is not supported: {self.stream_refusal(call)}",
+            provider=self.slug,
+        )
 
     def embed_route(self, call: ChatCall) -> tuple[str, dict[str, str]]:
         raise GatewayConfigError(

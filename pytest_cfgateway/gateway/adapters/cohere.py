@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..errors import GatewayConfigError
+from ..streaming import CohereV2Assembler, StreamAssembler
 from ..types import ChatCall, Message, ParsedReply, RawResponse, Usage
 from ._common import (
     as_int,
@@ -66,6 +67,17 @@ class CohereAdapter(Adapter):
 
     def route(self, call: ChatCall) -> tuple[str, dict[str, str]]:
         return ("v1/chat" if self._v1(call) else "v2/chat"), {}
+
+    def stream_refusal(self, call: ChatCall) -> str | None:
+        if self._v1(call):
+            return (
+                "Cohere's v1 chat streams newline-delimited JSON, which is not read here; "
+                "use apiVersion v2 (the default) to stream"
+            )
+        return None
+
+    def stream_assembler(self, call: ChatCall) -> StreamAssembler:
+        return CohereV2Assembler(self.slug)
 
     # --- request ------------------------------------------------------------------------
 
@@ -176,6 +188,8 @@ class CohereAdapter(Adapter):
             body = self._v1_body(call)
         else:
             body = {"model": call.model, "messages": self._v2_messages(call.messages)}
+            if call.stream:
+                body["stream"] = True
         for key, value in self._options(call, v1).items():
             body.setdefault(key, value)
         return body

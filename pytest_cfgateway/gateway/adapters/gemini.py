@@ -27,6 +27,7 @@ import json
 from typing import Any, ClassVar
 
 from ..errors import GatewayConfigError
+from ..streaming import GeminiAssembler, StreamAssembler
 from ..types import ChatCall, Message, ParsedReply, RawResponse, Usage
 from ._common import (
     as_int,
@@ -97,7 +98,15 @@ class GeminiAdapter(Adapter):
         return f"{version}/models/{model}"
 
     def route(self, call: ChatCall) -> tuple[str, dict[str, str]]:
+        if call.stream:
+            return f"{self._model_path(call)}:streamGenerateContent", {"alt": "sse"}
         return f"{self._model_path(call)}:generateContent", {}
+
+    def stream_refusal(self, call: ChatCall) -> str | None:
+        return None
+
+    def stream_assembler(self, call: ChatCall) -> StreamAssembler:
+        return GeminiAssembler(self.slug)
 
     def auth_headers(self, key: str, call: ChatCall) -> dict[str, str]:
         return {"x-goog-api-key": key}

@@ -31,6 +31,13 @@ class HuggingFaceAdapter(Adapter):
     slug: ClassVar[str] = "huggingface"
     key_env_vars: ClassVar[tuple[str, ...]] = ("HUGGINGFACE_API_KEY", "HF_TOKEN")
 
+    def stream_refusal(self, call: ChatCall) -> str | None:
+        return (
+            "the gateway's huggingface route is the (legacy) Inference API text-generation "
+            "endpoint, whose token stream is not read here; set `stream: false`, or use an "
+            "OpenAI-compatible route such as compat:{provider}/{model}"
+        )
+
     def route(self, call: ChatCall) -> tuple[str, dict[str, str]]:
         model = call.model.strip("/")
         if not model:

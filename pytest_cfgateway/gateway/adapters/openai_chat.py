@@ -19,6 +19,7 @@ import re
 from typing import Any, ClassVar
 
 from ..errors import GatewayConfigError
+from ..streaming import OpenAIChatAssembler, StreamAssembler
 from ..types import ChatCall, ParsedReply, RawResponse, Usage
 from ._common import as_int, logprob_list, model_options, require_dict, tool_call
 from .base import Adapter
@@ -133,6 +134,9 @@ class OpenAIChatAdapter(Adapter):
     embed_path: ClassVar[str | None] = "embeddings"
     #: Send ``max_tokens`` as ``max_completion_tokens`` for o-series / gpt-5 models.
     renames_reasoning_max_tokens: ClassVar[bool] = True
+    #: Streams ask for usage with ``stream_options: {include_usage: true}`` (providers that
+    #: always send usage in the last chunk and may reject the field set this False).
+    stream_usage_option: ClassVar[bool] = True
 
     # --- chat ---------------------------------------------------------------------------
 
@@ -147,8 +151,24 @@ class OpenAIChatAdapter(Adapter):
         """Should ``max_tokens`` be renamed for this call's model?"""
         return self.renames_reasoning_max_tokens and is_reasoning_model(call.model)
 
+    def stream_refusal(self, call: ChatCall) -> str | None:
+        return None
+
+    def stream_assembler(self, call: ChatCall) -> StreamAssembler:
+        return OpenAIChatAssembler(self.slug)
+
     def body(self, call: ChatCall) -> Any:
         opts = model_options(call, self.slug)
+        if call.stream:
+            given = call.options.get("stream_options")
+            opts["stream"] = True
+            if self.stream_usage_option:
+                opts["stream_options"] = {
+                    **(given if isinstance(given, dict) else {}),
+                    "include_usage": True,
+                }
+            elif isinstance(given, dict):
+                opts["stream_options"] = dict(given)
         passthrough = opts.pop("passthrough", None)
         if self.is_reasoning(call):
             if "max_tokens" in opts:
@@ -219,6 +239,7 @@ class GroqAdapter(OpenAIChatOnlyAdapter):
 class PerplexityAdapter(OpenAIChatOnlyAdapter):
     slug = "perplexity-ai"
     key_env_vars = ("PERPLEXITY_API_KEY",)
+    stream_usage_option = False  # usage rides on the stream's chunks already
 
 
 class MistralAdapter(OpenAIChatAdapter):
@@ -227,6 +248,7 @@ class MistralAdapter(OpenAIChatAdapter):
     chat_path = "v1/chat/completions"
     embed_path = "v1/embeddings"
     renames_reasoning_max_tokens = False
+    stream_usage_option = False  # Mistral sends usage in the last chunk, no stream_options
 
 
 class GrokAdapter(OpenAIChatOnlyAdapter):

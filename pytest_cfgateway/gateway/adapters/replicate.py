@@ -35,6 +35,13 @@ class ReplicateAdapter(Adapter):
     slug: ClassVar[str] = "replicate"
     key_env_vars: ClassVar[tuple[str, ...]] = ("REPLICATE_API_KEY", "REPLICATE_API_TOKEN")
 
+    def stream_refusal(self, call: ChatCall) -> str | None:
+        return (
+            "Replicate streams from the prediction's own urls.stream address "
+            "(streaming.api.replicate.com), which does not go through the gateway; set "
+            "`stream: false`"
+        )
+
     def route(self, call: ChatCall) -> tuple[str, dict[str, str]]:
         return "predictions", {}
 

@@ -19,6 +19,7 @@ import json
 from typing import Any, ClassVar
 
 from ..errors import GatewayConfigError, GatewayProviderError
+from ..streaming import StreamAssembler, WorkersAIAssembler
 from ..types import ChatCall, ParsedReply, RawResponse, Usage
 from ._common import as_int, model_options, require_dict, text_of, tool_call
 from .base import Adapter
@@ -41,6 +42,12 @@ class WorkersAIAdapter(Adapter):
             )
         return call.model, {}
 
+    def stream_refusal(self, call: ChatCall) -> str | None:
+        return None
+
+    def stream_assembler(self, call: ChatCall) -> StreamAssembler:
+        return WorkersAIAssembler(self.slug)
+
     def body(self, call: ChatCall) -> Any:
         opts = model_options(call, self.slug)
         if "max_completion_tokens" in opts:
@@ -51,6 +58,8 @@ class WorkersAIAdapter(Adapter):
             item["content"] = text_of(msg.get("content"), self.slug)
             messages.append(item)
         body: dict[str, Any] = {"messages": messages}
+        if call.stream:
+            body["stream"] = True
         for key, value in opts.items():
             body.setdefault(key, value)
         return body

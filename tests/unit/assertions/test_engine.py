@@ -216,9 +216,17 @@ def test_value_script_raising_fails_assertion(
 # --- transforms ---------------------------------------------------------------------------
 
 
-def test_assertion_transform(reg: AssertionRegistry, ctx: AssertionContext) -> None:
-    spec = S("has", "PARIS", transform="output.upper()")
+def test_assertion_transform_is_javascript(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    spec = S("has", "PARIS", transform="output.toUpperCase()")
     assert run(run_assertion("paris", spec, ctx, registry=reg)).passed
+
+
+def test_js_replace_changes_the_first_match_only(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    spec = S("equals", "x a a", transform="output.replace('a', 'x')")
+    builtins = AssertionRegistry.with_builtins()
+    assert run(run_assertion("a a a", spec, ctx, registry=builtins)).passed
 
 
 def test_test_transform_runs_before_assertion_transform(
@@ -227,41 +235,86 @@ def test_test_transform_runs_before_assertion_transform(
     spec = S("has", "<answer>", transform="'<' + output + '>'")
     res = run(
         run_assertions(
-            '{"a": "answer"}', [spec], ctx, registry=reg, transform="json.loads(output)['a']"
+            '{"a": "answer"}', [spec], ctx, registry=reg, transform="JSON.parse(output).a"
         )
     )
     assert res.passed
 
 
 def test_transform_sees_context_vars(reg: AssertionRegistry, ctx: AssertionContext) -> None:
-    spec = S("has", "Paris", transform="output + context['vars']['city']")
+    spec = S("has", "Paris", transform="output + context.vars.city")
     assert run(run_assertion("x", spec, ctx, registry=reg)).passed
 
 
-def test_multiline_transform_is_function_body(
+def test_multiline_js_transform_is_function_body(
     reg: AssertionRegistry, ctx: AssertionContext
 ) -> None:
-    spec = S("has", "3", transform="n = len(output)\nreturn str(n)")
+    spec = S("has", "3", transform="const n = output.length;\nreturn String(n);")
     assert run(run_assertion("abc", spec, ctx, registry=reg)).passed
 
 
+def test_multiline_js_transform_without_return_is_an_error(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    spec = S("has", "3", transform="output.length\n")
+    with pytest.raises(TransformError, match=r"did not return a value.*end it with `return"):
+        run(run_assertion("abc", spec, ctx, registry=reg))
+
+
+def test_python_marker_runs_python(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    spec = S("has", "PARIS", transform="python: output.upper()")
+    assert run(run_assertion("paris", spec, ctx, registry=reg)).passed
+    body = S("has", "3", transform="python:\nn = len(output)\nreturn str(n)")
+    assert run(run_assertion("abc", body, ctx, registry=reg)).passed
+    via_ctx = S("has", "Paris", transform="python: output + context['vars']['city']")
+    assert run(run_assertion("x", via_ctx, ctx, registry=reg)).passed
+
+
 @pytest.mark.parametrize(
-    "code", ["JSON.parse(output).answer", "output => output.trim()", "output.toUpperCase()"]
+    "code", ["json.loads(output)['answer']", "output.upper()", "len(output)", "str(output)"]
 )
-def test_javascript_transform_gets_clear_error(
+def test_python_without_marker_gets_an_error_naming_the_marker(
     reg: AssertionRegistry, ctx: AssertionContext, code: str
 ) -> None:
-    with pytest.raises(TransformError, match=r"looks like JavaScript.*Python"):
+    with pytest.raises(TransformError, match=r"failed as JavaScript.*python: "):
         run(run_assertion('{"answer": 1}', S("has", "1", transform=code), ctx, registry=reg))
+
+
+def test_plain_js_failure_does_not_mention_python(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    with pytest.raises(TransformError, match="failed as JavaScript: SyntaxError") as info:
+        run(run_assertion("x", S("has", "1", transform="JSON.parse(output)"), ctx, registry=reg))
+    assert "python:" not in str(info.value)
 
 
 def test_transform_exception_is_error(reg: AssertionRegistry, ctx: AssertionContext) -> None:
     with pytest.raises(TransformError, match="KeyError"):
         run(
             run_assertions(
-                "{}", [S("has", "x")], ctx, registry=reg, transform="json.loads(output)['k']"
+                "{}",
+                [S("has", "x")],
+                ctx,
+                registry=reg,
+                transform="python: json.loads(output)['k']",
             )
         )
+
+
+def test_transform_returning_nothing_is_an_error(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    for code in ("undefined", "null", "python: None"):
+        with pytest.raises(TransformError, match="did not return a value"):
+            run(run_assertion("x", S("has", "x", transform=code), ctx, registry=reg))
+
+
+def test_transform_non_json_js_values_come_back(
+    reg: AssertionRegistry, ctx: AssertionContext
+) -> None:
+    spec = S("python", "output == float('inf')", transform="1 / 0")
+    builtins = AssertionRegistry.with_builtins()
+    assert run(run_assertion("x", spec, ctx, registry=builtins)).passed
 
 
 def test_file_transform_default_function(reg: AssertionRegistry, ctx: AssertionContext) -> None:
@@ -271,6 +324,14 @@ def test_file_transform_default_function(reg: AssertionRegistry, ctx: AssertionC
     assert run(
         run_assertion("ab", S("has", "abab", transform="file://t.py"), ctx, registry=reg)
     ).passed
+
+
+def test_js_file_transform(reg: AssertionRegistry, ctx: AssertionContext) -> None:
+    (ctx.base_dir / "t.js").write_text(
+        "module.exports = { twice: (output, context) => output + output };\n"
+    )
+    spec = S("has", "abab", transform="file://t.js:twice")
+    assert run(run_assertion("ab", spec, ctx, registry=reg)).passed
 
 
 # --- weights, thresholds, sets, errors ------------------------------------------------------

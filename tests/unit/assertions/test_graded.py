@@ -450,7 +450,7 @@ def test_context_transform_extracts_context() -> None:
         "context-recall",
         "A.",
         output='{"answer": "A", "docs": ["doc one", "doc two"]}',
-        context_transform="json.loads(output)['docs']",
+        context_transform="JSON.parse(output).docs",
     )
     assert res.passed and "doc one\n\ndoc two" in g.text(0)
 

@@ -1,4 +1,5 @@
-"""latency, cost, perplexity, perplexity-score, finish-reason against Completion metadata."""
+"""latency, ttft, cost, perplexity, perplexity-score, finish-reason against Completion
+metadata."""
 
 from __future__ import annotations
 
@@ -54,6 +55,11 @@ CASES: list[tuple[str, dict[str, Any], float | None, Any, bool]] = [
     ("not-latency", {"latency_ms": 250.0}, 200, None, True),
     ("not-latency", {"latency_ms": 120.0}, 200, None, False),
     ("latency", {"latency_ms": 50.0, "cache_status": "MISS"}, 100, None, True),
+    ("ttft", {"ttft_ms": 80.0}, 100, None, True),
+    ("ttft", {"ttft_ms": 100.0}, 100, None, True),  # boundary: <=
+    ("ttft", {"ttft_ms": 100.1}, 100, None, False),
+    ("not-ttft", {"ttft_ms": 150.0}, 100, None, True),
+    ("not-ttft", {"ttft_ms": 50.0}, 100, None, False),
     ("cost", {"cost": 0.001}, 0.01, None, True),
     ("cost", {"cost": 0.02}, 0.01, None, False),
     ("cost", {"cost": 0.01}, 0.01, None, True),
@@ -86,7 +92,7 @@ CASES: list[tuple[str, dict[str, Any], float | None, Any, bool]] = [
     ("not-finish-reason", {"finish_reason": "length"}, None, "stop", True),
     ("not-finish-reason", {"finish_reason": "end_turn"}, None, "stop", False),
     ("finish-reason", {"finish_reason": None}, None, "stop", False),
-    ("not-finish-reason", {"finish_reason": None}, None, "stop", False),  # unknown: no flip
+    ("not-finish-reason", {"finish_reason": None}, None, "stop", True),  # as promptfoo
 ]
 
 
@@ -195,10 +201,16 @@ def test_bad_config_is_an_error(
         run(type_, completion(**fields), threshold=threshold, value=value)
 
 
-@pytest.mark.parametrize("type_", ["latency", "cost", "perplexity"])
-def test_no_completion_is_an_error(type_: str) -> None:
+def test_no_completion_is_an_error() -> None:
     with pytest.raises(AssertionConfigError, match="no completion attached"):
-        run(type_, None, threshold=1)
+        run("perplexity", None, threshold=1)
+
+
+@pytest.mark.parametrize("type_", ["latency", "cost"])
+def test_fixed_provider_output_took_no_time_and_cost_nothing(type_: str) -> None:
+    # a test's providerOutput has no completion: 0 ms and $0, as in promptfoo
+    assert run(type_, None, threshold=0).passed
+    assert not run(f"not-{type_}", None, threshold=1).passed
 
 
 def test_finish_reason_without_completion_fails() -> None:
@@ -222,3 +234,14 @@ def test_finish_reason_without_completion_fails() -> None:
 )
 def test_normalize_finish_reason(raw: str | None, normalized: str | None) -> None:
     assert normalize_finish_reason(raw) == normalized
+
+
+def test_ttft_reason_metric_only_and_non_streamed() -> None:
+    failed = run("ttft", completion(ttft_ms=250.0), threshold=200)
+    assert failed.reason == "TTFT 250ms is greater than threshold 200ms"
+    metric = run("ttft", completion(ttft_ms=42.5), metric="ttft")
+    assert metric.passed and metric.metric_only and metric.score == 42.5
+    with pytest.raises(AssertionConfigError, match="requires a threshold"):
+        run("not-ttft", completion(ttft_ms=1.0), metric="ttft")
+    with pytest.raises(AssertionConfigError, match="stream: true"):
+        run("ttft", completion(latency_ms=10.0), threshold=100)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +13,6 @@ from pytest_cfgateway.assertions.base import (
     AssertionCall,
     AssertionConfigError,
     AssertionContext,
-    AssertionSkipped,
     GradingResult,
 )
 from pytest_cfgateway.assertions.scripts import (
@@ -93,13 +91,18 @@ CONTRACT = [
     pytest.param(
         {"pass": False, "score": 0.1, "reason": "r"}, True, None, True, 0.1, id="not-dict"
     ),
-    pytest.param({"pass": True}, False, None, True, 1.0, id="dict-score-default"),
-    pytest.param({"pass": True, "score": 0.4}, False, 0.5, False, 0.4, id="dict-threshold"),
-    pytest.param({"pass_": True, "score": 1}, False, None, True, 1.0, id="dataclass-pass_"),
+    pytest.param(
+        {"pass": True, "score": 0.4, "reason": "r"}, False, 0.5, False, 0.4, id="dict-threshold"
+    ),
+    pytest.param(
+        {"pass_": True, "score": 1, "reason": "r"}, False, None, True, 1.0, id="dataclass-pass_"
+    ),
     pytest.param(GradingResult(True, 0.8, "gr"), False, None, True, 0.8, id="gradingresult"),
     pytest.param("true", False, None, True, 1.0, id="str-true"),
     pytest.param("FALSE", False, None, False, 0.0, id="str-false"),
-    pytest.param('{"pass": false, "score": 0.2}', False, None, False, 0.2, id="str-json"),
+    pytest.param(
+        '{"pass": false, "score": 0.2, "reason": "r"}', False, None, False, 0.2, id="str-json"
+    ),
     pytest.param("0.9", False, None, True, 0.9, id="str-number"),
 ]
 
@@ -129,6 +132,20 @@ def test_return_contract(
 def test_return_contract_errors(returned: Any) -> None:
     with pytest.raises(ScriptResultError):
         normalize_script_result(returned, inverse=False, threshold=None)
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [{"pass": True}, {"pass": True, "score": 0.4}, '{"pass": false, "score": 0.2}'],
+)
+def test_script_objects_need_pass_score_and_reason_as_in_promptfoo(returned: Any) -> None:
+    with pytest.raises(ScriptResultError, match=r"needs all of `pass` \(boolean\), `score`"):
+        normalize_script_result(returned, inverse=False, threshold=None)
+    # a plugin's custom assertion (our own API) may leave score and reason out
+    res = normalize_script_result(
+        {"pass": True}, inverse=False, threshold=None, source="Custom assertion 'x'"
+    )
+    assert res.passed and res.score == 1.0
 
 
 def test_named_scores_snake_and_camel() -> None:
@@ -311,29 +328,6 @@ def test_split_js_statements_respects_strings_and_comments() -> None:
     ]
 
 
-def test_javascript_without_engine_is_skip(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "dukpy":
-            raise ImportError("no dukpy")
-        return real_import(name, *args, **kwargs)
-
-    import importlib
-
-    real_import_module = importlib.import_module
-
-    def fake_import_module(name: str, package: str | None = None) -> Any:
-        if name == "dukpy":
-            raise ImportError("no dukpy")
-        return real_import_module(name, package)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    monkeypatch.setattr(importlib, "import_module", fake_import_module)
-    with pytest.raises(AssertionSkipped, match=r"pytest-cfgateway\[js\].*`python` assertion"):
-        run(handle_javascript(make_call("true", base_type="javascript")))
-
-
 # --- javascript through the embedded engine ---------------------------------------------------
 
 JS_CASES = [
@@ -352,7 +346,6 @@ JS_CASES = [
         1.0,
     ),
     ("return Promise.resolve(0.9)", None, False, True, 0.9),
-    ("'true'", None, False, True, 1.0),
 ]
 
 
@@ -418,3 +411,25 @@ def test_grading_result_grader_error_is_not_flipped() -> None:
         GradingResult(False, 0.0, "grader down", grader_error=True), inverse=True, threshold=None
     )
     assert not res.passed and res.grader_error and res.reason == "grader down"
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("1 / 0", "Custom function returned Infinity, a number that is not a usable score"),
+        ("-1 / 0", "returned -Infinity"),
+        ("0 / 0", "returned NaN"),
+        ("undefined", "Got undefined (undefined)"),
+        ("'true'", 'Got "true" (str)'),
+        ("null", "Got null"),
+    ],
+)
+def test_javascript_non_verdicts_say_what_js_returned(code: str, says: str) -> None:
+    res = run(handle_javascript(make_call(code, base_type="javascript")))
+    assert not res.passed and res.score == 0.0
+    assert says in res.reason
+
+
+def test_javascript_function_return_is_named() -> None:
+    res = run(handle_javascript(make_call("() => 1", base_type="javascript")))
+    assert not res.passed and "returned a function" in res.reason

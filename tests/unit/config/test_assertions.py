@@ -65,7 +65,7 @@ def test_assert_set(load: Loader) -> None:
 def test_every_supported_type_with_value_validates(load: Loader) -> None:
     lines = []
     for t in sorted(SUPPORTED_TYPES - {"assert-set"}):
-        extra = "        threshold: 1\n" if t in ("latency", "cost") else ""
+        extra = "        threshold: 1\n" if t in ("latency", "ttft", "cost") else ""
         value = "5" if t == "word-count" else "'x'"
         lines.append(f"      - type: {t}\n        value: {value}\n{extra}")
     asserts = asserts_of(load, "".join(lines))
@@ -183,3 +183,9 @@ def test_assertion_errors(load: Loader, body: str, fragment: str, key_path: str)
 def test_js_regex_named_groups_are_accepted(load: Loader) -> None:
     (a,) = asserts_of(load, "      - type: regex\n        value: '(?<year>\\d{4})-\\k<year>'\n")
     assert a.value == "(?<year>\\d{4})-\\k<year>"
+
+
+@pytest.mark.parametrize("value", ["'3'", "' 3.0 '"])
+def test_word_count_takes_numeric_text_like_promptfoo(load: Loader, value: str) -> None:
+    (a,) = asserts_of(load, f"      - type: word-count\n        value: {value}\n")
+    assert a.value.strip() in ("3", "3.0")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pytest_cfgateway.config import ConfigError
@@ -62,7 +64,7 @@ def test_matrix_order_test_repeat_combo_provider_prompt(load: Loader) -> None:
           - vars: {v: z}
         """
     )
-    hx, hy = combo_id({"v": "x"}), combo_id({"v": "y"})
+    hx, hy = "v=x", "v=y"
     names = [c.name for c in cfg.cases]
     assert len(names) == 2 * 2 * 2 * 2 + 2 * 2 * 2
     assert names[:8] == [
@@ -102,12 +104,72 @@ def test_names_are_unique_and_safe(load: Loader) -> None:
     assert len(set(names)) == len(names)
 
 
-def test_long_prompt_labels_are_shortened_distinctly(load: Loader) -> None:
+def test_prompt_part_is_never_prompt_text(load: Loader) -> None:
     long_a = "Please translate the following sentence into French: {{x}}"
     long_b = "Please translate the following sentence into German: {{x}}"
     cfg = load(f"providers: [echo]\nprompts: ['{long_a}', '{long_b}']\n")
-    a, b = (c.name for c in cfg.cases)
-    assert a != b and len(a) < 80 and "~" in a
+    assert [c.name for c in cfg.cases] == ["test-1[echo-p1]", "test-1[echo-p2]"]
+
+
+def test_prompt_part_label_then_id_then_file_name(load: Loader, tmp_path: Path) -> None:
+    config = """\
+        providers: [echo]
+        prompts:
+          - {raw: 'Hi {{x}}', label: friendly}
+          - {id: greeting-v2, raw: 'Hello {{x}}'}
+          - file://reply_v1.txt
+          - file://two.txt
+          - 'Inline {{x}}'
+        """
+    (tmp_path / "reply_v1.txt").write_text("Reply to {{x}}\n")
+    (tmp_path / "two.txt").write_text("A {{x}}\n---\nB {{x}}\n")
+    names = [c.name for c in load(config).cases]
+    assert names == [
+        "test-1[echo-friendly]",
+        "test-1[echo-greeting-v2]",
+        "test-1[echo-reply_v1.txt]",
+        "test-1[echo-two.txt-1]",
+        "test-1[echo-two.txt-2]",
+        "test-1[echo-p6]",  # its place among the prompts
+    ]
+    # editing a prompt's body renames nothing
+    (tmp_path / "reply_v1.txt").write_text("Answer {{x}} politely, in one line\n")
+    (tmp_path / "two.txt").write_text("A {{x}}!\n---\nB {{x}}?\n")
+    assert [c.name for c in load(config).cases] == names
+
+
+def test_var_part_reads_like_pytest_params(load: Loader) -> None:
+    cfg = load(
+        """\
+        providers: [echo]
+        tests:
+          - description: 'greets [v2] :: all'
+            vars:
+              language: [French, Old English]
+              input: same for all
+          - vars:
+              text:
+                - a very long value that goes on and on and on
+                - a very long value that goes on and on and off
+          - vars: {n: ['1', ' 1']}
+        """
+    )
+    assert [c.name for c in cfg.cases] == [
+        "greets (v2) : all[echo-language=French]",
+        "greets (v2) : all[echo-language=Old_English]",
+        f"test-2[echo-text=a_very_long_value_that~{combo_id(cfg.cases[2].vars)}]",
+        f"test-2[echo-text=a_very_long_value_that~{combo_id(cfg.cases[3].vars)}]",
+        f"test-3[echo-n=1~{combo_id({'n': '1'})}]",
+        f"test-3[echo-n=1~{combo_id({'n': ' 1'})}]",
+    ]
+    for name in (c.name for c in cfg.cases):
+        head, _, params = name.partition("[")
+        assert (
+            "[" not in head
+            and "[" not in params[:-1]
+            and "]" not in params[:-1]
+            and "::" not in name
+        )
 
 
 def test_default_test_merge(load: Loader) -> None:

@@ -181,7 +181,6 @@ def test_legacy_map(load: Loader) -> None:
 @pytest.mark.parametrize(
     ("prompts", "files", "fragment"),
     [
-        ("[file://x.js]", {"x.js": "module.exports = () => 'hi'"}, "JavaScript prompt"),
         ("['exec:./run.sh']", {}, "executable prompts"),
         ("[3]", {}, "must be a string or an object"),
         ("[]", {}, "is empty"),

@@ -165,7 +165,9 @@ def test_a_hanging_or_typescript_prompt_function_errors_its_items_only(load: Loa
         files=JS_PROMPTS,
     )
     loops, typed, plain = cfg.cases
-    with pytest.raises(ConfigError, match=r"multi\.js:loops"):
+    from pytest_cfgateway.usercode.errors import UserCodeTimeout
+
+    with pytest.raises(UserCodeTimeout, match=r"multi\.js:loops"):
         render_prompt(loops, {})
     with pytest.raises(ConfigError, match="TypeScript prompt functions"):
         render_prompt(typed, {})

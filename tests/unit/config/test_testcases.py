@@ -148,12 +148,20 @@ def test_file_var_values_checked_and_globbed(load: Loader) -> None:
         ("[{vars: 3}]", "'vars' must be a mapping", "tests[0].vars"),
         ("[{threshold: high}]", "'threshold' must be a number", "tests[0].threshold"),
         ("[{metadata: [1]}]", "'metadata' must be a mapping", "tests[0].metadata"),
-        ("[{options: {storeOutputAs: x}}]", "storeOutputAs", "tests[0].options.storeOutputAs"),
+        (
+            "[{options: {storeOutputAs: 'not a name'}}]",
+            "must be a variable name",
+            "tests[0].options.storeOutputAs",
+        ),
         ("[{options: {disableVarExpansion: yes}}]", "true or false", "tests[0].options"),
         ("[file://missing.yaml]", "not found", "tests[0]"),
         ("['file://nothing/*.csv']", "no files match", "tests[0]"),
         ("[file://t.xlsx]", "Excel", "tests[0]"),
-        ("[{assertScoringFunction: 'file://s.py'}]", "not supported", "tests[0]"),
+        (
+            "[{assertScoringFunction: 'file://s.py'}]",
+            "scoring function file 's.py' not found",
+            "tests[0].assertScoringFunction",
+        ),
     ],
 )
 def test_test_errors(load: Loader, tests: str, fragment: str, key_path: str) -> None:
@@ -236,3 +244,17 @@ def test_vars_file_in_an_external_tests_file_is_relative_to_that_file(load: Load
         },
     )
     assert [c.vars["topic"] for c in cfg.cases] == ["tides", "waves"]
+
+
+def test_provider_output_may_be_a_list_of_tool_calls(load: Loader) -> None:
+    body = (
+        "tests:\n  - vars: {q: x}\n    providerOutput:\n"
+        "      - {type: function, function: {name: f, arguments: '{}'}}\n"
+    )
+    (c,) = load(HEAD + body).cases
+    assert c.provider_output == [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]
+
+
+def test_provider_output_of_another_type_is_refused(load: Loader) -> None:
+    with pytest.raises(ConfigError, match="'providerOutput' must be a string, a mapping or a list"):
+        load(HEAD + "tests:\n  - vars: {q: x}\n    providerOutput: 42\n")

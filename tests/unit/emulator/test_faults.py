@@ -123,3 +123,41 @@ def test_bad_settings_are_rejected(emu: Emulator) -> None:
         emu.gateways = ["just-a-gateway"]
     with pytest.raises(EmulatorConfigError, match="byok"):
         emu.byok = {"openai": 123}
+
+
+def test_mid_stream_drop_faults_parse_and_reject_misuse() -> None:
+    assert parse_fault("drop:3") == Fault("drop", after_chunks=3)
+    assert parse_fault({"kind": "drop", "after_chunks": 0}) == Fault("drop", after_chunks=0)
+    assert Fault("drop", after_chunks=2).label == "drop after 2 chunks"
+    for bad in ("drop:x", "drop:-1", {"kind": "drop", "after_chunks": -1},
+                {"status": 503, "after_chunks": 1}):  # fmt: skip
+        with pytest.raises(FaultError):
+            parse_fault(bad)
+    with pytest.raises(FaultError, match="chunk_delay_ms"):
+        Faults(chunk_delay_ms=-1)
+
+
+def test_stream_is_sent_in_chunks_and_cut_mid_way(http: httpx.Client, emu: Emulator) -> None:
+    body = chat("one two three four", stream=True)
+    with http.stream("POST", URL, json=body, headers=OPENAI_AUTH) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert "content-length" not in r.headers  # chunked, sent event by event
+        text = b"".join(r.iter_raw()).decode()
+    assert text.count("data: ") == 7 and text.endswith("data: [DONE]\n\n")
+    emu.faults.fail_next = ["drop:2"]
+    received = b""
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        http.stream("POST", URL, json=body, headers=OPENAI_AUTH) as r,
+    ):
+        assert r.status_code == 200
+        for piece in r.iter_raw():
+            received += piece
+    assert received.decode().count("data: ") == 2
+    assert emu.requests[-1].fault == "drop after 2 chunks"
+
+
+def test_non_streamed_body_cut_after_headers(http: httpx.Client, emu: Emulator) -> None:
+    emu.faults.fail_next = [{"kind": "drop", "after_chunks": 0}]
+    with pytest.raises(httpx.RemoteProtocolError):
+        post(http)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -98,11 +99,16 @@ def test_workers_max_completion_tokens_renamed() -> None:
     assert "max_completion_tokens" not in body
 
 
-def test_workers_rejects_images_and_stream() -> None:
+def test_workers_rejects_images() -> None:
     with pytest.raises(GatewayConfigError, match=r"workers-ai.*image_url"):
         WORKERS.body(call("workers-ai", LLAMA, IMAGE_MSG))
-    with pytest.raises(GatewayConfigError, match="streaming"):
-        WORKERS.body(call("workers-ai", LLAMA, options={"stream": True}))
+
+
+def test_workers_streams_natively() -> None:
+    c = dataclasses.replace(call("workers-ai", LLAMA), stream=True)
+    assert WORKERS.stream_refusal(c) is None
+    assert WORKERS.body(c)["stream"] is True
+    assert "stream" not in WORKERS.body(call("workers-ai", LLAMA, options={"stream": False}))
 
 
 def test_workers_parse_text_and_usage() -> None:
@@ -346,8 +352,9 @@ def test_replicate_webhook_is_a_prediction_field() -> None:
 def test_replicate_rejects_images_stream_and_empty_model() -> None:
     with pytest.raises(GatewayConfigError, match="replicate"):
         REPLICATE.body(call("replicate", "m/m", IMAGE_MSG))
-    with pytest.raises(GatewayConfigError, match="streaming"):
-        REPLICATE.body(call("replicate", "m/m", options={"stream": True}))
+    assert "urls.stream" in (REPLICATE.stream_refusal(call("replicate", "m/m")) or "")
+    with pytest.raises(GatewayConfigError, match="streaming is not supported"):
+        REPLICATE.stream_assembler(call("replicate", "m/m"))
     with pytest.raises(GatewayConfigError, match="needs a model"):
         REPLICATE.body(call("replicate", ""))
 

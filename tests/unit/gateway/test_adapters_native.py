@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -223,9 +224,10 @@ def test_anthropic_rejects_openai_only_options(option: str) -> None:
         ANTHROPIC.body(call("anthropic", "claude", options={option: 1}))
 
 
-def test_anthropic_stream_rejected() -> None:
-    with pytest.raises(GatewayConfigError, match="streaming is not supported"):
-        ANTHROPIC.body(call("anthropic", "claude", options={"stream": True}))
+def test_anthropic_stream_body() -> None:
+    c = dataclasses.replace(call("anthropic", "claude"), stream=True)
+    assert ANTHROPIC.body(c)["stream"] is True
+    assert "stream" not in ANTHROPIC.body(call("anthropic", "claude", options={"stream": True}))
 
 
 def test_anthropic_parse_text_usage_and_cache_tokens() -> None:

@@ -3,6 +3,7 @@ compat, deepseek, cerebras, openrouter; plus the built-in registry."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -395,11 +396,26 @@ def test_non_reasoning_keeps_max_tokens(slug: str, model: str) -> None:
     assert "max_completion_tokens" not in body
 
 
-@pytest.mark.parametrize("slug", ["openai", "azure-openai", "mistral", "compat", "deepseek"])
-def test_stream_true_is_rejected(slug: str) -> None:
-    c = call(slug, "openai/gpt-4o", options={"stream": True}, config=AZURE_CFG)
-    with pytest.raises(GatewayConfigError, match="streaming is not supported in this version"):
-        ADAPTERS[slug].body(c)
+@pytest.mark.parametrize(
+    ("slug", "usage_option"),
+    [("openai", True), ("azure-openai", True), ("mistral", False), ("compat", True),
+     ("deepseek", True), ("perplexity-ai", False), ("groq", True), ("grok", True)],
+)  # fmt: skip
+def test_stream_true_asks_for_sse_and_usage(slug: str, usage_option: bool) -> None:
+    c = call(
+        slug,
+        "openai/gpt-4o",
+        options={"stream_options": {"x": 1}},
+        config=AZURE_CFG,
+    )
+    c = dataclasses.replace(c, stream=True)
+    body = ADAPTERS[slug].body(c)
+    assert body["stream"] is True
+    if usage_option:  # stream_options.include_usage makes the last chunk carry usage
+        assert body["stream_options"] == {"x": 1, "include_usage": True}
+    else:  # these providers always send usage and may reject the field
+        assert body["stream_options"] == {"x": 1}
+    assert ADAPTERS[slug].stream_refusal(c) is None
 
 
 def test_stream_false_is_dropped() -> None:

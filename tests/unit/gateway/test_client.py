@@ -76,9 +76,43 @@ def test_prepare_accepts_message_lists_and_json_chat_prompts() -> None:
         g.prepare("openai:gpt-4o", [])
 
 
-def test_stream_is_rejected() -> None:
-    with pytest.raises(GatewayConfigError, match="streaming is not supported in this version"):
-        gw().prepare("openai:gpt-4o", "x", stream=True)
+def test_stream_prepares_a_streamed_request() -> None:
+    req = gw().prepare("openai:gpt-4o", "x", stream=True)
+    assert req.stream and req.call is not None and req.call.stream
+    assert req.body["stream"] is True and req.body["stream_options"] == {"include_usage": True}
+    plain = gw().prepare("openai:gpt-4o", "x")
+    # the fingerprint covers `stream`: streamed and non-streamed are different recordings
+    assert gw().fingerprint(req) != gw().fingerprint(plain)
+    gem = gw().prepare("google-ai-studio:gemini-2.5-flash", "x", stream=True)
+    assert gem.path.endswith(":streamGenerateContent") and gem.query == {"alt": "sse"}
+
+
+@pytest.mark.parametrize(
+    ("provider", "options", "match"),
+    [
+        ("replicate:meta/llama-3", {}, "urls.stream"),
+        ("huggingface:gpt2", {}, "Inference API"),
+        ("cohere:command-r", {"apiVersion": "v1"}, "apiVersion v2"),
+        ("openai:gpt-4o", {"fallbacks": ["replicate:meta/llama-3"]}, "urls.stream"),
+        (
+            "openai:gpt-4o",
+            {"fallbacks": [{"id": "anthropic:claude-x", "config": {"stream": False}}]},
+            r"fallbacks\[0\].*must be the same",
+        ),
+        ("openai:gpt-4o", {"stream": "yes"}, "true or false"),
+    ],
+)
+def test_stream_refusals_name_the_reason(
+    provider: str, options: dict[str, object], match: str
+) -> None:
+    opts = {"stream": True, **options}
+    with pytest.raises(GatewayConfigError, match=match):
+        gw().prepare(provider, "x", **opts)
+
+
+def test_stream_on_embeddings_is_refused() -> None:
+    with pytest.raises(GatewayConfigError, match="embeddings"):
+        gw().prepare("openai:text-embedding-3-small", "x", kind="embed", stream=True)
 
 
 def test_unknown_and_bedrock_slugs_fail_at_prepare() -> None:
@@ -410,3 +444,9 @@ def test_custom_adapters_replace_the_builtins() -> None:
     assert (c.text, c.usage.total_tokens, c.cost) == ("ok", 3, None)
     with pytest.raises(GatewayConfigError, match="Supported providers: tiny, echo"):
         g.prepare("openai:gpt-4o", "x")
+
+
+def test_stream_with_fallbacks_streams_every_step() -> None:
+    req = gw().prepare("openai:gpt-4o", "x", stream=True, fallbacks=["anthropic:claude-x"])
+    assert req.stream and [s.stream for s in req.steps] == [True, True]
+    assert [step["query"]["stream"] for step in req.body] == [True, True]

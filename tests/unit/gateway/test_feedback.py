@@ -87,10 +87,12 @@ def test_client_errors_are_not_retried(emu: Emulator, log_id: str) -> None:
 
 def test_connection_errors_are_retried_and_reported() -> None:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
-    client = LogsClient(TOKEN, f"http://127.0.0.1:{port}/client/v4", max_retries=1, retry_delay=0)
-    outcome = asyncio.run(_patch(client, LogAnnotation("a", "g", "l", feedback=1)))
+        s.bind(("127.0.0.1", 0))  # bound (so no one else takes the port) but not listening
+        port = s.getsockname()[1]
+        client = LogsClient(
+            TOKEN, f"http://127.0.0.1:{port}/client/v4", max_retries=1, retry_delay=0
+        )
+        outcome = asyncio.run(_patch(client, LogAnnotation("a", "g", "l", feedback=1)))
     assert not outcome.ok and outcome.status is None and outcome.attempts == 2  # type: ignore[attr-defined]
     assert outcome.error.startswith("no answer: ConnectError")  # type: ignore[attr-defined]
 

@@ -1,0 +1,181 @@
+"""One test's call path: its snapshot recorder and the recorder-bound gateways.
+
+Config items and ``cf_gateway`` tests both get a `Binding`. Every call of the test (its own,
+its graders', a select-best row's siblings) goes Recorder.resolve -> (snapshot | network),
+and the network leg takes the answer the scheduler already started for this test, if any,
+else makes the call within the session's budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .budget import claim_key, price
+from .grader import RecordedWebhook
+from .schedule import Prefetcher
+from .state import RunState
+
+if TYPE_CHECKING:
+    import pytest
+
+    from ..gateway.client import Gateway
+
+
+@dataclasses.dataclass
+class Tally:
+    """What this test's network leg did (goes into its result record)."""
+
+    spend: float = 0.0
+    prefetched: int = 0
+    #: usage of every answer the test got (counted for cf_gateway tests)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost: float | None = None
+
+
+@dataclasses.dataclass
+class Binding:
+    recorder: Any
+    gateway: Gateway
+    grader_gateway: Gateway
+    #: calls made for the other items of a select-best/max-score row
+    row_gateway: Gateway
+    tally: Tally
+    #: the webhook assertion's POSTs, recorded with the item (`grader.RecordedWebhook`)
+    webhook: Any = None
+
+
+def record_command(node: pytest.Item) -> str:
+    """The command that records one test (config items name their config, so the command
+    works whatever the config file is called)."""
+    case = getattr(node, "case", None)
+    if case is None:
+        return f"pytest --cf-mode record '{node.nodeid}'"
+    config = node.nodeid.split("::", 1)[0]
+    return f"pytest --cf-mode record --cf-config {config} '{node.nodeid}'"
+
+
+def bind(
+    state: RunState, node: pytest.Item, snapshot: Any, *, count_usage: bool = False
+) -> Binding:
+    """The recorder and gateways of one test (config item or ``cf_gateway`` test).
+
+    ``count_usage``: add up the tokens and cost of every answer (replayed or live) in the
+    binding's `Tally` (a config item's record takes them from its own completion instead).
+    """
+    from ..gateway.errors import GatewayError
+    from ..snapshots import Recorder, load_recorded
+    from ..snapshots.summary import Summary
+    from .feedback import note_call
+
+    _, adapters = state.registries(Path(node.path), node.ihook)
+    base = state.gateway(adapters)
+    tally = Tally()
+
+    finished: dict[int, Any] = {}  # id(raw) -> Completion: parse each reply once here
+
+    def finish(req: Any, raw: Any) -> Any:
+        done = finished.get(id(raw))
+        if done is None:
+            done = finished[id(raw)] = base.finish(req, raw)
+        return done
+
+    def describe(req: Any, raw: Any) -> Summary:
+        if not 200 <= raw.status < 300 or req.adapter not in base.adapters:
+            return Summary()  # an error, or not a model call (a webhook verdict)
+        done = finish(req, raw)
+        finished.pop(id(raw), None)
+        text = getattr(done, "text", None)
+        usage = done.usage
+        return Summary(
+            text=text,
+            usage={
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+            cost=done.cost,
+        )
+
+    def count_spend(req: Any, raw: Any) -> None:
+        """Count a live reply's estimated cost in the test's record."""
+        if getattr(raw, "replayed", False):
+            return
+        cost = price(base, req, raw)
+        if cost:
+            tally.spend += cost
+
+    def count_answer(req: Any, raw: Any) -> None:
+        if not 200 <= raw.status < 300:
+            return
+        try:
+            done = finish(req, raw)
+        except GatewayError:
+            return  # the test gets the error itself
+        finally:
+            finished.pop(id(raw), None)
+        usage = done.usage
+        tally.prompt_tokens += usage.prompt_tokens
+        tally.completion_tokens += usage.completion_tokens
+        tally.total_tokens += usage.total_tokens
+        if done.cost is not None:
+            tally.cost = (tally.cost or 0.0) + done.cost
+
+    prefetcher = Prefetcher.of(state.config)
+    nodeid = node.nodeid
+
+    occurrences: dict[str, int] = {}
+
+    async def send_or_take(req: Any, send: Any, kind: str | None) -> Any:
+        """The network leg of this test's recorder: a call the scheduler already started
+        for this item, else the call made once in the run (`Budget.call`: the answer of
+        another process that made it, or a new call within the run's limits)."""
+        fp = base.fingerprint(req)
+        occurrence = occurrences[fp] = occurrences.get(fp, -1) + 1
+        future = prefetcher.take(nodeid, fp) if prefetcher and occurrence == 0 else None
+        if future is not None:
+            import asyncio
+
+            raw = await asyncio.wrap_future(future)
+            tally.prefetched += 1
+        else:
+            raw = await state.budget.call(
+                claim_key(nodeid, fp, occurrence),
+                lambda: send(req),
+                lambda r: price(base, req, r),
+            )
+        count_spend(req, raw)
+        note_call(node, base, req, raw, kind)  # its log id, for --cf-feedback
+        return raw
+
+    recorder = Recorder(
+        mode=state.settings.mode.value,
+        recorded=load_recorded(snapshot),
+        secrets=state.secrets,
+        nodeid=node.nodeid,
+        record_hint=record_command(node),
+        describe=describe,
+    )
+
+    def through(kind: str | None) -> Any:
+        resolve = recorder.resolver(kind) if kind else recorder.resolve
+
+        async def resolver(req: Any, send: Any) -> Any:
+            raw = await resolve(req, lambda r: send_or_take(r, send, kind))
+            if count_usage:
+                count_answer(req, raw)
+            return raw
+
+        return base.with_resolver(resolver)
+
+    return Binding(
+        recorder=recorder,
+        gateway=through(None),
+        grader_gateway=through("grader"),
+        row_gateway=through("row"),
+        tally=tally,
+        webhook=RecordedWebhook(recorder.resolver("webhook")),
+    )

@@ -1,0 +1,110 @@
+"""The `Grader` the assertion engine uses: model-graded calls through the same gateway call
+path (and therefore the same snapshot recorder) as the item's own call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..gateway.client import Gateway
+    from ..gateway.types import Completion, Message
+
+
+def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
+    """``"openai:chat:gpt-4o"`` / ``{id, config}`` -> (gateway id ``slug:model``, config)."""
+    if isinstance(ref, Mapping):
+        pid = ref.get("id")
+        if not isinstance(pid, str) or not pid:
+            raise ValueError(
+                f"grader provider {dict(ref)!r} has no 'id'; use {{id: 'openai:gpt-5.2'}}"
+            )
+        config = dict(ref.get("config") or {})
+    elif isinstance(ref, str) and ref:
+        pid, config = ref, {}
+    else:
+        raise ValueError(f"grader provider must be an id string or {{id, config}}, got {ref!r}")
+    from ..config.providers import to_gateway_id
+
+    gateway_id = to_gateway_id(pid)
+    if gateway_id is None:
+        raise ValueError(
+            f"grader provider {pid!r} does not go through Cloudflare AI Gateway; use a "
+            "gateway provider such as openai:gpt-5.2"
+        )
+    return gateway_id, config
+
+
+class GatewayGrader:
+    """Implements `assertions.base.Grader` on a (recorder-bound) `Gateway`."""
+
+    def __init__(self, gateway: Gateway, repeat: int = 0) -> None:
+        self._gw = gateway
+        self._repeat = repeat
+
+    async def complete(self, provider: Any, messages: list[Message], **options: Any) -> Completion:
+        gateway_id, config = provider_ref_to_gateway(provider)
+        req = self._gw.prepare(gateway_id, messages, repeat=self._repeat, **{**config, **options})
+        result = await self._gw.aexecute(req)
+        return result  # type: ignore[return-value]
+
+    async def embed(self, provider: Any, inputs: list[str]) -> list[list[float]]:
+        gateway_id, config = provider_ref_to_gateway(provider)
+        req = self._gw.prepare(
+            gateway_id, list(inputs), kind="embed", repeat=self._repeat, **config
+        )
+        result = await self._gw.aexecute(req)
+        return list(result.vectors)  # type: ignore[union-attr]
+
+
+#: The pseudo-provider a webhook exchange is recorded under.
+WEBHOOK_PROVIDER = "webhook"
+
+
+class RecordedWebhook:
+    """The ``webhook`` assertion's POST through an item's snapshot recorder.
+
+    ``resolver`` is the recorder's resolver (kind ``"webhook"``): record mode POSTs and stores
+    the reply with the item's calls; replay answers from the snapshot and never connects. The
+    stored request names the URL without its query string (which may hold a token; its values
+    are secrets, scrubbed from everything stored).
+    """
+
+    def __init__(self, resolver: Any) -> None:
+        self._resolve = resolver
+
+    async def __call__(self, url: str, body: Any) -> tuple[int, str]:
+        from urllib.parse import urlsplit
+
+        from ..assertions.webhook import post_json
+        from ..gateway.redact import url_secrets
+        from ..gateway.types import PreparedRequest, RawResponse
+
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        shown = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+        req = PreparedRequest(
+            provider=WEBHOOK_PROVIDER,
+            path=shown,
+            body=body,
+            headers={"content-type": "application/json"},
+            adapter=WEBHOOK_PROVIDER,
+            secrets=url_secrets(url, "webhook URL"),
+        )
+
+        async def send(_req: PreparedRequest) -> RawResponse:
+            import time
+
+            start = time.perf_counter()
+            status, text = await post_json(url, body)
+            return RawResponse(
+                status=status,
+                headers={},
+                body=text,
+                latency_ms=round((time.perf_counter() - start) * 1000, 3),
+            )
+
+        raw = await self._resolve(req, send)
+        text = raw.body if isinstance(raw.body, str) else json.dumps(raw.body)
+        return raw.status, text

@@ -1,0 +1,173 @@
+"""promptfoo configs as pytest collectors: one `CaseItem` (a real `pytest.Function`, so syrupy,
+``-k``, ``--lf`` and xdist treat it as any test) per EvalCase."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .case import run_case
+from .errors import CaseError, CaseFailed
+from .pytest_compat import align_node_id
+from .render import prepare_case
+from .state import RunState
+
+
+class ConfigCollectError(Exception):
+    """A config that cannot be collected; rendered without a Python traceback."""
+
+
+class ConfigFile(pytest.File):
+    """A promptfooconfig.yaml (or any config named with --cf-config / cf_config)."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from ..config import ConfigError, ConfigWarning, load_config
+
+        runtime = RunState.get(self.config)
+        assert runtime is not None
+        try:
+            assertions, adapters = runtime.registries(self.path, self.ihook)
+        except (ValueError, TypeError) as exc:
+            raise ConfigCollectError(f"{self._relpath()}: {exc}") from None
+        try:
+            loaded = load_config(
+                self.path,
+                env=runtime.env,
+                rootdir=runtime.settings.rootdir,
+                extra_assertion_types=assertions.custom_names(),
+            )
+        except ConfigError as exc:
+            raise ConfigCollectError(runtime.secrets.scrub_text(str(exc))) from None
+        from ..gateway.redact import literal_secrets
+
+        # apiKey literals, provider headers, config env values: scrubbed like env keys
+        runtime.secrets.update(literal_secrets(loaded.raw))
+        for message in loaded.warnings:
+            self.warn(ConfigWarning(runtime.secrets.scrub_text(message)))
+        for case in loaded.cases:
+            problem = _provider_problem(case.provider, adapters)
+            if problem:
+                raise ConfigCollectError(f"{self._relpath()}: {problem}")
+        rows: dict[str, list[Any]] = {}
+        for case in loaded.cases:
+            rows.setdefault(case.row_key, []).append(case)
+        columns: dict[tuple[str, str, str], int] = {}
+        row_index = {key: i for i, key in enumerate(rows)}
+        fixtureinfo = None  # the same for every item of this file: computed once, as pytest
+        for case in loaded.cases:  # does for the items of one parametrized function
+            item = CaseItem.from_case(self, case, rows[case.row_key], fixtureinfo)
+            fixtureinfo = item._fixtureinfo
+            # promptfoo's indexes: promptIdx is the (prompt, provider) column, testIdx the row
+            column = (case.prompt.label, case.prompt.raw, case.provider.id)
+            item.prompt_idx = columns.setdefault(column, len(columns))
+            item.test_idx = row_index[case.row_key]
+            yield item
+
+    def _relpath(self) -> str:
+        return _posix_rel(self.path, Path(self.config.rootpath))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, ConfigCollectError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+def _provider_problem(provider: Any, adapters: dict[str, Any]) -> str | None:
+    """Unknown gateway slugs fail at collection (bedrock is refused by the config loader)."""
+    if provider.route != "gateway" or not provider.gateway_id:
+        return None
+    from ..gateway.routes import parse_provider_id
+
+    try:
+        parse_provider_id(provider.gateway_id, known=adapters)
+    except ValueError as exc:
+        return f"providers: {provider.id!r}: {exc}"
+    fallbacks = provider.config.get("fallbacks") or []
+    for fb in fallbacks:
+        fb_id = fb.get("id") if isinstance(fb, dict) else fb
+        try:
+            parse_provider_id(str(fb_id), known=adapters)
+        except ValueError as exc:
+            return f"providers: {provider.id!r}: fallbacks: {exc}"
+    return None
+
+
+def _posix_rel(path: Path, root: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, root)).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+
+
+def _case_function(name: str, module: str) -> Any:
+    """The test function of a config item. It builds its syrupy assertion directly on our
+    extension (one registration with syrupy per item, instead of the ``snapshot`` fixture's
+    plus ours)."""
+
+    def cfgateway_case(request: pytest.FixtureRequest) -> None:
+        from ..snapshots import case_snapshot
+
+        run_case(request.node, case_snapshot(request))
+
+    cfgateway_case.__name__ = name
+    cfgateway_case.__qualname__ = name
+    cfgateway_case.__module__ = module
+    return cfgateway_case
+
+
+class CaseItem(pytest.Function):
+    """One eval case: render, call (or replay), grade; report like promptfoo would."""
+
+    case: Any
+    #: every case of this item's row (same test, var combination and repeat), for
+    #: select-best and max-score
+    row_cases: list[Any]
+    #: promptfoo's promptIdx / testIdx of the case within its config
+    prompt_idx: int | None = None
+    test_idx: int | None = None
+
+    @classmethod
+    def from_case(
+        cls, parent: ConfigFile, case: Any, row_cases: list[Any], fixtureinfo: Any = None
+    ) -> CaseItem:
+        module = parent.path.stem
+        item: CaseItem = cls.from_parent(
+            parent,
+            name=case.name,
+            callobj=_case_function(case.name, module),
+            fixtureinfo=fixtureinfo,
+        )
+        align_node_id(item)  # --lf/--ff/--nf/--sw on pytest 9.2 (see pytest_compat)
+        item.case = case
+        item.row_cases = row_cases
+        meta = {
+            k: v for k, v in (case.metadata or {}).items() if _is_scalar(v) and k.isidentifier()
+        }
+        item.add_marker(pytest.mark.cfgateway(**meta))
+        if case.provider.route == "unsupported":
+            item.add_marker(pytest.mark.skip(reason=case.provider.skip_reason or case.provider.id))
+        return item
+
+    def setup(self) -> None:
+        super().setup()
+        prepare_case(self)
+
+    def reportinfo(self) -> tuple[os.PathLike[str] | str, int | None, str]:
+        line = self.case.line - 1 if getattr(self.case, "line", None) else None
+        return self.path, line, self.name
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseFailed | CaseError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def _traceback_filter(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+        return excinfo.traceback
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, str | int | float | bool) or v is None

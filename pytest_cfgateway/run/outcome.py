@@ -1,0 +1,86 @@
+"""Result records on pytest's reports, and the summary and files made from them.
+
+- ``pytest_runtest_makereport``: the record a test made (`record.keep_record`) is attached to
+  its report as a plain dict (``report.cfgateway``). A config item that never got to make one
+  (a render error, a skip marker, a broken snapshot) gets one made from its report.
+- ``pytest_runtest_logreport``: the process that reports (the xdist controller, or the only
+  process) keeps the records it sees; the summary and ``--cf-output`` read only those.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .case import new_record
+from .record import REPORT_ATTR, CaseRecord, take_record
+from .report import write_outputs, write_summary
+from .state import RunState
+
+
+def attach_record(item: pytest.Item, when: str, report: pytest.TestReport) -> None:
+    """Put the test's record (if it has one now) on this report."""
+    record = take_record(item)
+    is_case = getattr(item, "case", None) is not None
+    if record is None and is_case and not report.passed and when in ("setup", "call"):
+        record = _record_from_report(item, report)
+    if record is not None:
+        data = record.to_dict()
+        state = RunState.get(item.config)
+        if state is not None:  # no secret leaves the process that ran the test
+            data = state.report_secrets().scrub(data)
+        setattr(report, REPORT_ATTR, data)
+
+
+def _record_from_report(item: pytest.Item, report: pytest.TestReport) -> CaseRecord:
+    """Config items that never made a record (render errors, skipped providers) still count
+    in the summary and in --cf-output, as promptfoo counts error rows."""
+    state = RunState.get(item.config)
+    scrub = state.secrets.scrub_text if state is not None else str
+    if report.skipped:
+        longrepr = report.longrepr
+        reason = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr)
+        outcome = "skipped"
+    else:
+        reason = report.longreprtext
+        outcome = "error"
+    return new_record(item, outcome=outcome, reason=scrub(reason))
+
+
+def collect_record(config: pytest.Config, report: pytest.TestReport) -> None:
+    data = getattr(report, REPORT_ATTR, None)
+    state = RunState.get(config)
+    if isinstance(data, dict) and state is not None:
+        state.records.append(CaseRecord.from_dict(data))
+
+
+def summarise(config: pytest.Config, terminalreporter: Any) -> None:
+    state = RunState.get(config)
+    if state is None:
+        return
+    write_summary(
+        terminalreporter,
+        state.records,
+        scrub=state.secrets.scrub_text,
+        concurrency=state.settings.concurrency,
+    )
+
+
+def write_files(config: pytest.Config) -> None:
+    """``--cf-output``, written by the process that saw every report (not by xdist workers)."""
+    state = RunState.get(config)
+    if state is None or not state.settings.outputs or hasattr(config, "workerinput"):
+        return
+    write_outputs(state.records, state.settings.outputs, state.secrets)
+
+
+def finish_feedback(config: pytest.Config) -> None:
+    """``--cf-feedback``: wait for this process's PATCHes and mark the records' log entries
+    (on the controller, with what the workers reported)."""
+    from .feedback import Feedback
+
+    state = RunState.get(config)
+    feedback = Feedback.get(config)
+    if state is not None and feedback is not None:
+        feedback.finish(config, state.records)

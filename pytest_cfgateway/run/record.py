@@ -1,0 +1,174 @@
+"""The result record: what one test contributes to the summary and to every ``--cf-output``.
+
+A record is plain data (str, int, float, bool, None, and lists/dicts of them), made where the
+test ran and attached to its pytest report as ``report.cfgateway`` (a dict). pytest-xdist
+carries every attribute of a report's ``__dict__`` to the controller, so the controller reads
+exactly the records a serial run reads; the summary and the outputs are built from these
+records alone (``run/report.py``), never from state of the process that ran the test.
+
+Config items make one record each (kind ``case``); tests that use ``cf_gateway`` /
+``cf_assert`` make one (kind ``fixture``) when they made or replayed calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+#: the report attribute that carries a record (a plain dict)
+REPORT_ATTR = "cfgateway"
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-compatible data: dicts with str keys, lists, str, int, float (finite),
+    bool, None. Anything else becomes its ``str()`` (Paths, sets, objects)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((plain(v) for v in value), key=repr)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value))
+    return str(value)
+
+
+@dataclasses.dataclass
+class AssertionRecord:
+    """One assertion's verdict (promptfoo's ``componentResults`` entry, flattened)."""
+
+    type: str
+    passed: bool
+    score: float
+    reason: str
+    metric: str | None = None
+    weight: float = 1.0
+
+
+@dataclasses.dataclass
+class CaseRecord:
+    """One finished test, as the summary and the outputs see it."""
+
+    nodeid: str
+    kind: str = "case"  # case (a config item) | fixture (a cf_gateway test)
+    config: str = ""  # the config's path relative to the rootdir (or the test module's)
+    provider: str = ""  # the provider's label
+    provider_id: str = ""
+    prompt: str = ""  # the prompt's label
+    prompt_raw: str = ""  # the rendered prompt
+    prompt_idx: int | None = None  # promptfoo's promptIdx (prompt x provider column)
+    test_idx: int | None = None  # promptfoo's testIdx (test x var combination x repeat row)
+    description: str = ""
+    vars: dict[str, Any] = dataclasses.field(default_factory=dict)
+    outcome: str = "failed"  # passed | failed | error | skipped | fixture
+    score: float | None = None
+    assertions: list[AssertionRecord] = dataclasses.field(default_factory=list)
+    #: the whole verdict in promptfoo's GradingResult shape (``to_dict()``), for the outputs
+    grading: dict[str, Any] | None = None
+    output: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost: float | None = None
+    latency_ms: float | None = None
+    cache_hits: int = 0
+    replayed: int = 0
+    live: int = 0
+    drift: int = 0
+    drift_report: str = ""  # the drift diffs, shown with -v
+    prefetched: int = 0  # calls of this test the scheduler started ahead of it
+    spend: float = 0.0  # estimated cost of this test's live calls
+    rate_limited: bool = False  # the error was a 429 that outlived the retries
+    budget_skipped: bool = False  # skipped because the spend passed --cf-max-cost
+    reason: str = ""  # why it failed, errored or was skipped (always a string)
+    #: gateway log entries annotated by --cf-feedback: {logId, call, status}
+    feedback: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    #: the committed answer beside a new one (filled by the snapshot review; None until then)
+    committed_output: str | None = None
+    changed: bool | None = None
+    #: the item's verdict in the previous run (pytest's cache: "failed" or "passed"), for
+    #: the review of a changed answer; None when unknown
+    previous_outcome: str | None = None
+
+    @property
+    def tokens(self) -> int:
+        return self.total_tokens or self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = plain(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseRecord:
+        """The record back from its dict; unknown keys (a newer writer) are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["assertions"] = [
+            AssertionRecord(**{k: v for k, v in a.items() if k in _ASSERTION_FIELDS})
+            for a in values.get("assertions") or []
+        ]
+        return cls(**values)
+
+
+_ASSERTION_FIELDS = frozenset(f.name for f in dataclasses.fields(AssertionRecord))
+
+
+def assertion_records(grading: Any) -> list[AssertionRecord]:
+    """Every leaf assertion's verdict from a GradingResult (assert-sets flattened)."""
+    out: list[AssertionRecord] = []
+
+    def walk(result: Any) -> None:
+        children = getattr(result, "component_results", None) or []
+        spec = getattr(result, "assertion", None)
+        if spec is not None and not getattr(spec, "children", ()):
+            out.append(
+                AssertionRecord(
+                    type=str(getattr(spec, "type", "") or ""),
+                    passed=bool(result.passed),
+                    score=float(result.score),
+                    reason=str(result.reason or ""),
+                    metric=getattr(spec, "metric", None),
+                    weight=float(getattr(spec, "weight", 1.0) or 0.0),
+                )
+            )
+        for child in children:
+            walk(child)
+
+    if grading is not None:
+        walk(grading)
+    return out
+
+
+def sort_key(record: CaseRecord) -> tuple[Any, ...]:
+    """A deterministic order of records (serial and xdist runs finish in different orders):
+    config, then promptfoo's row and column, then the node id."""
+    return (
+        record.config,
+        record.test_idx if record.test_idx is not None else -1,
+        record.prompt_idx if record.prompt_idx is not None else -1,
+        record.nodeid,
+    )
+
+
+_RECORD = pytest.StashKey["CaseRecord"]()
+
+
+def keep_record(item: pytest.Item, record: CaseRecord) -> None:
+    """Hold a test's record until its report is made (``pytest_runtest_makereport``)."""
+    item.stash[_RECORD] = record
+
+
+def take_record(item: pytest.Item) -> CaseRecord | None:
+    """The record held for the test, once (the report that carries it takes it)."""
+    record = item.stash.get(_RECORD, None)
+    if record is not None:
+        del item.stash[_RECORD]
+    return record

@@ -1,0 +1,214 @@
+"""Ahead-of-time scheduling of config items' gateway calls.
+
+pytest runs items one by one. Left alone, a live run of N cases would take N x latency. So
+when the run starts, the scheduler renders every selected config item and starts the calls
+it will need on the gateway's background event loop, with at most ``--cf-concurrency`` in
+flight. When pytest reaches an item, the item's recorder takes its prefetched answer (it goes
+through the same recorder, snapshot and assertion path as any call) instead of calling again.
+
+What is prefetched:
+- ``live`` and ``refresh`` modes: every gateway call a config item will make.
+- ``record`` mode: only calls whose fingerprint is missing from the item's stored cassette.
+- ``replay`` mode: nothing, since the answers are on disk.
+
+Grader calls depend on the answer, so they are made when the item runs.
+
+Under xdist the controller hands items to each worker a batch at a time. Before each item, a
+worker schedules the items waiting in its queue (`lookahead`), so its calls overlap as far
+as the batches allow. With ``--dist loadfile``/``loadscope`` a config's items go to one worker
+at once, which gives it the whole file to schedule. An item the controller then moves to
+another worker ("steal") may have had its call made already; the other worker takes that
+answer from the ledger.
+
+Limits: each call goes through `budget.Budget.call`, which claims it in the run's ledger (an
+item claimed by another xdist worker is not scheduled here: when it runs, it waits for that
+worker's answer, so no call is made twice), reserves room under ``--cf-max-cost`` and takes
+one of the run's ``--cf-concurrency`` places.
+
+Per config, as promptfoo: ``evaluateOptions.maxConcurrency`` lowers the number of that
+config's calls in flight (never above ``--cf-concurrency``); ``evaluateOptions.delay`` and a
+provider's ``delay`` (ms) make its calls go one at a time with that pause before each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .budget import claim_key, price
+from .render import remember_render, remember_render_failure, render_case
+from .state import RunState
+
+if TYPE_CHECKING:
+    from ..gateway.client import Gateway
+    from ..gateway.types import PreparedRequest, RawResponse
+
+
+_KEY = pytest.StashKey["Prefetcher"]()
+
+
+class Prefetcher:
+    def __init__(self, runtime: RunState) -> None:
+        self._runtime = runtime
+        self._futures: dict[tuple[str, str], concurrent.futures.Future[RawResponse]] = {}
+        self._planned: set[str] = set()
+        self._sems: dict[Any, asyncio.Semaphore] = {}
+        self._worker_queue: Any = None
+        self.scheduled = 0
+
+    @classmethod
+    def install(cls, state: RunState) -> Prefetcher:
+        prefetcher = state.config.stash[_KEY] = cls(state)
+        return prefetcher
+
+    @staticmethod
+    def of(config: pytest.Config) -> Prefetcher | None:
+        return config.stash.get(_KEY, None)
+
+    @staticmethod
+    def on_xdist_worker() -> bool:
+        return bool(os.environ.get("PYTEST_XDIST_WORKER"))
+
+    def start(self, items: Iterable[Any]) -> None:
+        """Render the items and start their calls; items already planned are skipped, so this
+        may be called again with more items (no-op in replay mode)."""
+        from ..config.cases import EvalCase
+        from ..modes import Mode
+
+        runtime = self._runtime
+        mode = runtime.settings.mode
+        if mode is Mode.REPLAY:
+            return
+        sems = self._sems
+        for item in items:
+            if (
+                not isinstance(getattr(item, "case", None), EvalCase)
+                or item.nodeid in self._planned
+            ):
+                continue
+            self._planned.add(item.nodeid)
+            job = self._plan(item, record_only_missing=mode is Mode.RECORD)
+            if job is None:
+                continue
+            nodeid, fp, gw, req = job
+            key = claim_key(nodeid, fp, 0)
+            if not runtime.budget.try_claim(key):
+                continue  # another worker has (or had) it; the item takes its answer
+            # submitted as soon as planned: the first calls are in flight while the rest of
+            # the plan is still being rendered
+            limit, delay_s = self._pacing(item.case)
+            lane = (
+                (str(item.case.config_path), item.case.provider.id)
+                if delay_s
+                else (str(item.case.config_path))
+            )
+            send = self._send(gw, req, key, sems, lane, limit, delay_s)
+            self._futures[(nodeid, fp)] = gw.submit(send)
+            self.scheduled += 1
+
+    def lookahead(self, session: Any, current: Any) -> None:
+        """On an xdist worker: schedule the current item and those waiting in the worker's
+        queue. The queue is pytest-xdist's own (``WorkerInteractor.torun``); if its shape
+        ever changes, the worker simply runs without scheduling ahead."""
+        from ..modes import Mode
+
+        if self._runtime.settings.mode is Mode.REPLAY:
+            return
+        queue = self._worker_queue
+        if queue is None:
+            for plugin in session.config.pluginmanager.get_plugins():
+                if type(plugin).__name__ == "WorkerInteractor" and hasattr(plugin, "torun"):
+                    queue = self._worker_queue = plugin.torun
+                    break
+        pending: list[int] = []
+        if queue is not None and hasattr(queue, "lock"):
+            with queue.lock() as waiting:
+                pending = [i for i in waiting if isinstance(i, int)]
+        items = session.items
+        self.start([current, *(items[i] for i in pending if 0 <= i < len(items))])
+
+    def _plan(
+        self, item: Any, *, record_only_missing: bool
+    ) -> tuple[str, str, Gateway, PreparedRequest] | None:
+        """The item's main call, or None when it needs none (or cannot be planned: the item
+        itself will then report why when it runs)."""
+        from ..snapshots import stored_cassette
+        from ..usercode import UserCodeError
+
+        case = item.case
+        if case.provider.route != "gateway" or case.provider_output is not None:
+            return None
+        if case.register_names:  # its prompt may use outputs of items that have not run yet
+            return None
+        runtime = self._runtime
+        try:
+            prepared = render_case(case, runtime.env)
+            remember_render(item, prepared)  # the item's setup will not render again
+            _, adapters = runtime.registries(item.path, item.ihook)
+            gw = runtime.gateway(adapters)
+            options = {**case.provider.config, **case.prompt.config}
+            req = gw.prepare(
+                case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options
+            )
+            fp = gw.fingerprint(req)
+            if record_only_missing:
+                stored = stored_cassette(item)
+                if stored is not None and stored.get(fp, 0) is not None:
+                    return None
+        except UserCodeError as exc:  # e.g. a transformVars that timed out: never run it twice
+            remember_render_failure(item, exc)
+            return None
+        except Exception:
+            return None  # anything: the item reports it itself, with context, when it runs
+        return item.nodeid, fp, gw, req
+
+    def _pacing(self, case: Any) -> tuple[int, float]:
+        """(calls in flight, pause before each call in seconds) for a case's config/provider."""
+        options = case.evaluate_options or {}
+        limit = self._runtime.settings.concurrency
+        if options.get("maxConcurrency"):
+            limit = max(1, min(limit, int(options["maxConcurrency"])))
+        delay_ms = max(int(options.get("delay") or 0), int(case.provider.delay_ms or 0))
+        if delay_ms > 0:
+            return 1, delay_ms / 1000  # promptfoo: a delay means one call at a time
+        return limit, 0.0
+
+    async def _send(
+        self,
+        gw: Gateway,
+        req: PreparedRequest,
+        key: str,
+        sems: dict[Any, asyncio.Semaphore],
+        lane: Any,
+        limit: int,
+        delay_s: float,
+    ) -> RawResponse:
+        # semaphores are created on the background loop they are used on; the global one
+        # bounds everything, the lane's one the config (or the delayed provider)
+        overall = sems.get(None)
+        if overall is None:
+            overall = sems[None] = asyncio.Semaphore(self._runtime.settings.concurrency)
+        own = sems.get(lane)
+        if own is None:
+            own = sems[lane] = asyncio.Semaphore(limit)
+        async with own, overall:
+            if delay_s:
+                await asyncio.sleep(delay_s)
+            raw: RawResponse = await self._runtime.budget.call(
+                key, lambda: gw.asend(req), lambda r: price(gw, req, r), claimed=True
+            )
+            return raw
+
+    def take(self, nodeid: str, fingerprint: str) -> concurrent.futures.Future[RawResponse] | None:
+        return self._futures.pop((nodeid, fingerprint), None)
+
+    def cancel(self) -> None:
+        """Drop what was not used (deselected at run time, -x, interrupted runs)."""
+        for future in self._futures.values():
+            future.cancel()
+        self._futures.clear()
