@@ -175,9 +175,9 @@ _URL = re.compile(r"listening on (http://\S+)")
 
 
 @contextmanager
-def emulator(latency_ms: float = 0.0) -> Iterator[str]:
+def emulator(latency_ms: float = 0.0, extra: Sequence[str] = ()) -> Iterator[str]:
     """Run the gateway emulator in its own process (so it does not share a GIL with what is
-    measured) on a free port; yield its gateway base URL."""
+    measured) on a free port; yield its gateway base URL. ``extra``: more CLI flags."""
     cmd = [
         PYTHON,
         "-m",
@@ -186,6 +186,7 @@ def emulator(latency_ms: float = 0.0) -> Iterator[str]:
         "0",
         "--latency-ms",
         str(latency_ms),
+        *extra,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -197,7 +197,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = RunState.install(config)
     select_configs(config, state.settings)
     if _feedback_on(config):
-        from ._feedback import Feedback
+        from .run.feedback import Feedback
 
         Feedback.install(config, state)
     config.pluginmanager.register(_Records(config), "cfgateway-records")
@@ -297,7 +297,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # lets the cf_gateway fixture keep partial recordings of a failed test
         item._cf_call_failed = True  # type: ignore[attr-defined]
     if call.when == "call" and _feedback_on(item.config):
-        from ._feedback import after_test
+        from .run.feedback import after_test
 
         after_test(item, report)  # --cf-feedback for cf_gateway tests (verdict = outcome)
     _scrub(item.config, report)
@@ -354,11 +354,19 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from .run.outcome import finish_feedback, write_files
 
-    if _feedback_on(session.config):
-        finish_feedback(
-            session.config
-        )  # waits for this process's PATCHes (workers: before finishing)
+    if _feedback_on(session.config):  # waits for this process's PATCHes (workers: before
+        finish_feedback(session.config)  # they report that they finished)
     write_files(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: hand each worker the run's ledger (budgets, claims, 429 pauses)."""
+    from .run.state import RunState
+
+    state = RunState.get(node.config)
+    if state is not None:
+        state.budget.hand_to(node.workerinput)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -379,7 +387,7 @@ def _feedback_on(config: pytest.Config) -> bool:
 def _feedback_of(config: pytest.Config) -> Any:
     if not _feedback_on(config):
         return None
-    from ._feedback import Feedback
+    from .run.feedback import Feedback
 
     return Feedback.get(config)
 

@@ -19,7 +19,8 @@ They read ``context.completion`` (the `Completion` of the graded call).
 - ``finish-reason``: compares provider finish reasons after promptfoo's normalisation
   (``end_turn``/``stop_sequence`` -> ``stop``, ``max_tokens`` -> ``length``,
   ``tool_use``/``function_call`` -> ``tool_calls``, ``refusal`` -> ``content_filter``...),
-  case-insensitively.
+  case-insensitively. When the provider gave no reason the plain form fails and ``not-``
+  passes (promptfoo 0.123.1).
 """
 
 from __future__ import annotations
@@ -78,8 +79,14 @@ def _at_most(call: AssertionCall, within: bool, measured: str, threshold: str) -
 
 
 def handle_latency(call: AssertionCall) -> GradingResult:
-    """``latency``: the call's latency in ms is at most ``threshold``."""
-    completion = _completion(call, "latency")
+    """``latency``: the call's latency in ms is at most ``threshold``. A test's fixed
+    ``providerOutput`` (no call, no completion) took 0 ms, as in promptfoo."""
+    completion = call.context.completion
+    if completion is None:
+        threshold = _threshold(call)
+        if threshold is None:
+            return _metric_only(call, "Latency", 0.0)
+        return _at_most(call, threshold >= 0.0, "Latency 0ms", f"{fmt_num(threshold)}ms")
     if completion.cached:
         raise AssertionConfigError(
             "Latency assertion does not support cached results: the gateway served this answer "
@@ -116,9 +123,14 @@ def handle_ttft(call: AssertionCall) -> GradingResult:
 
 
 def handle_cost(call: AssertionCall) -> GradingResult:
-    """``cost``: the call's cost in USD is at most ``threshold``."""
-    completion = _completion(call, "cost")
+    """``cost``: the call's cost in USD is at most ``threshold``. A test's fixed
+    ``providerOutput`` (no call, no completion) cost $0, as in promptfoo."""
+    completion = call.context.completion
     threshold = _threshold(call)
+    if completion is None:
+        if threshold is None:
+            return _metric_only(call, "Cost", 0.0)
+        return _at_most(call, threshold >= 0.0, "Cost 0", fmt_num(threshold))
     if completion.cost is None:
         if threshold is None:
             _metric_only(call, "Cost", 0.0)  # surfaces config errors first
@@ -226,8 +238,13 @@ def handle_finish_reason(call: AssertionCall) -> GradingResult:
         )
     completion = call.context.completion
     actual = normalize_finish_reason(completion.finish_reason if completion else None)
-    if actual is None:
-        return failure("Provider did not supply stop/finish reason")
+    if actual is None:  # as in promptfoo: plain fails, not- passes
+        return binary(
+            call,
+            False,
+            "Provider did not supply stop/finish reason",
+            "Provider did not supply stop/finish reason",
+        )
     expected = normalize_finish_reason(value)
     raw = completion.finish_reason if completion else None
     return binary(

@@ -23,11 +23,14 @@ Transforms live in `transforms` (JavaScript by default, ``python:`` marks Python
 Return contract (promptfoo's): ``bool`` -> pass/fail, score 1/0; a finite number -> the
 score (not clamped), pass when ``n > 0``, or ``n >= threshold`` when the assertion has one;
 a dict or `GradingResult` with ``pass``, ``score``, ``reason``, ``named_scores`` (snake or
-camel case; ``score`` defaults to 1/0 of ``pass``) -- a ``threshold`` also fails it when
-``score < threshold``; for Python, the strings ``"true"``/``"false"``, a JSON object string
-or a numeric string are parsed. Anything else is an error. ``not-`` flips ``pass``; numbers
-keep their score. An exception fails the assertion with ``"Python code execution failed:
-..."``; a time-out, an exit or a crash is an item error.
+camel case) -- from a python/javascript script all of ``pass`` (boolean), ``score`` (number)
+and ``reason`` (string) are required, as promptfoo 0.123.1's ``isGradingResult`` requires
+them (a plugin's custom assertion may leave ``score``, defaulting to 1/0 of ``pass``, and
+``reason`` out); a ``threshold`` also fails it when ``score < threshold``; for Python, the
+strings ``"true"``/``"false"``, a JSON object string or a numeric string are parsed.
+Anything else is an error. ``not-`` flips ``pass``; numbers keep their score. An exception
+fails the assertion with ``"Python code execution failed: ..."``; a time-out, an exit or a
+crash is an item error.
 """
 
 from __future__ import annotations
@@ -198,13 +201,13 @@ def normalize_script_result(
                 ) from exc
             if not isinstance(parsed, dict):
                 raise ScriptResultError(_contract_message(source, result))
-            return _from_object(parsed, inverse, threshold, source)
+            return _from_object(parsed, inverse, threshold, source, strict=_strict(source))
         match = re.match(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", result)
         if not match:
             raise ScriptResultError(_contract_message(source, result))
         return _from_number(float(match.group(0)), inverse, threshold, source, code)
     if isinstance(result, Mapping):
-        return _from_object(dict(result), inverse, threshold, source)
+        return _from_object(dict(result), inverse, threshold, source, strict=_strict(source))
     if isinstance(result, numbers.Real):
         value = float(result)
         if not math.isfinite(value):
@@ -214,7 +217,9 @@ def normalize_script_result(
             )
         return _from_number(value, inverse, threshold, source, code)
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return _from_object(dataclasses.asdict(result), inverse, threshold, source)
+        return _from_object(
+            dataclasses.asdict(result), inverse, threshold, source, strict=_strict(source)
+        )
     raise ScriptResultError(_contract_message(source, result))
 
 
@@ -269,8 +274,22 @@ def _pick(obj: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
+#: Sources whose objects must be complete GradingResults, as promptfoo 0.123.1 checks them
+#: (``isGradingResult``: boolean ``pass``, numeric ``score``, string ``reason``).
+_SCRIPT_SOURCES = frozenset({"Python code", "Custom function"})
+
+
+def _strict(source: str) -> bool:
+    return source in _SCRIPT_SOURCES
+
+
 def _from_object(
-    obj: dict[str, Any], inverse: bool, threshold: float | None, source: str
+    obj: dict[str, Any],
+    inverse: bool,
+    threshold: float | None,
+    source: str,
+    *,
+    strict: bool = False,
 ) -> GradingResult:
     raw_pass = _pick(obj, "pass", "pass_", "passed")
     if not isinstance(raw_pass, bool):
@@ -279,6 +298,25 @@ def _from_object(
             f"{json.dumps(obj, default=str)[:300]}. Return {{'pass': True/False, "
             "'score': 0..1, 'reason': '...'}."
         )
+    if strict:
+        score_value, reason_value = obj.get("score"), obj.get("reason")
+        missing = [
+            name
+            for name, ok in (
+                (
+                    "a numeric `score`",
+                    isinstance(score_value, numbers.Real) and not isinstance(score_value, bool),
+                ),
+                ("a string `reason`", isinstance(reason_value, str)),
+            )
+            if not ok
+        ]
+        if missing:
+            raise ScriptResultError(
+                f"{source} returned an object without {' and '.join(missing)}: "
+                f"{json.dumps(obj, default=str)[:300]}. As in promptfoo, an object result "
+                "needs all of `pass` (boolean), `score` (number) and `reason` (string)."
+            )
     raw_score = obj.get("score")
     if raw_score is None:
         score = 1.0 if raw_pass else 0.0

@@ -27,10 +27,24 @@ from ._helpers import PASSED, describe_value, fmt_num, output_text, type_name
 from .base import AssertionCall, AssertionConfigError, BuiltinHandler, GradingResult
 
 
-def levenshtein(a: str, b: str) -> int:
-    """Edit distance (insert/delete/substitute, unit costs) between two strings."""
-    if a == b:
+def _utf16_units(text: str) -> Sequence[int] | str:
+    """``text`` as JavaScript sees it: UTF-16 code units (an emoji is two)."""
+    if all(ord(ch) <= 0xFFFF for ch in text):
+        return text
+    return memoryview(text.encode("utf-16-le")).cast("H").tolist()
+
+
+def levenshtein(a_text: str, b_text: str) -> int:
+    """Edit distance (insert/delete/substitute, unit costs) between two strings, counted in
+    UTF-16 code units as promptfoo (JavaScript) counts them."""
+    if a_text == b_text:
         return 0
+    a, b = _utf16_units(a_text), _utf16_units(b_text)
+    if isinstance(a, str) != isinstance(b, str):
+        a, b = (
+            list(map(ord, a)) if isinstance(a, str) else a,
+            (list(map(ord, b)) if isinstance(b, str) else b),
+        )
     # common prefix/suffix never change the distance
     start = 0
     while start < len(a) and start < len(b) and a[start] == b[start]:

@@ -19,13 +19,26 @@ plugin, so this module carries a small recursive-descent validator. What it acce
   as a string and use backticks for names; PostgreSQL, SQLite, TransactSQL, Snowflake,
   Redshift, DB2, Trino, Athena read ``"x"`` as a name (TransactSQL also ``[x]``).
 
-Loud limits: any other statement (``CREATE``, ``ALTER``, ``DROP``, ``MERGE``...) raises
+- ``CREATE [TEMPORARY] TABLE [IF NOT EXISTS] t (...)`` (column definitions read loosely) or
+  ``... AS SELECT``, and ``DROP TABLE|VIEW [IF EXISTS] t, ...``.
+- promptfoo 0.123.1's extra rejections (:func:`heuristic_problem`): empty text, an odd number
+  of backticks, ``SELECT a b FROM`` (a likely missing comma, quoted text and comments
+  ignored), ``generate_series(`` in MySQL; and no ``ILIKE`` in MySQL/MariaDB. PostgreSQL
+  ``$$...$$`` / ``$tag$...$tag$`` strings are read as strings.
+- ``contains-sql`` tries every ``sql``-tagged or untagged fenced block (``` or ~~~) in
+  order, else the whole output.
+
+Loud limits: any other statement (``ALTER``, ``CREATE INDEX``, ``MERGE``...) raises
 `AssertionConfigError` -- the validator cannot judge it, so it neither passes nor fails.
+A real parser was considered: sqlglot agreed with promptfoo on 34 of 40 syntax-only rows of
+``tests/fidelity/configs/29_sql.yaml`` (it accepts ``SELEC * FORM users``, a trailing comma
+and MySQL ``ILIKE``); this validator agrees on all of them.
 
 ``allowedTables`` / ``allowedColumns`` use node-sql-parser's authority strings
 ``{select|insert|update|delete}::{db or null}::{table}`` and ``{type}::{table or null}::{column}``
 (each entry is a case-insensitive regular expression, e.g. ``(select|update)::null::users``);
-an entry without ``::`` is a plain table or column name allowed for every statement type.
+an entry without ``::`` is a plain table or column name allowed for every statement type. As
+in promptfoo, an ``allowedColumns`` entry ``type::table::col`` also allows ``type::null::col``.
 """
 
 from __future__ import annotations
@@ -97,7 +110,7 @@ class Tok:
 
 
 _OPS = sorted(
-    "<=> <> != <= >= :: || && -> ->> ( ) , ; . = < > + - * / % ^ | & ~ [ ]".split(),  # noqa: SIM905
+    "<=> <> != <= >= :: || && -> ->> !~* !~ ~* ( ) , ; . = < > + - * / % ^ | & ~ [ ]".split(),  # noqa: SIM905
     key=len,
     reverse=True,
 )
@@ -106,6 +119,7 @@ _OPS = sorted(
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _WORD = re.compile(r"[A-Za-z_][\w$]*")
 _PARAM = re.compile(r".[\w$]*")
+_DOLLAR_QUOTE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
 def tokenize(sql: str, dialect: str) -> list[Tok]:
@@ -151,6 +165,14 @@ def tokenize(sql: str, dialect: str) -> list[Tok]:
             assert m is not None
             toks.append(Tok("word", m.group(), i))
             i = m.end()
+        elif ch == "$" and dialect == "PostgreSQL" and _DOLLAR_QUOTE.match(sql, i):
+            m = _DOLLAR_QUOTE.match(sql, i)
+            assert m is not None
+            j = sql.find(m.group(), m.end())
+            if j < 0:
+                raise SqlSyntaxError(f"unterminated {m.group()} string at position {i}")
+            toks.append(Tok("str", sql[i : j + len(m.group())], i))
+            i = j + len(m.group())
         elif ch == "?" or (
             ch in "$:@" and i + 1 < n and (sql[i + 1].isalnum() or sql[i + 1] == "_")
         ):
@@ -200,8 +222,9 @@ class SqlFacts:
 
 
 class _Parser:
-    def __init__(self, toks: list[Tok]) -> None:
+    def __init__(self, toks: list[Tok], dialect: str = "MySQL") -> None:
         self.toks = toks
+        self.dialect = dialect
         self.i = 0
         self.facts = SqlFacts()
         self.kind = "select"  # statement type for authorities
@@ -303,10 +326,64 @@ class _Parser:
             self.kind = "delete"
             self.facts.statements.append("delete")
             self.delete()
+        elif word == "drop" and self.peek().low in ("table", "view"):
+            self.kind = "drop"
+            self.facts.statements.append("drop")
+            self.drop()
+        elif word == "create" and self.peek().low in ("table", "temporary"):
+            self.kind = "create"
+            self.facts.statements.append("create")
+            self.create_table()
         elif word in _UNSUPPORTED:
             raise SqlUnsupported(word.upper())
         else:
             self.fail("a SQL statement (SELECT, WITH, INSERT, UPDATE or DELETE)")
+
+    def drop(self) -> None:
+        """``DROP TABLE|VIEW [IF EXISTS] name [, name ...] [CASCADE|RESTRICT]``."""
+        self.i += 2
+        if self.take("if"):
+            self.expect("exists")
+        while True:
+            db, table = self.qualified_name()
+            self.table_fact(db, table)
+            if not self.take_op(","):
+                break
+        self.take("cascade", "restrict")
+
+    def create_table(self) -> None:
+        """``CREATE [TEMPORARY] TABLE [IF NOT EXISTS] name (column or constraint, ...)`` with
+        each element read loosely: a name, then a balanced run of words, literals and
+        parenthesised arguments (types, defaults, constraints); or ``AS SELECT ...``."""
+        self.i += 1
+        self.take("temporary")
+        self.expect("table")
+        if self.take("if"):
+            self.expect("not")
+            self.expect("exists")
+        db, table = self.qualified_name()
+        self.table_fact(db, table)
+        if self.take("as"):
+            self.kind = "select"
+            self.query()
+            return
+        self.expect_op("(")
+        while True:
+            if not (self.is_name() or self.at("primary", "unique", "foreign", "check", "key")):
+                self.fail("a column definition")
+            self.i += 1
+            depth = 0
+            while not (depth == 0 and self.at_op(",", ")")):
+                if self.tok.kind == "end" or self.at_op(";"):
+                    self.fail("')'")
+                if self.at_op("("):
+                    depth += 1
+                elif self.at_op(")"):
+                    depth -= 1
+                self.i += 1
+            if not self.take_op(","):
+                break
+        self.expect_op(")")
 
     def query(self) -> None:
         if self.take("with"):
@@ -329,6 +406,13 @@ class _Parser:
             self.take("all", "distinct")
             self.select_core()
         self.order_limit()
+        if self.dialect in _MYSQL_FAMILY:  # MySQL locking reads
+            if self.take("for"):
+                self.expect("update")
+            elif self.take("lock"):
+                self.expect("in")
+                self.expect("share")
+                self.expect("mode")
 
     def select_core(self) -> None:
         if self.take_op("("):
@@ -394,6 +478,8 @@ class _Parser:
         if self.take("offset"):
             self.expr()
             self.take("rows", "row")
+        if self.at("fetch") and self.dialect in (*_MYSQL_FAMILY, "PostgreSQL"):
+            self.fail("end of query (node-sql-parser has no FETCH FIRST here)")
         if self.take("fetch"):
             self.expect("first", "next")
             if not self.at("rows", "row"):
@@ -410,6 +496,8 @@ class _Parser:
     def table_ref(self) -> None:
         self.table_primary()
         while True:
+            if self.at("natural") and self.dialect in _MYSQL_FAMILY:
+                self.fail("a join (node-sql-parser's MySQL grammar has no NATURAL JOIN)")
             self.take("natural")
             if self.take("cross") or self.take("inner"):
                 self.expect("join")
@@ -465,8 +553,8 @@ class _Parser:
             return
         self.facts.tables.add(f"{self.kind}::{db or 'null'}::{table}")
 
-    def column_fact(self, qualifier: str | None, column: str) -> None:
-        self.pending.append((self.kind, qualifier, column))
+    def column_fact(self, qualifier: str | None, column: str, kind: str | None = None) -> None:
+        self.pending.append((kind or self.kind, qualifier, column))
 
     def resolve_columns(self) -> None:
         """Record the statement's columns with table aliases replaced by table names."""
@@ -600,7 +688,9 @@ class _Parser:
     def predicate(self) -> None:
         self.additive()
         while True:
-            if self.take_op("=", "<>", "!=", "<", ">", "<=", ">=", "<=>"):
+            if self.take_op("=", "<>", "!=", "<", ">", "<=", ">=", "<=>") or (
+                self.dialect == "PostgreSQL" and self.take_op("~", "~*", "!~", "!~*")
+            ):
                 if self.take("any", "all", "some"):
                     self.expect_op("(")
                     self.query()
@@ -771,10 +861,12 @@ class _Parser:
             while self.at_op("."):
                 self.i += 1
                 if self.take_op("*"):
-                    self.column_fact(parts[-1], "(.*)")
+                    self.column_fact(parts[-1], "(.*)", kind="select")
                     return
                 parts.append(self.name())
-            self.column_fact(parts[-2] if len(parts) > 1 else None, parts[-1])
+            # node-sql-parser reports columns read in expressions as select:: authorities,
+            # whatever the statement (UPDATE ... WHERE id = 1 reads select::null::id)
+            self.column_fact(parts[-2] if len(parts) > 1 else None, parts[-1], kind="select")
             return
         self.fail("an expression")
 
@@ -827,7 +919,95 @@ class _Parser:
 
 def parse_sql(text: str, dialect: str = "MySQL") -> SqlFacts:
     """Validate ``text`` against the supported subset; raises SqlSyntaxError/SqlUnsupported."""
-    return _Parser(tokenize(text, dialect)).script()
+    toks = tokenize(text, dialect)
+    if dialect in _MYSQL_FAMILY:
+        for t in toks:
+            if t.kind == "word" and t.low == "ilike":
+                raise SqlSyntaxError(f"{dialect} has no ILIKE (position {t.pos})")
+    return _Parser(toks, dialect).script()
+
+
+_MYSQL_FAMILY = ("MySQL", "MariaDB")
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_STANDARD_MODIFIERS = r"(?:all|distinct)"
+_MYSQL_MODIFIERS = (
+    r"(?:all|distinct(?:row)?|high_priority|straight_join|"
+    r"sql_(?:big_result|buffer_result|cache|calc_found_rows|no_cache|small_result))"
+)
+
+
+def _missing_comma_pattern(modifiers: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"\bselect\s+(?:{modifiers}\s+)*(?!{modifiers}\b){_IDENT}\s+{_IDENT}\s+from\b",
+        re.IGNORECASE,
+    )
+
+
+_MISSING_COMMA = {
+    "standard": _missing_comma_pattern(_STANDARD_MODIFIERS),
+    "mysql": _missing_comma_pattern(_MYSQL_MODIFIERS),
+}
+
+
+def _end_of_quoted(sql: str, start: int, quote: str) -> int:
+    close = "]" if quote == "[" else quote
+    i = start + 1
+    while i < len(sql):
+        if close != "]" and sql[i] == "\\":
+            i += 2
+            continue
+        if sql[i] == close:
+            if sql[i + 1 : i + 2] == close:
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return len(sql)
+
+
+def _without_quotes_and_comments(sql: str, dialect: str) -> str:
+    """``sql`` with quoted text replaced by `` ? `` and comments by a space (promptfoo's
+    heuristics run on this)."""
+    out: list[str] = []
+    plain, i = 0, 0
+    brackets = dialect in ("TransactSQL", "SQLite")
+    while i < len(sql):
+        ch = sql[i]
+        end: int | None = None
+        repl = " "
+        if ch in "'\"`" or (ch == "[" and brackets):
+            end, repl = _end_of_quoted(sql, i, ch), " ? "
+        elif sql.startswith("--", i) or ch == "#":
+            end = i + 1
+            while end < len(sql) and sql[end] not in "\r\n":
+                end += 1
+        elif sql.startswith("/*", i):
+            close = sql.find("*/", i + 2)
+            end = len(sql) if close == -1 else close + 2
+        elif ch == "$":
+            m = _DOLLAR_QUOTE.match(sql, i)
+            if m:
+                close = sql.find(m.group(), i + len(m.group()))
+                end, repl = (len(sql) if close == -1 else close + len(m.group())), " ? "
+        if end is None:
+            i += 1
+            continue
+        out += [sql[plain:i], repl]
+        i = plain = end
+    out.append(sql[plain:])
+    return "".join(out)
+
+
+def heuristic_problem(text: str, dialect: str) -> bool:
+    """promptfoo's extra rejections before parsing: empty text, an odd number of backticks,
+    ``SELECT a b FROM`` (a likely missing comma), ``generate_series(`` in MySQL."""
+    sql = text.strip()
+    if not sql or sql.count("`") % 2:
+        return True
+    family = "mysql" if dialect in _MYSQL_FAMILY else "standard"
+    if _MISSING_COMMA[family].search(_without_quotes_and_comments(sql, dialect)):
+        return True
+    return dialect == "MySQL" and re.search(r"\bgenerate_series\s*\(", sql, re.I) is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -880,7 +1060,15 @@ def _options(call: AssertionCall) -> _SqlOptions:
                     raise AssertionConfigError(
                         f'"{type_name(call)}" {key} entry {entry!r} is not a valid pattern: {exc}.'
                     ) from None
-        lists[key] = list(raw)
+        entries = list(raw)
+        if key == "allowedColumns":  # promptfoo also allows type::null::col for type::t::col
+            for entry in raw:
+                parts = entry.split("::")
+                if len(parts) == 3 and parts[1] != "null":
+                    alt = f"{parts[0]}::null::{parts[2]}"
+                    if alt not in entries:
+                        entries.append(alt)
+        lists[key] = entries
     return _SqlOptions(dialect, lists["allowedTables"], lists["allowedColumns"])
 
 
@@ -898,6 +1086,10 @@ def judge_sql(call: AssertionCall, text: str) -> GradingResult:
     """Validate ``text`` as SQL under the assertion's options and apply ``not-``."""
     opts = _options(call)
     reasons: list[str] = []
+    if heuristic_problem(text, opts.dialect):
+        reasons.append(
+            f"SQL statement does not conform to the provided {opts.dialect} database syntax."
+        )
     try:
         facts = parse_sql(text, opts.dialect)
     except SqlUnsupported as exc:
@@ -936,7 +1128,31 @@ def judge_sql(call: AssertionCall, text: str) -> GradingResult:
     return GradingResult(passed=False, score=0.0, reason=reason)
 
 
-_SQL_FENCE = re.compile(r"```(?:sql)?\s*(.*?)```", re.IGNORECASE | re.DOTALL)
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})(.*)$")
+
+
+def sql_code_blocks(text: str) -> list[str]:
+    """Bodies of the fenced code blocks (``` or ~~~) tagged ``sql`` or untagged, in order;
+    a block closes at a bare fence of the same character at least as long."""
+    blocks: list[str] = []
+    open_fence: tuple[str, int, bool] | None = None
+    body: list[str] = []
+    for line in re.split(r"\r\n?|\n", text):
+        m = _FENCE.match(line)
+        if open_fence is None:
+            if m:
+                info = m.group(2).strip().lower()
+                open_fence = (m.group(1)[0], len(m.group(1)), info in ("", "sql"))
+                body = []
+            continue
+        closes = m and not m.group(2).strip(" \t") and m.group(1)[0] == open_fence[0]
+        if m and closes and len(m.group(1)) >= open_fence[1]:
+            if open_fence[2]:
+                blocks.append("\n".join(body).strip())
+            open_fence = None
+            continue
+        body.append(line)
+    return blocks
 
 
 def handle_is_sql(call: AssertionCall) -> GradingResult:
@@ -945,10 +1161,27 @@ def handle_is_sql(call: AssertionCall) -> GradingResult:
 
 
 def handle_contains_sql(call: AssertionCall) -> GradingResult:
-    """``contains-sql``: the first ``` fenced block (or the whole output) is valid SQL."""
+    """``contains-sql``: some ``sql`` (or untagged) fenced block is valid SQL, tried in
+    order; without such blocks, the whole output."""
     text = output_text(call.output)
-    m = _SQL_FENCE.search(text)
-    return judge_sql(call, m.group(1).strip() if m else text)
+    candidates = sql_code_blocks(text) or [text]
+    plain = dataclasses.replace(call, inverse=False)
+    reason = "Output does not contain valid SQL"
+    found = False
+    for candidate in candidates:
+        if not candidate.strip():
+            continue
+        result = judge_sql(plain, candidate)
+        if result.passed:
+            found = True
+            break
+        reason = result.reason
+    passed = found != call.inverse
+    if passed:
+        return GradingResult(passed=True, score=1.0, reason=PASSED)
+    return GradingResult(
+        passed=False, score=0.0, reason="The output SQL statement is valid" if found else reason
+    )
 
 
 HANDLERS: dict[str, BuiltinHandler] = {

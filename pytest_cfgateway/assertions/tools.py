@@ -12,7 +12,7 @@ jsonschema. ``is-valid-openai-function-call`` / ``is-valid-function-call`` do th
 legacy ``function_call`` against ``functions`` (or ``tools``).
 
 ``tool-call-f1``: F1 of the *set* of called tool names against the expected names (list or
-comma-separated string); threshold default 1.0; score is F1 (``1 - F1`` under ``not-``).
+comma-separated string); threshold default 1.0; score is F1 (also under ``not-``, as in promptfoo).
 Names are found in OpenAI (``tool_calls``/``function``), Responses (``function_call``),
 Anthropic (``tool_use``), Gemini (``functionCall``, ``toolCall.functionCalls``) and simple
 ``{name}`` shapes.
@@ -21,13 +21,14 @@ Anthropic (``tool_use``), Gemini (``functionCall``, ``toolCall.functionCalls``) 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import jsonschema
 import jsonschema.exceptions
 import jsonschema.validators
 
-from ._helpers import binary, describe_value, fmt_num, output_text, type_name
+from ._helpers import PASSED, binary, describe_value, fmt_num, output_text, type_name
 from .base import AssertionCall, AssertionConfigError, BuiltinHandler, GradingResult
 from .structured import extract_json_values
 
@@ -112,27 +113,64 @@ def _check_function_call(fn: Any, declared: dict[str, Any]) -> str | None:
     return None
 
 
+_MCP_ERROR = re.compile(r"MCP Tool Error \(([^)]+)\): (.+)")
+_MCP_RESULT = re.compile(r"MCP Tool Result \(([^)]+)\):")
+
+
+def _valid_looking(calls: Any) -> bool:
+    """promptfoo's shape gate: a non-empty list of ``{function: {name: str, arguments: str}}``."""
+    return (
+        isinstance(calls, list)
+        and bool(calls)
+        and all(
+            isinstance(c, dict)
+            and isinstance(c.get("function"), dict)
+            and isinstance(c["function"].get("name"), str)
+            and isinstance(c["function"].get("arguments"), str)
+            for c in calls
+        )
+    )
+
+
 def handle_is_valid_openai_tools_call(call: AssertionCall) -> GradingResult:
-    """``is-valid-openai-tools-call``: every tool call matches a declared tool's schema."""
-    calls = _calls_from(call)
-    if (
-        not isinstance(calls, list)
-        or not calls
-        or not all(isinstance(c, dict) and isinstance(c.get("function"), dict) for c in calls)
-    ):
-        return binary(
-            call,
+    """``is-valid-openai-tools-call`` as in promptfoo 0.123.1.
+
+    - Output mentioning an MCP tool result passes; an MCP tool error fails.
+    - Otherwise the tool calls are the provider's (``Completion.tool_calls``), or the output
+      itself: a list of calls or an object with ``tool_calls``. Text is not parsed, so tool
+      calls written as JSON text fail, as in promptfoo.
+    - Each call needs ``function.name`` and ``function.arguments`` as strings, and must match
+      a declared tool's ``parameters`` schema.
+    - promptfoo ignores ``not-`` for this type: ``not-is-valid-openai-tools-call`` gives the
+      same verdict as the plain type.
+    """
+    text = output_text(call.output)
+    if "MCP Tool Result" in text or "MCP Tool Error" in text:
+        if "MCP Tool Error" in text:
+            m = _MCP_ERROR.search(text)
+            who, what = (m.group(1), m.group(2)) if m else ("unknown", "unknown error")
+            return GradingResult(False, 0.0, f"MCP tool call failed for {who}: {what}")
+        m = _MCP_RESULT.search(text)
+        who = m.group(1) if m else "unknown"
+        return GradingResult(True, 1.0, f"MCP tool call succeeded for {who}")
+    completion = call.context.completion
+    if completion is not None and completion.tool_calls:
+        calls: Any = completion.tool_calls
+    else:
+        calls = call.output
+        if isinstance(calls, dict) and "tool_calls" in calls:
+            calls = calls["tool_calls"]
+    if not _valid_looking(calls):
+        return GradingResult(
             False,
+            0.0,
             f"OpenAI did not return a valid-looking tools response: {output_text(calls)}",
         )
     declared = _declared_functions(call, ("tools", "functions"))
     problems = [p for c in calls if (p := _check_function_call(c["function"], declared))]
-    return binary(
-        call,
-        not problems,
-        "; ".join(problems),
-        "Expected output to not be a valid tools call",
-    )
+    if problems:
+        return GradingResult(False, 0.0, "; ".join(problems))
+    return GradingResult(True, 1.0, PASSED)
 
 
 def handle_is_valid_openai_function_call(call: AssertionCall) -> GradingResult:
@@ -260,7 +298,7 @@ def handle_tool_call_f1(call: AssertionCall) -> GradingResult:
             f"{fmt_num(threshold)}. Expected: [{exp_list}], Called: [{act_list}]. "
             f"Precision={precision:.3f}, Recall={recall:.3f}"
         )
-    return GradingResult(passed=passed, score=1.0 - f1 if call.inverse else f1, reason=reason)
+    return GradingResult(passed=passed, score=f1, reason=reason)
 
 
 HANDLERS: dict[str, BuiltinHandler] = {

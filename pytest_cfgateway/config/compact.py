@@ -1,9 +1,10 @@
 """Compact assertion strings (CSV ``__expected`` cells): ``contains:foo``, ``similar(0.8):x``.
 
-Follows promptfoo's ``assertionFromString`` (src/csv.ts), with two deliberate differences:
+Follows promptfoo's ``assertionFromString`` (src/csv.ts), with one deliberate difference:
 ``file://`` script references keep their ``file://`` prefix (so the value still names a
-file), and types where promptfoo's 0.75 fallback threshold is meaningless (levenshtein,
-starts-with, cost, latency, perplexity) get no threshold unless one is written.
+file). As in promptfoo 0.123.1, every threshold type without a written threshold gets 0.75
+(0.8 for ``similar``), even where that is odd: ``levenshtein:x`` only passes on an exact
+match, ``latency`` and ``cost`` allow 0.75 ms / $0.75.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ _DEFAULT_THRESHOLDS = {
     "context-recall": 0.75,
     "context-relevance": 0.75,
     "perplexity-score": 0.75,
+    "perplexity": 0.75,
+    "levenshtein": 0.75,
+    "starts-with": 0.75,
+    "cost": 0.75,
+    "latency": 0.75,
 }
 
 

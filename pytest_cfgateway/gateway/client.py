@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import copy
 import dataclasses
 import json
+import math
 import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
 
@@ -95,6 +97,16 @@ _POLL_DROP = frozenset({"content-type", "prefer"})
 _POLL_KEEP_CF = frozenset({"cf-aig-authorization", "cf-aig-byok-alias"})
 
 
+class Pacer(Protocol):
+    """Limits a Gateway shares with other clients (see ``Gateway(pacer=...)``)."""
+
+    def slot(self) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+    async def before_attempt(self) -> None: ...
+
+    def rate_limited(self, wait_s: float) -> None: ...
+
+
 @dataclasses.dataclass
 class _Shared:
     """What a Gateway and its `with_resolver` copies share."""
@@ -133,6 +145,7 @@ class Gateway:
         transport_factory: Callable[[], httpx.AsyncBaseTransport] | None = None,
         retry_delay: float = 0.5,
         poll_interval: float = 0.5,
+        pacer: Pacer | None = None,
     ) -> None:
         if timeout <= 0:
             raise GatewayConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
@@ -154,6 +167,9 @@ class Gateway:
         self.retry_delay = float(retry_delay)
         self.retries = 0  # retried exchanges (429, 5xx, connection errors), for progress
         self.poll_interval = float(poll_interval)
+        #: shares limits with other clients (other processes): a place among the calls in
+        #: flight, and pauses after 429s (the pytest plugin's session ledger)
+        self.pacer = pacer
         self.secrets = Secrets.from_env(self.env).merged(secrets)
         self.secrets.add(TOKEN_ENV, self.token)
         for slug, key in self.api_keys.items():
@@ -243,16 +259,9 @@ class Gateway:
             return _prepare_echo(ref, prompt, kind, repeat, config, model_opts)
         messages, inputs = _normalise_prompt(prompt, kind)
         fallbacks = fallback_entries(config.pop("fallbacks", None))
-        if stream and (kind == "embed" or fallbacks):
+        if stream and kind == "embed":
             raise GatewayConfigError(
-                f"{ref.slug}: `stream: true` "
-                + (
-                    "does not apply to embeddings; remove it"
-                    if kind == "embed"
-                    else "cannot be combined with `fallbacks` in this version (the Universal "
-                    "endpoint would answer with the stream of whichever step succeeded); "
-                    "remove one of them"
-                ),
+                f"{ref.slug}: `stream: true` does not apply to embeddings; remove it",
                 provider=ref.slug,
             )
         token, token_name = resolve_token(config, self.env, self.token)
@@ -271,7 +280,7 @@ class Gateway:
             )
         else:
             req = self._prepare_universal(
-                ref, messages, inputs, kind, repeat, config, model_opts, fallbacks, token
+                ref, messages, inputs, kind, repeat, config, model_opts, fallbacks, token, stream
             )
         if token:
             bad = check_header_value(token, f"the AI Gateway token ({_source(token_name)})")
@@ -371,19 +380,39 @@ class Gateway:
         model_opts: dict[str, Any],
         fallbacks: list[tuple[str, dict[str, Any]]],
         token: str | None,
+        stream: bool = False,
     ) -> PreparedRequest:
-        """A Universal request: the primary call, then each fallback, as steps."""
+        """A Universal request: the primary call, then each fallback, as steps.
+
+        With ``stream``, every step asks for its provider's stream; the gateway answers with
+        the stream of the step that succeeded (``cf-aig-step``), read by that step's adapter.
+        """
         first_config = {k: v for k, v in config.items() if k in STEP_CONFIG_KEYS}
         steps = [
             self._prepare_one(
-                ref, messages, inputs, kind, repeat, first_config, model_opts, token, outer=False
+                ref,
+                messages,
+                inputs,
+                kind,
+                repeat,
+                first_config,
+                model_opts,
+                token,
+                outer=False,
+                stream=stream,
             )
         ]
-        for provider_id, step_cfg in fallbacks:
+        for i, (provider_id, step_cfg) in enumerate(fallbacks):
             sref = parse_provider_id(provider_id, self.adapters.keys())
             if sref.slug == ECHO:
                 raise GatewayConfigError("fallbacks cannot use the local echo provider")
             scfg, sopts = split_options(step_cfg)
+            if _stream_flag(sref.slug, sopts.pop("stream", stream)) != stream:
+                raise GatewayConfigError(
+                    f"fallbacks[{i}] ({provider_id}): `stream` must be the same as the primary "
+                    f"provider's ({str(stream).lower()}); the gateway answers with one reply",
+                    provider=sref.slug,
+                )
             steps.append(
                 self._prepare_one(
                     sref,
@@ -395,6 +424,7 @@ class Gateway:
                     {**model_opts, **sopts},
                     token,
                     outer=False,
+                    stream=stream,
                 )
             )
         headers = {"content-type": "application/json"}
@@ -416,7 +446,7 @@ class Gateway:
         for s in steps:
             secrets.update(s.secrets)
             problems.extend(p for p in s.problems if p not in problems)
-        call = ChatCall(ref.slug, ref.model, messages, model_opts, config, kind, inputs)
+        call = ChatCall(ref.slug, ref.model, messages, model_opts, config, kind, inputs, stream)
         return PreparedRequest(
             provider=UNIVERSAL,
             path="",
@@ -430,6 +460,7 @@ class Gateway:
             call=call,
             problems=tuple(problems),
             steps=tuple(steps),
+            stream=stream,
         )
 
     def _with_cache_key(self, req: PreparedRequest) -> PreparedRequest:
@@ -472,8 +503,12 @@ class Gateway:
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         transport = self._shared.transport
         start = time.perf_counter()
-        stream = _Stream(self._adapter(req.adapter), req, start) if req.stream else None
-        async with await transport.semaphore():
+        stream = _Stream(self._adapter, req, start) if req.stream else None
+        pacer = self.pacer
+        async with (
+            await transport.semaphore(),
+            pacer.slot() if pacer is not None else contextlib.nullcontext(),
+        ):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.timeout
             try:
@@ -517,6 +552,8 @@ class Gateway:
         transport = self._shared.transport
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
+            if self.pacer is not None:
+                await self.pacer.before_attempt()
             try:
                 client = await transport.client()
                 if stream is None:
@@ -527,7 +564,10 @@ class Gateway:
                         stream=True,
                     )
                     if stream.accepts(resp):
-                        return await stream.read(resp)
+                        try:
+                            return await stream.read(resp)
+                        except GatewayError as exc:  # e.g. a provider error echoing input
+                            raise _scrubbed(exc, self.secrets.merged(req.secrets)) from None
                     try:
                         await resp.aread()
                     finally:
@@ -552,6 +592,8 @@ class Gateway:
                 return raw
             wait = parse_retry_after(raw.headers.get("retry-after"))
             wait = self._backoff(attempt) if wait is None else min(wait, MAX_RETRY_AFTER)
+            if raw.status == 429 and self.pacer is not None:
+                self.pacer.rate_limited(wait)  # the other clients pause too
             if wait >= deadline - loop.time():
                 return raw  # waiting would outlast the timeout: report the error itself
             self.retries += 1
@@ -879,8 +921,10 @@ class _Stream:
     whose body is the assembled (non-streamed) reply and whose ``ttft_ms`` is the time from
     ``start`` to the first event that carried output."""
 
-    def __init__(self, adapter: Adapter, req: PreparedRequest, start: float) -> None:
-        self.adapter = adapter
+    def __init__(
+        self, adapters: Callable[[str], Adapter], req: PreparedRequest, start: float
+    ) -> None:
+        self.adapters = adapters
         self.req = req
         self.start = start
 
@@ -892,40 +936,47 @@ class _Stream:
         return 200 <= resp.status_code < 300 and ctype.startswith("text/event-stream")
 
     async def read(self, resp: httpx.Response) -> RawResponse:
+        try:
+            return await self._read(resp)
+        finally:
+            await resp.aclose()
+
+    async def _read(self, resp: httpx.Response) -> RawResponse:
         from .streaming import SSEParser
 
-        call = self.req.call
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        step = self.req
+        if step.provider == UNIVERSAL:  # the stream is the answering step's
+            step = answering_step(step, headers)[1]
+        call = step.call
         if call is None:
             raise GatewayConfigError("streaming needs a request built by Gateway.prepare()")
-        assembler = self.adapter.stream_assembler(call)
+        assembler = self.adapters(step.adapter).stream_assembler(call)
         parser = SSEParser()
         first: float | None = None
         try:
-            try:
-                async for chunk in resp.aiter_bytes():
-                    for event in parser.feed(chunk):
-                        if assembler.feed(event) and first is None:
-                            first = time.perf_counter()
-                for event in parser.close():
+            async for chunk in resp.aiter_bytes():
+                for event in parser.feed(chunk):
                     if assembler.feed(event) and first is None:
                         first = time.perf_counter()
-            except httpx.TransportError as exc:
-                raise assembler.incomplete(
-                    f"the connection broke mid-stream: {type(exc).__name__}"
-                ) from None
-        finally:
-            await resp.aclose()
+            for event in parser.close():
+                if assembler.feed(event) and first is None:
+                    first = time.perf_counter()
+        except httpx.TransportError as exc:
+            raise assembler.incomplete(
+                f"the connection broke mid-stream: {type(exc).__name__}"
+            ) from None
         if not assembler.complete:
             why = "an unfinished event was pending" if parser.pending else "the stream ended"
             raise assembler.incomplete(why)
         if first is None:
             first = time.perf_counter()  # no output at all (e.g. an empty answer): end time
-        headers = {k.lower(): v for k, v in resp.headers.items()}
         return RawResponse(
             status=resp.status_code,
             headers=headers,
             body=assembler.result(),
-            ttft_ms=round((first - self.start) * 1000, 1),
+            # rounded down, so it never exceeds the latency measured after it
+            ttft_ms=math.floor((first - self.start) * 10_000) / 10,
         )
 
 

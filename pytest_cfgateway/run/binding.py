@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .budget import claim_key, price
 from .grader import RecordedWebhook
 from .schedule import Prefetcher
 from .state import RunState
@@ -65,10 +66,10 @@ def bind(
     ``count_usage``: add up the tokens and cost of every answer (replayed or live) in the
     binding's `Tally` (a config item's record takes them from its own completion instead).
     """
-    from .._feedback import note_call
     from ..gateway.errors import GatewayError
     from ..snapshots import Recorder, load_recorded
     from ..snapshots.summary import Summary
+    from .feedback import note_call
 
     _, adapters = state.registries(Path(node.path), node.ihook)
     base = state.gateway(adapters)
@@ -100,15 +101,11 @@ def bind(
         )
 
     def count_spend(req: Any, raw: Any) -> None:
-        """Count a live reply's estimated cost."""
-        if not 200 <= raw.status < 300 or getattr(raw, "replayed", False):
+        """Count a live reply's estimated cost in the test's record."""
+        if getattr(raw, "replayed", False):
             return
-        try:
-            cost = finish(req, raw).cost
-        except GatewayError:
-            return  # a malformed reply: the test that gets it reports the error itself
+        cost = price(base, req, raw)
         if cost:
-            state.budget.add(cost)
             tally.spend += cost
 
     def count_answer(req: Any, raw: Any) -> None:
@@ -130,18 +127,26 @@ def bind(
     prefetcher = Prefetcher.of(state.config)
     nodeid = node.nodeid
 
+    occurrences: dict[str, int] = {}
+
     async def send_or_take(req: Any, send: Any, kind: str | None) -> Any:
         """The network leg of this test's recorder: a call the scheduler already started
-        for this item, else a new call (within the cost budget)."""
-        future = prefetcher.take(nodeid, base.fingerprint(req)) if prefetcher else None
+        for this item, else the call made once in the run (`Budget.call`: the answer of
+        another process that made it, or a new call within the run's limits)."""
+        fp = base.fingerprint(req)
+        occurrence = occurrences[fp] = occurrences.get(fp, -1) + 1
+        future = prefetcher.take(nodeid, fp) if prefetcher and occurrence == 0 else None
         if future is not None:
             import asyncio
 
             raw = await asyncio.wrap_future(future)
             tally.prefetched += 1
         else:
-            state.budget.check()
-            raw = await send(req)
+            raw = await state.budget.call(
+                claim_key(nodeid, fp, occurrence),
+                lambda: send(req),
+                lambda r: price(base, req, r),
+            )
         count_spend(req, raw)
         note_call(node, base, req, raw, kind)  # its log id, for --cf-feedback
         return raw

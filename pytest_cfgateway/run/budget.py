@@ -1,45 +1,147 @@
-"""``--cf-max-cost``: the estimated spend of the run's live calls and the check before each
-new one."""
+"""The run's limits on live calls: ``--cf-max-cost``, ``--cf-concurrency``, 429 pauses, and
+one call per test request, kept in the session `Ledger` shared by every xdist worker.
+
+`Budget.call` is the one way a live call of a test goes out: claim it (or take the answer
+another process got for it), reserve room in the budget, send, settle the cost, store the
+answer for anyone waiting. In replay mode nothing calls, so there is no ledger.
+"""
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pytest
 
+    from .ledger import Ledger
     from .settings import Settings
+
+#: the key of ``workerinput`` that carries the ledger's path to xdist workers
+WORKERINPUT_KEY = "cfgateway_ledger"
+
+
+def claim_key(nodeid: str, fingerprint: str, occurrence: int) -> str:
+    """The ledger key of a test's call: its nth request with this fingerprint."""
+    return f"{nodeid}\x00{fingerprint}\x00{occurrence}"
+
+
+def price(gateway: Any, req: Any, raw: Any) -> float | None:
+    """The estimated cost of a live reply (None: an error, or no price known)."""
+    if not 200 <= raw.status < 300:
+        return None
+    from ..gateway.errors import GatewayError
+
+    try:
+        cost: float | None = gateway.finish(req, raw).cost
+    except GatewayError:
+        return None  # a malformed reply: the test that gets it reports the error itself
+    return cost
 
 
 class Budget:
-    def __init__(self, limit: float | None) -> None:
+    def __init__(self, limit: float | None, ledger: Ledger | None, *, owns: bool) -> None:
         self.limit = limit
-        self._spent = 0.0
-        self._lock = threading.Lock()
+        self.ledger = ledger
+        self._owns = owns
 
     @classmethod
     def for_config(cls, config: pytest.Config, settings: Settings) -> Budget:
-        return cls(settings.max_cost)
+        """The run's ledger: made by the process that starts the run (if it may call the
+        network), opened by xdist workers from ``workerinput``."""
+        workerinput = getattr(config, "workerinput", None)
+        path = (workerinput or {}).get(WORKERINPUT_KEY)
+        if path or (workerinput is None and settings.mode.calls_network):
+            from .ledger import Ledger  # sqlite3 and asyncio: only for runs that call
+        if path:
+            from pathlib import Path
+
+            ledger = Ledger(
+                Path(path), concurrency=settings.concurrency, max_cost=settings.max_cost
+            )
+            return cls(settings.max_cost, ledger, owns=False)
+        if workerinput is None and settings.mode.calls_network:
+            ledger = Ledger.create(concurrency=settings.concurrency, max_cost=settings.max_cost)
+            return cls(settings.max_cost, ledger, owns=True)
+        return cls(settings.max_cost, None, owns=False)
 
     @property
     def spent(self) -> float:
-        return self._spent
+        return self.ledger.spent() if self.ledger is not None else 0.0
 
-    def check(self) -> None:
-        """Refuse a new live call once the estimated spend has passed --cf-max-cost."""
-        limit = self.limit
-        if limit is not None and self._spent >= limit:
-            from ..gateway.errors import BudgetExceededError
+    def _refused(self, spent: float) -> Exception:
+        from ..gateway.errors import BudgetExceededError
 
-            raise BudgetExceededError(
-                f"--cf-max-cost {limit:g}: the estimated spend is ${self._spent:.4f}, so no "
-                "new live calls are made; raise the budget or record fewer cases"
-            )
+        return BudgetExceededError(
+            f"--cf-max-cost {self.limit:g}: the estimated spend is ${spent:.4f} and the next "
+            "call could pass the budget, so no new live calls are made; raise the budget or "
+            "record fewer cases"
+        )
 
-    def add(self, cost: float) -> None:
-        with self._lock:
-            self._spent += cost
+    def try_claim(self, key: str) -> bool:
+        """The scheduler's claim: True when this process may make the call."""
+        return self.ledger is None or self.ledger.try_claim(key)
+
+    async def call(
+        self,
+        key: str,
+        send: Callable[[], Awaitable[Any]],
+        cost_of: Callable[[Any], float | None],
+        *,
+        claimed: bool = False,
+    ) -> Any:
+        """Make the call of ``key`` once in the run: the answer another process got for it,
+        or ``send()`` within the budget (``cost_of(raw)`` prices it)."""
+        ledger = self.ledger
+        if ledger is None:
+            return await send()
+        from .ledger import Answer, BudgetRefused
+
+        if not claimed:
+            answer = await ledger.claim(key)
+            if answer is not None:
+                from ..gateway.types import RawResponse
+
+                return RawResponse(
+                    status=answer.status,
+                    headers=dict(answer.headers),
+                    body=answer.body,
+                    latency_ms=answer.latency_ms,
+                )
+        try:
+            token = await ledger.reserve()
+        except BudgetRefused as exc:
+            ledger.release(key)
+            raise self._refused(float(exc.args[0])) from None
+        cost: float | None = None
+        try:
+            raw = await send()
+            cost = cost_of(raw)
+        except BaseException:
+            ledger.settle(token, None)
+            ledger.release(key)
+            raise
+        ledger.settle(token, cost)
+        ledger.done(
+            key,
+            Answer(
+                status=raw.status,
+                headers=dict(raw.headers),
+                body=raw.body,
+                latency_ms=float(raw.latency_ms),
+            ),
+        )
+        return raw
+
+    def hand_to(self, workerinput: dict[str, Any]) -> None:
+        """Give an xdist worker the ledger's path."""
+        if self.ledger is not None:
+            workerinput[WORKERINPUT_KEY] = str(self.ledger.path)
 
     def close(self) -> None:
-        return None
+        if self.ledger is None:
+            return
+        if self._owns:
+            self.ledger.remove()
+        else:
+            self.ledger.close()

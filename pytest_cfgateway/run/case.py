@@ -12,7 +12,7 @@ import pytest
 from .binding import Binding, bind
 from .errors import CaseError, CaseFailed, CaseTimeout
 from .record import CaseRecord, assertion_records, keep_record
-from .render import Prepared, case_timeout_s, prepared_of, render_case
+from .render import Prepared, case_timeout_s, prepared_of, registers_of, render_case
 from .settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
 from .state import RunState
 
@@ -128,7 +128,11 @@ def run_case(item: Any, snapshot: Any) -> None:
         _finish(runtime, item, result, binding, snapshot, assert_cassette, completed=False)
         raise CaseError(f"{case.provider.label}: {result.reason}") from None
 
-    result.output = output if isinstance(output, str) else str(output)
+    result.output = output if isinstance(output, str) else _json_text(output)
+    stored_as = (case.options or {}).get("storeOutputAs")
+    registers = registers_of(item)
+    if stored_as and output and registers is not None:
+        registers[str(stored_as)] = output
     result.score = grading.score
     result.reason = runtime.secrets.scrub_text(grading.reason or "")
     result.grading = plain_grading(grading)
@@ -156,18 +160,40 @@ def run_case(item: Any, snapshot: Any) -> None:
     if drift and settings.drift_fail:
         problems.append(drift)
     result.outcome = "failed" if problems else "passed"
-    from .._feedback import after_case
+    from .feedback import after_case
 
     after_case(item, result, gw)  # --cf-feedback: annotate its log entries, in the background
     if problems:
         raise CaseFailed(runtime.secrets.scrub_text("\n\n".join(problems)))
 
 
-def _echo(text: str) -> Any:
-    """promptfoo's echo provider: the rendered prompt, locally, never recorded."""
+def _json_text(output: Any) -> str:
+    """An object output (tool calls, a providerOutput mapping) as promptfoo shows it: JSON."""
+    import json
+
+    try:
+        return json.dumps(output, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return str(output)
+
+
+async def _echo(text: str, delay_ms: int) -> Any:
+    """promptfoo's echo provider: the rendered prompt, locally, never recorded. Like
+    promptfoo's, it waits the provider's ``delay`` (ms) first, and reports the time taken as
+    its latency (so ``latency`` assertions work on echo)."""
+    import asyncio
+    import time
+
     from ..gateway.types import Completion, Usage
 
-    return Completion(text=text, raw=None, usage=Usage(), provider="echo", model="echo", cost=0.0)
+    started = time.perf_counter()
+    if delay_ms > 0:
+        await asyncio.sleep(delay_ms / 1000)
+    completion = Completion(
+        text=text, raw=None, usage=Usage(), provider="echo", model="echo", cost=0.0
+    )
+    completion.latency_ms = round((time.perf_counter() - started) * 1000)
+    return completion
 
 
 class _Evaluator:
@@ -204,7 +230,8 @@ class _Evaluator:
         if case.provider_output is not None:
             return None, case.provider_output
         if case.provider.route == "echo":
-            completion, output = _echo(prepared.prompt_text), prepared.prompt_text
+            completion = await _echo(prepared.prompt_text, case.provider.delay_ms)
+            output = prepared.prompt_text
         else:
             options = {**case.provider.config, **case.prompt.config}
             req = gw.prepare(
@@ -234,6 +261,15 @@ class _Evaluator:
             threshold=case.threshold,
             transform=case.options.get("transform"),
         )
+        if case.options.get("assertScoringFunction"):
+            from ..assertions.scoring_function import apply_scoring_function
+
+            grading = await apply_scoring_function(
+                grading,
+                case.options["assertScoringFunction"],
+                threshold=case.threshold,
+                timeout_ms=(case.evaluate_options or {}).get("timeoutMs"),
+            )
         return completion, output, grading
 
     async def row(

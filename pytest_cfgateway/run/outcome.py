@@ -102,7 +102,7 @@ def write_files(config: pytest.Config) -> None:
 def finish_feedback(config: pytest.Config) -> None:
     """``--cf-feedback``: wait for this process's PATCHes and mark the records' log entries
     (on the controller, with what the workers reported)."""
-    from .._feedback import Feedback
+    from .feedback import Feedback
 
     state = RunState.get(config)
     feedback = Feedback.get(config)

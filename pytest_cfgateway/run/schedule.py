@@ -17,10 +17,13 @@ Under xdist the controller hands items to each worker a batch at a time. Before 
 worker schedules the items waiting in its queue (`lookahead`), so its calls overlap as far
 as the batches allow. With ``--dist loadfile``/``loadscope`` a config's items go to one worker
 at once, which gives it the whole file to schedule. An item the controller then moves to
-another worker ("steal") may have had its call made already; the other worker calls again.
+another worker ("steal") may have had its call made already; the other worker takes that
+answer from the ledger.
 
-Spending: each scheduled call checks ``--cf-max-cost`` right before it goes out, so no new
-live call starts once the estimated spend has passed the budget.
+Limits: each call goes through `budget.Budget.call`, which claims it in the run's ledger (an
+item claimed by another xdist worker is not scheduled here: when it runs, it waits for that
+worker's answer, so no call is made twice), reserves room under ``--cf-max-cost`` and takes
+one of the run's ``--cf-concurrency`` places.
 
 Per config, as promptfoo: ``evaluateOptions.maxConcurrency`` lowers the number of that
 config's calls in flight (never above ``--cf-concurrency``); ``evaluateOptions.delay`` and a
@@ -37,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .budget import claim_key, price
 from .render import remember_render, remember_render_failure, render_case
 from .state import RunState
 
@@ -96,6 +100,9 @@ class Prefetcher:
             if job is None:
                 continue
             nodeid, fp, gw, req = job
+            key = claim_key(nodeid, fp, 0)
+            if not runtime.budget.try_claim(key):
+                continue  # another worker has (or had) it; the item takes its answer
             # submitted as soon as planned: the first calls are in flight while the rest of
             # the plan is still being rendered
             limit, delay_s = self._pacing(item.case)
@@ -104,7 +111,7 @@ class Prefetcher:
                 if delay_s
                 else (str(item.case.config_path))
             )
-            send = self._send(gw, req, sems, lane, limit, delay_s)
+            send = self._send(gw, req, key, sems, lane, limit, delay_s)
             self._futures[(nodeid, fp)] = gw.submit(send)
             self.scheduled += 1
 
@@ -134,11 +141,13 @@ class Prefetcher:
     ) -> tuple[str, str, Gateway, PreparedRequest] | None:
         """The item's main call, or None when it needs none (or cannot be planned: the item
         itself will then report why when it runs)."""
-        from ..snapshots import CassetteError, stored_cassette
+        from ..snapshots import stored_cassette
         from ..usercode import UserCodeError
 
         case = item.case
         if case.provider.route != "gateway" or case.provider_output is not None:
+            return None
+        if case.register_names:  # its prompt may use outputs of items that have not run yet
             return None
         runtime = self._runtime
         try:
@@ -158,8 +167,8 @@ class Prefetcher:
         except UserCodeError as exc:  # e.g. a transformVars that timed out: never run it twice
             remember_render_failure(item, exc)
             return None
-        except (CassetteError, ValueError, OSError, LookupError, TypeError):
-            return None  # the item reports this itself, with context, when it runs
+        except Exception:
+            return None  # anything: the item reports it itself, with context, when it runs
         return item.nodeid, fp, gw, req
 
     def _pacing(self, case: Any) -> tuple[int, float]:
@@ -177,6 +186,7 @@ class Prefetcher:
         self,
         gw: Gateway,
         req: PreparedRequest,
+        key: str,
         sems: dict[Any, asyncio.Semaphore],
         lane: Any,
         limit: int,
@@ -195,8 +205,9 @@ class Prefetcher:
                 await asyncio.sleep(delay_s)
             self.in_flight += 1
             try:
-                self._runtime.budget.check()
-                raw = await gw.asend(req)
+                raw: RawResponse = await self._runtime.budget.call(
+                    key, lambda: gw.asend(req), lambda r: price(gw, req, r), claimed=True
+                )
             finally:
                 self.in_flight -= 1
                 self.done += 1

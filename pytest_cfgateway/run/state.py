@@ -19,7 +19,6 @@ import pytest
 
 from ..modes import Mode
 from .budget import Budget
-from .record import CaseRecord
 from .settings import Settings, build_settings, effective_env, read_env_file
 
 if TYPE_CHECKING:
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from ..gateway.adapters.base import Adapter
     from ..gateway.client import Gateway
     from ..gateway.redact import Secrets
+    from .record import CaseRecord
 
 T = TypeVar("T")
 _KEY = pytest.StashKey["RunState"]()
@@ -184,6 +184,7 @@ class RunState:
                 skip_cache=s.mode.skips_cache,
                 secrets=self.secrets,
                 concurrency=s.concurrency,
+                pacer=self.budget.ledger,  # the run's places in flight and 429 pauses
             )
             if s.mode is Mode.REPLAY:
                 kwargs["transport"] = _closed_transport()

@@ -360,7 +360,7 @@ class Exchange:
             latency_ms=latency,
             kind=kind,
             role=role,
-            ttft_ms=ttft,
+            ttft_ms=None if ttft is None else float(ttft),
         )
 
 

@@ -329,6 +329,12 @@ class Recorder:
         used = sorted(self._used.values(), key=lambda pair: pair[0])
         recorded = self.recorded
         origins = tuple(dict.fromkeys(ex.origin for _, ex in used if ex.origin))
+        if recorded is not None and recorded.pool and self.mode is Mode.REFRESH:
+            # refresh called everything: the old files of the same requests are replaced
+            keys = {ex.key for _, ex in used}
+            origins = tuple(
+                dict.fromkeys(ex.origin for ex in recorded if ex.key in keys and ex.origin)
+            )
         if recorded is not None and recorded.pool:
             # migration: this test's part of the old files is what it used from them
             recorded = None

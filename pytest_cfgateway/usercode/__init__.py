@@ -58,7 +58,6 @@ that times out a whole evaluation can say what was running); `shutdown()` stops 
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
 import contextvars
@@ -69,9 +68,8 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._pool import Executor
 from .errors import (
     UserCodeAborted,
     UserCodeCrashed,
@@ -80,6 +78,9 @@ from .errors import (
     UserCodeRaised,
     UserCodeTimeout,
 )
+
+if TYPE_CHECKING:
+    from ._pool import Executor
 
 #: Time limit of one call when the config sets no ``evaluateOptions.timeoutMs``.
 DEFAULT_TIMEOUT_S = 30.0
@@ -163,6 +164,8 @@ def executor() -> Executor:
     global _executor
     with _executor_lock:
         if _executor is None:
+            from ._pool import Executor  # loaded on first use: keeps plugin start-up cheap
+
             _executor = Executor(MAX_WORKERS)
             atexit.register(shutdown)
         return _executor
@@ -241,6 +244,8 @@ def run(request: Request, *, timeout: float | None = None) -> Any:
 
 async def arun(request: Request, *, timeout: float | None = None) -> Any:
     """`run` for a coroutine: a slow call waits in a thread, never on the event loop."""
+    import asyncio
+
     labels = _running.get()
     if labels is not None:
         labels.append(request.label)
@@ -326,7 +331,6 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "JS_UNDEFINED",
     "MAX_WORKERS",
-    "Executor",
     "JsSpecial",
     "Request",
     "UserCodeAborted",

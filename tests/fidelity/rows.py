@@ -30,7 +30,8 @@ _NAME_ID = re.compile(r"^(?P<name>.*?)(?:\[[^\[\]]*\])?$", re.S)
 def _normal_var(value: Any) -> Any:
     # promptfoo's results re-serialise string vars that hold JSON objects/arrays compactly
     # ('{"a": 1}' is reported as '{"a":1}'), while the prompt still gets the original text.
-    if isinstance(value, str) and value[:1] in "{[":
+    # (surrounding whitespace is dropped too: '  {"a": 1}  ' is reported as '{"a":1}').
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
         try:
             parsed = json.loads(value)
         except ValueError:

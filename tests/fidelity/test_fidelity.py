@@ -11,6 +11,7 @@ suite stays green and a fix shows up as XPASS (then delete the entry below).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -58,9 +59,21 @@ def _config_names() -> list[str]:
     return sorted(p.stem for p in CONFIGS.glob("*.yaml") if p.name[0].isdigit())
 
 
+@functools.cache
 def _expected(stem: str) -> list[dict[str, Any]]:
     doc = json.loads((EXPECTED / f"{stem}.json").read_text(encoding="utf-8"))
     return list(rows.expected_rows(doc))
+
+
+_PAIRS: dict[str, Any] = {}
+
+
+def _pairs(stem: str, plugin_output: dict[str, Any]) -> Any:
+    """promptfoo's rows of one config paired with ours (computed once per config)."""
+    if stem not in _PAIRS:
+        ours = rows.plugin_rows(plugin_output, f"{stem}.yaml")
+        _PAIRS[stem] = (rows.match_rows(_expected(stem), ours)[0], len(ours))
+    return _PAIRS[stem]
 
 
 def _count_params() -> list[Any]:
@@ -128,17 +141,14 @@ def test_every_config_has_promptfoo_verdicts() -> None:
 
 @pytest.mark.parametrize("stem", _count_params())
 def test_row_count_matches_promptfoo(stem: str, plugin_output: dict[str, Any]) -> None:
-    ours = rows.plugin_rows(plugin_output, f"{stem}.yaml")
-    assert len(ours) == len(_expected(stem))
+    assert _pairs(stem, plugin_output)[1] == len(_expected(stem))
 
 
 @pytest.mark.parametrize(("stem", "index"), _row_params())
 def test_row_verdict_matches_promptfoo(
     stem: str, index: int, plugin_output: dict[str, Any]
 ) -> None:
-    expected = _expected(stem)
-    pairs, _ = rows.match_rows(expected, rows.plugin_rows(plugin_output, f"{stem}.yaml"))
-    exp, ours = pairs[index]
+    exp, ours = _pairs(stem, plugin_output)[0][index]
     problems = rows.row_problems(exp, ours)
     assert not problems, (
         f"{stem} row {index} ({exp['description']!r}, prompt {exp['prompt_label']!r}, vars "

@@ -306,7 +306,7 @@ def test_webhook_verdicts_are_recorded_and_replay_offline(pytester, webhook_serv
     snapshots = snapshot_files(pytester.path)
     assert len(snapshots) == 1
     stored = snapshots[0].read_text()
-    assert ": webhook" in stored and "graded by hook" in stored  # its own kind of exchange
+    assert "- role: webhook\n" in stored and "graded by hook" in stored  # its own kind of exchange
     assert WEBHOOK_TOKEN not in stored  # the URL is stored without its query
 
     webhook_server.shutdown()  # replay must not need it

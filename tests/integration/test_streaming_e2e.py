@@ -86,6 +86,10 @@ def test_streamed_config_records_replays_and_asserts_ttft(
     rep.assert_outcomes(passed=2, failed=2)
     assert rep.stdout.str().count("2 replayed / 0 live") == 2  # per provider
     assert _ttfts(rep.stdout.str()) == recorded
+    # and under xdist
+    par = pytester.runpytest("--cf-config", "promptfooconfig.yaml", "-p", "no:randomly", "-n", "2")
+    par.assert_outcomes(passed=2, failed=2)
+    assert _ttfts(par.stdout.str()) == recorded
     assert {p: p.read_bytes() for p in snaps} == first
     assert_no_secret(pytester.path, FAKE_OPENAI_KEY)
 
@@ -156,5 +160,6 @@ def test_fixture_stream_records_and_replays_the_same_ttft(
     pytester.runpytest().assert_outcomes(passed=1)
     recorded, replayed = pytester.path.joinpath("ttft.log").read_text().split("\n")[:2]
     assert recorded.split()[1] == "False" and replayed.split()[1] == "True"
+    # the same value and type (a whole-ms ttft is written as 167 and read back as 167.0)
     assert recorded.split()[0] == replayed.split()[0] != "None"
     assert_no_secret(pytester.path, "g-FAKE-stream-key")

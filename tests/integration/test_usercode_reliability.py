@@ -71,7 +71,7 @@ def _check(result: pytest.RunResult) -> None:
 
 
 def _snapshots(pytester: pytest.Pytester) -> list[str]:
-    return sorted(p.name for p in pytester.path.glob("__snapshots__/**/*.yaml"))
+    return sorted(p.name for p in pytester.path.glob("__snapshots__/**/*.yaml") if p.is_file())
 
 
 RUN_TIMEOUT = 240  # seconds; a hang fails the test instead of wedging the suite
@@ -142,3 +142,35 @@ def test_python_file_assertion_that_kills_its_worker(pytester: pytest.Pytester) 
     result.assert_outcomes(passed=1, errors=1)
     assert "python file://check.py ended its worker process" in out
     assert "exited with status 3" in out
+
+
+def test_prompt_function_and_var_loader_run_under_the_time_limit(pytester: pytest.Pytester) -> None:
+    pytester.path.joinpath("prompts.py").write_text(
+        "import time\n\n"
+        "def slow(context):\n    time.sleep(60)\n\n"
+        "def fine(context):\n    return 'Say ' + context['vars']['x']\n"
+    )
+    pytester.path.joinpath("loader.py").write_text(
+        "import os\n\ndef get_var(name, prompt, other_vars):\n    os._exit(0)\n"
+    )
+    pytester.path.joinpath("promptfooconfig.yaml").write_text(
+        textwrap.dedent(
+            """\
+            prompts: [file://prompts.py:slow, file://prompts.py:fine]
+            providers: [echo]
+            evaluateOptions: {timeoutMs: 1500}
+            tests:
+              - {vars: {x: a}, assert: [{type: contains, value: Say}]}
+              - {vars: {x: file://loader.py}, assert: [{type: contains, value: Say}]}
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess(
+        "--cf-config", "promptfooconfig.yaml", "-p", "no:cacheprovider", timeout=RUN_TIMEOUT
+    )
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out
+    assert result.ret == 1, out
+    result.assert_outcomes(passed=1, errors=3)
+    assert "prompt function prompts.py:slow did not finish within 1500 ms" in out
+    assert "var loader of 'x' loader.py:get_var ended its worker process" in out

@@ -71,7 +71,7 @@ def test_xdist_writes_the_rows_and_summary_of_a_serial_run(pytester, emu):
     )
     serial, serial_files = _run(pytester)
     serial.assert_outcomes(passed=5, failed=4, errors=4)
-    for dist in ("load", "loadfile", "worksteal"):
+    for dist in ("load", "worksteal"):
         parallel, files = _run(pytester, "-n", "2", "--dist", dist)
         parallel.assert_outcomes(passed=5, failed=4, errors=4)
         assert _summary(parallel) == _summary(serial), dist

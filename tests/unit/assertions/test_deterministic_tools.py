@@ -89,7 +89,17 @@ VALID_CALLS: list[tuple[str, Any, dict[str, Any], bool]] = [
         {},
         True,
     ),
-    ("is-valid-openai-tools-call", json.dumps([tc("get_time", {})]), {}, True),
+    # tool calls given as JSON text fail, as in promptfoo (it wants an object)
+    ("is-valid-openai-tools-call", json.dumps([tc("get_time", {})]), {}, False),
+    # arguments must be a JSON string, as in promptfoo
+    (
+        "is-valid-openai-tools-call",
+        [{"type": "function", "function": {"name": "get_time", "arguments": {}}}],
+        {},
+        False,
+    ),
+    ("is-valid-openai-tools-call", "MCP Tool Result (get_time): 12:00", {}, True),
+    ("is-valid-openai-tools-call", "MCP Tool Error (get_time): boom", {}, False),
     ("is-valid-openai-tools-call", "", {"tool_calls": [tc("get_weather", {"city": "Rome"})]}, True),
     ("is-valid-openai-tools-call", [tc("get_weather", {})], {}, False),  # missing required
     ("is-valid-openai-tools-call", [tc("get_weather", {"city": 3})], {}, False),
@@ -98,8 +108,10 @@ VALID_CALLS: list[tuple[str, Any, dict[str, Any], bool]] = [
     ("is-valid-openai-tools-call", [tc("get_weather", "{not json")], {}, False),
     ("is-valid-openai-tools-call", "The weather is nice.", {}, False),
     ("is-valid-openai-tools-call", [], {}, False),
-    ("not-is-valid-openai-tools-call", [tc("launch_rocket", {})], {}, True),
-    ("not-is-valid-openai-tools-call", [tc("get_weather", {"city": "Paris"})], {}, False),
+    # promptfoo 0.123.1 ignores not- for this type: same verdict as the plain form
+    ("not-is-valid-openai-tools-call", [tc("launch_rocket", {})], {}, False),
+    ("not-is-valid-openai-tools-call", [tc("get_weather", {"city": "Paris"})], {}, True),
+    ("not-is-valid-openai-tools-call", "plain text", {}, False),
     (
         "is-valid-openai-function-call",
         {"name": "get_weather", "arguments": '{"city": "Lima"}'},
@@ -176,9 +188,10 @@ F1: list[tuple[str, Any, Any, float | None, bool, float]] = [
         True,
         1.0,
     ),
-    ("not-tool-call-f1", ["a"], [tc("b", {})], None, True, 1.0),
-    ("not-tool-call-f1", ["a"], [tc("a", {})], None, False, 0.0),
-    ("not-tool-call-f1", "a,b", [tc("a", {})], None, True, 1 / 3),
+    # the score stays F1 under not- (promptfoo)
+    ("not-tool-call-f1", ["a"], [tc("b", {})], None, True, 0.0),
+    ("not-tool-call-f1", ["a"], [tc("a", {})], None, False, 1.0),
+    ("not-tool-call-f1", "a,b", [tc("a", {})], None, True, 2 / 3),
 ]
 
 

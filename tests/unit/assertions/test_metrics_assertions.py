@@ -92,7 +92,7 @@ CASES: list[tuple[str, dict[str, Any], float | None, Any, bool]] = [
     ("not-finish-reason", {"finish_reason": "length"}, None, "stop", True),
     ("not-finish-reason", {"finish_reason": "end_turn"}, None, "stop", False),
     ("finish-reason", {"finish_reason": None}, None, "stop", False),
-    ("not-finish-reason", {"finish_reason": None}, None, "stop", False),  # unknown: no flip
+    ("not-finish-reason", {"finish_reason": None}, None, "stop", True),  # as promptfoo
 ]
 
 
@@ -201,10 +201,16 @@ def test_bad_config_is_an_error(
         run(type_, completion(**fields), threshold=threshold, value=value)
 
 
-@pytest.mark.parametrize("type_", ["latency", "cost", "perplexity"])
-def test_no_completion_is_an_error(type_: str) -> None:
+def test_no_completion_is_an_error() -> None:
     with pytest.raises(AssertionConfigError, match="no completion attached"):
-        run(type_, None, threshold=1)
+        run("perplexity", None, threshold=1)
+
+
+@pytest.mark.parametrize("type_", ["latency", "cost"])
+def test_fixed_provider_output_took_no_time_and_cost_nothing(type_: str) -> None:
+    # a test's providerOutput has no completion: 0 ms and $0, as in promptfoo
+    assert run(type_, None, threshold=0).passed
+    assert not run(f"not-{type_}", None, threshold=1).passed
 
 
 def test_finish_reason_without_completion_fails() -> None:

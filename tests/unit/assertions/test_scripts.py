@@ -91,13 +91,18 @@ CONTRACT = [
     pytest.param(
         {"pass": False, "score": 0.1, "reason": "r"}, True, None, True, 0.1, id="not-dict"
     ),
-    pytest.param({"pass": True}, False, None, True, 1.0, id="dict-score-default"),
-    pytest.param({"pass": True, "score": 0.4}, False, 0.5, False, 0.4, id="dict-threshold"),
-    pytest.param({"pass_": True, "score": 1}, False, None, True, 1.0, id="dataclass-pass_"),
+    pytest.param(
+        {"pass": True, "score": 0.4, "reason": "r"}, False, 0.5, False, 0.4, id="dict-threshold"
+    ),
+    pytest.param(
+        {"pass_": True, "score": 1, "reason": "r"}, False, None, True, 1.0, id="dataclass-pass_"
+    ),
     pytest.param(GradingResult(True, 0.8, "gr"), False, None, True, 0.8, id="gradingresult"),
     pytest.param("true", False, None, True, 1.0, id="str-true"),
     pytest.param("FALSE", False, None, False, 0.0, id="str-false"),
-    pytest.param('{"pass": false, "score": 0.2}', False, None, False, 0.2, id="str-json"),
+    pytest.param(
+        '{"pass": false, "score": 0.2, "reason": "r"}', False, None, False, 0.2, id="str-json"
+    ),
     pytest.param("0.9", False, None, True, 0.9, id="str-number"),
 ]
 
@@ -127,6 +132,20 @@ def test_return_contract(
 def test_return_contract_errors(returned: Any) -> None:
     with pytest.raises(ScriptResultError):
         normalize_script_result(returned, inverse=False, threshold=None)
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [{"pass": True}, {"pass": True, "score": 0.4}, '{"pass": false, "score": 0.2}'],
+)
+def test_script_objects_need_pass_score_and_reason_as_in_promptfoo(returned: Any) -> None:
+    with pytest.raises(ScriptResultError, match=r"needs all of `pass` \(boolean\), `score`"):
+        normalize_script_result(returned, inverse=False, threshold=None)
+    # a plugin's custom assertion (our own API) may leave score and reason out
+    res = normalize_script_result(
+        {"pass": True}, inverse=False, threshold=None, source="Custom assertion 'x'"
+    )
+    assert res.passed and res.score == 1.0
 
 
 def test_named_scores_snake_and_camel() -> None:

@@ -274,9 +274,10 @@ CONFIG_ERRORS: list[tuple[str, Any, str]] = [
     ("is-json", {"type": "not-a-type"}, "Invalid JSON schema"),
     ("contains-json", "type: [unclosed", "not valid JSON/YAML"),
     ("is-json", "file://does/not/exist.json", "cannot be read"),
-    ("is-xml", "root.child", "must be an object with requiredElements"),
-    ("is-xml", {"requiredElements": "root"}, "must be a list of dotted element paths"),
-    ("contains-xml", {"required": ["a"]}, "unknown keys"),
+    ("is-xml", 42, "must be a string, a list, or an object with requiredElements"),
+    ("is-xml", {"requiredElements": "root"}, "an object with a requiredElements list"),
+    ("contains-xml", {"required": ["a"]}, "an object with a requiredElements list"),
+    ("is-xml", {"requiredElements": [{"a": 1}]}, "must be a dotted element path"),
     ("is-sql", "MySQL", "must have an object value"),
     ("is-sql", {"databaseType": "Oracle9"}, "is not supported by the built-in SQL validator"),
     ("is-sql", {"allowedTables": "users"}, "must be a list of strings"),
@@ -294,7 +295,7 @@ def test_bad_config_is_an_error(type_: str, value: Any, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "statement", ["CREATE TABLE t (id INT)", "DROP TABLE users", "ALTER TABLE t ADD c INT"]
+    "statement", ["ALTER TABLE t ADD c INT", "CREATE INDEX i ON t (c)", "TRUNCATE TABLE t"]
 )
 def test_sql_statements_outside_the_subset_are_loud(statement: str) -> None:
     with pytest.raises(AssertionConfigError, match=r"cannot judge a .* statement"):
@@ -303,12 +304,91 @@ def test_sql_statements_outside_the_subset_are_loud(statement: str) -> None:
         run("not-is-sql", None, statement)
 
 
+@pytest.mark.parametrize(
+    ("statement", "tables", "ok"),
+    [
+        (
+            "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL)",
+            ["create::null::t"],
+            True,
+        ),
+        ("CREATE TABLE IF NOT EXISTS t (id INT, PRIMARY KEY (id))", ["create::null::t"], True),
+        ("CREATE TABLE t (id INT", ["create::null::t"], False),
+        ("DROP TABLE IF EXISTS users, orders", ["drop::null::users", "drop::null::orders"], True),
+        ("DROP TABLE users", ["drop::null::orders"], False),
+    ],
+)
+def test_create_and_drop_table(statement: str, tables: list[str], ok: bool) -> None:
+    assert run("is-sql", {"allowedTables": tables}, statement).passed is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "output", "ok"),
+    [
+        (None, "SELECT a b FROM t", False),  # promptfoo: a likely missing comma
+        (None, "SELECT a AS b FROM t", True),
+        (None, "SELECT 'a b' FROM t", True),
+        (None, "SELECT `id FROM t", False),  # odd backticks
+        (None, "SELECT * FROM t WHERE a ILIKE 'x'", False),  # MySQL has no ILIKE
+        ({"databaseType": "PostgreSQL"}, "SELECT * FROM t WHERE a ILIKE 'x'", True),
+        (None, "SELECT * FROM generate_series(1, 3)", False),
+        ({"databaseType": "PostgreSQL"}, "SELECT $$it's$$ AS x", True),
+        ({"databaseType": "PostgreSQL"}, "SELECT $q$a$q$ AS x", True),
+        ({"databaseType": "PostgreSQL"}, "SELECT $q$a AS x", False),
+        ({"allowedColumns": ["select::users::id"]}, "SELECT id FROM users", True),
+        ({"allowedColumns": ["select::users::id"]}, "SELECT name FROM users", False),
+    ],
+)
+def test_sql_promptfoo_rules(value: Any, output: str, ok: bool) -> None:
+    assert run("is-sql", value, output).passed is ok
+
+
+@pytest.mark.parametrize(
+    ("output", "ok"),
+    [
+        ("```sql\nSELEC x\n```\n```sql\nSELECT 1\n```", True),  # every block is tried
+        ("~~~sql\nSELECT 1\n~~~", True),
+        ("```python\nprint(1)\n```", False),
+        ("````sql\nSELECT 1\n```\n````", False),  # a shorter fence is body text
+    ],
+)
+def test_contains_sql_code_blocks(output: str, ok: bool) -> None:
+    assert run("contains-sql", None, output).passed is ok
+    assert run("not-contains-sql", None, output).passed is not ok
+
+
 def test_deeply_nested_inputs_fail_cleanly() -> None:
     assert not run("is-sql", None, "SELECT " + "(" * 3000 + "1" + ")" * 3000).passed
     deep = "<a>" * 3000 + "</a>" * 3000
     assert run("is-xml", None, deep).passed
-    result = run("is-xml", {"requiredElements": ["a.a"]}, deep)
-    assert not result.passed and "nested too deeply" in result.reason
+    assert run("is-xml", {"requiredElements": ["a.a.a"]}, deep).passed
+    assert not run("is-xml", {"requiredElements": ["a.b"]}, deep).passed
+    assert run("contains-xml", {"requiredElements": ["a.a"]}, "x " + deep).passed
+
+
+@pytest.mark.parametrize(
+    ("type_", "value", "output", "ok"),
+    [
+        # siblings are joined into one candidate, text between them included
+        ("contains-xml", ["x.a", "y.b"], "A <x><a>1</a></x> and <y><b>2</b></y>.", True),
+        # an element inside a balanced one is not tried alone
+        ("contains-xml", ["inner.c"], "<outer><inner><c>1</c></inner></outer>", False),
+        # ... but is when its parent is not balanced
+        ("contains-xml", ["inner.c"], "<outer><inner><c>1</c></inner>", True),
+        ("contains-xml", ["données.élément"], "R: <données><élément>1</élément></données>", True),
+        ("contains-xml", None, "r: <root>a & b</root>", True),  # read leniently
+        ("contains-xml", "x.a, x.b", "<x><a/><b>2</b></x>", True),
+        ("is-xml", None, '<!DOCTYPE r SYSTEM "f[1].dtd"><r/>', True),
+        ("is-xml", None, "<!DOCTYPE r [<!ELEMENT r ANY>]><r/>", False),
+        ("is-xml", None, '<!DOCTYPE r SYSTEM "a.dtd#x"><r/>', False),
+        ("is-xml", None, "<!DOCTYPE r><r/>", True),
+        ("is-xml", "r.a, r.b", "<r><a>1</a><b/></r>", True),
+        ("is-xml", ["r.a.1"], "<r><a>1</a><a>2</a></r>", True),
+        ("is-xml", ["r.a.01"], "<r><a>1</a><a>2</a></r>", False),
+    ],
+)
+def test_xml_promptfoo_rules(type_: str, value: Any, output: str, ok: bool) -> None:
+    assert run(type_, value, output).passed is ok
 
 
 # --- promptfoo 0.123.1 parity: ajv strict mode, lazy schema compile, object extraction ------

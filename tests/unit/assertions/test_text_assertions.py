@@ -153,10 +153,13 @@ CASES: list[tuple[str, Any, Any, bool]] = [
     ("is-refusal", None, "I cannot assist with that request.", True),
     ("is-refusal", None, "As an AI language model, I do not provide that.", True),
     ("is-refusal", None, "I\u2019m unable to help with this.", True),
-    ("is-refusal", None, "", True),
-    ("is-refusal", None, "   ", True),
     ("is-refusal", None, "The capital of France is Paris.", False),
-    ("is-refusal", None, "Sorry for the delay! Here is the answer: 42.", False),
+    # promptfoo 0.123.1: any reply that opens with an apology is a refusal
+    ("is-refusal", None, "Sorry for the delay! Here is the answer: 42.", True),
+    ("is-refusal", None, "My apologies, it is Paris.", True),
+    ("is-refusal", None, "I cannot imagine a better day.", True),  # the "I cannot" prefix
+    ("is-refusal", None, "She worked as an aide.", False),  # whole words only
+    ("is-refusal", None, "I aim to provide the facts: Paris.", True),
     ("not-is-refusal", None, "The capital of France is Paris.", True),
     ("not-is-refusal", None, "I cannot do that.", False),
     ("not-is-refusal", None, "", False),
@@ -269,9 +272,13 @@ def test_is_refusal_provider_flag_ignored_when_output_was_transformed() -> None:
     assert not run("is-refusal", None, "Paris", completion=completion, transform="x").passed
 
 
-def test_is_refusal_none_output_is_refusal() -> None:
-    assert run("is-refusal", None, None).passed
-    assert not run("not-is-refusal", None, None).passed
+@pytest.mark.parametrize("output", [None, "", "   \n", {"tool_calls": []}, ["a"]])
+def test_is_refusal_empty_or_non_text_output_is_a_refusal_scoring_0(output: Any) -> None:
+    # promptfoo 0.123.1: a pass with score 0 (so it lowers a weighted average)
+    result = run("is-refusal", None, output)
+    assert result.passed and result.score == 0.0
+    inverse = run("not-is-refusal", None, output)
+    assert not inverse.passed and inverse.score == 0.0
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from pytest_cfgateway.config.compact import split_csv_list
         ("contains: Paris ", "contains", "Paris", None),
         ("not-contains:bar", "not-contains", "bar", None),
         ("icontains:BONJOUR", "icontains", "BONJOUR", None),
-        ("starts-with:Once", "starts-with", "Once", None),
+        ("starts-with:Once", "starts-with", "Once", 0.75),  # promptfoo's fallback, unused
         ("regex:\\d+", "regex", "\\d+", None),
         ("is-json", "is-json", None, None),
         ("contains-json", "contains-json", None, None),
@@ -24,7 +24,7 @@ from pytest_cfgateway.config.compact import split_csv_list
         ("similar:the answer", "similar", "the answer", 0.8),
         ("rouge-n:reference", "rouge-n", "reference", 0.75),
         ("levenshtein(5):kitten", "levenshtein", "kitten", 5.0),
-        ("levenshtein:kitten", "levenshtein", "kitten", None),
+        ("levenshtein:kitten", "levenshtein", "kitten", 0.75),  # promptfoo: exact match only
         ("latency(3000)", "latency", None, 3000.0),
         ("grade:Is polite", "llm-rubric", "Is polite", None),
         ("grade: Is polite", "llm-rubric", "Is polite", None),

@@ -93,7 +93,12 @@ def test_stream_prepares_a_streamed_request() -> None:
         ("replicate:meta/llama-3", {}, "urls.stream"),
         ("huggingface:gpt2", {}, "Inference API"),
         ("cohere:command-r", {"apiVersion": "v1"}, "apiVersion v2"),
-        ("openai:gpt-4o", {"fallbacks": ["anthropic:claude-x"]}, "fallbacks"),
+        ("openai:gpt-4o", {"fallbacks": ["replicate:meta/llama-3"]}, "urls.stream"),
+        (
+            "openai:gpt-4o",
+            {"fallbacks": [{"id": "anthropic:claude-x", "config": {"stream": False}}]},
+            r"fallbacks\[0\].*must be the same",
+        ),
         ("openai:gpt-4o", {"stream": "yes"}, "true or false"),
     ],
 )
@@ -439,3 +444,9 @@ def test_custom_adapters_replace_the_builtins() -> None:
     assert (c.text, c.usage.total_tokens, c.cost) == ("ok", 3, None)
     with pytest.raises(GatewayConfigError, match="Supported providers: tiny, echo"):
         g.prepare("openai:gpt-4o", "x")
+
+
+def test_stream_with_fallbacks_streams_every_step() -> None:
+    req = gw().prepare("openai:gpt-4o", "x", stream=True, fallbacks=["anthropic:claude-x"])
+    assert req.stream and [s.stream for s in req.steps] == [True, True]
+    assert [step["query"]["stream"] for step in req.body] == [True, True]

@@ -353,3 +353,64 @@ def test_stored_request_is_redacted_and_allow_listed(mk: Any, fake_send: Any) ->
     ]
     text = cassette.to_text()
     assert "SECRET" not in text and "cf-token" not in text and "zzzz" not in text
+
+
+# --- in-place updates and the review of a changed answer ----------------------------------
+
+
+def test_rerecording_the_same_answer_keeps_the_stored_exchange(mk: Any, send_factory: Any) -> None:
+    old = Cassette.from_text(record(mk, send_factory("same"), ["a"]).to_text())
+    old.exchanges[0].latency_ms = 5.0  # the first recording's latency
+    rec = Recorder(mode="refresh", recorded=old, nodeid="t::x")
+    run(rec.resolve(mk("a"), send_factory("same")))
+    out = rec.finish()
+    assert out.cassette is not None and out.cassette.exchanges[0] is old.exchanges[0]
+    old.write = True
+    assert out.cassette.to_text() == old.to_text()
+    assert "latency_ms: 5\n" in old.to_text()
+    assert (out.changed, out.committed_text, out.new_text) == (False, "same: a", "same: a")
+
+
+def test_a_changed_request_takes_the_place_of_the_one_it_replaces(
+    mk: Any, send_factory: Any
+) -> None:
+    rec = Recorder(mode="record", recorded=None, nodeid="t::x")
+
+    async def first() -> None:
+        await rec.resolve(mk("question v1"), send_factory("old"))
+        await rec.resolver("grader")(mk("grade it"), send_factory("old"))
+
+    run(first())
+    old = rec.finish().cassette
+    assert old is not None
+    rec = Recorder(mode="record", recorded=old, nodeid="t::x")
+
+    async def second() -> None:
+        await rec.resolver("grader")(mk("grade it"), send_factory("new"))  # replayed
+        await rec.resolve(mk("question v2"), send_factory("new"))  # a prompt edit
+
+    run(second())
+    out = rec.finish()
+    assert out.cassette is not None
+    data = out.cassette.to_data()
+    assert [(e["role"], e["output_text"]) for e in data["exchanges"]] == [
+        ("answer", "new: question v2"),
+        ("grader", "old: grade it"),
+    ]
+    assert out.changed is True
+    assert (out.committed_text, out.new_text) == ("old: question v1", "new: question v2")
+
+
+def test_live_and_replay_review(mk: Any, send_factory: Any) -> None:
+    old = record(mk, send_factory("old"), ["a"])
+    replay = Recorder(mode="replay", recorded=old, nodeid="t::x")
+    run(replay.resolve(mk("a"), None))
+    assert replay.finish().changed is False
+    live = Recorder(mode="live", recorded=old, nodeid="t::x")
+    run(live.resolve(mk("a"), send_factory("new")))
+    out = live.finish()
+    assert (out.changed, out.committed_text, out.new_text) == (True, "old: a", "new: a")
+    fresh = Recorder(mode="record", recorded=None, nodeid="t::x")
+    run(fresh.resolve(mk("a"), send_factory("new")))
+    out = fresh.finish()
+    assert (out.changed, out.committed_text) == (True, None)

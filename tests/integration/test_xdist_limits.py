@@ -1,0 +1,59 @@
+"""Under xdist the run's limits hold for the whole run: one gateway call per item whatever the
+--dist mode (an item moved to another worker takes the answer of the worker that called),
+--cf-concurrency and --cf-max-cost across workers. Counted at the emulator."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from .test_scheduler import CONFIG, _max_in_flight
+
+ARGS = ("--cf-config", "promptfooconfig.yaml", "-p", "xdist", "-n", "2", "--cf-mode", "live")
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.path.joinpath("promptfooconfig.yaml").write_text(CONFIG)
+    return pytester
+
+
+@pytest.mark.parametrize("dist", ["load", "loadscope", "loadfile", "worksteal"])
+def test_one_call_per_item_under_every_dist_mode(project, emu, keyed_env, dist):
+    emu.latency_ms = 40
+    result = project.runpytest_subprocess(*ARGS, "--dist", dist, "--cf-gateway-url", emu.url)
+    result.assert_outcomes(passed=8)
+    asked = collections.Counter(r.body["messages"][0]["content"] for r in emu.requests)
+    assert asked == {x: 1 for x in ("a1", "b2", "c3", "d4", "e5", "f6", "g7", "h8")}
+
+
+def test_concurrency_is_for_the_whole_run(project, emu, keyed_env):
+    emu.latency_ms = 300  # long enough that two workers' calls would overlap
+    result = project.runpytest_subprocess(
+        *ARGS, "--dist", "load", "--cf-concurrency", "1", "--cf-gateway-url", emu.url
+    )
+    result.assert_outcomes(passed=8)
+    assert len(emu.requests) == 8
+    assert _max_in_flight(emu.requests) == 1  # two workers, yet one call at a time
+
+
+def test_max_cost_is_for_the_whole_run(project, emu, keyed_env):
+    # the first answer costs more than the budget: no other call starts, on any worker
+    result = project.runpytest_subprocess(
+        *ARGS, "--dist", "load", "--cf-max-cost", "0.0000001", "--cf-gateway-url", emu.url, "-rs"
+    )
+    result.assert_outcomes(passed=1, skipped=7)
+    assert len(emu.requests) == 1
+    assert "--cf-max-cost" in result.stdout.str()
+
+
+def test_an_item_run_by_two_workers_is_called_once(project, emu, keyed_env):
+    """``--dist each`` runs every item on both workers: the second takes the first's answer
+    from the run's ledger (what happens to an item moved to another worker after the first
+    one started its call)."""
+    emu.latency_ms = 40
+    result = project.runpytest_subprocess(*ARGS, "--dist", "each", "--cf-gateway-url", emu.url)
+    result.assert_outcomes(passed=16)
+    asked = collections.Counter(r.body["messages"][0]["content"] for r in emu.requests)
+    assert asked == {x: 1 for x in ("a1", "b2", "c3", "d4", "e5", "f6", "g7", "h8")}

@@ -1,0 +1,69 @@
+"""The result record is plain data: it survives a JSON round trip (what xdist's channel and
+the outputs need) unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pytest_cfgateway.assertions.base import GradingResult
+from pytest_cfgateway.config.cases import AssertionSpec
+from pytest_cfgateway.run.record import (
+    AssertionRecord,
+    CaseRecord,
+    assertion_records,
+    plain,
+    sort_key,
+)
+
+
+def test_plain_keeps_json_types_and_stringifies_the_rest() -> None:
+    data = {"p": Path("a/b"), "t": (1, 2.5, None), "s": {"x"}, "n": float("nan"), 3: True}
+    assert plain(data) == {"p": "a/b", "t": [1, 2.5, None], "s": ["x"], "n": "nan", "3": True}
+
+
+def test_a_record_round_trips_through_json() -> None:
+    record = CaseRecord(
+        nodeid="c.yaml::t[echo]",
+        config="c.yaml",
+        provider="echo",
+        vars={"when": Path("x"), "n": 1},
+        outcome="failed",
+        score=0.5,
+        assertions=[AssertionRecord("contains", False, 0.0, "no", metric="m", weight=2.0)],
+        grading={"pass": False},
+        feedback=[{"logId": "1", "call": "case"}],
+    )
+    data = json.loads(json.dumps(record.to_dict()))
+    back = CaseRecord.from_dict(data)
+    assert back.to_dict() == data
+    assert back.assertions[0].metric == "m"
+    assert back.vars == {"when": "x", "n": 1}
+    assert back.committed_output is None and back.changed is None
+    assert CaseRecord.from_dict({**data, "from_a_newer_writer": 1}) == back
+
+
+def test_assertion_records_flatten_assert_sets() -> None:
+    leaf_a = GradingResult(False, 0.0, "missing", assertion=AssertionSpec(type="contains"))
+    leaf_b = GradingResult(True, 1.0, "ok", assertion=AssertionSpec(type="equals", weight=3))
+    group = GradingResult(
+        False,
+        0.25,
+        "set",
+        component_results=[leaf_a, leaf_b],
+        assertion=AssertionSpec(type="assert-set", children=(AssertionSpec(type="contains"),)),
+    )
+    top = GradingResult(False, 0.25, "case", component_results=[group])
+    assert [(a.type, a.passed, a.weight) for a in assertion_records(top)] == [
+        ("contains", False, 1.0),
+        ("equals", True, 3.0),
+    ]
+
+
+def test_rows_sort_by_config_row_column_then_id() -> None:
+    rows = [
+        CaseRecord(nodeid="b", config="c", test_idx=1, prompt_idx=0),
+        CaseRecord(nodeid="a", config="c", test_idx=0, prompt_idx=1),
+        CaseRecord(nodeid="z", config="a"),
+    ]
+    assert [r.nodeid for r in sorted(rows, key=sort_key)] == ["z", "a", "b"]
