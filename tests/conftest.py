@@ -8,6 +8,29 @@ from __future__ import annotations
 # instead of httpx.ConnectError). Importing it here keeps one httpcore for the whole run.
 import httpcore  # noqa: F401
 import pytest
+import yaml  # noqa: F401  (the same for PyYAML's C extension)
+
+
+def _import_the_plugin_package() -> None:
+    """Import every module of pytest_cfgateway once, before any pytester session starts.
+
+    pytester restores ``sys.modules`` after each in-process session, so a plugin module first
+    imported inside one (the plugin imports lazily) is imported again by the next, with new
+    class objects: an ``isinstance`` check against an exception class of the first copy then
+    fails at random, depending on which test ran first on the worker.
+    """
+    import importlib
+    import pkgutil
+
+    import pytest_cfgateway
+
+    skip = ("pytest_cfgateway.usercode._worker", "pytest_cfgateway.emulator.__main__")
+    for info in pkgutil.walk_packages(pytest_cfgateway.__path__, "pytest_cfgateway."):
+        if info.name not in skip:
+            importlib.import_module(info.name)
+
+
+_import_the_plugin_package()
 
 
 @pytest.fixture(autouse=True)
