@@ -226,7 +226,7 @@ class Exchange:
             data["occurrence"] = self.occurrence
         data["request"] = _compact_request(self.request)
         data["status"] = self.status
-        body, text_at = _without_text(self.body, self.output_text)
+        body, text_at = _without_text(_without_volatile(self.body), self.output_text)
         if self.output_text is not None:
             data["output_text"] = self.output_text
         if self.usage is not None:
@@ -445,6 +445,15 @@ def _without_text(body: Any, text: str | None) -> tuple[Any, str | None]:
     else:
         node[last] = TEXT_PLACEHOLDER
     return out, ".".join(path)
+
+
+def _without_volatile(body: Any) -> Any:
+    """The provider body as committed: without its per-call ids and timestamps
+    (`VOLATILE_BODY_FIELDS`), so a re-recorded answer's diff shows only what changed. A
+    body with a ``status`` (a Replicate prediction, whose id a poll needs) is kept whole."""
+    if not isinstance(body, Mapping) or "status" in body:
+        return body
+    return {k: v for k, v in body.items() if k not in VOLATILE_BODY_FIELDS}
 
 
 def _with_text(body: Any, text_at: str, text: str, where: str) -> Any:
