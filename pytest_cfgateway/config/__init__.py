@@ -6,18 +6,27 @@
 
 from .cases import AssertionSpec, EvalCase, PromptSpec, ProviderSpec
 from .compact import parse_compact
-from .errors import ConfigError
+from .errors import ConfigError, ConfigWarning
 from .load import LoadedConfig, load_config
-from .render import parse_chat, render_prompt, render_template, render_value, resolve_vars
+from .render import (
+    missing_registers,
+    parse_chat,
+    render_prompt,
+    render_template,
+    render_value,
+    resolve_vars,
+)
 
 __all__ = [
     "AssertionSpec",
     "ConfigError",
+    "ConfigWarning",
     "EvalCase",
     "LoadedConfig",
     "PromptSpec",
     "ProviderSpec",
     "load_config",
+    "missing_registers",
     "parse_chat",
     "parse_compact",
     "render_prompt",

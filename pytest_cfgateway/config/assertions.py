@@ -86,25 +86,29 @@ def parse_assertion(
         raise tctx.error(f"{base!r} cannot be negated with 'not-'", f"use 'type: {base}'")
     if base == "assert-set":
         return _parse_assert_set(item, ctx, session, extra_types)
-    if not plugin and base not in SUPPORTED_TYPES:
+    unsupported = not plugin and base not in SUPPORTED_TYPES
+    if unsupported:  # as in promptfoo, the items using it error; the config still runs
+        line = tctx.line
+        where = f"{tctx.src.display}:{line}" if line else tctx.src.display
         if base in KNOWN_UNSUPPORTED_TYPES or base.startswith("promptfoo:redteam:"):
-            raise tctx.error(
-                f"assertion type {type_!r} is a promptfoo type that is not supported by "
-                "pytest-cfgateway yet",
-                "remove it, or register an implementation with the "
-                "pytest_cfgateway_register_assertions hook",
-            )
-        choices = [*all_known_types(), *SUPPORTED_TYPES, *extra_types]
-        raise tctx.error(
-            f"unknown assertion type {type_!r}.{did_you_mean(base, choices)}".rstrip("."),
-            "use a promptfoo assertion type (see SPEC section 5), optionally with 'not-'",
+            why = "is a promptfoo type that pytest-cfgateway does not run"
+        else:
+            choices = [*all_known_types(), *SUPPORTED_TYPES, *extra_types]
+            why = f"is unknown.{did_you_mean(base, choices)}".rstrip(".")
+        session.warn_once(
+            tctx,
+            "assertion type",
+            type_,
+            f"{where}: {tctx.key_path}: assertion type {type_!r} {why}; the items using it "
+            "will error (register an implementation with the "
+            "pytest_cfgateway_register_assertions hook)",
         )
-    _check_keys(item, ASSERTION_KEYS, "assertion", "assertions take", ctx)
+    _check_keys(item, ASSERTION_KEYS, "assertion", ctx, session)
     value = item.get("value")
     threshold = _number(item, "threshold", ctx)
     weight = _weight(item, ctx)
     metric = _optional_str(item, "metric", ctx)
-    if not plugin:
+    if not plugin and not unsupported:
         _check_value(base, value, item, threshold, metric, ctx, session)
     provider = item.get("provider")
     if provider is not None and not isinstance(provider, str | dict):
@@ -138,7 +142,7 @@ def parse_assertion(
 def _parse_assert_set(
     item: dict[str, Any], ctx: Ctx, session: Session, extra_types: Collection[str]
 ) -> AssertionSpec:
-    _check_keys(item, ASSERT_SET_KEYS, "assert-set", "assert-set takes", ctx)
+    _check_keys(item, ASSERT_SET_KEYS, "assert-set", ctx, session)
     children = item.get("assert")
     if not isinstance(children, list) or not children:
         raise ctx.at("assert").error(
@@ -159,15 +163,12 @@ def _parse_assert_set(
 
 
 def _check_keys(
-    item: dict[str, Any], allowed: tuple[str, ...], what: str, takes: str, ctx: Ctx
+    item: dict[str, Any], allowed: tuple[str, ...], what: str, ctx: Ctx, session: Session
 ) -> None:
-    """Raise for the first key of ``item`` not in ``allowed`` (``what``: "assertion" ...)."""
+    """Warn (once per file and key) about keys of ``item`` not in ``allowed``."""
     for key in item:
         if key not in allowed:
-            raise ctx.at(str(key)).error(
-                f"unknown {what} key {key!r}.{did_you_mean(str(key), allowed)}".rstrip("."),
-                f"{takes}: {', '.join(allowed)}",
-            )
+            session.unknown_key(ctx, key, what, allowed)
 
 
 def _config(item: dict[str, Any], what: str, ctx: Ctx) -> dict[str, Any]:

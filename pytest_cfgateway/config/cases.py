@@ -96,3 +96,8 @@ class EvalCase:
     #: the file the test was read from when it is not the config (``file://tests.yaml``);
     #: ``key_path`` and ``line`` then refer to that file
     source_path: Path | None = None
+    #: the config's ``nunjucksFilters``: filter name -> absolute path of its JavaScript file
+    nunjucks_filters: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: every ``options.storeOutputAs`` name of the config -> index of the first test storing
+    #: it: outputs earlier items store for later items' vars (promptfoo's registers)
+    register_names: dict[str, int] = dataclasses.field(default_factory=dict)

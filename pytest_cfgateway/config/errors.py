@@ -8,6 +8,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 
+class ConfigWarning(UserWarning):
+    """Something in a promptfoo config that pytest-cfgateway ignores or does not run (the
+    config still runs). Filter it like any warning, e.g.
+    ``-W ignore::pytest_cfgateway.config.ConfigWarning``."""
+
+
 class ConfigError(Exception):
     """A promptfoo config problem: names the file, the key path, the line and the fix.
 

@@ -6,11 +6,11 @@ import dataclasses
 import glob as globmod
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, Ctx, Source, display_path, join_path
+from .errors import ConfigError, Ctx, Source, did_you_mean, display_path, join_path
 from .yaml12 import load_yaml
 
 #: promptfoo's VALID_FILE_EXTENSIONS (src/prompts/constants.ts)
@@ -101,6 +101,31 @@ class Session:
     rootdir: Path | None
     env: Mapping[str, str]
     warnings: list[str] = dataclasses.field(default_factory=list)
+    #: ``nunjucksFilters``: name -> absolute path of the filter's JavaScript file
+    nunjucks_filters: dict[str, str] = dataclasses.field(default_factory=dict)
+    _warned: set[tuple[str, str, str]] = dataclasses.field(default_factory=set)
+
+    def warn_once(self, ctx: Ctx, kind: str, key: str, message: str) -> None:
+        """Add ``message`` to the warnings once per (file, kind, key)."""
+        mark = (ctx.src.display, kind, key)
+        if mark not in self._warned:
+            self._warned.add(mark)
+            self.warnings.append(message)
+
+    def unknown_key(self, ctx: Ctx, key: Any, what: str, known: Sequence[str]) -> None:
+        """An unknown ``what`` key: warned about once per file and key, then ignored (as
+        promptfoo, whose config schema is not strict, ignores it)."""
+        hint = did_you_mean(str(key), known)
+        kctx = ctx.at(str(key))
+        line = kctx.line or ctx.line
+        where = f"{ctx.src.display}:{line}" if line else ctx.src.display
+        self.warn_once(
+            ctx,
+            what,
+            str(key),
+            f"{where}: {kctx.key_path}: unknown {what} key {str(key)!r} is ignored "
+            f"(promptfoo ignores it too).{hint}".rstrip("."),
+        )
 
     def display(self, path: Path) -> str:
         """Path as shown in messages and names: POSIX, relative to the rootdir."""

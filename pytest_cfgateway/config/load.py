@@ -17,7 +17,7 @@ from typing import Any
 
 from .._yamlguard import YamlBoundsError, check_data
 from .cases import EvalCase, PromptSpec, ProviderSpec
-from .errors import ConfigError, Ctx, Source, did_you_mean, display_path
+from .errors import ConfigError, Ctx, Source, display_path
 from .expand import MatrixInput, build_cases, load_scenarios
 from .files import Session
 from .prompts import parse_prompts
@@ -38,6 +38,7 @@ SUPPORTED_KEYS = (
     "evaluateOptions",
     "metadata",
     "assertionTemplates",
+    "nunjucksFilters",
 )
 #: promptfoo keys that only affect promptfoo's own CLI/UI/outputs: accepted, ignored.
 IGNORED_KEYS = (
@@ -47,16 +48,22 @@ IGNORED_KEYS = (
     "writeLatestResults",
     "commandLineOptions",
     "tracing",
-    "derivedMetrics",
     "$schema",
 )
-#: promptfoo keys whose meaning pytest-cfgateway cannot honour: an error, not silence.
-UNSUPPORTED_KEYS = {
-    "redteam": "red-teaming is out of scope for pytest-cfgateway",
-    "extensions": "extension hooks run JavaScript/Python at eval time",
-    "nunjucksFilters": "custom Nunjucks filters are JavaScript",
-    "filters": "custom Nunjucks filters are JavaScript",
+#: promptfoo keys whose meaning pytest-cfgateway does not carry out: a warning each (the
+#: ordinary tests still run), never an error.
+NOT_RUN_KEYS = {
+    "redteam": "red-team test generation is not run here (run 'promptfoo redteam' for it); "
+    "the config's ordinary tests run",
+    "extensions": "extension hooks (beforeAll, afterEach, ...) are not run by pytest-cfgateway",
+    "derivedMetrics": "derivedMetrics are not computed by pytest-cfgateway",
 }
+#: Every top-level key of promptfoo 0.123.1's config schema (UnifiedConfigSchema).
+SCHEMA_KEYS = (
+    *SUPPORTED_KEYS,
+    *IGNORED_KEYS,
+    *NOT_RUN_KEYS,
+)
 #: Values a config's ``$ref``s may copy in, in all.
 MAX_RESOLVED_VALUES = 100_000
 _EVALUATE_NUMBERS = {
@@ -148,7 +155,6 @@ def load_config(
         )
     data = _deref(copy.deepcopy(raw), raw, ctx)
     warnings: list[str] = []
-    _check_top_level(data, ctx, warnings)
 
     config_env = _config_env(data.get("env"), ctx.at("env"))
     process_env = dict(os.environ if env is None else env)
@@ -159,6 +165,8 @@ def load_config(
         env={**process_env, **config_env},
         warnings=warnings,
     )
+    _check_top_level(data, ctx, session)
+    session.nunjucks_filters = _nunjucks_filters(data.get("nunjucksFilters"), ctx, session)
 
     providers_key = _providers_key(data, ctx)
     providers = parse_providers(data[providers_key], ctx.at(providers_key), session)
@@ -219,6 +227,17 @@ def load_config(
             providers_ctx=ctx.at(providers_key),
         )
     )
+    registers: dict[str, int] = {}
+    for c in cases:
+        if c.options.get("storeOutputAs"):
+            name = str(c.options["storeOutputAs"])
+            registers[name] = min(registers.get(name, c.test_index), c.test_index)
+    if registers:
+        cases = [dataclasses.replace(c, register_names=dict(registers)) for c in cases]
+    if session.nunjucks_filters:
+        cases = [
+            dataclasses.replace(c, nunjucks_filters=dict(session.nunjucks_filters)) for c in cases
+        ]
     return LoadedConfig(
         path=path,
         description=description,
@@ -235,27 +254,39 @@ def load_config(
     )
 
 
-def _check_top_level(data: dict[str, Any], ctx: Ctx, warnings: list[str]) -> None:
+def _check_top_level(data: dict[str, Any], ctx: Ctx, session: Session) -> None:
     for key in data:
-        kctx = ctx.at(str(key))
-        if key in SUPPORTED_KEYS:
+        if key in SUPPORTED_KEYS or key in IGNORED_KEYS:
             continue
-        if key in IGNORED_KEYS:
-            if key == "derivedMetrics":
-                warnings.append(
-                    f"{ctx.src.display}: derivedMetrics are not computed by pytest-cfgateway"
+        if key in NOT_RUN_KEYS:
+            if data[key] not in (None, [], {}):
+                line = ctx.at(str(key)).line
+                where = f"{ctx.src.display}:{line}" if line else ctx.src.display
+                session.warn_once(
+                    ctx, "top-level", str(key), f"{where}: {key}: {NOT_RUN_KEYS[key]}"
                 )
             continue
-        if key in UNSUPPORTED_KEYS:
-            raise kctx.error(
-                f"'{key}' is not supported by pytest-cfgateway ({UNSUPPORTED_KEYS[key]})",
-                f"remove '{key}' from this config, or run it with promptfoo itself",
-            )
-        known = [*SUPPORTED_KEYS, *IGNORED_KEYS, *UNSUPPORTED_KEYS]
-        raise kctx.error(
-            f"unknown top-level key {key!r}.{did_you_mean(str(key), known)}".rstrip("."),
-            f"top-level keys are: {', '.join(SUPPORTED_KEYS)}",
+        session.unknown_key(ctx, key, "top-level", SCHEMA_KEYS)
+
+
+def _nunjucks_filters(value: Any, ctx: Ctx, session: Session) -> dict[str, str]:
+    """``nunjucksFilters: {name: file://filter.js}`` -> {name: absolute path}."""
+    if value is None:
+        return {}
+    fctx = ctx.at("nunjucksFilters")
+    if not isinstance(value, dict):
+        raise fctx.error(
+            f"'nunjucksFilters' must map filter names to files, got {type_name(value)}",
+            "write e.g. 'nunjucksFilters: {shout: ./filters/shout.js}'",
         )
+    out: dict[str, str] = {}
+    for name, ref in value.items():
+        if not isinstance(ref, str) or not ref.strip():
+            raise fctx.at(str(name)).error(
+                f"nunjucksFilters.{name} must be a file path", "write e.g. './filters/x.js'"
+            )
+        out[str(name)] = str(session.require_file(ref, fctx.at(str(name)), "nunjucks filter"))
+    return out
 
 
 def _providers_key(data: dict[str, Any], ctx: Ctx) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .cases import PromptSpec
-from .errors import Ctx, did_you_mean
+from .errors import Ctx
 from .files import (
     JS_EXTENSIONS,
     Session,
@@ -25,6 +25,8 @@ from .render import template_error
 
 DEFAULT_PROMPT = "{{prompt}}"
 _PROMPT_KEYS = ("id", "label", "raw", "config", "messages")
+#: promptfoo prompt keys with no meaning here (``display`` is its old name for ``label``).
+_IGNORED_PROMPT_KEYS = ("template", "function", "display")
 _EXECUTABLE_EXTS = (".sh", ".bash", ".exe", ".bat", ".cmd", ".ps1", ".rb", ".pl", ".go")
 
 
@@ -39,10 +41,10 @@ def parse_prompts(value: Any, ctx: Ctx, session: Session) -> list[PromptSpec]:
         if not value:
             raise ctx.error("is empty", "list at least one prompt, or remove 'prompts'")
         for i, item in enumerate(value):
-            entries.append((_normalize(item, ctx.at(i)), ctx.at(i)))
+            entries.append((_normalize(item, ctx.at(i), session), ctx.at(i)))
     elif isinstance(value, dict) and value:
         if any(k in value for k in ("raw", "id", "messages")):
-            entries.append((_normalize(value, ctx), ctx))
+            entries.append((_normalize(value, ctx, session), ctx))
         else:  # legacy map {path: label}
             for raw, label in value.items():
                 ictx = ctx.at(str(raw))
@@ -67,13 +69,16 @@ def parse_prompts(value: Any, ctx: Ctx, session: Session) -> list[PromptSpec]:
             )
         for spec in specs:
             if spec.function is None:
-                err = template_error(spec.raw)
-                if err:
-                    raise pctx.error(
-                        f"prompt {_short(spec.label)!r} is not a valid template: {err}",
-                        "use syntax Jinja2 and Nunjucks share ({{ var }}, "
-                        "{% if x %}...{% endif %}); wrap literal braces in "
-                        "{% raw %}...{% endraw %}",
+                err = template_error(spec.raw, session.nunjucks_filters)
+                if err:  # as in promptfoo, the prompt's own rows error; the others run
+                    line = pctx.line
+                    where = f"{pctx.src.display}:{line}" if line else pctx.src.display
+                    session.warn_once(
+                        pctx,
+                        "template",
+                        spec.raw,
+                        f"{where}: {pctx.key_path}: prompt {_short(spec.label)!r} is not a "
+                        f"valid template ({err}); its items will error",
                     )
         out.extend(specs)
     return out
@@ -84,7 +89,7 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _normalize(item: Any, ctx: Ctx) -> dict[str, Any]:
+def _normalize(item: Any, ctx: Ctx, session: Session) -> dict[str, Any]:
     if isinstance(item, str):
         return {"raw": item}
     if not isinstance(item, dict):
@@ -92,13 +97,14 @@ def _normalize(item: Any, ctx: Ctx) -> dict[str, Any]:
             f"a prompt must be a string or an object, got {type_name(item)}",
             "write the prompt text, a file://path, or {raw: ..., label: ...}",
         )
-    for key in item:
-        if key not in _PROMPT_KEYS:
-            raise ctx.at(str(key)).error(
-                f"unknown prompt key {key!r}.{did_you_mean(str(key), _PROMPT_KEYS)}".rstrip("."),
-                f"prompt objects take: {', '.join(_PROMPT_KEYS)}",
-            )
-    out = dict(item)
+    out = {}
+    for key, val in item.items():
+        if key in _PROMPT_KEYS:
+            out[key] = val
+        elif key == "display" and "label" not in item:
+            out["label"] = val
+        elif key not in _IGNORED_PROMPT_KEYS:
+            session.unknown_key(ctx, key, "prompt", _PROMPT_KEYS)
     for key in ("raw", "id", "label"):
         if key in out and out[key] is not None and not isinstance(out[key], str):
             raise ctx.at(key).error(f"prompt '{key}' must be a string", "quote it")
@@ -205,11 +211,11 @@ def _from_file(
     def spec(raw: str, lab: str, function: str | None = None) -> PromptSpec:
         return PromptSpec(raw=raw, label=lab, config=config, function=function, base_dir=base)
 
-    if ext in JS_EXTENSIONS:
-        raise ctx.error(
-            f"JavaScript prompt functions ({rel}) are not supported by pytest-cfgateway",
-            "port it to Python: 'file://prompt.py:function_name' returning a string or messages",
-        )
+    if ext in JS_EXTENSIONS:  # run at render time by the user-code executor (TypeScript: the
+        # items error, naming it); labelled as promptfoo labels them
+        text = session.read_text(path, ctx)
+        lab = label if label is not None else (f"{rel}:{fn}" if fn else rel)
+        return [spec(text, lab, path.resolve().as_posix() + (f":{fn}" if fn else ""))]
     if ext in _EXECUTABLE_EXTS:
         raise ctx.error(
             f"executable prompts ({rel}) are not supported by pytest-cfgateway",

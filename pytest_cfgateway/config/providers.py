@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from ..gateway.routes import EMBED_MODES, route_for_base_url, split_provider_id
 from .cases import ProviderSpec
 from .errors import Ctx, Source, did_you_mean
 from .files import Session
@@ -118,22 +119,6 @@ UNSUPPORTED_PREFIXES = frozenset(
     ]
 )
 
-_OPENAI_OTHER = (
-    "completion",
-    "assistant",
-    "realtime",
-    "responses",
-    "image",
-    "moderation",
-    "transcription",
-    "tts",
-    "agents",
-    "chatkit",
-    "video",
-    "codex-sdk",
-)
-_EMBED = ("embedding", "embeddings")
-
 
 @dataclasses.dataclass(frozen=True)
 class _Route:
@@ -141,12 +126,7 @@ class _Route:
     gateway_id: str | None = None
     kind: str = "chat"
     deployment: str | None = None  # azure: deploymentName from the id
-
-
-def _sub(rest: str) -> tuple[str, str]:
-    """``chat:gpt-4o`` -> ("chat", "gpt-4o"); ``gpt-4o`` -> ("", "gpt-4o")."""
-    head, sep, tail = rest.partition(":")
-    return (head, tail) if sep else ("", rest)
+    reason: str | None = None  # why an "unsupported" route is skipped (None: the default)
 
 
 def _need_model(pid: str, model: str, ctx: Ctx) -> str:
@@ -183,75 +163,65 @@ _KNOWN_PREFIXES = [
 
 
 def map_provider_id(pid: str, ctx: Ctx) -> _Route:
-    """Map a promptfoo provider id to a gateway route (or echo / unsupported)."""
+    """Map a promptfoo provider id to a gateway route (or echo / unsupported).
+
+    The id is split by the gateway's one grammar (`split_provider_id`), so configs, the
+    fixtures and `Gateway` read ``openai:chat:gpt-4o`` the same way.
+    """
     if pid == "echo":
         return _Route("echo")
-    if pid.startswith("cloudflare-gateway:"):
-        return _map_cloudflare_gateway(pid, ctx)
-    prefix, sep, rest = pid.partition(":")
     if pid.startswith(("file://", "http://", "https://")):
         return _Route("unsupported")
-    if prefix in ("azure", "azureopenai") and sep:
-        sub, model = _sub(rest)
-        if sub == "chat":
+    if pid.startswith("cloudflare-gateway:"):
+        return _map_cloudflare_gateway(pid, ctx)
+    parts = split_provider_id(pid)
+    prefix, mode, model = parts.family, parts.mode, parts.model
+    has_rest = ":" in pid
+    if prefix in ("azure", "azureopenai") and has_rest:
+        if mode == "chat":
             return _Route(
                 "gateway", f"azure-openai:{_need_model(pid, model, ctx)}", deployment=model
             )
-        if sub in _EMBED:
+        if mode in EMBED_MODES:
             return _Route("gateway", f"azure-openai:{_need_model(pid, model, ctx)}", "embed", model)
         return _Route("unsupported")
-    if prefix == "huggingface" and sep:
-        sub, model = _sub(rest)
-        if sub == "text-generation":
+    if prefix == "huggingface" and has_rest:
+        if mode == "text-generation":
             return _Route("gateway", f"huggingface:{_need_model(pid, model, ctx)}")
         return _Route("unsupported")
-    if prefix == "compat" and sep:
-        return _Route("gateway", f"compat:{_need_model(pid, rest, ctx)}")
-    if prefix in _SIMPLE_FAMILIES and sep:
-        return _map_family(pid, prefix, rest, ctx)
+    if prefix == "compat" and has_rest:
+        return _Route("gateway", f"compat:{_need_model(pid, pid.partition(':')[2], ctx)}")
+    if prefix in _SIMPLE_FAMILIES and has_rest:
+        slug = _SIMPLE_FAMILIES[prefix]
+        if mode in ("", "chat", "messages") or (mode == "completion" and slug == "workers-ai"):
+            return _Route("gateway", f"{slug}:{_need_model(pid, model, ctx)}")
+        if mode in EMBED_MODES and prefix not in ("google", "gemini", "xai", "replicate"):
+            return _Route("gateway", f"{slug}:{_need_model(pid, model, ctx)}", "embed")
+        return _Route(
+            "unsupported",
+            reason=f"provider '{pid}' uses promptfoo's '{mode}' mode, which pytest-cfgateway "
+            "does not send through Cloudflare AI Gateway (chat and embeddings only)",
+        )
     if prefix in UNSUPPORTED_PREFIXES or prefix in ("azure", "azureopenai", "huggingface"):
         return _Route("unsupported")
     if prefix in _SIMPLE_FAMILIES:  # e.g. bare "openai"
         raise ctx.error(f"provider id {pid!r} has no model name", f"write e.g. '{pid}:<model>'")
-    raise ctx.error(
-        f"unknown provider id {pid!r}.{did_you_mean(prefix, _KNOWN_PREFIXES)}".rstrip("."),
-        "use a promptfoo provider id such as 'openai:gpt-4o-mini' or "
-        "'cloudflare-gateway:openai:gpt-4o-mini' (or 'echo')",
+    hint = did_you_mean(prefix, _KNOWN_PREFIXES)
+    return _Route(
+        "unsupported",
+        reason=f"provider '{pid}' is not a provider pytest-cfgateway knows how to send through "
+        f"Cloudflare AI Gateway; it is skipped.{hint}".rstrip("."),
     )
 
 
-def _map_family(pid: str, prefix: str, rest: str, ctx: Ctx) -> _Route:
-    slug = _SIMPLE_FAMILIES[prefix]
-    sub, model = _sub(rest)
-    if sub in ("chat", "messages") or (sub == "completion" and slug == "workers-ai"):
-        return _Route("gateway", f"{slug}:{_need_model(pid, model, ctx)}")
-    if sub in _EMBED:
-        return _Route("gateway", f"{slug}:{_need_model(pid, model, ctx)}", "embed")
-    if prefix == "openai" and sub in _OPENAI_OTHER:
-        return _Route("unsupported")
-    if prefix == "anthropic" and sub in ("completion", "claude-agent-sdk"):
-        return _Route("unsupported")
-    if prefix in ("google", "gemini", "xai", "replicate") and sub in (
-        "live",
-        "image",
-        "video",
-        "moderation",
-        "embedding",
-        "embeddings",
-        "voice",
-    ):
-        return _Route("unsupported")
-    return _Route("gateway", f"{slug}:{_need_model(pid, rest, ctx)}")
-
-
 def _map_cloudflare_gateway(pid: str, ctx: Ctx) -> _Route:
-    parts = pid.split(":")
-    if len(parts) < 3 or not parts[1]:
+    parts = split_provider_id(pid)
+    if pid.count(":") < 2 or not parts.family:
         raise ctx.error(
             f'invalid cloudflare-gateway provider path: "{pid}"',
             "use cloudflare-gateway:{provider}:{model}, e.g. cloudflare-gateway:openai:gpt-4o",
         )
-    slug, model = parts[1], ":".join(parts[2:])
+    slug, model = parts.family, parts.model
     if slug in ("bedrock", "aws-bedrock"):
         raise ctx.error(
             "Amazon Bedrock cannot go through the gateway here (its requests need AWS SigV4 "
@@ -263,7 +233,43 @@ def _map_cloudflare_gateway(pid: str, ctx: Ctx) -> _Route:
             f"model name is required for the cloudflare-gateway provider ({pid!r})",
             f"write the model after the slug, e.g. 'cloudflare-gateway:{slug}:<model>'",
         )
-    return _Route("gateway", f"{slug}:{model}")
+    kind = "embed" if parts.mode in EMBED_MODES else "chat"
+    return _Route("gateway", f"{slug}:{model}", kind)
+
+
+def _apply_base_url(
+    route: _Route, pid: str, config: dict[str, Any]
+) -> tuple[_Route, dict[str, Any]]:
+    """``apiBaseUrl``/``apiHost`` decide where promptfoo sends a request: send it to the
+    gateway route that URL means, or skip the provider naming the URL. A provider's key is
+    then the one of the route it really goes to, never another provider's."""
+    key = next((k for k in ("apiBaseUrl", "apiHost") if config.get(k)), None)
+    if key is None or route.route != "gateway" or route.gateway_id is None:
+        return route, config
+    url = str(config[key])
+    target = route_for_base_url(url)
+    slug, _, model = route.gateway_id.partition(":")
+    if target is None:
+        return (
+            _Route(
+                "unsupported",
+                reason=f"provider '{pid}' sets {key}: {url!r}, a host Cloudflare AI Gateway "
+                "does not proxy; pytest-cfgateway skips it (remove "
+                f"{key} to call {slug} through the gateway)",
+            ),
+            config,
+        )
+    extra = {k: v for k, v in target.config.items() if not config.get(k)}
+    if target.slug == "azure-openai" and slug != "azure-openai":
+        return (
+            _Route(
+                "unsupported",
+                reason=f"provider '{pid}' sets {key}: {url!r} (Azure OpenAI): write the provider "
+                "as 'azure:chat:<deployment>' to send it through the gateway",
+            ),
+            config,
+        )
+    return dataclasses.replace(route, gateway_id=f"{target.slug}:{model}"), {**config, **extra}
 
 
 _PROVIDER_KEYS = ("id", "label", "config", "prompts", "transform", "delay", "env", "inputs")
@@ -341,13 +347,7 @@ def make_provider(
 
     for key in body:
         if key not in _PROVIDER_KEYS:
-            raise ctx.at(str(key)).error(
-                f"unknown provider key {key!r}.{did_you_mean(str(key), _PROVIDER_KEYS)}".rstrip(
-                    "."
-                ),
-                f"provider objects take: {', '.join(_PROVIDER_KEYS)} (model options go under "
-                "'config:')",
-            )
+            session.unknown_key(ctx, key, "provider", _PROVIDER_KEYS)
     raw_id = body.get("id", pid)
     if not isinstance(raw_id, str) or not raw_id.strip():
         raise ctx.at("id").error(
@@ -364,6 +364,7 @@ def make_provider(
             "write e.g. 'config: {temperature: 0}'",
         )
     config = render_config_templates(config, session.env, ctx.at("config"))
+    config = _load_config_files(config, ctx.at("config"), session)
     prompts = body.get("prompts")
     if isinstance(prompts, str):
         prompts = [prompts]
@@ -391,11 +392,12 @@ def make_provider(
             "set variables in the process environment or the top-level 'env'"
         )
     route = map_provider_id(pid, ctx.at("id") if "id" in body else ctx)
+    route, config = _apply_base_url(route, pid, config)
     if route.deployment and not config.get("deploymentName"):
         config = {**config, "deploymentName": route.deployment}
     skip = None
     if route.route == "unsupported":
-        skip = (
+        skip = route.reason or (
             f"provider '{pid}' does not go through Cloudflare AI Gateway; pytest-cfgateway skips it"
         )
     return ProviderSpec(
@@ -410,6 +412,27 @@ def make_provider(
         skip_reason=skip,
         kind=route.kind,  # type: ignore[arg-type]
     )
+
+
+#: Provider config values promptfoo reads from a ``file://`` reference.
+_FILE_VALUED = ("tools", "functions", "response_format", "systemInstruction", "responseSchema")
+
+
+def _load_config_files(config: dict[str, Any], ctx: Ctx, session: Session) -> dict[str, Any]:
+    """``tools: file://tools.json``, ``systemInstruction: file://system.txt``, ...: loaded
+    as promptfoo loads them (JSON/YAML as data, any other file as text)."""
+    out = dict(config)
+    for key in _FILE_VALUED:
+        value = out.get(key)
+        if not (isinstance(value, str) and value.startswith("file://")):
+            continue
+        kctx = ctx.at(key)
+        path = session.require_file(value, kctx, f"provider config {key} file")
+        if path.suffix.lower() in (".json", ".yaml", ".yml"):
+            out[key], _ = session.load_data(path, kctx)
+        else:
+            out[key] = session.read_text(path, kctx)
+    return out
 
 
 def _kind(value: Any) -> str:

@@ -7,13 +7,20 @@
 - values print as JavaScript ``String()`` does, as in promptfoo: objects as
   ``[object Object]``, arrays as ``a,b``, booleans as ``true``/``false``, ``1`` not ``1.0``
   (``| dump`` gives JSON);
-- Nunjucks-only operators (``===``, ``!==``, ``elseif``) are translated;
+- Nunjucks-only operators (``===``, ``!==``, ``elseif``) are translated, and
+  ``{% for k, v in obj %}`` iterates an object's key/value pairs as in Nunjucks;
+- ``"a" + 1`` concatenates as JavaScript does when either side is a string;
 - vars may reference vars; string vars are JSON-escaped when the prompt is valid JSON.
+
+Templates are data, not code: they render in Jinja's ``SandboxedEnvironment`` (no ``_``
+attributes, no unsafe callables), ``range()`` is capped per call and per render, ``*`` and
+``**`` are bounded, and the rendered text is capped (`TEMPLATE_LIMITS`).
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import functools
 import json
 import mimetypes
@@ -23,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.exceptions
 import jinja2.meta
+import jinja2.sandbox
 from jinja2.runtime import Undefined
 
 from ..gateway.types import Message
@@ -55,8 +64,78 @@ _LIST_METHODS: dict[str, Any] = {
 }
 
 
-class _NunjucksLikeEnvironment(jinja2.Environment):
-    """Mapping keys win over methods (``d.items`` is the ``items`` key), JS-isms work."""
+#: Bounds that keep a template from hanging or exhausting memory (real prompts stay far below).
+TEMPLATE_LIMITS = {
+    "range_per_call": 100_000,  # items of one range(...)
+    "range_per_render": 1_000_000,  # range(...) items summed over one render (nested loops)
+    "text_chars": 10_000_000,  # characters of one rendered template or one `*` product
+    "power_bits": 4_096,  # bits of the result of `**`
+}
+_RANGE_BUDGET: contextvars.ContextVar[list[int]] = contextvars.ContextVar("cfgw_range_budget")
+
+
+class TemplateLimitError(jinja2.exceptions.SecurityError):
+    """A template went past one of `TEMPLATE_LIMITS`."""
+
+
+def _bounded_range(*args: int) -> range:
+    r = range(*args)
+    if len(r) > TEMPLATE_LIMITS["range_per_call"]:
+        raise TemplateLimitError(
+            f"range() of {len(r)} items is over the limit of {TEMPLATE_LIMITS['range_per_call']}"
+        )
+    budget = _RANGE_BUDGET.get(None)
+    if budget is not None:
+        budget[0] += len(r)
+        if budget[0] > TEMPLATE_LIMITS["range_per_render"]:
+            raise TemplateLimitError(
+                "loops over range() went past "
+                f"{TEMPLATE_LIMITS['range_per_render']} items in one render"
+            )
+    return r
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | list | tuple) else 0
+
+
+class _NunjucksLikeEnvironment(jinja2.sandbox.SandboxedEnvironment):
+    """Mapping keys win over methods (``d.items`` is the ``items`` key), JS-isms work.
+
+    Sandboxed: an unsafe attribute (``cycler.__init__``) raises instead of rendering.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "+"})
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        raise jinja2.exceptions.SecurityError(
+            f"access to attribute {attribute!r} of a {type(obj).__name__!r} object is not "
+            "allowed in templates"
+        )
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "+":
+            if isinstance(left, str) != isinstance(right, str):  # JavaScript concatenation
+                return _js_str(left) + _js_str(right)
+            return left + right
+        if operator == "*":
+            count = right if isinstance(left, str | list | tuple) else left
+            seq = left if isinstance(left, str | list | tuple) else right
+            if (
+                isinstance(count, int)
+                and _size(seq) * max(count, 0) > TEMPLATE_LIMITS["text_chars"]
+            ):
+                raise TemplateLimitError("a template `*` product is too large")
+            return left * right
+        if (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and right > 0
+            and abs(left) > 1
+            and abs(left).bit_length() * right > TEMPLATE_LIMITS["power_bits"]
+        ):
+            raise TemplateLimitError("a template `**` result is too large")
+        return left**right
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping) and attribute in obj:
@@ -161,6 +240,13 @@ def _dump_filter(value: Any, spaces: int | str | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _pairs_filter(value: Any) -> Any:
+    """Nunjucks ``{% for k, v in obj %}``: an object's (key, value) pairs; lists as they are."""
+    if isinstance(value, Mapping):
+        return list(value.items())
+    return value
+
+
 def _nl2br(value: Any) -> str:
     return re.sub(r"\r\n|\n", "<br />\n", _js_str(value))
 
@@ -176,6 +262,8 @@ def _make_environment() -> jinja2.Environment:
     env.filters["dump"] = _dump_filter
     env.filters["nl2br"] = _nl2br
     env.filters["join"] = _join_filter
+    env.filters["__nj_pairs"] = _pairs_filter
+    env.globals["range"] = _bounded_range
     return env
 
 
@@ -184,9 +272,16 @@ _TAG = re.compile(r"(\{\{|\{%)(.*?)(\}\}|%\})", re.S)
 _RAW = re.compile(r"(\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\})", re.S)
 
 
+_PAIR_FOR = re.compile(
+    r"^(?P<head>\s*-?\s*for\s+\w+\s*,\s*\w+\s+in\s+)(?P<expr>.+?)(?P<tail>\s*-?\s*)$", re.S
+)
+
+
 def _translate_tag(m: re.Match[str]) -> str:
     body = m.group(2).replace("===", "==").replace("!==", "!=")
     body = re.sub(r"^(\s*-?\s*)elseif\b", r"\1elif", body)
+    if m.group(1) == "{%":
+        body = _PAIR_FOR.sub(r"\g<head>(\g<expr>)|__nj_pairs\g<tail>", body)
     return m.group(1) + body + m.group(3)
 
 
@@ -198,30 +293,67 @@ def translate_nunjucks(source: str) -> str:
     return "".join(p if i % 2 else _TAG.sub(_translate_tag, p) for i, p in enumerate(parts))
 
 
+Filters = Mapping[str, str]  # nunjucksFilters: name -> JavaScript file
+
+
+@functools.lru_cache(maxsize=32)
+def _environment(filters: tuple[tuple[str, str], ...]) -> jinja2.Environment:
+    """The template environment with a config's ``nunjucksFilters`` added."""
+    if not filters:
+        return _ENV
+    env = _make_environment()
+    for name, path in filters:
+        env.filters[name] = _custom_filter(name, path)
+    return env
+
+
+def _custom_filter(name: str, path: str) -> Any:
+    def run(value: Any, *args: Any) -> Any:
+        from .usercode import run_nunjucks_filter
+
+        return run_nunjucks_filter(name, path, value, list(args))
+
+    return run
+
+
+def _key(filters: Filters | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(filters.items())) if filters else ()
+
+
 @functools.lru_cache(maxsize=1024)
-def _compile(source: str) -> jinja2.Template:
-    return _ENV.from_string(translate_nunjucks(source))
+def _compile_in(source: str, filters: tuple[tuple[str, str], ...]) -> jinja2.Template:
+    return _environment(filters).from_string(translate_nunjucks(source))
 
 
-def template_error(source: str) -> str | None:
+def _compile(source: str, filters: Filters | None = None) -> jinja2.Template:
+    return _compile_in(source, _key(filters))
+
+
+def template_error(source: str, filters: Filters | None = None) -> str | None:
     """Why ``source`` is not a valid template (None when it compiles)."""
     if "{{" not in source and "{%" not in source and "{#" not in source:
         return None
     try:
-        _compile(source)
+        _compile(source, filters)
     except jinja2.TemplateSyntaxError as exc:
         return f"{exc.message} (template line {exc.lineno})"
     return None
 
 
 def render_template(
-    source: str, vars: Mapping[str, Any], env: Mapping[str, str], *, what: str = "template"
+    source: str,
+    vars: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    what: str = "template",
+    filters: Filters | None = None,
 ) -> str:
-    """Render one template string with ``vars`` and the ``env`` global."""
+    """Render one template string with ``vars`` and the ``env`` global (and a config's
+    ``nunjucksFilters``)."""
     if "{{" not in source and "{%" not in source and "{#" not in source:
         return source
     try:
-        template = _compile(source)
+        template = _compile(source, filters)
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(
             f"{what} is not a valid template: {exc.message} (template line {exc.lineno})",
@@ -229,13 +361,40 @@ def render_template(
             "wrap literal braces in {% raw %}...{% endraw %}",
         ) from None
     context = {"env": dict(env), **vars}
+    token = _RANGE_BUDGET.set([0])
     try:
-        return template.render(context)
+        return _render_bounded(template, context)
+    except TemplateLimitError as exc:
+        raise ConfigError(
+            f"{what} went past a template limit: {exc}",
+            fix="templates are bounded (see the README's Limits); loop over smaller ranges or "
+            "build large values in a var file",
+        ) from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise ConfigError(
+            f"{what} tried something templates may not do: {exc}",
+            fix="templates render in a sandbox: use vars, filters and loops, not Python internals",
+        ) from None
     except Exception as exc:  # a filter or expression failed at render time
         raise ConfigError(
             f"{what} failed to render: {type(exc).__name__}: {exc}",
             fix="check the filters and expressions used in the template against the vars",
         ) from exc
+    finally:
+        _RANGE_BUDGET.reset(token)
+
+
+def _render_bounded(template: jinja2.Template, context: dict[str, Any]) -> str:
+    parts: list[str] = []
+    total = 0
+    for chunk in template.generate(context):
+        total += len(chunk)
+        if total > TEMPLATE_LIMITS["text_chars"]:
+            raise TemplateLimitError(
+                f"the rendered text is longer than {TEMPLATE_LIMITS['text_chars']} characters"
+            )
+        parts.append(chunk)
+    return "".join(parts)
 
 
 def render_value(value: Any, vars: Mapping[str, Any], env: Mapping[str, str]) -> Any:
@@ -366,6 +525,20 @@ def _referenced_names(source: str) -> set[str]:
         return {"\0invalid"}
 
 
+def missing_registers(case: EvalCase, registers: Mapping[str, Any]) -> list[str]:
+    """``storeOutputAs`` names ``case`` uses (in its prompt or vars) that an earlier test
+    stores but that hold no value yet (its item has not run in this process)."""
+    used = _referenced_names(case.prompt.raw)
+    for value in case.vars.values():
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            used |= _referenced_names(value)
+    return sorted(
+        name
+        for name, first in case.register_names.items()
+        if name in used and first < case.test_index and name not in registers
+    )
+
+
 def render_vars_in_vars(
     vars: Mapping[str, Any], env: Mapping[str, str], passes: int = 3
 ) -> dict[str, Any]:
@@ -391,39 +564,47 @@ def render_vars_in_vars(
 # ---------------------------------------------------------------------------- prompts
 
 
-def _walk_json(obj: Any, vars: Mapping[str, Any], env: Mapping[str, str], what: str) -> Any:
+def _walk_json(
+    obj: Any, vars: Mapping[str, Any], env: Mapping[str, str], what: str, filters: Filters
+) -> Any:
     if isinstance(obj, str):
-        return render_template(obj, vars, env, what=what)
+        return render_template(obj, vars, env, what=what, filters=filters)
     if isinstance(obj, list):
-        return [_walk_json(v, vars, env, what) for v in obj]
+        return [_walk_json(v, vars, env, what, filters) for v in obj]
     if isinstance(obj, dict):
-        return {k: _walk_json(v, vars, env, what) for k, v in obj.items()}
+        return {k: _walk_json(v, vars, env, what, filters) for k, v in obj.items()}
     return obj
 
 
 def _run_prompt_function(case: EvalCase, vars: dict[str, Any]) -> str:
-    from .usercode import call_function, case_timeout_s, run_script
+    from .usercode import call_function, call_prompt_function, case_timeout_s, run_script
 
     spec = case.prompt.function or ""
     raw_path, fn = split_function(spec)
     path = Path(raw_path)
     context = {"vars": vars, "provider": {"id": case.provider.id, "label": case.provider.label}}
-    if fn is None:
+    if path.suffix.lower() in JS_EXTENSIONS:
+        context["config"] = dict(case.prompt.config)
+        result = call_prompt_function(
+            path, fn, context, (case.evaluate_options or {}).get("timeoutMs")
+        )
+    elif fn is None:
         return run_script(path, context, timeout=case_timeout_s(case.evaluate_options))
-    result = call_function(
-        path,
-        fn,
-        [context],
-        timeout=case_timeout_s(case.evaluate_options),
-        what="prompt function",
-    )
+    else:
+        result = call_function(
+            path,
+            fn,
+            [context],
+            timeout=case_timeout_s(case.evaluate_options),
+            what="prompt function",
+        )
     if isinstance(result, dict) and "prompt" in result:
         result = result["prompt"]
     if isinstance(result, str):
         return result
     if isinstance(result, dict | list):
         return json.dumps(result, ensure_ascii=False)
-    raise TypeError(f"prompt function must return a string or object, got {type(result).__name__}")
+    raise TypeError(f"prompt function must return a string or object, got {result!r}")
 
 
 def render_prompt(case: EvalCase, env: Mapping[str, str]) -> str:
@@ -461,11 +642,16 @@ def render_prompt(case: EvalCase, env: Mapping[str, str]) -> str:
     except ValueError:
         parsed = _NOT_JSON
     try:
+        filters = case.nunjucks_filters
         if parsed is not _NOT_JSON:
-            rendered = _walk_json(parsed, vars, template_env, what)
+            rendered = _walk_json(parsed, vars, template_env, what, filters)
             return json.dumps(rendered, ensure_ascii=False, indent=2)
         return render_template(
-            base, render_vars_in_vars(vars, template_env), template_env, what=what
+            base,
+            render_vars_in_vars(vars, template_env),
+            template_env,
+            what=what,
+            filters=filters,
         )
     except ConfigError as exc:
         if exc.path is not None:

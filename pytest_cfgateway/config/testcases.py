@@ -18,7 +18,7 @@ from typing import Any
 from .assertions import parse_assertions
 from .cases import AssertionSpec, ProviderSpec
 from .compact import parse_compact
-from .errors import ConfigError, Ctx, Source, did_you_mean
+from .errors import ConfigError, Ctx, Source
 from .files import JS_EXTENSIONS, Session, glob_paths, is_glob, split_function, strip_file_prefix
 from .providers import parse_provider_entry, type_name
 
@@ -69,10 +69,7 @@ def load_tests(
         return _load_ref(value, ctx, session, extra_types)
     if isinstance(value, dict):
         if "path" in value:
-            raise ctx.error(
-                "test generators ({path: ..., config: ...}) are not supported by pytest-cfgateway",
-                "write the generated tests to a YAML or CSV file and reference it",
-            )
+            return _load_generator(value, ctx, session, extra_types)
         raise ctx.error(
             "'tests' must be a list of test cases or a file reference, got a mapping",
             "put a '- ' before the test ('tests:' then '  - vars: {...}')",
@@ -93,10 +90,7 @@ def load_tests(
         if isinstance(item, str):
             out.extend(_load_ref(item, ictx, session, extra_types))
         elif isinstance(item, dict) and "path" in item and "vars" not in item:
-            raise ictx.error(
-                "test generators ({path: ..., config: ...}) are not supported by pytest-cfgateway",
-                "write the generated tests to a YAML or CSV file and reference it",
-            )
+            out.extend(_load_generator(item, ictx, session, extra_types))
         else:
             out.append(parse_test(item, ictx, session, extra_types))
     return out
@@ -112,11 +106,7 @@ def _load_ref(ref: str, ctx: Ctx, session: Session, extra_types: Collection[str]
     path_text, fn = split_function(strip_file_prefix(ref))
     base = path_text.split("#", 1)[0]
     if fn is not None or base.lower().endswith((".py", *JS_EXTENSIONS)):
-        raise ctx.error(
-            f"test generators ({ref!r}) run user code, which pytest-cfgateway never does while "
-            "collecting",
-            "write the generated tests to a YAML or CSV file and reference that file",
-        )
+        return _run_generator(ref, None, ctx, session, extra_types)
     if base.lower().endswith(".xlsx"):
         raise ctx.error(
             f"Excel test files ({ref!r}) are not supported by pytest-cfgateway",
@@ -144,6 +134,36 @@ def _load_ref(ref: str, ctx: Ctx, session: Session, extra_types: Collection[str]
     for path in paths:
         out.extend(_load_file(path, ctx, session, extra_types))
     return out
+
+
+def _load_generator(
+    spec: dict[str, Any], ctx: Ctx, session: Session, extra_types: Collection[str]
+) -> list[TestDef]:
+    ref = spec.get("path")
+    if not isinstance(ref, str) or not ref.strip():
+        raise ctx.at("path").error(
+            "a test generator's 'path' must be a file://path.py:function string",
+            "write e.g. 'path: file://gen.py:generate_tests'",
+        )
+    return _run_generator(ref, spec.get("config"), ctx.at("path"), session, extra_types)
+
+
+def _run_generator(
+    ref: str, config: Any, ctx: Ctx, session: Session, extra_types: Collection[str]
+) -> list[TestDef]:
+    """Tests from a generator: Python runs (isolated, bounded); JavaScript does not yet."""
+    from .generators import run_python_generator
+
+    path_text, fn = split_function(strip_file_prefix(ref))
+    path = session.require_file(path_text, ctx, "test generator")
+    if path.suffix.lower() != ".py":
+        raise ctx.error(
+            f"JavaScript/TypeScript test generators ({ref!r}) are not run by pytest-cfgateway",
+            "write the generator in Python (file://gen.py:generate_tests) or write its tests "
+            "to a YAML or CSV file",
+        )
+    items = run_python_generator(path, fn, config, ctx)
+    return [parse_test(item, ctx.at(i), session, extra_types) for i, item in enumerate(items)]
 
 
 def _load_file(
@@ -390,20 +410,11 @@ def parse_test(
             f"a {what} must be a mapping, got {type_name(item)}",
             "write e.g. '- vars: {question: ...}' with 'assert:' items",
         )
-    for key in item:
-        if key not in TEST_KEYS or (key == "description" and not allow_description):
-            hint = did_you_mean(str(key), TEST_KEYS)
-            if key == "description":
-                raise ctx.at(key).error(f"a {what} has no 'description'", "remove it")
-            raise ctx.at(str(key)).error(
-                f"unknown {what} key {key!r}.{hint}".rstrip("."),
-                f"test cases take: {', '.join(TEST_KEYS)}",
-            )
-    if "assertScoringFunction" in item:
-        raise ctx.at("assertScoringFunction").error(
-            "'assertScoringFunction' is not supported by pytest-cfgateway yet",
-            "remove it; use 'threshold', 'weight' and 'metric' to shape the score",
-        )
+    for key in list(item):
+        if key == "description" and not allow_description:
+            raise ctx.at(key).error(f"a {what} has no 'description'", "remove it")
+        if key not in TEST_KEYS:
+            session.unknown_key(ctx, key, what, TEST_KEYS)
     t = TestDef(ctx=ctx)
     if "description" in item and item["description"] is not None:
         desc = item["description"]
@@ -416,6 +427,14 @@ def parse_test(
         t.asserts = list(parse_assertions(item["assert"], ctx.at("assert"), session, extra_types))
     if "options" in item:
         t.options = _parse_options(item["options"], ctx.at("options"))
+    if item.get("assertScoringFunction") is not None:
+        # carried in options so that a test's own one wins over defaultTest's, as in promptfoo
+        t.options = {
+            **t.options,
+            "assertScoringFunction": _scoring_function(
+                item["assertScoringFunction"], ctx.at("assertScoringFunction"), session
+            ),
+        }
     if "threshold" in item and item["threshold"] is not None:
         thr = item["threshold"]
         if isinstance(thr, bool) or not isinstance(thr, int | float) or thr != thr:
@@ -464,6 +483,23 @@ def _string_list(value: Any, ctx: Ctx, key: str) -> list[str]:
     )
 
 
+def _scoring_function(value: Any, ctx: Ctx, session: Session) -> str:
+    """``assertScoringFunction: file://score.js[:fn]`` -> ``/abs/score.js[:fn]``."""
+    if not isinstance(value, str) or not value.startswith("file://"):
+        raise ctx.error(
+            "'assertScoringFunction' must be a file://path.js or file://path.py[:function]",
+            "write e.g. 'assertScoringFunction: file://scoring.py:calculate_score'",
+        )
+    path_text, fn = split_function(strip_file_prefix(value))
+    path = session.require_file(path_text, ctx, "scoring function file")
+    if path.suffix.lower() != ".py" and path.suffix.lower() not in JS_EXTENSIONS:
+        raise ctx.error(
+            f"scoring function file {path.name!r} must be JavaScript or Python",
+            "use a .js or .py file",
+        )
+    return path.resolve().as_posix() + (f":{fn}" if fn else "")
+
+
 def _parse_options(value: Any, ctx: Ctx) -> dict[str, Any]:
     if value is None:
         return {}
@@ -492,10 +528,11 @@ def _parse_options(value: Any, ctx: Ctx) -> dict[str, Any]:
             "options.provider (the grader) must be a provider id or an object",
             "write e.g. 'provider: openai:gpt-4o-mini'",
         )
-    if "storeOutputAs" in value:
+    stored = value.get("storeOutputAs")
+    if stored is not None and not (isinstance(stored, str) and stored.isidentifier()):
         raise ctx.at("storeOutputAs").error(
-            "'storeOutputAs' (passing outputs between tests) is not supported by pytest-cfgateway",
-            "remove it; every item runs independently",
+            f"'storeOutputAs' must be a variable name, got {stored!r}",
+            "write e.g. 'storeOutputAs: first_answer' and use {{ first_answer }} in later tests",
         )
     return dict(value)
 
@@ -514,14 +551,23 @@ def _parse_vars(value: Any, ctx: Ctx, session: Session) -> dict[str, Any]:
                 "write 'vars:' followed by 'name: value' lines",
             )
         merged: dict[str, Any] = {}
+        # a vars file named inside an external tests file is relative to that file's folder
+        folder = ctx.src.path.parent
         for i, ref in enumerate(value):
             rctx = ctx.at(i) if len(value) > 1 else ctx
             base = strip_file_prefix(ref)
-            paths = (
-                glob_paths(session.base_dir, base)
-                if is_glob(base)
-                else [session.require_file(ref, rctx, "vars file")]
-            )
+            if is_glob(base):
+                paths = glob_paths(folder, base)
+            elif folder == session.base_dir:
+                paths = [session.require_file(ref, rctx, "vars file")]
+            else:
+                found = Path(base) if Path(base).is_absolute() else folder / base
+                if not found.is_file():
+                    raise rctx.error(
+                        f"vars file {ref!r} not found (looked for {session.display(found)})",
+                        "paths in a tests file are relative to that file's folder",
+                    )
+                paths = [found]
             if not paths:
                 raise rctx.error(f"no vars files match {ref!r}", "fix the glob pattern")
             for path in paths:

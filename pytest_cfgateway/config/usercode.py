@@ -61,3 +61,47 @@ def run_script(path: Path, payload: Any, timeout: float | None = None) -> str:
             f"{path.name} exited with status {proc.returncode}: {proc.stderr.strip()[-500:]}"
         )
     return proc.stdout.rstrip("\n")
+
+
+class UnsupportedUserCode(RuntimeError):
+    """User code of a kind pytest-cfgateway cannot run: the item errors, naming it."""
+
+
+#: TypeScript would need a compiler; refused per item with this reason.
+TYPESCRIPT_EXTENSIONS = (".ts", ".cts", ".mts", ".tsx")
+
+
+def _timeout(timeout_ms: Any) -> float | None:
+    if isinstance(timeout_ms, int | float) and not isinstance(timeout_ms, bool) and timeout_ms > 0:
+        return float(timeout_ms) / 1000
+    return None
+
+
+def call_prompt_function(
+    path: Path, fn: str | None, context: dict[str, Any], timeout_ms: Any
+) -> Any:
+    """A ``file://prompt.js[:fn]`` prompt function, run by the user-code executor (JavaScript
+    in a worker's QuickJS, under a time limit). Returns what the function returned."""
+    from ..usercode import js_file, run
+
+    suffix = path.suffix.lower()
+    if suffix in TYPESCRIPT_EXTENSIONS:
+        raise UnsupportedUserCode(
+            f"TypeScript prompt functions ({path.name}) are not supported by pytest-cfgateway "
+            "(no TypeScript compiler); compile it to .js or write it in Python"
+        )
+    label = f"prompt function {path.name}" + (f":{fn}" if fn else "")
+    return run(js_file(path, fn, [context], label=label), timeout=_timeout(timeout_ms))
+
+
+def run_nunjucks_filter(name: str, path: str, value: Any, args: list[Any]) -> Any:
+    """Run a ``nunjucksFilters`` JavaScript filter on ``value`` (user-code executor)."""
+    from ..usercode import js_file, run
+
+    target = Path(path)
+    if target.suffix.lower() in TYPESCRIPT_EXTENSIONS:
+        raise UnsupportedUserCode(
+            f"custom Nunjucks filter {name!r} ({target.name}) is TypeScript, which "
+            "pytest-cfgateway does not compile; write it as a .js file"
+        )
+    return run(js_file(target, None, [value, *args], label=f"nunjucks filter {name!r}"))

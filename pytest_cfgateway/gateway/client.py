@@ -20,6 +20,7 @@ import contextlib
 import copy
 import dataclasses
 import json
+import math
 import os
 import random
 import time
@@ -971,7 +972,8 @@ class _Stream:
             status=resp.status_code,
             headers=headers,
             body=assembler.result(),
-            ttft_ms=round((first - self.start) * 1000, 1),
+            # rounded down, so it never exceeds the latency measured after it
+            ttft_ms=math.floor((first - self.start) * 10_000) / 10,
         )
 
 

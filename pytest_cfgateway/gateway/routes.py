@@ -66,18 +66,94 @@ PROVIDER_CONFIG_KEYS = frozenset(
 IGNORED_CONFIG_KEYS = frozenset({"apiKeyRequired", "apiBaseUrl", "apiHost", "cost", "label"})
 
 
+#: promptfoo's mode words: after a provider family they name the API, never the model
+#: (``openai:chat:gpt-4o`` is model ``gpt-4o`` in chat mode).
+MODE_WORDS = frozenset(
+    {
+        "chat",
+        "messages",
+        "completion",
+        "completions",
+        "embedding",
+        "embeddings",
+        "responses",
+        "assistant",
+        "realtime",
+        "image",
+        "moderation",
+        "transcription",
+        "tts",
+        "agents",
+        "chatkit",
+        "video",
+        "codex-sdk",
+        "claude-agent-sdk",
+        "text-generation",
+        "feature-extraction",
+        "sentence-similarity",
+        "text-classification",
+        "token-classification",
+        "live",
+        "voice",
+    }
+)
+#: Modes whose calls are embeddings.
+EMBED_MODES = frozenset({"embedding", "embeddings", "feature-extraction"})
+#: promptfoo provider families whose gateway slug is spelled differently.
+FAMILY_SLUGS = {
+    "gemini": "google-ai-studio",
+    "google": "google-ai-studio",
+    "xai": "grok",
+    "perplexity": "perplexity-ai",
+    "azure": "azure-openai",
+    "azureopenai": "azure-openai",
+    "cloudflare-ai": "workers-ai",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderParts:
+    """A provider id split by promptfoo's grammar (no knowledge of which slugs exist)."""
+
+    family: str  # "openai", "anthropic", "google-ai-studio" (after cloudflare-gateway:), ...
+    mode: str  # a MODE_WORDS entry, or "" when the id names none
+    model: str  # everything after the family and the mode (may hold ':' and '/')
+    via_gateway: bool  # written as cloudflare-gateway:{family}:...
+
+
+def split_provider_id(provider_id: str) -> ProviderParts:
+    """The one provider-id grammar, shared by configs, `Gateway` and the fixtures.
+
+    ``[cloudflare-gateway:]{family}[:{mode}]:{model}``: a mode word right after the family
+    is a mode, so ``openai:chat:gpt-4o-mini`` is model ``gpt-4o-mini`` and
+    ``openai:ft:gpt-4o-mini:org::id`` is model ``ft:gpt-4o-mini:org::id``.
+    """
+    text = provider_id.strip()
+    family, _, rest = text.partition(":")
+    via = family == GATEWAY_PREFIX
+    if via:
+        family, _, rest = rest.partition(":")
+    head, sep, tail = rest.partition(":")
+    if head in MODE_WORDS and (tail or not sep):
+        return ProviderParts(family.strip(), head, tail.strip(), via)
+    return ProviderParts(family.strip(), "", rest.strip(), via)
+
+
 @dataclasses.dataclass(frozen=True)
 class ProviderRef:
     """A parsed provider id: gateway slug and model (the model may hold ``:`` and ``/``)."""
 
     slug: str
     model: str
+    mode: str = ""  # promptfoo mode word from the id ("chat", "embedding", ...), or ""
 
 
 def parse_provider_id(provider_id: str, known: Collection[str]) -> ProviderRef:
-    """Parse ``{slug}:{model}``, ``cloudflare-gateway:{slug}:{model}`` or ``echo``.
+    """Parse ``{slug}:{model}``, promptfoo's ``{family}:{mode}:{model}``,
+    ``cloudflare-gateway:{slug}:{model}`` or ``echo`` (grammar: `split_provider_id`).
 
-    ``known`` is the set of slugs with an adapter. Raises GatewayConfigError naming the
+    ``known`` is the set of slugs with an adapter; promptfoo family names (``gemini``,
+    ``xai``, ``azure``, ...) map to their slugs. Raises GatewayConfigError naming the
     supported slugs for an unknown slug or Bedrock, and for an empty model.
     """
     if not isinstance(provider_id, str) or not provider_id.strip():
@@ -87,15 +163,15 @@ def parse_provider_id(provider_id: str, known: Collection[str]) -> ProviderRef:
     text = provider_id.strip()
     if text == ECHO or text.startswith(ECHO + ":"):
         return ProviderRef(ECHO, text[len(ECHO) + 1 :])
-    head, sep, rest = text.partition(":")
-    if head == GATEWAY_PREFIX:
-        if ":" not in rest:
-            raise GatewayConfigError(
-                f'Invalid cloudflare-gateway provider path: "{text}". Expected format: '
-                "cloudflare-gateway:{provider}:{model} (e.g., cloudflare-gateway:openai:gpt-4o)"
-            )
-        head, sep, rest = rest.partition(":")
-    slug = head.strip()
+    if text.startswith(GATEWAY_PREFIX + ":") and text.count(":") < 2:
+        raise GatewayConfigError(
+            f'Invalid cloudflare-gateway provider path: "{text}". Expected format: '
+            "cloudflare-gateway:{provider}:{model} (e.g., cloudflare-gateway:openai:gpt-4o)"
+        )
+    parts = split_provider_id(text)
+    slug = parts.family
+    if slug not in known:
+        slug = FAMILY_SLUGS.get(slug, slug)
     if slug.lower() in BEDROCK_SLUGS:
         raise GatewayConfigError(
             f'Unsupported Cloudflare AI Gateway provider: "{slug}". AWS Bedrock needs SigV4 '
@@ -108,7 +184,7 @@ def parse_provider_id(provider_id: str, known: Collection[str]) -> ProviderRef:
             f"{text!r}). Supported providers: {supported_list(known)}. Write the id as "
             "{provider}:{model}, e.g. openai:gpt-4o"
         )
-    model = rest.strip() if sep else ""
+    model = parts.model
     if not model:
         raise GatewayConfigError(
             f"Model name is required in provider id {text!r}: write {slug}:{{model}}, "
@@ -119,7 +195,59 @@ def parse_provider_id(provider_id: str, known: Collection[str]) -> ProviderRef:
             f"compat provider id {text!r} needs a provider prefix on the model: "
             "compat:{provider}/{model}, e.g. compat:openai/gpt-4o-mini"
         )
-    return ProviderRef(slug, model)
+    return ProviderRef(slug, model, parts.mode)
+
+
+#: Provider API hosts and the gateway slug that proxies each (for ``apiBaseUrl``/``apiHost``).
+HOST_SLUGS = {
+    "api.openai.com": "openai",
+    "api.anthropic.com": "anthropic",
+    "api.groq.com": "groq",
+    "api.deepseek.com": "deepseek",
+    "api.mistral.ai": "mistral",
+    "api.perplexity.ai": "perplexity-ai",
+    "generativelanguage.googleapis.com": "google-ai-studio",
+    "api.x.ai": "grok",
+    "api.cohere.ai": "cohere",
+    "api.cohere.com": "cohere",
+    "openrouter.ai": "openrouter",
+    "api.cerebras.ai": "cerebras",
+    "api-inference.huggingface.co": "huggingface",
+    "api.replicate.com": "replicate",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class BaseUrlRoute:
+    """The gateway route a provider ``apiBaseUrl``/``apiHost`` means."""
+
+    slug: str
+    config: dict[str, str]  # settings the URL carries (resourceName, accountId, gatewayId)
+
+
+def route_for_base_url(url: str) -> BaseUrlRoute | None:
+    """Map a promptfoo ``apiBaseUrl``/``apiHost`` to a gateway route, or None when it is a
+    host the gateway does not proxy (a local server, a private proxy, ...).
+
+    Known provider hosts map to their slug; ``{resource}.openai.azure.com`` to
+    ``azure-openai`` with ``resourceName``; a Cloudflare AI Gateway URL
+    (``https://gateway.ai.cloudflare.com/v1/{account}/{gateway}/{slug}``) to its slug with
+    ``accountId`` and ``gatewayId``.
+    """
+    from urllib.parse import urlsplit
+
+    text = url.strip()
+    parsed = urlsplit(text if "//" in text else "https://" + text)
+    host = (parsed.hostname or "").lower()
+    if host.endswith(".openai.azure.com") and host.count(".") == 3:
+        return BaseUrlRoute("azure-openai", {"resourceName": host.split(".", 1)[0]})
+    if host == "gateway.ai.cloudflare.com":
+        segments = [seg for seg in parsed.path.split("/") if seg]
+        if len(segments) >= 4 and segments[0] == "v1":
+            return BaseUrlRoute(segments[3], {"accountId": segments[1], "gatewayId": segments[2]})
+        return None
+    slug = HOST_SLUGS.get(host)
+    return BaseUrlRoute(slug, {}) if slug else None
 
 
 def supported_list(known: Iterable[str]) -> str:

@@ -12,7 +12,7 @@ import pytest
 from .binding import Binding, bind
 from .errors import CaseError, CaseFailed, CaseTimeout
 from .record import CaseRecord, assertion_records, keep_record
-from .render import Prepared, case_timeout_s, prepared_of, render_case
+from .render import Prepared, case_timeout_s, prepared_of, registers_of, render_case
 from .settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
 from .state import RunState
 
@@ -129,6 +129,10 @@ def run_case(item: Any, snapshot: Any) -> None:
         raise CaseError(f"{case.provider.label}: {result.reason}") from None
 
     result.output = output if isinstance(output, str) else _json_text(output)
+    stored_as = (case.options or {}).get("storeOutputAs")
+    registers = registers_of(item)
+    if stored_as and output and registers is not None:
+        registers[str(stored_as)] = output
     result.score = grading.score
     result.reason = runtime.secrets.scrub_text(grading.reason or "")
     result.grading = plain_grading(grading)
@@ -257,6 +261,15 @@ class _Evaluator:
             threshold=case.threshold,
             transform=case.options.get("transform"),
         )
+        if case.options.get("assertScoringFunction"):
+            from ..assertions.scoring_function import apply_scoring_function
+
+            grading = await apply_scoring_function(
+                grading,
+                case.options["assertScoringFunction"],
+                threshold=case.threshold,
+                timeout_ms=(case.evaluate_options or {}).get("timeoutMs"),
+            )
         return completion, output, grading
 
     async def row(

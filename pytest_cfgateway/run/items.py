@@ -25,7 +25,7 @@ class ConfigFile(pytest.File):
     """A promptfooconfig.yaml (or any config named with --cf-config / cf_config)."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from ..config import ConfigError, load_config
+        from ..config import ConfigError, ConfigWarning, load_config
 
         runtime = RunState.get(self.config)
         assert runtime is not None
@@ -46,6 +46,8 @@ class ConfigFile(pytest.File):
 
         # apiKey literals, provider headers, config env values: scrubbed like env keys
         runtime.secrets.update(literal_secrets(loaded.raw))
+        for message in loaded.warnings:
+            self.warn(ConfigWarning(runtime.secrets.scrub_text(message)))
         for case in loaded.cases:
             problem = _provider_problem(case.provider, adapters)
             if problem:

@@ -43,7 +43,7 @@ def prepare_case(item: Any) -> None:
     if failed is not None:  # the scheduler's render ran user code that failed: do not rerun
         raise CaseError(state.secrets.scrub_text(failed))
     try:
-        item.stash[_PREPARED] = render_case(item.case, state.env)
+        item.stash[_PREPARED] = render_case(item.case, state.env, registers_of(item))
     except (ConfigError, ValueError, OSError, UserCodeError) as exc:
         raise CaseError(state.secrets.scrub_text(_render_failure(item, exc))) from None
 
@@ -92,16 +92,41 @@ def _transform_vars(code: Any, variables: dict[str, Any], case: EvalCase) -> dic
     return {**variables, **result}
 
 
+_REGISTERS = pytest.StashKey[dict[str, Any]]()
+
+
+def registers_of(item: Any) -> dict[str, Any] | None:
+    """promptfoo's registers: outputs stored by ``storeOutputAs`` for later tests' vars,
+    shared by the items of one config file (in this process)."""
+    if not item.case.register_names or item.parent is None:
+        return None
+    registers: dict[str, Any] = item.parent.stash.setdefault(_REGISTERS, {})
+    return registers
+
+
 def remember_render(item: pytest.Item, prepared: Prepared) -> None:
     """Keep a render made ahead of time (by the scheduler) for the item's setup."""
     item.stash[_PREPARED] = prepared
 
 
-def render_case(case: EvalCase, env: Mapping[str, str]) -> Prepared:
+def render_case(
+    case: EvalCase, env: Mapping[str, str], registers: Mapping[str, Any] | None = None
+) -> Prepared:
     """Resolve vars and render the prompt (and, for gateway providers, the chat messages)."""
     from ..config import parse_chat, render_prompt, resolve_vars
 
     variables = resolve_vars(case)
+    if case.register_names:
+        from ..config import missing_registers
+
+        missing = missing_registers(case, registers or {})
+        if missing:
+            raise ValueError(
+                f"storeOutputAs {', '.join(map(repr, missing))} has no value yet: the test that "
+                "stores it has not run in this process (select it too; under xdist use "
+                "--dist loadfile so one worker runs the whole config)"
+            )
+        variables = {**variables, **(registers or {})}  # registers win, as in promptfoo
     transform_vars = (case.options or {}).get("transformVars")
     if transform_vars:
         variables = _transform_vars(transform_vars, variables, case)

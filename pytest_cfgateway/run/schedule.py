@@ -137,11 +137,13 @@ class Prefetcher:
     ) -> tuple[str, str, Gateway, PreparedRequest] | None:
         """The item's main call, or None when it needs none (or cannot be planned: the item
         itself will then report why when it runs)."""
-        from ..snapshots import CassetteError, stored_cassette
+        from ..snapshots import stored_cassette
         from ..usercode import UserCodeError
 
         case = item.case
         if case.provider.route != "gateway" or case.provider_output is not None:
+            return None
+        if case.register_names:  # its prompt may use outputs of items that have not run yet
             return None
         runtime = self._runtime
         try:
@@ -161,8 +163,8 @@ class Prefetcher:
         except UserCodeError as exc:  # e.g. a transformVars that timed out: never run it twice
             remember_render_failure(item, exc)
             return None
-        except (CassetteError, ValueError, OSError, LookupError, TypeError):
-            return None  # the item reports this itself, with context, when it runs
+        except Exception:
+            return None  # anything: the item reports it itself, with context, when it runs
         return item.nodeid, fp, gw, req
 
     def _pacing(self, case: Any) -> tuple[int, float]:

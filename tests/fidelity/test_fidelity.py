@@ -48,14 +48,7 @@ _REGEX_MODIFIERS = (
     "fails 'Invalid regex pattern'), valid on Node >= 23; the plugin accepts them"
 )
 
-_PY_DICT_RESULT = (
-    "documented deviation (README 'Fidelity to promptfoo'): a python assertion may return a "
-    "dict without 'reason' or 'score'; promptfoo 0.123.1 rejects it (the assertion fails)"
-)
-
 KNOWN_ROW_MISMATCHES: dict[tuple[str, int], str] = {
-    ("39_python_results", 2): _PY_DICT_RESULT,
-    ("39_python_results", 3): _PY_DICT_RESULT,
     ("24_file_vars", 0): _FILE_JSON_VAR,
     ("26_edge_cases", 13): _REGEX_MODIFIERS,
 }

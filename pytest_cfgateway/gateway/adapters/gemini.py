@@ -185,6 +185,8 @@ class GeminiAdapter(Adapter):
         return contents
 
     def _tools(self, tools: Any) -> list[Any]:
+        if isinstance(tools, dict):  # one tool object: promptfoo wraps it in a list
+            tools = [tools]
         if not isinstance(tools, list):
             raise GatewayConfigError("google-ai-studio: `tools` must be a list", provider=self.slug)
         declarations: list[dict[str, Any]] = []
@@ -256,7 +258,9 @@ class GeminiAdapter(Adapter):
         if "response_format" in opts:
             self._response_format(opts.pop("response_format"), gen)
         for key, value in opts.items():
-            if key in _TOP_LEVEL:
+            if key == "systemInstruction" and isinstance(value, str):
+                body[key] = {"parts": [{"text": value}]}  # as promptfoo sends a text one
+            elif key in _TOP_LEVEL:
                 body[key] = value
             else:
                 gen[_RENAMES.get(key, key)] = value

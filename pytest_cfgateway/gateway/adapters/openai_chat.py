@@ -170,9 +170,13 @@ class OpenAIChatAdapter(Adapter):
             elif isinstance(given, dict):
                 opts["stream_options"] = dict(given)
         passthrough = opts.pop("passthrough", None)
-        if self.is_reasoning(call) and "max_tokens" in opts:
-            max_tokens = opts.pop("max_tokens")
-            opts.setdefault("max_completion_tokens", max_tokens)
+        if self.is_reasoning(call):
+            if "max_tokens" in opts:
+                max_tokens = opts.pop("max_tokens")
+                opts.setdefault("max_completion_tokens", max_tokens)
+            # promptfoo (OpenAiChatCompletionProvider.supportsTemperature) never sends
+            # temperature to o-series / gpt-5 models: they answer 400 to it
+            opts.pop("temperature", None)
         body: dict[str, Any] = {}
         model = self.body_model(call)
         if model is not None:

@@ -95,6 +95,46 @@ def test_plugin_types_validate(load: Loader) -> None:
     assert (a.type, b.type) == ("my-custom", "not-my-custom")
 
 
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("      - type: containz\n        value: x\n", "'containz' is unknown. Did you mean"),
+        ("      - type: not-contians\n        value: x\n", "is unknown. Did you mean 'contains'"),
+        ("      - type: moderation\n", "'moderation' is a promptfoo type that pytest-cfgateway"),
+        ("      - type: promptfoo:redteam:harmful\n", "does not run"),
+        (
+            "      - type: equals\n        value: x\n        thresold: 1\n",
+            "unknown assertion key 'thresold' is ignored (promptfoo ignores it too). Did you "
+            "mean 'threshold'?",
+        ),
+    ],
+)
+def test_unrunnable_assertions_warn_and_error_only_their_items(
+    load: Loader, body: str, fragment: str
+) -> None:
+    cfg = load("providers: [echo]\ntests:\n  - assert:\n" + body)
+    (warning,) = cfg.warnings
+    assert fragment in warning and "tests[0].assert[0]" in warning
+    assert len(cfg.cases) == 1
+
+
+def test_llm_rubric_without_value_is_graded_with_its_rubric_prompt(load: Loader) -> None:
+    cfg = load(
+        "providers: [echo]\ntests:\n  - assert:\n      - type: llm-rubric\n"
+        "        rubricPrompt: 'Is {{output}} polite? JSON {pass, score, reason}'\n"
+    )
+    (spec,) = cfg.cases[0].asserts
+    assert spec.value is None and spec.rubric_prompt
+
+
+def test_function_call_types_are_supported(load: Loader) -> None:
+    cfg = load(
+        "providers: [echo]\ntests:\n  - assert:\n      - type: is-valid-openai-function-call\n"
+        "      - type: is-valid-function-call\n"
+    )
+    assert cfg.warnings == []
+
+
 def test_unsupported_set_is_real() -> None:
     assert "moderation" in KNOWN_UNSUPPORTED_TYPES and "contains" not in KNOWN_UNSUPPORTED_TYPES
 
@@ -102,22 +142,12 @@ def test_unsupported_set_is_real() -> None:
 @pytest.mark.parametrize(
     ("body", "fragment", "key_path"),
     [
-        ("      - type: containz\n        value: x\n", "Did you mean 'contains'", ".type"),
-        ("      - type: not-contians\n        value: x\n", "Did you mean 'contains'", ".type"),
-        ("      - type: moderation\n", "not supported by pytest-cfgateway yet", ".type"),
-        ("      - type: promptfoo:redteam:harmful\n", "not supported", ".type"),
         ("      - type: not-select-best\n        value: x\n", "cannot be negated", ".type"),
         ("      - type: not-assert-set\n        assert: []\n", "cannot be negated", ".type"),
         ("      - type: contains\n", "needs a 'value'", "tests[0].assert[0]"),
         ("      - type: contains\n        value: ''\n", "needs a 'value'", ".value"),
-        ("      - type: llm-rubric\n", "needs a 'value'", "tests[0].assert[0]"),
         ("      - type: latency\n", "needs a 'threshold'", "tests[0].assert[0]"),
         ("      - type: regex\n        value: '([a-'\n", "invalid regex", ".value"),
-        (
-            "      - type: equals\n        value: x\n        thresold: 1\n",
-            "'threshold'",
-            ".thresold",
-        ),
         (
             "      - type: equals\n        value: x\n        threshold: high\n",
             "must be a number",

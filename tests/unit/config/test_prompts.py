@@ -181,13 +181,9 @@ def test_legacy_map(load: Loader) -> None:
 @pytest.mark.parametrize(
     ("prompts", "files", "fragment"),
     [
-        ("[file://x.js]", {"x.js": "module.exports = () => 'hi'"}, "JavaScript prompt"),
         ("['exec:./run.sh']", {}, "executable prompts"),
-        ("[{lable: x, raw: y}]", {}, "Did you mean 'label'"),
         ("[3]", {}, "must be a string or an object"),
         ("[]", {}, "is empty"),
-        ("['Hello {{ name }']", {}, "not a valid template"),
-        ("['{% if x %}no end']", {}, "not a valid template"),
         ("[file://empty.txt]", {"empty.txt": "\n---\n"}, "there are no prompts"),
     ],
 )
@@ -203,3 +199,19 @@ def test_nunjucks_operators_are_accepted(load: Loader) -> None:
         "providers: [echo]\nprompts: ['{% if a === 1 %}one{% elseif a !== 2 %}x{% endif %}']\n"
     )
     assert len(cfg.prompts) == 1
+
+
+def test_one_invalid_template_warns_and_the_config_loads(load: Loader) -> None:
+    cfg = load(
+        "prompts: ['Hello {{ name }', 'ok {{ name }}', '{% if x %}no end']\n"
+        "providers: [echo]\ntests: [{vars: {name: a}}]\n"
+    )
+    assert len(cfg.cases) == 3
+    assert sum("is not a valid template" in w for w in cfg.warnings) == 2
+
+
+def test_unknown_prompt_key_warns(load: Loader) -> None:
+    cfg = load("prompts: [{lable: x, raw: y, provider: openai:gpt-4o}]\nproviders: [echo]\n")
+    assert len(cfg.cases) == 1
+    assert any("Did you mean 'label'" in w for w in cfg.warnings)
+    assert any("unknown prompt key 'provider' is ignored" in w for w in cfg.warnings)

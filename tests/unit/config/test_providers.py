@@ -71,8 +71,6 @@ def test_gateway_mapping(load: Loader, pid: str, gateway_id: str, kind: str) -> 
         "vertex:gemini-pro",
         "localai:mistral",
         "llama:7b",
-        "openai:assistant:asst_123",
-        "openai:completion:gpt-3.5-turbo-instruct",
         "huggingface:feature-extraction:bert",
         "azure:completion:dep",
     ],
@@ -199,10 +197,8 @@ def test_azure_deployment_name_from_id_unless_configured(load: Loader) -> None:
         ("['cloudflare-gateway:aws-bedrock:claude']", "SigV4"),
         ("['cloudflare-gateway:openai']", "invalid cloudflare-gateway provider path"),
         ("['cloudflare-gateway:openai:']", "model name is required"),
-        ("['opnai:gpt-4o']", "Did you mean 'openai'"),
         ("['openai:']", "has no model name"),
         ("[{label: x}]", "has no 'id'"),
-        ("[{id: echo, lable: x}]", "Did you mean 'label'"),
         ("[{id: echo, config: 3}]", "'config' must be a mapping"),
         ("[{id: echo, delay: -1}]", "'delay' must be a number"),
         ("[]", "is empty"),
@@ -221,3 +217,27 @@ def test_bad_template_in_provider_config(load: Loader) -> None:
         load("providers:\n  - id: echo\n    config:\n      a: '{{ env.X '\n")
     assert exc.value.key_path == "providers[0].config.a"
     assert exc.value.line == 4
+
+
+@pytest.mark.parametrize(
+    ("pid", "fragment"),
+    [
+        ("openai:assistant:asst_123", "uses promptfoo's 'assistant' mode"),
+        ("openai:completion:gpt-3.5-turbo-instruct", "uses promptfoo's 'completion' mode"),
+        ("opnai:gpt-4o", "is not a provider pytest-cfgateway knows. Did you mean 'openai'?"),
+        ("cometapi:chat:gpt-5-mini", "is not a provider pytest-cfgateway knows"),
+    ],
+)
+def test_unknown_or_unrouted_ids_are_skipped_items_with_their_reason(
+    load: Loader, pid: str, fragment: str
+) -> None:
+    (spec,) = load(CFG.format(providers=f"['{pid}']")).providers
+    assert spec.route == "unsupported"
+    assert spec.skip_reason and fragment in spec.skip_reason.replace(
+        " how to send through Cloudflare AI Gateway; it is skipped", ""
+    )
+
+
+def test_unknown_provider_key_warns(load: Loader) -> None:
+    cfg = load(CFG.format(providers="[{id: echo, lable: x}]"))
+    assert any("Did you mean 'label'" in w for w in cfg.warnings)

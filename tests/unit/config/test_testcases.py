@@ -146,17 +146,22 @@ def test_file_var_values_checked_and_globbed(load: Loader) -> None:
         ("[{vars: null}]", "'vars' is empty", "tests[0].vars"),
         ("[{vars: {q: null}}]", "var 'q' is null", "tests[0].vars.q"),
         ("[{vars: 3}]", "'vars' must be a mapping", "tests[0].vars"),
-        ("[{asserts: []}]", "Did you mean 'assert'", "tests[0].asserts"),
         ("[{threshold: high}]", "'threshold' must be a number", "tests[0].threshold"),
         ("[{metadata: [1]}]", "'metadata' must be a mapping", "tests[0].metadata"),
-        ("[{options: {storeOutputAs: x}}]", "storeOutputAs", "tests[0].options.storeOutputAs"),
+        (
+            "[{options: {storeOutputAs: 'not a name'}}]",
+            "must be a variable name",
+            "tests[0].options.storeOutputAs",
+        ),
         ("[{options: {disableVarExpansion: yes}}]", "true or false", "tests[0].options"),
-        ("[file://gen.py:make]", "test generators", "tests[0]"),
         ("[file://missing.yaml]", "not found", "tests[0]"),
         ("['file://nothing/*.csv']", "no files match", "tests[0]"),
         ("[file://t.xlsx]", "Excel", "tests[0]"),
-        ("[{path: gen.py, config: {}}]", "test generators", "tests[0]"),
-        ("[{assertScoringFunction: 'file://s.py'}]", "not supported", "tests[0]"),
+        (
+            "[{assertScoringFunction: 'file://s.py'}]",
+            "scoring function file 's.py' not found",
+            "tests[0].assertScoringFunction",
+        ),
     ],
 )
 def test_test_errors(load: Loader, tests: str, fragment: str, key_path: str) -> None:
@@ -164,6 +169,81 @@ def test_test_errors(load: Loader, tests: str, fragment: str, key_path: str) -> 
         load(HEAD + f"tests: {tests}\n")
     assert fragment in str(exc.value)
     assert exc.value.key_path.startswith(key_path)
+
+
+GEN = """
+import os, sys
+
+def generate_tests(config=None):
+    langs = (config or {}).get("languages", ["French", "Spanish"])
+    return [{"vars": {"lang": l}, "assert": [{"type": "contains", "value": l}]} for l in langs]
+
+def make(config=None):
+    return [{"description": "one", "vars": {"lang": "Greek"}}]
+
+def broken(config=None):
+    raise ValueError("no data today")
+
+def leaves(config=None):
+    os._exit(0)
+
+def not_a_list(config=None):
+    return {"vars": {}}
+"""
+
+
+def test_python_test_generators_run_at_collection(load: Loader) -> None:
+    cfg = load(
+        "prompts: ['{{lang}}']\nproviders: [echo]\ntests:\n"
+        "  - file://gen.py:make\n"
+        "  - path: file://gen.py\n    config: {languages: [German, Italian]}\n"
+        "  - file://gen.py\n",
+        files={"gen.py": GEN},
+    )
+    assert [c.vars["lang"] for c in cfg.cases] == [
+        "Greek",
+        "German",
+        "Italian",
+        "French",
+        "Spanish",
+    ]
+    assert cfg.cases[1].asserts[0].value == "German"
+    assert cfg.cases[0].description == "one"
+
+
+@pytest.mark.parametrize(
+    ("fn", "fragment"),
+    [
+        ("broken", "test generator gen.py:broken failed: ValueError: no data today"),
+        ("leaves", "test generator gen.py:leaves failed"),
+        ("not_a_list", "must return a list of test cases, got dict"),
+        ("missing", "has no function 'missing'"),
+    ],
+)
+def test_a_failing_generator_is_a_config_error_naming_it(
+    load: Loader, fn: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load(f"providers: [echo]\ntests: file://gen.py:{fn}\n", files={"gen.py": GEN})
+    assert fragment in str(exc.value)
+    assert exc.value.key_path == "tests"
+
+
+def test_javascript_generators_are_refused_by_name(load: Loader) -> None:
+    with pytest.raises(ConfigError, match="JavaScript/TypeScript test generators"):
+        load("providers: [echo]\ntests: file://gen.ts\n", files={"gen.ts": "export default []"})
+
+
+def test_vars_file_in_an_external_tests_file_is_relative_to_that_file(load: Loader) -> None:
+    cfg = load(
+        "prompts: ['{{topic}}']\nproviders: [echo]\ntests: file://tests/t.yaml\n",
+        files={
+            "tests/t.yaml": "- vars: ../vars/v.yaml\n- vars: [../vars/w*.yaml]\n",
+            "vars/v.yaml": "topic: tides\n",
+            "vars/w1.yaml": "topic: waves\n",
+        },
+    )
+    assert [c.vars["topic"] for c in cfg.cases] == ["tides", "waves"]
 
 
 def test_provider_output_may_be_a_list_of_tool_calls(load: Loader) -> None:
