@@ -20,8 +20,7 @@ def _quiet_inner_sessions(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
         # (syrupy reads these) and skip their own snapshot reports.
         for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
             monkeypatch.delenv(name, raising=False)
-        # Setting the option (rather than filtering its warning with -W) works on every
-        # supported pytest: before 9.2, a -W from PYTEST_ADDOPTS applied after
-        # pytest-asyncio's configure-time warning, which the outer "error" filter turned
-        # into an INTERNALERROR of each inner session (scripts/check_versions.sh).
-        monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+        monkeypatch.setenv(
+            "PYTEST_ADDOPTS",
+            "-W 'ignore:The configuration option \"asyncio_default_fixture_loop_scope\"'",
+        )
