@@ -253,9 +253,16 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
                 f"cfgateway: {prefetcher.scheduled} gateway calls started, up to "
                 f"{state.settings.concurrency} in flight; items report as their answers arrive"
             )
+    progress = None
+    if state is not None and prefetcher is not None:
+        from ._progress import Progress
+
+        progress = Progress.start(session, state, prefetcher)
     try:
         return (yield)
     finally:
+        if progress is not None:
+            progress.stop()
         if prefetcher is not None:
             prefetcher.cancel()
 
@@ -328,9 +335,10 @@ class _Records:
         self._config = config
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if getattr(report, "cfgateway", None) is not None:
-            from .run.outcome import collect_record
+        from .run.outcome import collect_record, note_outcome
 
+        note_outcome(self._config, report)
+        if getattr(report, "cfgateway", None) is not None:
             collect_record(self._config, report)
 
 

@@ -97,7 +97,7 @@ def _component_lines(result: GradingResult, depth: int, verbose: bool) -> list[s
             lines.extend(_component_lines(comp, depth + 1, verbose))
     if hidden:
         plural = "s" if hidden != 1 else ""
-        lines.append(f"{pad}({hidden} passing assertion{plural} not shown; -v shows them)")
+        lines.append(f"{pad}({hidden} passing assertion{plural} not shown; -vv shows them)")
     return lines
 
 
@@ -137,7 +137,7 @@ def format_failure(
     text = output if isinstance(output, str) else _one_line(output, 10**9)
     limit = VERBOSE_OUTPUT_LIMIT if verbose else OUTPUT_LIMIT
     if len(text) > limit:
-        lines.append(f"  output ({limit:,} of {len(text):,} characters; -v shows more):")
+        lines.append(f"  output ({limit:,} of {len(text):,} characters; -vv shows more):")
         text = text[:limit] + " ..."
     else:
         lines.append(f"  output ({len(text):,} characters):" if text else "  output: (empty)")

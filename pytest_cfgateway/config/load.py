@@ -39,10 +39,10 @@ SUPPORTED_KEYS = (
     "metadata",
     "assertionTemplates",
     "nunjucksFilters",
+    "outputPath",  # read at collection (run/items.py): the config's result files
 )
 #: promptfoo keys that only affect promptfoo's own CLI/UI/outputs: accepted, ignored.
 IGNORED_KEYS = (
-    "outputPath",
     "sharing",
     "tags",
     "writeLatestResults",

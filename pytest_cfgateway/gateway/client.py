@@ -165,6 +165,7 @@ class Gateway:
         self.cache_ttl = cache_ttl
         self.skip_cache = skip_cache
         self.retry_delay = float(retry_delay)
+        self.retries = 0  # retried exchanges (429, 5xx, connection errors), for progress
         self.poll_interval = float(poll_interval)
         #: shares limits with other clients (other processes): a place among the calls in
         #: flight, and pauses after 429s (the pytest plugin's session ledger)
@@ -583,6 +584,7 @@ class Gateway:
                         f"attempt(s): {type(exc).__name__}{': ' + detail if detail else ''}",
                         provider=req.provider,
                     ) from None
+                self.retries += 1
                 await asyncio.sleep(min(self._backoff(attempt), max(0.0, deadline - loop.time())))
                 continue
             raw = _raw_response(resp)
@@ -594,6 +596,7 @@ class Gateway:
                 self.pacer.rate_limited(wait)  # the other clients pause too
             if wait >= deadline - loop.time():
                 return raw  # waiting would outlast the timeout: report the error itself
+            self.retries += 1
             await asyncio.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -380,6 +380,8 @@ def new_record(item: Any, **fields: Any) -> CaseRecord:
         prompt_idx=getattr(item, "prompt_idx", None),
         test_idx=getattr(item, "test_idx", None),
         description=case.description,
+        options={**case.provider.config, **case.prompt.config},
+        output_paths=list(getattr(item, "output_paths", [])),
         **{"vars": dict(case.vars), "prompt_raw": case.prompt.raw, **fields},
     )
 

@@ -57,6 +57,7 @@ class ConfigFile(pytest.File):
             rows.setdefault(case.row_key, []).append(case)
         columns: dict[tuple[str, str, str], int] = {}
         row_index = {key: i for i, key in enumerate(rows)}
+        output_paths = _output_paths(loaded.raw, self.path, self._relpath())
         fixtureinfo = None  # the same for every item of this file: computed once, as pytest
         for case in loaded.cases:  # does for the items of one parametrized function
             item = CaseItem.from_case(self, case, rows[case.row_key], fixtureinfo)
@@ -65,6 +66,7 @@ class ConfigFile(pytest.File):
             column = (case.prompt.label, case.prompt.raw, case.provider.id)
             item.prompt_idx = columns.setdefault(column, len(columns))
             item.test_idx = row_index[case.row_key]
+            item.output_paths = output_paths
             yield item
 
     def _relpath(self) -> str:
@@ -74,6 +76,29 @@ class ConfigFile(pytest.File):
         if isinstance(excinfo.value, ConfigCollectError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
+
+
+def _output_paths(raw: Any, path: Path, where: str) -> list[str]:
+    """The config's ``outputPath`` (a string or a list), relative to the config's directory,
+    as absolute paths; the extension picks the format, as with ``--cf-output``."""
+    value = raw.get("outputPath") if isinstance(raw, dict) else None
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    out = []
+    for v in values:
+        if not isinstance(v, str) or not v.strip():
+            raise ConfigCollectError(
+                f"{where}: outputPath: expected a file name or a list of them, got {v!r}"
+            )
+        suffix = Path(v).suffix.lower()
+        if suffix not in (".json", ".jsonl", ".csv", ".html"):
+            raise ConfigCollectError(
+                f"{where}: outputPath: {v!r} has an unsupported extension {suffix!r}; "
+                "use .json, .jsonl, .csv or .html"
+            )
+        out.append(str((path.parent / v).resolve()))
+    return out
 
 
 def _provider_problem(provider: Any, adapters: dict[str, Any]) -> str | None:
@@ -129,6 +154,7 @@ class CaseItem(pytest.Function):
     #: promptfoo's promptIdx / testIdx of the case within its config
     prompt_idx: int | None = None
     test_idx: int | None = None
+    output_paths: list[str] = []  # noqa: RUF012  (set per item at collection)
 
     @classmethod
     def from_case(

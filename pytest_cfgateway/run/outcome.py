@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,11 +49,26 @@ def _record_from_report(item: pytest.Item, report: pytest.TestReport) -> CaseRec
     return new_record(item, outcome=outcome, reason=scrub(reason))
 
 
+def note_outcome(config: pytest.Config, report: pytest.TestReport) -> None:
+    """Remember a test's verdict (a failed setup/call/teardown makes it failed or an error)."""
+    state = RunState.get(config)
+    if state is None:
+        return
+    seen = state.test_outcomes.get(report.nodeid)
+    if report.failed:
+        state.test_outcomes[report.nodeid] = "failed" if report.when == "call" else "error"
+    elif seen is None or (report.skipped and seen == "passed"):
+        state.test_outcomes[report.nodeid] = report.outcome
+
+
 def collect_record(config: pytest.Config, report: pytest.TestReport) -> None:
     data = getattr(report, REPORT_ATTR, None)
     state = RunState.get(config)
     if isinstance(data, dict) and state is not None:
-        state.records.append(CaseRecord.from_dict(data))
+        record = CaseRecord.from_dict(data)
+        if record.kind == "fixture":
+            record.test_outcome = state.test_outcomes.get(report.nodeid, report.outcome)
+        state.records.append(record)
 
 
 def summarise(config: pytest.Config, terminalreporter: Any) -> None:
@@ -70,9 +86,17 @@ def summarise(config: pytest.Config, terminalreporter: Any) -> None:
 def write_files(config: pytest.Config) -> None:
     """``--cf-output``, written by the process that saw every report (not by xdist workers)."""
     state = RunState.get(config)
-    if state is None or not state.settings.outputs or hasattr(config, "workerinput"):
+    if state is None or hasattr(config, "workerinput"):
         return
-    write_outputs(state.records, state.settings.outputs, state.secrets)
+    if state.settings.outputs:
+        write_outputs(state.records, state.settings.outputs, state.secrets)
+    # a config's outputPath gets that config's rows, as promptfoo writes them
+    by_path: dict[str, list[CaseRecord]] = {}
+    for record in state.records:
+        for path in record.output_paths:
+            by_path.setdefault(path, []).append(record)
+    for path, records in sorted(by_path.items()):
+        write_outputs(records, [Path(path)], state.secrets)
 
 
 def finish_feedback(config: pytest.Config) -> None:

@@ -97,6 +97,13 @@ class CaseRecord:
     #: the item's verdict in the previous run (pytest's cache: "failed" or "passed"), for
     #: the review of a changed answer; None when unknown
     previous_outcome: str | None = None
+    #: the request's provider options (provider config merged with the prompt's), scrubbed
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: the config's ``outputPath`` files (absolute paths): promptfoo writes its results there
+    output_paths: list[str] = dataclasses.field(default_factory=list)
+    #: pytest's verdict of a fixture test (passed | failed | skipped), set by the reporting
+    #: process from the test's reports; config items use ``outcome``
+    test_outcome: str = ""
 
     @property
     def tokens(self) -> int:

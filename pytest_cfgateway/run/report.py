@@ -73,6 +73,28 @@ def summary_lines(records: Sequence[CaseRecord]) -> list[str]:
     return lines
 
 
+def grand_total(records: Sequence[CaseRecord]) -> str:
+    """One line for the whole run: every config's items, and the fixture tests' calls."""
+    graded = [r for r in records if r.outcome in ("passed", "failed", "error")]
+    passed = sum(r.outcome == "passed" for r in graded)
+    costs = [r.cost for r in records if r.cost is not None]
+    configs = len({r.config for r in records if r.kind == "case"})
+    parts = [
+        f"{passed}/{len(graded)} passed ({100 * passed / len(graded):.0f}%)" if graded else "",
+        f"{sum(r.outcome == 'failed' for r in graded)} failed" if graded else "",
+        f"{sum(r.outcome == 'error' for r in graded)} errors" if graded else "",
+        f"{sum(r.tokens for r in records)} tokens",
+        _usd(sum(costs)) if costs else "cost n/a",
+        f"{sum(r.cache_hits for r in records)} cache hits",
+        f"{sum(r.replayed for r in records)} replayed / {sum(r.live for r in records)} live",
+    ]
+    where = f"{configs} config{'s' if configs != 1 else ''}"
+    fixtures = sum(r.kind == "fixture" for r in records)
+    if fixtures:
+        where += f" + {fixtures} fixture test{'s' if fixtures != 1 else ''}"
+    return f"total ({where}): " + ", ".join(p for p in parts if p)
+
+
 def write_summary(
     tr: Any,
     records: Sequence[CaseRecord],
@@ -86,6 +108,7 @@ def write_summary(
     tr.write_sep("-", "cfgateway summary")
     for line in summary_lines(records):
         tr.write_line(scrub(line))
+    tr.write_line(grand_total(records))
     prefetched = sum(r.prefetched for r in records)
     if prefetched:
         tr.write_line(
@@ -146,25 +169,39 @@ def _rows(records: Sequence[CaseRecord]) -> list[dict[str, Any]]:
             "completion": r.completion_tokens,
             "total": r.tokens,
         }
-        failure_reason = {"passed": 0, "failed": 1, "error": 2}.get(r.outcome, 0)
+        # promptfoo's ResultFailureReason: 0 none, 1 assertion failed, 2 error (a skipped
+        # row, which promptfoo does not have, counts as an error with its reason)
+        failure_reason = {"passed": 0, "failed": 1}.get(r.outcome, 2)
         grading = r.grading
+        error = r.reason or r.outcome if failure_reason == 2 else None
         rows.append(
             {
+                "id": "",  # set by report.promptfoo (a hash of the node id)
+                "description": r.description or None,
                 "promptIdx": r.prompt_idx,
                 "testIdx": r.test_idx,
+                "promptId": "",
                 "prompt": {"raw": r.prompt_raw, "label": r.prompt},
                 "provider": {"id": r.provider_id, "label": r.provider},
                 "vars": r.vars,
                 "testCase": {"description": r.description, "vars": r.vars},
-                "response": {"output": r.output, "tokenUsage": tokens, "cost": r.cost},
+                "response": {
+                    "output": r.output,
+                    "tokenUsage": tokens,
+                    "cost": r.cost,
+                    "cached": bool(r.cache_hits),
+                    **({"error": error} if error else {}),
+                },
                 "success": r.outcome == "passed",
-                "score": r.score,
-                "latencyMs": r.latency_ms,
-                "cost": r.cost,
+                "score": r.score if r.score is not None else 0.0,
+                "latencyMs": r.latency_ms or 0,
+                "cost": r.cost or 0.0,
+                "tokenUsage": {**tokens, "numRequests": 1},
                 "gradingResult": grading,
                 "namedScores": (grading or {}).get("namedScores", {}),
                 "failureReason": failure_reason,
-                "error": r.reason if r.outcome == "error" else None,
+                "error": error,
+                "metadata": {"nodeid": r.nodeid, "config": r.config},
                 # pytest-cfgateway's own keys
                 "nodeid": r.nodeid,
                 "config": r.config,
@@ -182,39 +219,22 @@ def _rows(records: Sequence[CaseRecord]) -> list[dict[str, Any]]:
 
 
 def render_output(path: Path, records: Sequence[CaseRecord], secrets: Any = None) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".html":
+        from ..report.html import render_html
+
+        data = [r.to_dict() for r in sorted(records, key=sort_key)]
+        if secrets is not None:  # scrubbed before the template engine escapes it
+            data = secrets.scrub(data)
+        return render_html(data)
     rows = _rows(records)
     if secrets is not None:
         # scrubbed before any format escapes it (HTML entities, CSV quotes, JSON escapes)
         rows = secrets.scrub(rows)
-    suffix = path.suffix.lower()
     if suffix == ".json":
-        stats = {
-            "successes": sum(r["success"] for r in rows),
-            "failures": sum(r["outcome"] == "failed" for r in rows),
-            "errors": sum(r["outcome"] == "error" for r in rows),
-            "tokenUsage": {
-                k: sum(r["response"]["tokenUsage"][k] for r in rows)
-                for k in ("prompt", "completion", "total")
-            },
-        }
-        prompts = []
-        for r in rows:
-            key = {
-                "raw": r["prompt"]["raw"],
-                "label": r["prompt"]["label"],
-                "provider": r["provider"]["id"],
-            }
-            if key not in prompts:
-                prompts.append(key)
-        return json.dumps(
-            {
-                "results": {"version": 3, "prompts": prompts, "results": rows, "stats": stats},
-                "config": {"configs": sorted({r["config"] for r in rows})},
-                "shareableUrl": None,
-            },
-            indent=2,
-            ensure_ascii=False,
-        )
+        from ..report.promptfoo import dumps, eval_document
+
+        return dumps(eval_document(rows))
     if suffix == ".jsonl":
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if suffix == ".csv":
@@ -227,94 +247,10 @@ def render_output(path: Path, records: Sequence[CaseRecord], secrets: Any = None
                 {**row, "provider": row["provider"]["label"], "prompt": row["prompt"]["label"]}
             )
         return buf.getvalue()
-    if suffix == ".html":
-        return render_html(rows)
     raise ValueError(
         f"--cf-output {path}: unsupported extension {path.suffix!r}; use .json, .jsonl, .csv "
         "or .html"
     )
-
-
-_HTML_STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222}
-h1{font-size:1.3rem}table{border-collapse:collapse;margin:1rem 0}
-th,td{border:1px solid #ccc;padding:.35rem .5rem;vertical-align:top;text-align:left}
-th{background:#f4f4f4}td.pass{background:#e9f7ec}td.fail{background:#fdecea}
-td.error{background:#fff4e0}td.skipped{color:#888}
-pre{white-space:pre-wrap;margin:.2rem 0;max-height:12rem;overflow:auto;font-size:12px}
-.reason{color:#a33}.controls label{margin-right:1rem}.hidden{display:none}
-"""
-
-_HTML_SCRIPT = """
-function applyFilters(){
-  const onlyFail=document.getElementById('only-fail').checked;
-  const q=document.getElementById('q').value.toLowerCase();
-  for(const tr of document.querySelectorAll('tbody tr')){
-    const failing=tr.dataset.failing==='1';
-    const text=tr.textContent.toLowerCase();
-    tr.classList.toggle('hidden',(onlyFail&&!failing)||(q&&!text.includes(q)));
-  }
-}
-"""
-
-
-def render_html(rows: list[dict[str, Any]]) -> str:
-    """One self-contained page: per config, a matrix of test rows x (provider, prompt)
-    columns with pass/fail, score, output and failing reasons, plus filters."""
-    from html import escape
-
-    columns: dict[str, list[tuple[str, str]]] = {}
-    cells: dict[tuple[str, str, tuple[str, str]], dict[str, Any]] = {}
-    row_order: dict[str, list[str]] = {}
-    for r in rows:
-        config = r["config"]
-        col = (r["provider"]["label"], r["prompt"]["label"])
-        test = r["nodeid"].split("::", 1)[-1].split("[", 1)[0]
-        var_key = json.dumps(r["vars"], sort_keys=True, ensure_ascii=False)
-        key = f"{test} {var_key}"
-        if col not in columns.setdefault(config, []):
-            columns[config].append(col)
-        if key not in row_order.setdefault(config, []):
-            row_order[config].append(key)
-        cells[(config, key, col)] = r
-
-    total = len(rows)
-    passed = sum(r["success"] for r in rows)
-    out = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        "<title>pytest-cfgateway results</title>",
-        f"<style>{_HTML_STYLE}</style></head><body>",
-        f"<h1>pytest-cfgateway results: {passed}/{total} passed</h1>",
-        "<div class='controls'><label><input type='checkbox' id='only-fail' "
-        "onchange='applyFilters()'> failing rows only</label>",
-        "<label>filter <input id='q' oninput='applyFilters()' placeholder='text'></label></div>",
-    ]
-    for config, cols in columns.items():
-        out.append(f"<h2>{escape(config)}</h2><table><thead><tr><th>test / vars</th>")
-        for provider, prompt in cols:
-            out.append(f"<th>{escape(provider)}<br><small>{escape(prompt)}</small></th>")
-        out.append("</tr></thead><tbody>")
-        for key in row_order[config]:
-            test, _, var_key = key.partition(" ")
-            row_cells = [cells.get((config, key, col)) for col in cols]
-            failing = any(c is not None and not c["success"] for c in row_cells)
-            out.append(f"<tr data-failing='{int(failing)}'><td><b>{escape(test)}</b>")
-            out.append(f"<pre>{escape(var_key)}</pre></td>")
-            for c in row_cells:
-                if c is None:
-                    out.append("<td></td>")
-                    continue
-                cls = {"passed": "pass", "failed": "fail"}.get(c["outcome"], c["outcome"])
-                score = "" if c["score"] is None else f" · score {c['score']:.2f}"
-                out.append(f"<td class='{escape(cls)}'><b>{escape(c['outcome'].upper())}</b>")
-                out.append(f"{escape(score)}<pre>{escape(c['output'])}</pre>")
-                if not c["success"] and c["reason"]:
-                    out.append(f"<div class='reason'>{escape(c['reason'])}</div>")
-                out.append("</td>")
-            out.append("</tr>")
-        out.append("</tbody></table>")
-    out.append(f"<script>{_HTML_SCRIPT}</script></body></html>")
-    return "\n".join(out)
 
 
 def write_outputs(records: Sequence[CaseRecord], paths: Sequence[Path], secrets: Any) -> None:

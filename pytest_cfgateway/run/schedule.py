@@ -60,6 +60,10 @@ class Prefetcher:
         self._sems: dict[Any, Any] = {}  # loop -> {lane: Semaphore}
         self._worker_queue: Any = None
         self.scheduled = 0
+        # progress (read by the progress line from pytest's thread; ints, so no lock)
+        self.done = 0  # scheduled calls answered (or refused)
+        self.in_flight = 0
+        self.cache_hits = 0
 
     @classmethod
     def install(cls, state: RunState) -> Prefetcher:
@@ -203,9 +207,16 @@ class Prefetcher:
         async with own, overall:
             if delay_s:
                 await asyncio.sleep(delay_s)
-            raw: RawResponse = await self._runtime.budget.call(
-                key, lambda: gw.asend(req), lambda r: price(gw, req, r), claimed=True
-            )
+            self.in_flight += 1
+            try:
+                raw: RawResponse = await self._runtime.budget.call(
+                    key, lambda: gw.asend(req), lambda r: price(gw, req, r), claimed=True
+                )
+            finally:
+                self.in_flight -= 1
+                self.done += 1
+            if (raw.headers.get("cf-aig-cache-status") or "").upper() == "HIT":
+                self.cache_hits += 1
             return raw
 
     def take(self, nodeid: str, fingerprint: str) -> concurrent.futures.Future[RawResponse] | None:

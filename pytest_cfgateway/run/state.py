@@ -48,6 +48,8 @@ class RunState:
         self.budget = Budget.for_config(config, self.settings)
         #: the records that reached this process's reports (the controller's, under xdist)
         self.records: list[CaseRecord] = []
+        #: pytest's verdict per node id, from the reports this process saw (fixture tests)
+        self.test_outcomes: dict[str, str] = {}
         self.started_at = time.monotonic()
 
     # lifecycle -----------------------------------------------------------------------
@@ -137,6 +139,10 @@ class RunState:
                 merged = merged.merged(gw.secrets)
             cached = self._report_secrets = (key, merged)
         return cached[1]
+
+    def gateway_clients(self) -> list[Gateway]:
+        """The gateway clients made so far (for the progress line's retry count)."""
+        return list(self._gateways.values())
 
     def registries(self, path: Path, ihook: Any) -> tuple[AssertionRegistry, dict[str, Adapter]]:
         """Assertion and provider registries as seen from ``path``'s directory.

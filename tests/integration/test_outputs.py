@@ -71,10 +71,62 @@ def test_jsonl_csv_html(run, pytester):
     assert html.startswith("<!doctype html>")
     assert "2/6 passed" in html
     assert "Shout {{word}}" in html and "Expected output to contain" in html
-    assert "<script>" in html and "only-fail" in html  # the filters
+    assert "<script>" in html and "f-fail" in html  # the filters
 
 
 def test_unknown_output_format_is_a_usage_error(pytester):
     result = pytester.runpytest("--cf-output", "x.xlsx")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert ".html" in result.stderr.str()
+
+
+def test_json_is_what_promptfoo_import_reads(run, pytester):
+    """The shape `promptfoo import` (0.123.1) needs to store rows and `promptfoo view` to
+    show them: checked by hand once with the real promptfoo (import, then `show eval` listed
+    every row with its PASS/FAIL); this keeps the shape."""
+    doc = json.loads(pytester.path.joinpath("out/results.json").read_text())
+    summary = doc["results"]
+    assert summary["version"] == 3 and isinstance(summary["prompts"], list)
+    prompts = summary["prompts"]
+    assert len(prompts) == 2
+    assert all({"raw", "label", "provider", "id", "metrics"} <= set(p) for p in prompts)
+    rows = summary["results"]
+    cells = {(r["promptIdx"], r["testIdx"]) for r in rows}
+    assert cells == {(p, t) for p in (0, 1) for t in (0, 1, 2)}  # one row per cell
+    for r in rows:
+        assert isinstance(r["id"], str) and r["id"]
+        assert r["promptId"] == prompts[r["promptIdx"]]["id"]
+        assert isinstance(r["score"], int | float) and isinstance(r["latencyMs"], int | float)
+        assert r["failureReason"] == {"passed": 0, "failed": 1, "error": 2}[r["outcome"]]
+        assert isinstance(r["namedScores"], dict) and isinstance(r["vars"], dict)
+        if r["failureReason"] == 2:
+            assert isinstance(r["error"], str) and "starts-with" in r["error"]
+            assert r["reason"] == r["error"]
+    metrics = prompts[0]["metrics"]
+    assert metrics["testPassCount"] == 1 and metrics["testFailCount"] == 1
+    assert metrics["testErrorCount"] == 1 and metrics["namedScores"] == {"greeting": 0.0}
+
+
+def test_config_output_path_gets_the_configs_rows(pytester: pytest.Pytester) -> None:
+    pytester.path.joinpath("sub").mkdir()
+    pytester.path.joinpath("sub/promptfooconfig.yaml").write_text(
+        textwrap.dedent(CONFIG) + "outputPath: [results/out.json, results/out.html]\n"
+    )
+    pytester.path.joinpath("other.yaml").write_text(
+        "prompts: [hi]\nproviders: [echo]\ntests: [{assert: [{type: contains, value: hi}]}]\n"
+    )
+    result = pytester.runpytest(
+        "--cf-config", "sub/promptfooconfig.yaml", "--cf-config", "other.yaml"
+    )
+    result.assert_outcomes(passed=3, failed=2, errors=2)
+    doc = json.loads(pytester.path.joinpath("sub/results/out.json").read_text())
+    assert len(doc["results"]["results"]) == 6  # that config's rows only
+    assert "Shout {{word}}" in pytester.path.joinpath("sub/results/out.html").read_text()
+
+
+def test_bad_output_path_names_the_key(pytester: pytest.Pytester) -> None:
+    pytester.path.joinpath("promptfooconfig.yaml").write_text(
+        textwrap.dedent(CONFIG) + "outputPath: results.xlsx\n"
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    assert "outputPath: 'results.xlsx' has an unsupported extension '.xlsx'" in result.stdout.str()

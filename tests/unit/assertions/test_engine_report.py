@@ -58,7 +58,7 @@ def test_lists_failures_with_reasons_and_context() -> None:
     )
     assert '    FAIL contains "zzz"  score 0.00' in lines  # nested under the assert-set
     assert "regex" not in text  # passing ones hidden unless verbose
-    assert "  (1 passing assertion not shown; -v shows them)" in lines
+    assert "  (1 passing assertion not shown; -vv shows them)" in lines
     assert "  provider: openai:gpt-5.2" in lines and "  prompt:   capital" in lines
     assert "    country: France" in lines and '    doc: {"a": 1}' in lines
     assert lines[-1] == "    | The capital is Lyon."
@@ -82,7 +82,7 @@ def test_long_output_trimmed_unless_verbose() -> None:
     short = format_failure(
         result, output=long, provider="p", prompt_label=None, vars={}, verbose=False
     )
-    assert "output (600 of 5,000 characters; -v shows more):" in short
+    assert "output (600 of 5,000 characters; -vv shows more):" in short
     assert len(short) < 1500
     full = format_failure(
         result, output=long, provider="p", prompt_label=None, vars={}, verbose=True

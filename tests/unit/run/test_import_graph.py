@@ -146,7 +146,15 @@ def test_lower_packages_know_nothing_of_the_pytest_side() -> None:
     graph = import_graph()
     for name, deps in graph.items():
         top = name.split(".")[1] if "." in name else ""
-        if top in ("gateway", "config", "assertions", "snapshots", "emulator", "usercode"):
+        if top in (
+            "gateway",
+            "config",
+            "assertions",
+            "snapshots",
+            "emulator",
+            "usercode",
+            "report",
+        ):
             bad = {d for d in deps if d.startswith(f"{NAME}.run") or d == f"{NAME}.plugin"}
             assert not bad, f"{name} imports the pytest side: {sorted(bad)}"
 
