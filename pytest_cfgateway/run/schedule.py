@@ -57,7 +57,7 @@ class Prefetcher:
         self._runtime = runtime
         self._futures: dict[tuple[str, str], concurrent.futures.Future[RawResponse]] = {}
         self._planned: set[str] = set()
-        self._sems: dict[Any, asyncio.Semaphore] = {}
+        self._sems: dict[Any, Any] = {}  # loop -> {lane: Semaphore}
         self._worker_queue: Any = None
         self.scheduled = 0
         # progress (read by the progress line from pytest's thread; ints, so no lock)
@@ -187,13 +187,17 @@ class Prefetcher:
         gw: Gateway,
         req: PreparedRequest,
         key: str,
-        sems: dict[Any, asyncio.Semaphore],
+        sems: dict[Any, Any],
         lane: Any,
         limit: int,
         delay_s: float,
     ) -> RawResponse:
-        # semaphores are created on the background loop they are used on; the global one
-        # bounds everything, the lane's one the config (or the delayed provider)
+        # semaphores are created on the background loop they are used on, one set per loop:
+        # when the background loop is replaced mid-run (stopped by a Gateway's owner and
+        # started again), a semaphore of the old loop must not be awaited on the new one
+        # ("bound to a different event loop" once it has waiters). The global one bounds
+        # everything, the lane's one the config (or the delayed provider).
+        sems = sems.setdefault(asyncio.get_running_loop(), {})
         overall = sems.get(None)
         if overall is None:
             overall = sems[None] = asyncio.Semaphore(self._runtime.settings.concurrency)

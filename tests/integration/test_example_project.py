@@ -12,7 +12,7 @@ def test_example_project_replays_offline(pytester, no_keys, monkeypatch):
     shutil.copytree(EXAMPLE, pytester.path, dirs_exist_ok=True)
     monkeypatch.chdir(pytester.path)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=14)
+    result.assert_outcomes(passed=19)
     out = result.stdout.str()
     assert "snapshots passed" in out and "unused" not in out
     assert "0 live" in out
@@ -68,6 +68,6 @@ def test_quickstart_works_pasted_into_one_shell(pytester, no_keys, monkeypatch):
     assert done.returncode == 0, out[-3000:]
     import re
 
-    _, second = out.split("14 passed", 1)
+    _, second = out.split("19 passed", 1)
     assert re.search(r"workers \[\d+ items?\]", second), out[-3000:]  # line 2 ran the suite
     assert re.search(r"=+ \d+ passed in ", second), out[-3000:]

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).parents[2] / "example_project"
+# the example project as it was when format 1 was current (it has changed since)
+FORMAT1_PROJECT = Path(__file__).parent / "data" / "format1" / "project"
 FORMAT1 = Path(__file__).parent / "data" / "format1" / "__snapshots__"
 
 CONFIG = """\
@@ -209,7 +210,7 @@ def test_same_stem_sources_keep_their_own_folders(pytester, emu, keyed_env, monk
 def _format1_project(p: pytest.Pytester) -> Path:
     root = p.path
     for name in ("promptfooconfig.yaml", "pytest.ini", "test_summarizer.py"):
-        shutil.copy(EXAMPLE / name, root / name)
+        shutil.copy(FORMAT1_PROJECT / name, root / name)
     shutil.copytree(FORMAT1, root / "__snapshots__")
     (root / ".gitignore").write_text(".pytest_cache/\n__pycache__/\n")
     git(root, "init", "-q")
