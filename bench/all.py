@@ -277,14 +277,18 @@ def main() -> None:
         only.discard("memory")
     rows: list[list[str]] = []
     verdicts: list[str] = []
-    if "live" in only:
-        live_group(args, rows, verdicts)
-    if "replay" in only:
-        replay_group(args, args.cases, args.repeats, rows, verdicts)
-    if "memory" in only:
-        replay_group(args, args.memory_cases, 1, rows, verdicts)
-    if "startup" in only:
-        startup_group(args, rows, verdicts)
+    groups = {
+        "live": lambda: live_group(args, rows, verdicts),
+        "replay": lambda: replay_group(args, args.cases, args.repeats, rows, verdicts),
+        "memory": lambda: replay_group(args, args.memory_cases, 1, rows, verdicts),
+        "startup": lambda: startup_group(args, rows, verdicts),
+    }
+    for name, measure in groups.items():
+        if name in only:
+            done = len(rows)
+            measure()
+            for row in rows[done:]:  # as each group ends, so a long run shows progress
+                print("  ->", " | ".join(c for c in row if c), flush=True)
     print()
     print(f"median of {args.repeats} interleaved runs per variant (memory: 1, start-up: 10)")
     print(table(["measurement", "wall s", "ratio", "peak MB"], rows))
