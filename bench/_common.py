@@ -44,10 +44,18 @@ class Run:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """The environment of a child pytest: ours, plus gateway ids, no bytecode surprises."""
+    """The environment of a child pytest: ours, plus gateway ids, no bytecode surprises.
+
+    ``PYTHONDONTWRITEBYTECODE`` is dropped: with it set (as on the session machine), no
+    ``__pycache__`` is written, so every child re-compiles the plugin and pytest re-parses
+    and assertion-rewrites each of the plugin's modules (a pytest11 plugin's package is
+    rewritten) on every run: measured as most of the start-up gap and a visible share
+    (``ast.parse``, ``_rewrite_test``: 11% of samples) of a live run. Users' runs write
+    bytecode, so the benchmark does too."""
     env = dict(os.environ)
     env.update(GATEWAY_ENV)
     env.pop("PYTEST_ADDOPTS", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(extra)
     return env
 

@@ -301,9 +301,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
         after_test(item, report)  # --cf-feedback for cf_gateway tests (verdict = outcome)
     _scrub(item.config, report)
-    from .run.outcome import attach_record
+    from .run.record import has_record
 
-    attach_record(item, call.when, report)
+    if getattr(item, "case", None) is not None or has_record(item):
+        from .run.outcome import attach_record  # not imported by suites without the plugin
+
+        attach_record(item, call.when, report)
     return report
 
 
@@ -343,20 +346,30 @@ class _Records:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    from .run.outcome import summarise
+    from .run.state import RunState
 
-    summarise(config, terminalreporter)
+    state = RunState.get(config)
+    if state is not None and state.records:  # no records, no summary (and no heavy import)
+        from .run.outcome import summarise
+
+        summarise(config, terminalreporter)
     feedback = _feedback_of(config)
     for line in feedback.summary_lines(config.get_verbosity() > 0) if feedback else []:
         terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from .run.outcome import finish_feedback, write_files
+    from .run.state import RunState
 
     if _feedback_on(session.config):  # waits for this process's PATCHes (workers: before
+        from .run.outcome import finish_feedback
+
         finish_feedback(session.config)  # they report that they finished)
-    write_files(session.config)
+    state = RunState.get(session.config)
+    if state is not None and state.settings.outputs:
+        from .run.outcome import write_files
+
+        write_files(session.config)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import functools
 import itertools
+import ssl
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine
@@ -30,6 +32,15 @@ T = TypeVar("T")
 #: Connections per client; calls are spread over ceil(concurrency / this) clients.
 CONNECTIONS_PER_CLIENT = 8
 _HEADERS = {"user-agent": "pytest-cfgateway"}
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """The TLS context every client of this process shares: the one each ``AsyncClient``
+    would build by default (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``), built once.
+    Loading the CA bundle costs tens of ms per client, and a live run makes
+    ceil(concurrency / CONNECTIONS_PER_CLIENT) clients per event loop."""
+    return httpx.create_ssl_context()
 
 
 @dataclasses.dataclass
@@ -72,7 +83,14 @@ class Transport:
     def _new_state(self) -> _LoopState:
         if self._transport is not None:
             # an injected transport instance is shared: one client is enough
-            clients = [httpx.AsyncClient(transport=self._transport, timeout=None, headers=_HEADERS)]
+            clients = [
+                httpx.AsyncClient(
+                    transport=self._transport,
+                    timeout=None,
+                    headers=_HEADERS,
+                    verify=_ssl_context(),
+                )
+            ]
         else:
             n = max(1, -(-self.concurrency // CONNECTIONS_PER_CLIENT))
             per = max(1, -(-self.concurrency // n))
@@ -83,6 +101,7 @@ class Transport:
                     limits=limits,
                     timeout=None,
                     headers=_HEADERS,
+                    verify=_ssl_context(),
                 )
                 for _ in range(n)
             ]

@@ -173,6 +173,12 @@ def keep_record(item: pytest.Item, record: CaseRecord) -> None:
     item.stash[_RECORD] = record
 
 
+def has_record(item: pytest.Item) -> bool:
+    """Whether a record is held for the test (cheap: lets the plugin skip importing the
+    reporting modules for tests that never touch the plugin)."""
+    return _RECORD in item.stash
+
+
 def take_record(item: pytest.Item) -> CaseRecord | None:
     """The record held for the test, once (the report that carries it takes it)."""
     record = item.stash.get(_RECORD, None)

@@ -32,8 +32,6 @@ provider's ``delay`` (ms) make its calls go one at a time with that pause before
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -45,6 +43,8 @@ from .render import remember_render, remember_render_failure, render_case
 from .state import RunState
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from ..gateway.client import Gateway
     from ..gateway.types import PreparedRequest, RawResponse
 
@@ -81,19 +81,24 @@ class Prefetcher:
     def start(self, items: Iterable[Any]) -> None:
         """Render the items and start their calls; items already planned are skipped, so this
         may be called again with more items (no-op in replay mode)."""
-        from ..config.cases import EvalCase
         from ..modes import Mode
 
         runtime = self._runtime
         mode = runtime.settings.mode
         if mode is Mode.REPLAY:
             return
+        todo = [
+            item
+            for item in items
+            if getattr(item, "case", None) is not None and item.nodeid not in self._planned
+        ]
+        if not todo:  # e.g. a suite without config items: the config package stays unloaded
+            return
+        from ..config.cases import EvalCase
+
         sems = self._sems
-        for item in items:
-            if (
-                not isinstance(getattr(item, "case", None), EvalCase)
-                or item.nodeid in self._planned
-            ):
+        for item in todo:
+            if not isinstance(item.case, EvalCase):
                 continue
             self._planned.add(item.nodeid)
             job = self._plan(item, record_only_missing=mode is Mode.RECORD)
@@ -192,6 +197,8 @@ class Prefetcher:
         limit: int,
         delay_s: float,
     ) -> RawResponse:
+        import asyncio  # here: a suite without config items never loads asyncio for this
+
         # semaphores are created on the background loop they are used on, one set per loop:
         # when the background loop is replaced mid-run (stopped by a Gateway's owner and
         # started again), a semaphore of the old loop must not be awaited on the new one
