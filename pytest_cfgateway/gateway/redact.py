@@ -31,6 +31,8 @@ SECRET_CONFIG_NAME = re.compile(
 MIN_SECRET_LEN = 8
 #: Shortest piece of a secret that the fragment scan (`Secrets.scrub_fragments`) looks for.
 MIN_FRAGMENT_LEN = 8
+#: Shortest secret whose pieces the fragment scan looks for (keys and tokens are longer).
+MIN_FRAGMENT_SECRET_LEN = 16
 #: Provider config keys whose (string) values are secrets.
 SECRET_CONFIG_KEYS = frozenset({"apiKey", "cfAigToken"})
 #: Request headers that never carry a secret (their values are not treated as secrets).
@@ -178,6 +180,11 @@ class Secrets:
             for value in self._by_value:
                 if value.startswith(("/", "~", ".")) or "://" in value:
                     continue  # a path or URL: pieces of it are everywhere in tracebacks
+                if len(value) < MIN_FRAGMENT_SECRET_LEN or not any(c.isdigit() for c in value):
+                    # short or word-like values (a `client-id: promptfoo-app` header) share
+                    # pieces with ordinary text such as file names; their whole-value matches
+                    # are still scrubbed, only truncated pieces of them are not looked for
+                    continue
                 n = max(MIN_FRAGMENT_LEN, len(value) // 3)
                 if len(value) <= n:
                     continue

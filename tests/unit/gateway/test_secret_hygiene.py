@@ -162,3 +162,13 @@ def test_fragments_of_a_secret_left_by_a_truncated_repr_are_scrubbed() -> None:
     clean = s.scrub_fragments(text)
     assert "FAKE.0123456789" not in clean and "<secret-part>" in clean
     assert s.scrub_fragments("nothing here at all") == "nothing here at all"
+
+
+def test_word_like_or_short_secrets_do_not_blank_pieces_of_ordinary_text() -> None:
+    # a provider `headers:` value such as `client-id: promptfoo-app` is a secret, but pieces of
+    # it are everywhere (file names); only the whole value is scrubbed
+    s = Secrets({"config.providers[0].config.headers.client-id": "promptfoo-app"})
+    text = "corpus/x/promptfooconfig.yaml:15: tests[0]: unsupported (client-id promptfoo-app)"
+    clean = s.scrub_fragments(text)
+    assert "corpus/x/promptfooconfig.yaml:15" in clean
+    assert "promptfoo-app" not in clean and "<secret:" in clean
