@@ -366,7 +366,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
         finish_feedback(session.config)  # they report that they finished)
     state = RunState.get(session.config)
-    if state is not None and state.settings.outputs:
+    # --cf-output, or a config's outputPath (carried on the records)
+    if state is not None and (state.settings.outputs or state.records):
         from .run.outcome import write_files
 
         write_files(session.config)

@@ -1,0 +1,3 @@
+"""Data for tests (old-format projects): never collected as tests themselves."""
+
+collect_ignore_glob = ["*"]
