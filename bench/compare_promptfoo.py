@@ -49,6 +49,10 @@ PROMPTFOO_ENV = {
     "PROMPTFOO_DISABLE_TELEMETRY": "1",
     "PROMPTFOO_DISABLE_UPDATE": "1",
     "PROMPTFOO_DISABLE_SHARING": "1",
+    # openai:chat configs (49_function_call: promptfoo checks function calls only through that
+    # provider) use fixed providerOutput, so no request is made; promptfoo's start-up check
+    # still wants a key. A placeholder, overriding any real key: no live call can happen.
+    "OPENAI_API_KEY": "placeholder-no-request-is-made",
 }
 
 

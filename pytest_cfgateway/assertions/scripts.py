@@ -26,7 +26,8 @@ a dict or `GradingResult` with ``pass``, ``score``, ``reason``, ``named_scores``
 camel case) -- from a python/javascript script all of ``pass`` (boolean), ``score`` (number)
 and ``reason`` (string) are required, as promptfoo 0.123.1's ``isGradingResult`` requires
 them (a plugin's custom assertion may leave ``score``, defaulting to 1/0 of ``pass``, and
-``reason`` out); a ``threshold`` also fails it when ``score < threshold``; for Python, the
+``reason`` out); a ``threshold`` also fails it when ``score < threshold`` (Python only: as in
+promptfoo, a JavaScript object result keeps its own ``pass``); for Python, the
 strings ``"true"``/``"false"``, a JSON object string or a numeric string are parsed.
 Anything else is an error. ``not-`` flips ``pass``; numbers keep their score. An exception
 fails the assertion with ``"Python code execution failed: ..."``; a time-out, an exit or a
@@ -662,7 +663,9 @@ async def handle_javascript(call: AssertionCall) -> GradingResult:
         return normalize_script_result(
             raw,
             inverse=call.inverse,
-            threshold=call.threshold,
+            # promptfoo 0.123.1 applies a javascript assertion's threshold to a returned number
+            # only: a returned {pass, score, reason} keeps its own `pass` (python differs).
+            threshold=None if isinstance(raw, Mapping) else call.threshold,
             source="Custom function",
             code=None if is_file_ref(value) else value,
         )

@@ -28,7 +28,7 @@ import jsonschema
 import jsonschema.exceptions
 import jsonschema.validators
 
-from ._helpers import PASSED, binary, describe_value, fmt_num, output_text, type_name
+from ._helpers import PASSED, describe_value, fmt_num, output_text, type_name
 from .base import AssertionCall, AssertionConfigError, BuiltinHandler, GradingResult
 from .structured import extract_json_values
 
@@ -174,24 +174,42 @@ def handle_is_valid_openai_tools_call(call: AssertionCall) -> GradingResult:
 
 
 def handle_is_valid_openai_function_call(call: AssertionCall) -> GradingResult:
-    """``is-valid-openai-function-call``: a legacy ``function_call`` matches ``functions``."""
-    data = _parse_maybe_json(call.output)
+    """``is-valid-openai-function-call`` / ``is-valid-function-call`` as in promptfoo 0.123.1.
+
+    - The output must be a call object ``{name, arguments}`` (or ``{function_call: {...}}``)
+      whose ``arguments`` is a string: JSON *text* output and object arguments fail as not
+      valid-looking (a provider's first tool call is used when the output is not an object).
+    - ``arguments`` must parse as JSON (an empty string does not) and match the declared
+      function's ``parameters`` (``functions``, else ``tools``).
+    - promptfoo ignores ``not-`` for this type: the ``not-`` form gives the plain verdict.
+    """
+    data = call.output
     completion = call.context.completion
     if (not isinstance(data, dict)) and completion is not None and completion.tool_calls:
         data = completion.tool_calls[0].get("function")
     if isinstance(data, dict) and isinstance(data.get("function_call"), dict):
         data = data["function_call"]
-    if not isinstance(data, dict) or "name" not in data:
-        return binary(
-            call,
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("name"), str)
+        or not isinstance(data.get("arguments"), str)
+    ):
+        return GradingResult(
             False,
-            f"OpenAI did not return a valid-looking function call: {output_text(call.output)}",
+            0.0,
+            f"OpenAI did not return a valid-looking function call: {output_text(data)}",
+        )
+    try:
+        json.loads(data["arguments"])
+    except ValueError as exc:
+        return GradingResult(
+            False, 0.0, f'Call to "{data["name"]}" has arguments that are not valid JSON: {exc}'
         )
     declared = _declared_functions(call, ("functions", "tools"))
     problem = _check_function_call(data, declared)
-    return binary(
-        call, problem is None, problem or "", "Expected output to not be a valid function call"
-    )
+    if problem:
+        return GradingResult(False, 0.0, problem)
+    return GradingResult(True, 1.0, PASSED)
 
 
 # --- tool-call-f1 ------------------------------------------------------------------------

@@ -124,7 +124,12 @@ VALID_CALLS: list[tuple[str, Any, dict[str, Any], bool]] = [
         {},
         False,
     ),
-    ("not-is-valid-openai-function-call", {"name": "nope", "arguments": "{}"}, {}, True),
+    # as in promptfoo 0.123.1: not- is ignored, arguments must be a JSON string, text is not parsed
+    ("not-is-valid-openai-function-call", {"name": "nope", "arguments": "{}"}, {}, False),
+    ("not-is-valid-openai-function-call", {"name": "get_time", "arguments": "{}"}, {}, True),
+    ("is-valid-openai-function-call", {"name": "get_time", "arguments": {}}, {}, False),
+    ("is-valid-openai-function-call", {"name": "get_time", "arguments": ""}, {}, False),
+    ("is-valid-openai-function-call", '{"name": "get_time", "arguments": "{}"}', {}, False),
 ]
 
 
