@@ -138,7 +138,12 @@ def write_summary(
 def write_review(tr: Any, records: Sequence[CaseRecord], scrub: Callable[[str], str]) -> None:
     """Items whose new recording differs from the committed snapshot: a count, and with -v
     the committed and new answers side by side with the verdict change."""
-    changed = [r for r in sorted(records, key=sort_key) if r.changed and r.kind == "case"]
+    flagged = [r for r in sorted(records, key=sort_key) if r.changed and r.kind == "case"]
+    # an item with no committed answer is new, not a difference from the snapshots
+    changed = [r for r in flagged if r.committed_output is not None]
+    new = len(flagged) - len(changed)
+    if new:
+        tr.write_line(f"review: {new} new answer(s) with no committed snapshot to compare")
     if not changed:
         return
     verbose = tr.config.get_verbosity() > 0

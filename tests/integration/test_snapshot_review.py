@@ -78,7 +78,11 @@ def snapshot_files(root: Path) -> list[Path]:
 
 
 def test_refresh_with_identical_answers_changes_no_byte(repo, emu, keyed_env):
-    run(repo, emu, "--cf-mode", "record").assert_outcomes(passed=3)
+    first = run(repo, emu, "--cf-mode", "record")
+    first.assert_outcomes(passed=3)
+    # nothing was committed yet: new answers, not differences from the snapshots
+    assert "review: 3 new answer(s) with no committed snapshot" in first.stdout.str()
+    assert "differ from the committed snapshots" not in first.stdout.str()
     files = snapshot_files(repo.path)
     assert [f.parent.name for f in files] == ["promptfooconfig.yaml"] * 3
     commit_all(repo.path)
