@@ -11,7 +11,6 @@ tests/corpus/known_differences.json; the test keeps that list true in both direc
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from collections import Counter
@@ -91,11 +90,6 @@ def test_every_config_collects_promptfoos_row_count(pytester, corpus):
     assert not fixed, f"now equal: remove from known_differences.json: {fixed}"
 
 
-@pytest.mark.skipif(
-    not os.environ.get("CFGW_CORPUS_E2E"),
-    reason="the whole corpus in record mode runs longer than 10 minutes on 2 shared cores; "
-    "run it with CFGW_CORPUS_E2E=1",
-)
 def test_the_corpus_runs_end_to_end_in_record_mode(pytester, corpus, emu):
     result = pytester.runpytest(
         *corpus, "--cf-mode", "record", "--cf-gateway-url", emu.url,
