@@ -272,7 +272,7 @@ def test_custom_provider_from_conftest_against_emulator(pytester, emu, keyed_env
     """A provider registered in conftest.py gets its own gateway route; the built-in
     deepseek/cerebras adapters (registered through the same hook) work too."""
     monkeypatch.setenv("MINE_API_KEY", "mine-FAKE-1234567890")
-    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-deepseek-FAKE-12345678")
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "fake.deepseek.FAKE.12345678")
     monkeypatch.setenv("CEREBRAS_API_KEY", "csk-FAKE-1234567890")
     emu.custom_providers = ["custom-mine"]
     pytester.makeconftest(

@@ -10,8 +10,8 @@ import pytest
 
 from .conftest import assert_no_secret
 
-OPENAI_PLANTED = "sk-openai-PLANTED-1111111111"
-DEEPSEEK_PLANTED = "sk-deepseek-PLANTED-2222222222"
+OPENAI_PLANTED = "fake.openai.PLANTED.1111111111"
+DEEPSEEK_PLANTED = "fake.deepseek.PLANTED.2222222222"
 
 
 def _write(pytester: pytest.Pytester, files: dict[str, str]) -> None:

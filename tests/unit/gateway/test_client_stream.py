@@ -13,7 +13,7 @@ import pytest
 from pytest_cfgateway.gateway.client import Gateway
 from pytest_cfgateway.gateway.streaming import StreamError, StreamIncompleteError
 
-KEY = "sk-stream-SECRET-42424242"
+KEY = "fake.stream.SECRET.42424242"
 SSE = {"content-type": "text/event-stream"}
 
 

@@ -126,7 +126,7 @@ def test_token_never_in_repr_or_errors(emu: Emulator, log_id: str) -> None:
 
 
 def test_errors_are_scrubbed_of_known_secrets(emu: Emulator, log_id: str) -> None:
-    secret = "sk-leaky-secret-value-1234"  # the emulator's 404 echoes the log id it was given
+    secret = "fake.leaky.secret.value.1234"  # the emulator's 404 echoes the log id it was given
     client = _client(emu, secrets=Secrets({"OPENAI_API_KEY": secret}))
     outcome = asyncio.run(_patch(client, LogAnnotation("acct", "gw", secret, feedback=1)))
     assert outcome.status == 404  # type: ignore[attr-defined]
