@@ -262,7 +262,8 @@ class Gateway:
         fallbacks = fallback_entries(config.pop("fallbacks", None))
         if stream and kind != "chat":
             raise GatewayConfigError(
-                f"{ref.slug}: `stream: true` applies to chat calls only, not {kind}; remove it",
+                f"{ref.slug}: `stream: true` does not apply to "
+                f"{'embeddings' if kind == 'embed' else kind}; remove it",
                 provider=ref.slug,
             )
         token, token_name = resolve_token(config, self.env, self.token)
