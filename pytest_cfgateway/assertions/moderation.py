@@ -14,7 +14,8 @@ included) > ``openai:moderation:omni-moderation-latest``. An object without ``id
   the item is skipped with that reason. Any other provider is not a moderation provider and
   the item errors, as in promptfoo.
 
-``value`` (optional) is the list of category codes that count (``violence``, ``S10``...);
+An empty rendered prompt is an item error, as in promptfoo; an empty output passes ("No
+output to moderate"). ``value`` (optional) is the list of category codes that count (``violence``, ``S10``...);
 without it every flagged category fails the check. ``not-moderation`` flips pass and score;
 a moderation API error is a grader error (never flipped).
 """
@@ -220,6 +221,10 @@ class _ModerationError(Exception):
 
 async def moderation(call: AssertionCall) -> GradingResult:
     """``moderation``: fail when the moderation model flags the output."""
+    if call.context.prompt == "":  # a rendered prompt that is empty (None: not given)
+        raise AssertionConfigError(
+            "moderation assertion type must have a prompt: this row's prompt rendered empty"
+        )
     categories = categories_of(call.value)
     output = output_text(call.output)
     if not output:
