@@ -80,8 +80,10 @@ def main() -> None:
         work = Path(tmp)
         shutil.copy(data / "promptfooconfig.yaml", work / "promptfooconfig.yaml")
         emulator = subprocess.Popen(
-            [sys.executable, "-m", "pytest_cfgateway.emulator", "--port", str(port)]
-            + ["--rules", str(data / "rules.yaml"), "--log-level", "warning"],
+            [
+                *(sys.executable, "-m", "pytest_cfgateway.emulator", "--port", str(port)),
+                *("--rules", str(data / "rules.yaml"), "--log-level", "warning"),
+            ],
         )
         try:
             _wait(port, emulator)
@@ -96,8 +98,10 @@ def main() -> None:
                 "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1/acct/gw/openai",
             }
             subprocess.run(
-                [args.promptfoo, "eval", "-c", "promptfooconfig.yaml", "-o", "out.json"]
-                + ["--no-cache", "--no-write", "--no-progress-bar"],
+                [
+                    *(args.promptfoo, "eval", "-c", "promptfooconfig.yaml", "-o", "out.json"),
+                    *("--no-cache", "--no-write", "--no-progress-bar"),
+                ],
                 cwd=work,
                 env=env,
                 check=False,

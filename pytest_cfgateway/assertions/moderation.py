@@ -15,9 +15,10 @@ included) > ``openai:moderation:omni-moderation-latest``. An object without ``id
   the item errors, as in promptfoo.
 
 An empty rendered prompt is an item error, as in promptfoo; an empty output passes ("No
-output to moderate"). ``value`` (optional) is the list of category codes that count (``violence``, ``S10``...);
-without it every flagged category fails the check. ``not-moderation`` flips pass and score;
-a moderation API error is a grader error (never flipped).
+output to moderate"). ``value`` (optional) is the list of category codes that count
+(``violence``, ``S10``...); without it every flagged category fails the check.
+``not-moderation`` flips pass and score; a moderation API error is a grader error (never
+flipped).
 """
 
 from __future__ import annotations
