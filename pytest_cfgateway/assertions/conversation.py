@@ -93,6 +93,11 @@ def window_size(call: AssertionCall) -> int:
     size = config.get("windowSize") if isinstance(config, Mapping) else None
     if not size:
         return DEFAULT_WINDOW_SIZE
+    if isinstance(size, str):  # JavaScript's arithmetic takes "3" as 3
+        try:
+            size = float(size.strip())
+        except ValueError:
+            pass
     if isinstance(size, bool) or not isinstance(size, int | float) or size < 1:
         raise AssertionConfigError(
             f"conversation-relevance config.windowSize must be a positive whole number, got "
@@ -102,7 +107,10 @@ def window_size(call: AssertionCall) -> int:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    """A turn's input/output as text: strings as-is, the rest as ``JSON.stringify`` does."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def as_messages(window: list[Mapping[str, Any]]) -> list[Message]:
