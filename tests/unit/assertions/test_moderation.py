@@ -182,7 +182,7 @@ def test_a_provider_that_cannot_moderate_is_a_config_error(
 
 
 def test_azure_content_safety_is_skipped_with_its_reason() -> None:
-    with pytest.raises(AssertionSkipped, match="Azure AI Content Safety.*Cloudflare AI Gateway"):
+    with pytest.raises(AssertionSkipped, match=r"Azure AI Content Safety.*Cloudflare AI Gateway"):
         check(FakeModerator(), "text", provider="azure:moderation")
 
 
