@@ -134,3 +134,29 @@ def test_a_changed_moderation_answer_is_drift_in_live_mode(project, emu, keyed_e
     project.runpytest(*args, "--cf-mode", "refresh").assert_outcomes(passed=1)
     assert "output_text: not flagged" in snap.read_text(encoding="utf-8")
     project.runpytest(*args, "--cf-mode", "live", "--cf-drift", "fail").assert_outcomes(passed=1)
+
+
+def test_cf_assert_moderates_and_replays(pytester, emu, keyed_env, monkeypatch):
+    pytester.makepyfile(
+        """
+        def test_moderated(cf_assert):
+            r = cf_assert("You are awful flag:harassment", "moderation", raise_on_fail=False)
+            assert not r.passed and r.reason == "Moderation flags detected: harassment"
+            assert cf_assert("a calm reply", "moderation", raise_on_fail=False).passed
+            r = cf_assert("flag:hate", "not-moderation", value=["hate"], raise_on_fail=False)
+            assert r.passed and r.score == 1
+        """
+    )
+    args = ("-p", "no:cacheprovider")
+    pytester.runpytest(*args, "--cf-mode", "record", "--cf-gateway-url", emu.url).assert_outcomes(
+        passed=1
+    )
+    assert len(emu.requests) == 3
+    (snap,) = pytester.path.glob("__snapshots__/**/*.yaml")
+    roles = [line for line in snap.read_text().splitlines() if line.startswith("- role:")]
+    assert roles == ["- role: moderation", "- role: moderation-2", "- role: moderation-3"]
+    for key in keyed_env:
+        monkeypatch.delenv(key)
+    emu.clear()
+    pytester.runpytest(*args).assert_outcomes(passed=1)
+    assert emu.requests == []
