@@ -62,10 +62,10 @@ def project(pytester: pytest.Pytester, emu: Any) -> pytest.Pytester:
 
 def test_verdicts_match_promptfoo_recorded_then_replayed(project, emu, keyed_env, monkeypatch):
     record = project.runpytest(*ARGS, "--cf-mode", "record", "--cf-gateway-url", emu.url)
-    record.assert_outcomes(passed=6, failed=9, errors=4)
+    record.assert_outcomes(passed=6, failed=10, errors=5)
     assert_same_verdicts(project.path)
     moderations = [r for r in emu.requests if r.path.endswith("/openai/moderations")]
-    assert len(moderations) == 8
+    assert len(moderations) == 9
     assert all(
         r.headers["authorization"] == f"Bearer {keyed_env['OPENAI_API_KEY']}" for r in moderations
     )
@@ -96,13 +96,13 @@ def test_verdicts_match_promptfoo_recorded_then_replayed(project, emu, keyed_env
     emu.clear()
     project.path.joinpath("out.json").unlink()
     replay = project.runpytest(*ARGS)
-    replay.assert_outcomes(passed=6, failed=9, errors=4)
+    replay.assert_outcomes(passed=6, failed=10, errors=5)
     assert emu.requests == []
     assert_same_verdicts(project.path)
 
     project.path.joinpath("out.json").unlink()
     xdist = project.runpytest_subprocess(*ARGS, "-n", "2", "-p", "xdist")
-    xdist.assert_outcomes(passed=6, failed=9, errors=4)
+    xdist.assert_outcomes(passed=6, failed=10, errors=5)
     assert emu.requests == []
     assert_same_verdicts(project.path)
 
