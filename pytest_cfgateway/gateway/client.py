@@ -684,6 +684,8 @@ class Gateway:
         )
         fp = self.fingerprint(req)
         if req.kind == "moderation":
+            if cost is None and sub.provider == "openai":
+                cost = 0.0  # OpenAI's moderation endpoint is free of charge
             return Moderation(
                 flags=dict(parsed.flags or {}), usage=parsed.usage, provider=sub.provider,
                 model=call.model, raw=raw.body, cost=cost, latency_ms=raw.latency_ms,

@@ -67,6 +67,7 @@ def test_finish_reads_flags_of_flagged_results_only() -> None:
     assert done.flags == {"violence": 0.95, "self/harm": 0.6}
     assert done.flagged and done.text == "flagged: self/harm, violence"
     assert done.log_id == "L1" and done.model == "omni-moderation-latest"
+    assert done.cost == 0.0  # OpenAI does not charge for moderation
     clean = g.finish(req, RawResponse(200, {}, {"results": [result(False, hate=0.1)]}))
     assert isinstance(clean, Moderation) and clean.text == "not flagged" and not clean.flagged
 
