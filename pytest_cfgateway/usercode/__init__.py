@@ -150,6 +150,13 @@ def js_file(
     )
 
 
+def js_value(path: Path | str, fn: str | None, args: Sequence[Any], *, label: str) -> Request:
+    """What a JavaScript module file exports (its default export, else the module; or its
+    export ``fn``), called with ``args`` when it is a function (promptfoo's test generators:
+    a file may export the tests themselves or a function that returns them)."""
+    return Request("js_value", {"path": str(path), "fn": fn, "args": list(args)}, label)
+
+
 # --- the process-wide pool ---------------------------------------------------------------
 
 _executor: Executor | None = None
@@ -347,6 +354,7 @@ __all__ = [
     "js_body",
     "js_file",
     "js_function",
+    "js_value",
     "limited",
     "prewarm",
     "python_file",
