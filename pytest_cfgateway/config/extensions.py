@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .cases import AssertionSpec
-from .errors import Ctx
+from .cases import AssertionSpec, EvalCase, Extension
+from .errors import ConfigWarning, Ctx
 from .files import Session, strip_file_prefix
 from .providers import type_name
 
@@ -44,27 +44,8 @@ class ExtensionHookError(RuntimeError):
     """An extension hook failed (raised, timed out, returned something unusable)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Extension:
-    """One entry of ``extensions``."""
-
-    ref: str  # as written: "file://hooks.py:extension_hook"
-    path: str  # absolute path of the file
-    function: str | None  # the function named after the last ':' (None: the default)
-    lang: str  # "python" | "javascript"
-
-    @property
-    def hook(self) -> str | None:
-        """The one hook this extension runs for (``file://x.js:beforeAll``), else None."""
-        return self.function if self.function in HOOK_NAMES else None
-
-    def runs_for(self, hook_name: str) -> bool:
-        return self.hook is None or self.hook == hook_name
-
-    @property
-    def label(self) -> str:
-        name = Path(self.path).name
-        return f"{name}:{self.function}" if self.function else name
+class ExtensionHookWarning(ConfigWarning):
+    """An afterEach or afterAll extension hook failed (the results are kept as they were)."""
 
 
 def parse_extensions(value: Any, ctx: Ctx, session: Session) -> tuple[Extension, ...]:
@@ -208,11 +189,9 @@ def to_json(value: Any) -> Any:
     def default(obj: Any) -> Any:
         if isinstance(obj, AssertionSpec):
             return spec_to_raw(obj)
-        if isinstance(obj, Path):
-            return str(obj)
-        raise TypeError(f"{type(obj).__name__} is not JSON data")
+        return str(obj)  # a date YAML read, a Path: as text
 
-    return json.loads(json.dumps(value, default=default, allow_nan=True))
+    return json.loads(json.dumps(value, default=default, allow_nan=True, ensure_ascii=False))
 
 
 def spec_to_raw(spec: AssertionSpec) -> dict[str, Any]:
@@ -266,3 +245,126 @@ def hook_ctx(ext_label: str, hook_name: str, path: Path) -> Ctx:
     from .errors import Source
 
     return Ctx(Source(path, {}, f"{ext_label} ({hook_name} hook result)"))
+
+
+# --- beforeAll at load time -------------------------------------------------------------
+
+#: ``run_once(key, compute)``: compute's result, computed once per test run for ``key`` (the
+#: plugin shares it between xdist workers, so every worker collects the same rows)
+RunOnce = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
+
+
+def _direct(key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    return compute()
+
+
+def suite_key(config_path: Path) -> str:
+    """The `RunOnce` key of a config's suite (after its beforeAll hooks)."""
+    return f"suite\0{config_path.resolve()}"
+
+
+def hand_suite(
+    extensions: Sequence[Extension],
+    suite: dict[str, Any],
+    config_path: Path,
+    timeout: float | None,
+    run_once: RunOnce | None,
+) -> dict[str, Any]:
+    """The suite after the config's beforeAll hooks, run once per test run: ``{"suite":
+    ...}``, or ``{"error": message}`` when a hook failed (every process reports the same)."""
+    plain_suite = to_json(suite)
+
+    def compute() -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "extensions": [dataclasses.asdict(e) for e in extensions],
+            "timeout": timeout,
+        }
+        if not needs(extensions, "beforeAll"):
+            return {**entry, "suite": plain_suite}
+        try:
+            after = run_hook(extensions, "beforeAll", {"suite": plain_suite}, timeout)
+            return {**entry, "suite": to_json(after["suite"])}
+        except (ExtensionHookError, TypeError, ValueError) as exc:
+            return {**entry, "error": str(exc)}
+
+    return (run_once or _direct)(suite_key(config_path), compute)
+
+
+def changed_items(
+    sent: Sequence[Any], returned: Any, originals: Sequence[Any], fresh: Callable[[int, Any], Any]
+) -> list[Any]:
+    """Items of a list a hook returned: where the hook left the item as it was sent, the
+    original (which keeps its source lines); otherwise ``fresh(i, item)``."""
+    out = []
+    for i, item in enumerate(returned):
+        if i < len(sent) and item == sent[i]:
+            out.append(originals[i])
+        else:
+            out.append(fresh(i, item))
+    return out
+
+
+# --- beforeEach -------------------------------------------------------------------------
+
+
+def apply_test(
+    case: EvalCase,
+    test: dict[str, Any],
+    sent: dict[str, Any],
+    extra_types: Collection[str],
+    env: Mapping[str, str],
+) -> EvalCase:
+    """The case with what its beforeEach hooks changed in its test (vars, assert, options,
+    metadata, threshold, description); assertions the hooks added or changed are validated
+    like the config's (errors name the hook)."""
+    if test == sent:
+        return case
+    from .assertions import parse_assertion
+    from .files import Session
+
+    hooks = [e for e in case.extensions if e.runs_for("beforeEach")]
+    hctx = hook_ctx(", ".join(e.label for e in hooks), "beforeEach", Path(hooks[-1].path))
+    session = Session(config_path=case.config_path, base_dir=case.base_dir, rootdir=None, env=env)
+    changes: dict[str, Any] = {}
+    for key, field, kinds in (
+        ("vars", "vars", (dict,)),
+        ("options", "options", (dict,)),
+        ("metadata", "metadata", (dict,)),
+        ("description", "description", (str,)),
+    ):
+        value = test.get(key)
+        if value == sent.get(key):
+            continue
+        if value is None and key != "description":
+            value = {}
+        if not isinstance(value, kinds):
+            raise hctx.at(key).error(
+                f"test.{key} must be a {'mapping' if dict in kinds else 'string'}, got "
+                f"{type_name(value)}",
+                f"leave test.{key} as it was, or set it to a valid value",
+            )
+        changes[field] = value if not isinstance(value, dict) else dict(value)
+    threshold = test.get("threshold")
+    if threshold != sent.get("threshold"):
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, int | float)
+        ):
+            raise hctx.at("threshold").error(
+                f"test.threshold must be a number, got {type_name(threshold)}", ""
+            )
+        changes["threshold"] = None if threshold is None else float(threshold)
+    new_asserts = test.get("assert") or []
+    if new_asserts != sent.get("assert"):
+        if not isinstance(new_asserts, list):
+            raise hctx.at("assert").error(
+                f"test.assert must be a list, got {type_name(new_asserts)}", "return a list"
+            )
+        changes["asserts"] = tuple(
+            changed_items(
+                sent.get("assert") or [],
+                new_asserts,
+                list(case.asserts),
+                lambda i, a: parse_assertion(a, hctx.at("assert").at(i), session, extra_types),
+            )
+        )
+    return dataclasses.replace(case, **changes)

@@ -33,12 +33,15 @@ class ConfigFile(pytest.File):
             assertions, adapters = runtime.registries(self.path, self.ihook)
         except (ValueError, TypeError) as exc:
             raise ConfigCollectError(f"{self._relpath()}: {exc}") from None
+        from .hooks import run_once
+
         try:
             loaded = load_config(
                 self.path,
                 env=runtime.env,
                 rootdir=runtime.settings.rootdir,
                 extra_assertion_types=assertions.custom_names(),
+                run_once=run_once(self.config),  # beforeAll hooks: once per run
             )
         except ConfigError as exc:
             raise ConfigCollectError(runtime.secrets.scrub_text(str(exc))) from None
