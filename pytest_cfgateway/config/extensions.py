@@ -219,7 +219,7 @@ def spec_to_raw(spec: AssertionSpec) -> dict[str, Any]:
     return d
 
 
-def test_of_case(
+def case_test_json(
     description: str,
     vars: Mapping[str, Any],
     asserts: Sequence[AssertionSpec],
@@ -323,7 +323,11 @@ def apply_test(
     from .files import Session
 
     hooks = [e for e in case.extensions if e.runs_for("beforeEach")]
-    hctx = hook_ctx(", ".join(e.label for e in hooks), "beforeEach", Path(hooks[-1].path))
+    hctx = hook_ctx(
+        ", ".join(e.label for e in hooks) or "extensions",
+        "beforeEach",
+        Path(hooks[-1].path) if hooks else case.config_path,
+    )
     session = Session(config_path=case.config_path, base_dir=case.base_dir, rootdir=None, env=env)
     changes: dict[str, Any] = {}
     for key, field, kinds in (

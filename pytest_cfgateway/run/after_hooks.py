@@ -33,16 +33,16 @@ def after_each(item: Any, data: dict[str, Any]) -> None:
     from ..config.extensions import (
         ExtensionHookError,
         ExtensionHookWarning,
+        case_test_json,
         needs,
         run_hook,
-        test_of_case,
     )
 
     if not needs(case.extensions, "afterEach") or data.get("outcome") == "skipped":
         return
     record = CaseRecord.from_dict(data)
     (result,) = evaluate_results([record])
-    test = test_of_case(
+    test = case_test_json(
         case.description, case.vars, case.asserts, case.options, case.metadata, case.threshold
     )
     timeout_ms = (case.evaluate_options or {}).get("timeoutMs") or 0

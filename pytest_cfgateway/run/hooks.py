@@ -158,13 +158,13 @@ def before_each(item: Any) -> None:
     if not case.extensions or item.stash.get(_BEFORE_EACH_DONE, False):
         return
     item.stash[_BEFORE_EACH_DONE] = True
-    from ..config.extensions import apply_test, needs, run_hook, test_of_case
+    from ..config.extensions import apply_test, case_test_json, needs, run_hook
 
     if not needs(case.extensions, "beforeEach"):
         return
     runtime = RunState.get(item.config)
     assert runtime is not None
-    sent = test_of_case(
+    sent = case_test_json(
         case.description, case.vars, case.asserts, case.options, case.metadata, case.threshold
     )
     timeout_ms = (case.evaluate_options or {}).get("timeoutMs") or 0
