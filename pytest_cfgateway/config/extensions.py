@@ -280,14 +280,30 @@ def hand_suite(
             "timeout": timeout,
         }
         if not needs(extensions, "beforeAll"):
-            return {**entry, "suite": plain_suite}
+            return {**entry, "suite": _storable(plain_suite)}
         try:
             after = run_hook(extensions, "beforeAll", {"suite": plain_suite}, timeout)
-            return {**entry, "suite": to_json(after["suite"])}
+            return {**entry, "suite": _storable(to_json(after["suite"]))}
         except (ExtensionHookError, TypeError, ValueError) as exc:
             return {**entry, "error": str(exc)}
 
     return (run_once or _direct)(suite_key(config_path), compute)
+
+
+def _storable(suite: dict[str, Any]) -> dict[str, Any]:
+    """The suite as the run keeps it (under xdist in a file that workers read): providers
+    without their ``config``, which may hold keys (promptfoo does not read providers back
+    from a hook; afterAll hooks see ``{id, label}``)."""
+    providers = suite.get("providers")
+    if isinstance(providers, list):
+        suite = {
+            **suite,
+            "providers": [
+                {k: p[k] for k in ("id", "label") if k in p} if isinstance(p, dict) else p
+                for p in providers
+            ],
+        }
+    return suite
 
 
 def changed_items(

@@ -240,3 +240,29 @@ def test_before_each_changes_are_applied_and_validated(load: Loader) -> None:
     with pytest.raises(ConfigError) as exc:
         apply_test(case, changed, sent, (), {})
     assert "h.py:beforeEach (beforeEach hook result): assert[2]" in str(exc.value)
+
+
+def test_the_kept_suite_holds_no_provider_config(load: Loader) -> None:
+    kept: list[dict[str, Any]] = []
+
+    def run_once(key: str, compute: Any) -> dict[str, Any]:
+        kept.append(compute())
+        return kept[-1]
+
+    load(
+        "prompts: ['{{x}}']\n"
+        "providers: [{id: echo, label: E, config: {apiKey: fake.PLANTED.1111111111}}]\n"
+        "tests: [{vars: {x: one}}]\nextensions: [file://h.js]\n",
+        files={"h.js": BEFORE_ALL_JS},
+        run_once=run_once,
+    )
+    assert kept[0]["suite"]["providers"] == []  # the hook emptied them: not read back
+    load(
+        "prompts: ['{{x}}']\n"
+        "providers: [{id: echo, label: E, config: {apiKey: fake.PLANTED.1111111111}}]\n"
+        "tests: [{vars: {x: one}}]\nextensions: ['file://h.js:afterAll']\n",
+        files={"h.js": "module.exports.afterAll = () => {};\n"},
+        run_once=run_once,
+    )
+    assert kept[1]["suite"]["providers"] == [{"id": "echo", "label": "E"}]
+    assert "PLANTED" not in json.dumps(kept)
