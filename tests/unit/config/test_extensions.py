@@ -256,7 +256,8 @@ def test_the_kept_suite_holds_no_provider_config(load: Loader) -> None:
         files={"h.js": BEFORE_ALL_JS},
         run_once=run_once,
     )
-    assert kept[0]["suite"]["providers"] == []  # the hook emptied them: not read back
+    # the hook emptied them, which promptfoo does not read back; their configs are not kept
+    assert kept[0]["suite"]["providers"] == [{"id": "echo", "label": "E"}]
     load(
         "prompts: ['{{x}}']\n"
         "providers: [{id: echo, label: E, config: {apiKey: fake.PLANTED.1111111111}}]\n"
