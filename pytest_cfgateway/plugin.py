@@ -7,6 +7,7 @@ only run when the plugin is used, so a suite that never uses it pays almost noth
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,9 +212,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     from .run.state import RunState
 
     RunState.uninstall(config)
-    from .run.hooks import HookStore
-
-    HookStore.remove_of(config)  # the controller's store of beforeAll results
+    hooks = sys.modules.get("pytest_cfgateway.run.hooks")  # loaded only if a config was
+    if hooks is not None:  # collected or xdist workers were started
+        hooks.HookStore.remove_of(config)  # the controller's store of beforeAll results
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
