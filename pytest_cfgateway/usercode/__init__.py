@@ -204,6 +204,14 @@ def running() -> Iterator[list[str]]:
         _running.reset(token)
 
 
+def note_aborted(label: str) -> None:
+    """Name code run in this process (a user regex) that was stopped by its time limit, so
+    a case timeout that ends the case meanwhile still names it (see `running`)."""
+    labels = _running.get()
+    if labels is not None:
+        labels.append(label)
+
+
 _limit_var: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "cfgateway_usercode_limit", default=None
 )
@@ -356,6 +364,7 @@ __all__ = [
     "js_function",
     "js_value",
     "limited",
+    "note_aborted",
     "prewarm",
     "python_file",
     "python_source",
