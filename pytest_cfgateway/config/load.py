@@ -1,7 +1,9 @@
 """``load_config``: read a promptfooconfig.yaml into validated, expanded EvalCases.
 
-Pure: no pytest, no network, and no user code runs here (prompt functions, ``.py`` var
-loaders and test generators are only referenced; they run, if at all, at render time).
+Pure: no pytest, no network. The only user code run here is what decides the rows, as
+promptfoo runs it at load time: test generators and ``extensions`` beforeAll hooks (out of
+process, with a time limit). Prompt functions, var loaders and the other hooks are only
+referenced; they run at render time or around items.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Pure (knows nothing of pytest). Used for ``python``/``javascript`` assertions, transforms
 (``options.transform``, assertion ``transform``/``contextTransform``, ``transformVars``,
 provider ``transform``), ``file://`` value scripts, and -- through `js_function` -- JavaScript
-prompt functions and ``nunjucksFilters``.
+prompt functions and ``nunjucksFilters``; also JavaScript var loaders and test generators
+(`js_value`) and ``extensions`` hooks (Python and JavaScript).
 
 **Where code runs.** In a pool of warm worker processes (`_pool.Executor`, at most
 `MAX_WORKERS`, started on first use and kept for the session), never in the pytest process:
