@@ -3,7 +3,8 @@
 Pure (knows nothing of pytest). Used for ``python``/``javascript`` assertions, transforms
 (``options.transform``, assertion ``transform``/``contextTransform``, ``transformVars``,
 provider ``transform``), ``file://`` value scripts, and -- through `js_function` -- JavaScript
-prompt functions and ``nunjucksFilters``.
+prompt functions and ``nunjucksFilters``; also JavaScript var loaders and test generators
+(`js_value`) and ``extensions`` hooks (Python and JavaScript).
 
 **Where code runs.** In a pool of warm worker processes (`_pool.Executor`, at most
 `MAX_WORKERS`, started on first use and kept for the session), never in the pytest process:
@@ -148,6 +149,13 @@ def js_file(
         {"path": str(path), "fn": fn, "args": list(args), "fallback": fallback},
         label,
     )
+
+
+def js_value(path: Path | str, fn: str | None, args: Sequence[Any], *, label: str) -> Request:
+    """What a JavaScript module file exports (its default export, else the module; or its
+    export ``fn``), called with ``args`` when it is a function (promptfoo's test generators:
+    a file may export the tests themselves or a function that returns them)."""
+    return Request("js_value", {"path": str(path), "fn": fn, "args": list(args)}, label)
 
 
 # --- the process-wide pool ---------------------------------------------------------------
@@ -355,6 +363,7 @@ __all__ = [
     "js_body",
     "js_file",
     "js_function",
+    "js_value",
     "limited",
     "note_aborted",
     "prewarm",
