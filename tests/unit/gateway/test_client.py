@@ -158,6 +158,9 @@ def test_api_key_envar_and_alternate_key_names() -> None:
     assert req.headers["x-goog-api-key"] == "gem-key-123456"
     req = gw({"HF_TOKEN": "hf-key-1234567"}).prepare("huggingface:gpt2", "x")
     assert req.headers["authorization"] == "Bearer hf-key-1234567"
+    # promptfoo's name for it (its huggingface examples set HF_API_TOKEN)
+    req = gw({"HF_API_TOKEN": "hf-key-7654321"}).prepare("huggingface:gpt2", "x")
+    assert req.headers["authorization"] == "Bearer hf-key-7654321"
     req = gw({"CLOUDFLARE_API_TOKEN": "cf-api-123456"}).prepare(
         "workers-ai:@cf/meta/llama-3.1-8b-instruct", "x"
     )
