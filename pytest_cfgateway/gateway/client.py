@@ -238,6 +238,7 @@ class Gateway:
         self,
         provider_id: str,
         prompt: str | list[Message] | list[str],
+        /,
         *,
         kind: CallKind = "chat",
         repeat: int = 0,
@@ -246,7 +247,9 @@ class Gateway:
         """Build the request for one call without any I/O.
 
         Raises GatewayConfigError for a bad provider id or bad options; missing ids or keys
-        are recorded on the request (``problems``) and raised by `asend`.
+        are recorded on the request (``problems``) and raised by `asend`. ``provider_id`` and
+        ``prompt`` are positional-only, so a provider option named ``prompt`` (Replicate's
+        ``{prefix, suffix}``) reaches ``options``.
         """
         if kind not in ("chat", "embed", "moderation"):
             raise GatewayConfigError(f"kind must be 'chat', 'embed' or 'moderation', got {kind!r}")

@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..assertions.base import AssertionConfigError, AssertionSkipped
+
 if TYPE_CHECKING:
     from ..gateway.client import Gateway
     from ..gateway.types import Completion, Message, Moderation
@@ -17,21 +19,24 @@ def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(ref, Mapping):
         pid = ref.get("id")
         if not isinstance(pid, str) or not pid:
-            raise ValueError(
+            raise AssertionConfigError(
                 f"grader provider {dict(ref)!r} has no 'id'; use {{id: 'openai:gpt-5.2'}}"
             )
         config = dict(ref.get("config") or {})
     elif isinstance(ref, str) and ref:
         pid, config = ref, {}
     else:
-        raise ValueError(f"grader provider must be an id string or {{id, config}}, got {ref!r}")
+        raise AssertionConfigError(
+            f"grader provider must be an id string or {{id, config}}, got {ref!r}"
+        )
     from ..config.providers import to_gateway_id
 
     gateway_id = to_gateway_id(pid)
-    if gateway_id is None:
-        raise ValueError(
-            f"grader provider {pid!r} does not go through Cloudflare AI Gateway; use a "
-            "gateway provider such as openai:gpt-5.2"
+    if gateway_id is None:  # as for a test's own provider: the item is skipped, named
+        raise AssertionSkipped(
+            f"grader provider {pid!r} does not go through Cloudflare AI Gateway; "
+            "pytest-cfgateway skips the items it grades. Fix: grade with a gateway provider, "
+            "e.g. 'defaultTest: {options: {provider: openai:gpt-5.2}}'"
         )
     return gateway_id, config
 

@@ -57,7 +57,9 @@ class ConfigFile(pytest.File):
             rows.setdefault(case.row_key, []).append(case)
         columns: dict[tuple[str, str, str], int] = {}
         row_index = {key: i for i, key in enumerate(rows)}
-        output_paths = _output_paths(loaded.raw, self.path, self._relpath())
+        output_paths, ignored = _output_paths(loaded.raw, self.path, self._relpath())
+        for message in ignored:
+            self.warn(ConfigWarning(message))
         fixtureinfo = None  # the same for every item of this file: computed once, as pytest
         for case in cases:  # does for the items of one parametrized function
             item = CaseItem.from_case(self, case, rows[case.row_key], fixtureinfo)
@@ -78,14 +80,17 @@ class ConfigFile(pytest.File):
         return super().repr_failure(excinfo)
 
 
-def _output_paths(raw: Any, path: Path, where: str) -> list[str]:
+def _output_paths(raw: Any, path: Path, where: str) -> tuple[list[str], list[str]]:
     """The config's ``outputPath`` (a string or a list), relative to the config's directory,
-    as absolute paths; the extension picks the format, as with ``--cf-output``."""
+    as absolute paths (the extension picks the format, as with ``--cf-output``), and a
+    warning for each path with a format this plugin does not write: promptfoo runs such a
+    config and only fails to write that file, so the rows still run here."""
     value = raw.get("outputPath") if isinstance(raw, dict) else None
     if value is None:
-        return []
+        return [], []
     values = value if isinstance(value, list) else [value]
-    out = []
+    out: list[str] = []
+    ignored: list[str] = []
     for v in values:
         if not isinstance(v, str) or not v.strip():
             raise ConfigCollectError(
@@ -93,12 +98,13 @@ def _output_paths(raw: Any, path: Path, where: str) -> list[str]:
             )
         suffix = Path(v).suffix.lower()
         if suffix not in (".json", ".jsonl", ".csv", ".html"):
-            raise ConfigCollectError(
-                f"{where}: outputPath: {v!r} has an unsupported extension {suffix!r}; "
-                "use .json, .jsonl, .csv or .html"
+            ignored.append(
+                f"{where}: outputPath: {v!r} has an unsupported extension {suffix!r}; it is "
+                "not written (the tests still run). Fix: use .json, .jsonl, .csv or .html"
             )
+            continue
         out.append(str((path.parent / v).resolve()))
-    return out
+    return out, ignored
 
 
 def _skip_unroutable(cases: list[Any], adapters: dict[str, Any]) -> list[Any]:

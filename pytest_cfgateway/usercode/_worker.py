@@ -105,7 +105,9 @@ def _py_file(req: dict[str, Any]) -> Any:
             if added and parent in sys.path:
                 sys.path.remove(parent)
         _modules[key] = module
-    fn = getattr(module, req["fn"], None)
+    fn: Any = module
+    for part in req["fn"].split("."):  # "Class.method": a static or class method, as promptfoo
+        fn = getattr(fn, part, None)
     if not callable(fn):
         available = sorted(
             n for n, v in vars(module).items() if callable(v) and not n.startswith("_")

@@ -18,6 +18,7 @@ from pytest_cfgateway.config import (
     render_value,
     resolve_vars,
 )
+from pytest_cfgateway.config.render import auto_wrap_raw
 
 from .conftest import Loader
 
@@ -77,6 +78,36 @@ def r(source: str, **vars: object) -> str:
 )
 def test_templates(source: str, vars: dict[str, object], expected: str) -> None:
     assert render_template(source, vars, {"HOME_X": "/home/x"}) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "wrapped"),
+    [
+        # Handlebars' {{#each}}: '{#' opens a comment that no '#}' closes on its line
+        ("Q: {{q}}\n{{#each chunks}}\n- {{this}}\n{{/each}}", True),
+        ("a {{ b\n}}", True),  # a tag left open at the end of a line
+        ("{% if x\n%}y{% endif %}", True),
+        ("a {{ b }} {% if c %}d{% endif %} {# e #}", False),
+        ("Hello {{ name }", False),  # closed on its line: a real syntax error, not wrapped
+        ("{% raw %}{{#each}}{% endraw %}", False),  # already raw
+    ],
+)
+def test_partial_tags_are_wrapped_raw_like_promptfoo(source: str, wrapped: bool) -> None:
+    out = auto_wrap_raw(source)
+    assert out == ("{% raw %}" + source + "{% endraw %}" if wrapped else source)
+
+
+def test_a_prompt_with_a_partial_tag_is_sent_as_written(load: Loader) -> None:
+    # promptfoo sends such a prompt unrendered (seen in a real RAG config using Handlebars)
+    cfg = load(
+        "prompts:\n  - |-\n    Q: {{question}}\n    {{#each chunks}}- {{this}}\n    {{/each}}\n"
+        "  - 'ok {{question}}'\n"
+        "providers: [echo]\ntests: [{vars: {question: why, chunks: [a]}}]\n"
+    )
+    assert cfg.warnings == []
+    raw, ok = (render_prompt(c, {}) for c in cfg.cases)
+    assert raw == "Q: {{question}}\n{{#each chunks}}- {{this}}\n{{/each}}"
+    assert ok == "ok why"
 
 
 def test_template_syntax_error_is_config_error() -> None:
