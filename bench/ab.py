@@ -10,6 +10,7 @@ on the child's ``PYTHONPATH``, so the child imports ``pytest_cfgateway`` from it
 editable install is a plain path entry, which ``PYTHONPATH`` precedes). The emulator always
 runs from the interpreter's own install, in its own process. CPU is the child's user +
 system time (xdist workers included), which background load changes much less than wall time.
+A tree may end in ``?NAME=value&NAME=value``: environment variables for that variant.
 """
 
 from __future__ import annotations
@@ -46,13 +47,16 @@ def main() -> None:
     args = parser.parse_args()
     n = args.cases
     ideal = n * args.latency_ms / 1000.0 / args.concurrency
-    variants: dict[str, tuple[str, list[str]]] = {}
+    variants: dict[str, tuple[dict[str, str], list[str]]] = {}
     for tree in args.trees:
-        # a PYTHONPATH: one tree, or more directories joined by ":"
-        root = ":".join(str(Path(part).resolve()) for part in tree.split(":"))
-        variants[f"{tree}"] = (root, [])
+        # a PYTHONPATH (one tree, or more directories joined by ":"), then optionally
+        # "?NAME=value&NAME=value": environment variables of that variant's child
+        where, _, query = tree.partition("?")
+        env = dict(item.split("=", 1) for item in query.split("&") if item)
+        env["PYTHONPATH"] = ":".join(str(Path(part).resolve()) for part in where.split(":"))
+        variants[f"{tree}"] = (env, [])
         if args.xdist:
-            variants[f"{tree} -n 2"] = (root, ["-n", "2"])
+            variants[f"{tree} -n 2"] = (env, ["-n", "2"])
     runs: dict[str, list[Run]] = {k: [] for k in variants}
     with project("ab", args.keep) as proj, emulator(latency_ms=args.latency_ms) as url:
         write_eval_config(proj, n)
@@ -60,13 +64,13 @@ def main() -> None:
         base += ["--cf-concurrency", str(args.concurrency), "-p", "no:cacheprovider"]
         base += ["--cf-mode", args.mode]
         for i in range(args.repeats):
-            for name, (tree, extra) in variants.items():
+            for name, (env, extra) in variants.items():
                 if args.mode == "record":
                     shutil.rmtree(proj / "__snapshots__", ignore_errors=True)
                 r = run(
                     pytest_cmd(*base, *extra),
                     cwd=proj,
-                    env=child_env(PYTHONPATH=tree),
+                    env=child_env(**env),
                     timeout=args.timeout,
                 )
                 expect_passed(r, n, name)

@@ -184,7 +184,9 @@ class RunState:
                 skip_cache=s.mode.skips_cache,
                 secrets=self.secrets,
                 concurrency=s.concurrency,
-                pacer=self.budget.ledger,  # the run's places in flight and 429 pauses
+                # the run's places in flight and 429 pauses (through the budget, whose
+                # ledger moves to a file when xdist workers start)
+                pacer=self.budget if self.budget.ledger is not None else None,
             )
             if s.mode is Mode.REPLAY:
                 kwargs["transport"] = _closed_transport()
