@@ -209,7 +209,7 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
             raise TypeError(f"cassette text expected, got {type(data).__name__}")
         path = Path(snapshot_collection.location)
         remove_stale_temp_files(path)
-        atomic_write_text(path, data)
+        atomic_write_text(path, data, durable=False)  # see atomic_write_text: no fsync
 
     # --- selection safety ------------------------------------------------------------------
 
@@ -262,13 +262,32 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
 def remove_stale_temp_files(path: Path) -> None:
     """Remove ``.<name>.yaml.XXXX.tmp`` files that an earlier writer of ``path`` left behind
     when it was killed (SIGKILL) between creating and renaming them. One test has one
-    snapshot file, written by one process at a time, so any such file is stale."""
-    try:
-        leftovers = list(path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"))
-    except OSError:
-        return
-    for tmp in leftovers:
-        tmp.unlink(missing_ok=True)
+    snapshot file, written by one process at a time, so any such file is stale.
+
+    The folder is listed once per session (listing it for each write made recording a
+    folder of N cassettes cost N listings of N files): temp files made after that are this
+    session's own writers', which rename or remove them."""
+    folder = str(path.parent)
+    key = (id(_session()), folder)
+    leftovers = _temp_files.get(key)
+    if leftovers is None:
+        if len(_temp_files) > 4096:
+            _temp_files.clear()
+        leftovers = _temp_files[key] = {}
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            names = []
+        for name in names:
+            if name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3:
+                target = name[1:].rsplit(".", 2)[0]  # ".<target>.<random>.tmp"
+                leftovers.setdefault(target, []).append(name)
+    for name in leftovers.pop(path.name, ()):
+        (path.parent / name).unlink(missing_ok=True)
+
+
+#: (session, folder) -> {cassette file name: its leftover temp files}, listed once
+_temp_files: dict[tuple[int, str], dict[str, list[str]]] = {}
 
 
 #: A temp file older than this is stale whoever left it (a write takes milliseconds).
