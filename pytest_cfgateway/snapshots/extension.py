@@ -487,6 +487,8 @@ def stored_cassette(item: Any) -> Cassette | None:
     scheduler uses it before items run, to call only what record mode will need)."""
     location = PyTestLocation(item)
     path = Path(GatewaySnapshotExtension.get_location(test_location=location, index=0))
+    if path.name not in _folder_names(str(path.parent)):
+        return legacy_pool(location)  # (one listing per folder, not a failed open per item)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -502,6 +504,25 @@ def _not_text(location: str, exc: UnicodeDecodeError) -> CassetteError:
         "decoded; a binary file or another encoding); delete it and re-record the test with "
         "--cf-mode record"
     )
+
+
+#: ``(syrupy session id, folder) -> names in it`` when the scheduler planned (before any item
+#: of the session wrote a cassette)
+_listed: dict[tuple[int, str], frozenset[str]] = {}
+
+
+def _folder_names(folder: str) -> frozenset[str]:
+    key = (id(_session()), folder)
+    names = _listed.get(key)
+    if names is None:
+        if len(_listed) > 4096:
+            _listed.clear()
+        try:
+            names = frozenset(os.listdir(folder))
+        except OSError:
+            names = frozenset()
+        _listed[key] = names
+    return names
 
 
 #: ``(syrupy session id, folder) -> {file: Cassette}``: each old folder is read once per
