@@ -127,8 +127,9 @@ class Budget:
             ledger.settle(token, None)
             ledger.release(key)
             raise
-        ledger.settle(token, cost)
-        ledger.done(
+        ledger.settle_done(
+            token,
+            cost,
             key,
             Answer(
                 status=raw.status,

@@ -234,6 +234,8 @@ class Ledger:
     # spend -----------------------------------------------------------------------------
 
     def _try_reserve(self) -> int | str:
+        if self.max_cost is None:
+            return 0  # no budget: nothing to reserve (and no transaction)
         with self._txn() as db:
             spent, max_call = db.execute(
                 "SELECT spent, max_call FROM totals WHERE id = 0"
@@ -278,17 +280,27 @@ class Ledger:
     def settle(self, token: int, cost: float | None) -> None:
         """The reserved call ended; ``cost`` is its estimated cost (None: not priced)."""
         with self._txn() as db:
-            if token:
-                db.execute("DELETE FROM reservations WHERE id = ?", (token,))
-            if cost:
-                db.execute(
-                    "UPDATE totals SET spent = spent + ?, "
-                    "max_call = MAX(COALESCE(max_call, 0), ?) WHERE id = 0",
-                    (cost, cost),
-                )
-            elif cost is not None or token:
-                # a free (cached) or unpriced call still tells us calls may cost nothing
-                db.execute("UPDATE totals SET max_call = COALESCE(max_call, 0) WHERE id = 0")
+            self._settle(db, token, cost)
+
+    def settle_done(self, token: int, cost: float | None, key: str, answer: Answer) -> None:
+        """`settle` and `done` in one transaction (the end of every successful call)."""
+        data = json.dumps(dataclasses.asdict(answer), ensure_ascii=False)
+        with self._txn() as db:
+            self._settle(db, token, cost)
+            db.execute("UPDATE claims SET status = 'done', answer = ? WHERE key = ?", (data, key))
+
+    def _settle(self, db: sqlite3.Connection, token: int, cost: float | None) -> None:
+        if token:
+            db.execute("DELETE FROM reservations WHERE id = ?", (token,))
+        if cost:
+            db.execute(
+                "UPDATE totals SET spent = spent + ?, "
+                "max_call = MAX(COALESCE(max_call, 0), ?) WHERE id = 0",
+                (cost, cost),
+            )
+        elif cost is not None or token:
+            # a free (cached) or unpriced call still tells us calls may cost nothing
+            db.execute("UPDATE totals SET max_call = COALESCE(max_call, 0) WHERE id = 0")
 
     def spent(self) -> float:
         with self._lock:
@@ -445,6 +457,11 @@ class LocalLedger:
             elif cost is not None or token:
                 # a free (cached) or unpriced call still tells us calls may cost nothing
                 self._max_call = self._max_call or 0.0
+
+    def settle_done(self, token: int, cost: float | None, key: str, answer: Answer) -> None:
+        """`settle` and `done` together (the end of every successful call)."""
+        self.settle(token, cost)
+        self.done(key, answer)
 
     def spent(self) -> float:
         with self._lock:

@@ -219,3 +219,18 @@ def test_a_used_local_ledger_is_not_silently_dropped() -> None:
     assert local.try_claim("k")
     with pytest.raises(RuntimeError, match="used before xdist"):
         Budget(None, local, owns=True).hand_to({})
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_settle_done_counts_the_cost_and_stores_the_answer(shared: bool) -> None:
+    made = (
+        Ledger.create(concurrency=2, max_cost=None)
+        if shared
+        else LocalLedger(concurrency=2, max_cost=None)
+    )
+    assert made.try_claim("k")
+    token = asyncio.run(made.reserve())
+    made.settle_done(token, 0.25, "k", Answer(200, {"a": "b"}, [1], 3.0))
+    assert made.spent() == pytest.approx(0.25)
+    assert asyncio.run(made.claim("k")) == Answer(200, {"a": "b"}, [1], 3.0)
+    made.remove()
