@@ -210,6 +210,7 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
         path = Path(snapshot_collection.location)
         remove_stale_temp_files(path)
         atomic_write_text(path, data, durable=False)  # see atomic_write_text: no fsync
+        _note_written(path)
 
     # --- selection safety ------------------------------------------------------------------
 
@@ -268,12 +269,10 @@ def remove_stale_temp_files(path: Path) -> None:
     folder of N cassettes cost N listings of N files): temp files made after that are this
     session's own writers', which rename or remove them."""
     folder = str(path.parent)
-    key = (id(_session()), folder)
-    leftovers = _temp_files.get(key)
+    cache = _session_cache("temp_files")
+    leftovers = cache.get(folder)
     if leftovers is None:
-        if len(_temp_files) > 4096:
-            _temp_files.clear()
-        leftovers = _temp_files[key] = {}
+        leftovers = cache[folder] = {}
         try:
             names = os.listdir(folder)
         except OSError:
@@ -286,8 +285,17 @@ def remove_stale_temp_files(path: Path) -> None:
         (path.parent / name).unlink(missing_ok=True)
 
 
-#: (session, folder) -> {cassette file name: its leftover temp files}, listed once
-_temp_files: dict[tuple[int, str], dict[str, list[str]]] = {}
+def _session_cache(name: str) -> dict[str, Any]:
+    """A dict kept on syrupy's session object (so it ends with the session: an ``id()`` key
+    could be reused by the next in-process session); a fresh one when there is none."""
+    session = _session()
+    if session is None:
+        return {}
+    caches: dict[str, dict[str, Any]] | None = getattr(session, "_cfgateway_caches", None)
+    if caches is None:
+        caches = {}
+        session._cfgateway_caches = caches
+    return caches.setdefault(name, {})
 
 
 #: A temp file older than this is stale whoever left it (a write takes milliseconds).
@@ -506,23 +514,24 @@ def _not_text(location: str, exc: UnicodeDecodeError) -> CassetteError:
     )
 
 
-#: ``(syrupy session id, folder) -> names in it`` when the scheduler planned (before any item
-#: of the session wrote a cassette)
-_listed: dict[tuple[int, str], frozenset[str]] = {}
-
-
-def _folder_names(folder: str) -> frozenset[str]:
-    key = (id(_session()), folder)
-    names = _listed.get(key)
+def _folder_names(folder: str) -> set[str]:
+    """The names in ``folder``, listed once per session (a cassette this process writes
+    later is added by `_note_written`)."""
+    cache = _session_cache("listed")
+    names: set[str] | None = cache.get(folder)
     if names is None:
-        if len(_listed) > 4096:
-            _listed.clear()
         try:
-            names = frozenset(os.listdir(folder))
+            names = set(os.listdir(folder))
         except OSError:
-            names = frozenset()
-        _listed[key] = names
+            names = set()
+        cache[folder] = names
     return names
+
+
+def _note_written(path: Path) -> None:
+    names: set[str] | None = _session_cache("listed").get(str(path.parent))
+    if names is not None:
+        names.add(path.name)
 
 
 #: ``(syrupy session id, folder) -> {file: Cassette}``: each old folder is read once per
@@ -585,14 +594,17 @@ def load_recorded(snapshot: SnapshotAssertion) -> Cassette | None:
     snap = _ours(snapshot)
     extension = snap.extension
     location = extension.get_location(test_location=snap.test_location, index=0)
-    sweep_stale_temp_files(os.path.dirname(location))
-    name = extension.get_snapshot_name(test_location=snap.test_location, index=0)
-    try:
-        text = extension.read_snapshot_data_from_location(
-            snapshot_location=location, snapshot_name=name, session_id=str(id(snap.session))
-        )
-    except UnicodeDecodeError as exc:
-        raise _not_text(location, exc) from None
+    folder, file_name = os.path.split(location)
+    sweep_stale_temp_files(folder)
+    text = None
+    if file_name in _folder_names(folder):  # (no failed open per test without a cassette)
+        name = extension.get_snapshot_name(test_location=snap.test_location, index=0)
+        try:
+            text = extension.read_snapshot_data_from_location(
+                snapshot_location=location, snapshot_name=name, session_id=str(id(snap.session))
+            )
+        except UnicodeDecodeError as exc:
+            raise _not_text(location, exc) from None
     if isinstance(extension, GatewaySnapshotExtension):
         extension._recalled = (location, text)  # syrupy's comparison reuses it
     if text is None:
