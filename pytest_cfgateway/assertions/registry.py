@@ -28,6 +28,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "webhook",
     "scripts",
     "graded",
+    "conversation",
+    "moderation",
 )
 
 #: Types the engine handles itself (they cannot be negated).

@@ -485,12 +485,24 @@ def _load_var(name: str, ref: str, case: EvalCase, current: dict[str, Any]) -> A
                     return result["output"]
             return result
         if suffix in JS_EXTENSIONS:
-            raise _var_error(
-                case,
-                name,
-                f"JavaScript var loaders ({ref}) are not supported by pytest-cfgateway",
-                "write the loader in Python (get_var(var_name, prompt, other_vars)) or inline "
-                "the value",
+            from .usercode import TYPESCRIPT_EXTENSIONS, call_js_var_loader, case_timeout_s
+
+            if suffix in TYPESCRIPT_EXTENSIONS:
+                raise _var_error(
+                    case,
+                    name,
+                    f"TypeScript var loaders ({ref}) are not supported by pytest-cfgateway "
+                    "(it has no TypeScript compiler)",
+                    "compile the loader to .js, or write it in Python "
+                    "(get_var(var_name, prompt, other_vars))",
+                )
+            provider = {"id": case.provider.id, "label": case.provider.label}
+            return call_js_var_loader(
+                path,
+                fn,
+                [name, case.prompt.raw, dict(current), provider],
+                timeout=case_timeout_s(case.evaluate_options),
+                what=f"var loader of {name!r}",
             )
         if suffix == ".json":
             return json.loads(path.read_text(encoding="utf-8-sig"))

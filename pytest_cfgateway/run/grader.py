@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..gateway.client import Gateway
-    from ..gateway.types import Completion, Message
+    from ..gateway.types import Completion, Message, Moderation
 
 
 def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
@@ -39,9 +39,14 @@ def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
 class GatewayGrader:
     """Implements `assertions.base.Grader` on a (recorder-bound) `Gateway`."""
 
-    def __init__(self, gateway: Gateway, repeat: int = 0) -> None:
+    def __init__(
+        self, gateway: Gateway, repeat: int = 0, moderation_gateway: Gateway | None = None
+    ) -> None:
         self._gw = gateway
         self._repeat = repeat
+        #: moderation checks go here (a recorder-bound gateway whose calls are stored under
+        #: the ``moderation`` role); None: the grading gateway
+        self._mod_gw = moderation_gateway or gateway
 
     async def complete(self, provider: Any, messages: list[Message], **options: Any) -> Completion:
         gateway_id, config = provider_ref_to_gateway(provider)
@@ -56,6 +61,22 @@ class GatewayGrader:
         )
         result = await self._gw.aexecute(req)
         return list(result.vectors)  # type: ignore[union-attr]
+
+    async def moderate(self, provider: Any, text: str) -> Moderation:
+        """One call to a moderation route (OpenAI ``moderations``), on the moderation gateway."""
+        gateway_id, config = provider_ref_to_gateway(provider)
+        req = self._mod_gw.prepare(
+            gateway_id, text, kind="moderation", repeat=self._repeat, **config
+        )
+        result = await self._mod_gw.aexecute(req)
+        return result  # type: ignore[return-value]
+
+    async def moderate_chat(self, provider: Any, messages: list[Message]) -> Completion:
+        """A chat call that moderates (Llama Guard), on the moderation gateway."""
+        gateway_id, config = provider_ref_to_gateway(provider)
+        req = self._mod_gw.prepare(gateway_id, messages, repeat=self._repeat, **config)
+        result = await self._mod_gw.aexecute(req)
+        return result  # type: ignore[return-value]
 
 
 #: The pseudo-provider a webhook exchange is recorded under.

@@ -100,7 +100,7 @@ def test_plugin_types_validate(load: Loader) -> None:
     [
         ("      - type: containz\n        value: x\n", "'containz' is unknown. Did you mean"),
         ("      - type: not-contians\n        value: x\n", "is unknown. Did you mean 'contains'"),
-        ("      - type: moderation\n", "'moderation' is a promptfoo type that pytest-cfgateway"),
+        ("      - type: guardrails\n", "'guardrails' is a promptfoo type that pytest-cfgateway"),
         ("      - type: promptfoo:redteam:harmful\n", "does not run"),
         (
             "      - type: equals\n        value: x\n        thresold: 1\n",
@@ -136,7 +136,8 @@ def test_function_call_types_are_supported(load: Loader) -> None:
 
 
 def test_unsupported_set_is_real() -> None:
-    assert "moderation" in KNOWN_UNSUPPORTED_TYPES and "contains" not in KNOWN_UNSUPPORTED_TYPES
+    assert "guardrails" in KNOWN_UNSUPPORTED_TYPES and "contains" not in KNOWN_UNSUPPORTED_TYPES
+    assert "moderation" not in KNOWN_UNSUPPORTED_TYPES
 
 
 @pytest.mark.parametrize(

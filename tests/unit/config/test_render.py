@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,45 @@ def test_python_var_loader_error_is_reported(load: Loader) -> None:
         files={"l.py": "def get_var(n, p, o):\n    return {'error': 'nope'}\n"},
     )
     with pytest.raises(ConfigError, match="nope"):
+        resolve_vars(case)
+
+
+def test_javascript_var_loader_runs_at_render(load: Loader) -> None:
+    case = one_case(
+        load,
+        "providers: [{id: echo, label: E}]\nprompts: ['{{q}}']\n"
+        "tests: [{vars: {q: topic, v: file://l.js, w: file://l.js:other}}]\n",
+        files={
+            "l.js": "module.exports = function (name, prompt, vars, provider) {\n"
+            "  return {output: name + ':' + prompt + ':' + vars.q + ':' + provider.label};\n"
+            "};\n"
+            "module.exports.other = async () => ({output: 'from other'});\n"
+        },
+    )
+    assert resolve_vars(case) == {"q": "topic", "v": "v:{{q}}:topic:E", "w": "from other"}
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("module.exports = () => ({error: 'nope'})", "Error running l.js: nope"),
+        ("module.exports = () => 'text'", 'to return { output: string } but got "text"'),
+        ("module.exports = () => { throw new TypeError('bad') }", "TypeError: bad"),
+    ],
+)
+def test_javascript_var_loader_errors_name_it(load: Loader, body: str, fragment: str) -> None:
+    case = one_case(
+        load, "providers: [echo]\ntests: [{vars: {v: file://l.js}}]\n", files={"l.js": body}
+    )
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        resolve_vars(case)
+
+
+def test_typescript_var_loader_is_refused_by_name(load: Loader) -> None:
+    case = one_case(
+        load, "providers: [echo]\ntests: [{vars: {v: file://l.ts}}]\n", files={"l.ts": "x"}
+    )
+    with pytest.raises(ConfigError, match=r"TypeScript var loaders \(file://l.ts\)"):
         resolve_vars(case)
 
 
