@@ -66,6 +66,8 @@ class Prefetcher:
         self.limit = runtime.settings.concurrency
         #: schedule the xdist queue before each item (a worker that could not take a share)
         self.looks_ahead = False
+        #: an xdist worker scheduling its share of every item (others' items included)
+        self.shared = False
         self.scheduled = 0
         # progress (read by the progress line from pytest's thread; ints, so no lock)
         self.done = 0  # scheduled calls answered (or refused)
@@ -109,6 +111,7 @@ class Prefetcher:
             return
         index, total = place
         self.limit = max(1, self._runtime.settings.concurrency // total)
+        self.shared = True
         self.start(items[index::total])
 
     def start(self, items: Iterable[Any]) -> None:
@@ -189,7 +192,10 @@ class Prefetcher:
             return None
         runtime = self._runtime
         from ..config import ConfigError
-        from ..config.extensions import ExtensionHookError
+        from ..config.extensions import ExtensionHookError, needs
+
+        if self.shared and case.extensions and needs(case.extensions, "beforeEach"):
+            return None  # its beforeEach runs once, on the worker that runs the item
 
         try:
             before_each(item)  # once per item: the item's setup does not run it again
