@@ -32,6 +32,7 @@ from _common import (
     emulator,
     expect_passed,
     max_rss_mb,
+    median_cpu_s,
     median_s,
     project,
     pytest_cmd,
@@ -47,6 +48,12 @@ REPLAY_BAR = 2.0
 MEMORY_BAR_MB = 300.0
 STARTUP_BAR_MS = 50.0
 RECORD_BAR = 1.10
+
+
+def cpu_cell(cpu: float, base: float | None = None) -> str:
+    """CPU seconds of a child (user + system, xdist workers included), and its ratio to the
+    base variant's: the number background load changes least."""
+    return f"{cpu:.2f}" + (f" ({cpu / base:.2f}x)" if base else "")
 
 
 def verdict(ok: bool) -> str:
@@ -144,10 +151,37 @@ def live_group(args: argparse.Namespace, rows: list[list[str]], verdicts: list[s
     xdist = median_s(runs["live, -n 2"])
     record = median_s(runs["record (fresh snapshots), 1 process"])
     head = f"live {n} x {args.latency_ms:.0f} ms, C={c}"
+    cpu = {k: median_cpu_s(v) for k, v in runs.items()}
+    c_single, c_xdist = cpu["live, 1 process"], cpu["live, -n 2"]
+    c_record = cpu["record (fresh snapshots), 1 process"]
     rows.append([f"{head}: ideal N x L / C", f"{ideal:.2f}", "1.00 x ideal", ""])
-    rows.append([f"{head}: 1 process", f"{single:.2f}", f"{single / ideal:.2f} x ideal", ""])
-    rows.append([f"{head}: -n 2", f"{xdist:.2f}", f"{xdist / single:.2f} x 1 process", ""])
-    rows.append([f"{head}: record", f"{record:.2f}", f"{record / single:.2f} x live", ""])
+    rows.append(
+        [
+            f"{head}: 1 process",
+            f"{single:.2f}",
+            f"{single / ideal:.2f} x ideal",
+            "",
+            cpu_cell(c_single),
+        ]
+    )
+    rows.append(
+        [
+            f"{head}: -n 2",
+            f"{xdist:.2f}",
+            f"{xdist / single:.2f} x 1 process",
+            "",
+            cpu_cell(c_xdist, c_single),
+        ]
+    )
+    rows.append(
+        [
+            f"{head}: record",
+            f"{record:.2f}",
+            f"{record / single:.2f} x live",
+            "",
+            cpu_cell(c_record, c_single),
+        ]
+    )
     verdicts.append(f"live 1 process <= {LIVE_BAR_S} s: {single:.2f} s -> {verdict(single <= 2.5)}")
     verdicts.append(
         f"live -n 2 no slower than 1 process: {xdist / single:.2f}x -> {verdict(xdist <= single)}"
@@ -159,7 +193,13 @@ def live_group(args: argparse.Namespace, rows: list[list[str]], verdicts: list[s
     if pf_runs:
         pf = median_s(pf_runs)
         rows.append(
-            [f"{head}: promptfoo 0.123.1 -j {c}", f"{pf:.2f}", f"{pf / single:.2f} x ours", ""]
+            [
+                f"{head}: promptfoo 0.123.1 -j {c}",
+                f"{pf:.2f}",
+                f"{pf / single:.2f} x ours",
+                "",
+                cpu_cell(median_cpu_s(pf_runs), c_single),
+            ]
         )
         verdicts.append(
             f"live >= {PROMPTFOO_FACTOR:.0f}x faster than promptfoo -j {c}: {pf / single:.2f}x -> "
@@ -291,7 +331,9 @@ def main() -> None:
                 print("  ->", " | ".join(c for c in row if c), flush=True)
     print()
     print(f"median of {args.repeats} interleaved runs per variant (memory: 1, start-up: 10)")
-    print(table(["measurement", "wall s", "ratio", "peak MB"], rows))
+    width = 5
+    rows = [row + [""] * (width - len(row)) for row in rows]
+    print(table(["measurement", "wall s", "ratio", "peak MB", "cpu s"], rows))
     print()
     for line in verdicts:
         print("target:", line)

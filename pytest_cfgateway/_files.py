@@ -8,9 +8,15 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
     """Write ``text`` to a temp file beside ``path``, fsync, then ``os.replace``: a reader
-    (or a crash) sees the old file or the new one, never half of one."""
+    (or a crash) sees the old file or the new one, never half of one.
+
+    ``durable=False`` leaves out the fsync (3.5 ms per file on this project's machines, and
+    pytest's thread waits for it): readers and a killed process still see the old file or
+    the new one, as the rename is atomic; only an operating-system crash or power loss
+    right after the write may leave the file empty. Snapshot cassettes are written so
+    (committed to git, re-recorded by one command); result files keep the fsync."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -19,7 +25,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

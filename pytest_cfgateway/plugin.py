@@ -249,8 +249,7 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
 
         prewarm_user_code(session.items)
         prefetcher = Prefetcher.install(state)
-        if not prefetcher.on_xdist_worker():  # workers look ahead item by item
-            prefetcher.start(session.items)
+        prefetcher.begin(session.items)
         tr = session.config.pluginmanager.get_plugin("terminalreporter")
         if prefetcher.scheduled and tr is not None and session.config.get_verbosity() >= 0:
             tr.write_line(
@@ -262,13 +261,16 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
         from ._progress import Progress
 
         progress = Progress.start(session, state, prefetcher)
+    interrupted = True
     try:
-        return (yield)
+        result = yield
+        interrupted = bool(session.shouldstop or session.shouldfail)
+        return result
     finally:
         if progress is not None:
             progress.stop()
         if prefetcher is not None:
-            prefetcher.cancel()
+            prefetcher.finish(interrupted=interrupted)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -276,7 +278,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     from .run.schedule import Prefetcher
 
     prefetcher = Prefetcher.of(item.config)
-    if prefetcher is not None and prefetcher.on_xdist_worker():
+    if prefetcher is not None and prefetcher.looks_ahead:
         prefetcher.lookahead(item.session, item)
 
 

@@ -163,6 +163,20 @@ class Secrets:
             return [self.scrub(v) for v in data]
         return data
 
+    def scrub_fresh(self, data: Any) -> Any:
+        """`scrub` for JSON-compatible data the caller just made and owns: one search of its
+        JSON text first, and ``data`` itself (not a copy) when no secret occurs in it. JSON
+        escapes character by character, so a secret in any string (or key) shows in the text
+        in one of its forms (`_variants`)."""
+        rx = self._regex()
+        if rx is None:
+            return data
+        try:
+            text = json.dumps(data, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return self.scrub(data)
+        return data if rx.search(text) is None else self.scrub(data)
+
     def find_in(self, text: str) -> str | None:
         """The name of a secret that occurs in ``text`` (raw or escaped), or None (the
         pre-write scan)."""

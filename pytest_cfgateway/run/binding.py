@@ -9,7 +9,6 @@ else makes the call within the session's budget.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .budget import claim_key, price
@@ -77,7 +76,7 @@ def bind(
     from ..snapshots.summary import Summary
     from .feedback import note_call
 
-    _, adapters = state.registries(Path(node.path), node.ihook)
+    _, adapters = state.registries(node.path, node.ihook)
     base = state.gateway(adapters)
     tally = Tally()
 

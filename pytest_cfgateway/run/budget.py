@@ -8,13 +8,14 @@ answer for anyone waiting. In replay mode nothing calls, so there is no ledger.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pytest
 
-    from .ledger import Ledger
+    from .ledger import Ledger, LocalLedger
     from .settings import Settings
 
 #: the key of ``workerinput`` that carries the ledger's path to xdist workers
@@ -40,7 +41,9 @@ def price(gateway: Any, req: Any, raw: Any) -> float | None:
 
 
 class Budget:
-    def __init__(self, limit: float | None, ledger: Ledger | None, *, owns: bool) -> None:
+    def __init__(
+        self, limit: float | None, ledger: Ledger | LocalLedger | None, *, owns: bool
+    ) -> None:
         self.limit = limit
         self.ledger = ledger
         self._owns = owns
@@ -48,7 +51,8 @@ class Budget:
     @classmethod
     def for_config(cls, config: pytest.Config, settings: Settings) -> Budget:
         """The run's ledger: made by the process that starts the run (if it may call the
-        network), opened by xdist workers from ``workerinput``."""
+        network), in memory until xdist workers start (`hand_to` then moves it to a SQLite
+        file), opened by xdist workers from ``workerinput``."""
         workerinput = getattr(config, "workerinput", None)
         path = (workerinput or {}).get(WORKERINPUT_KEY)
         if path or (workerinput is None and settings.mode.calls_network):
@@ -61,8 +65,10 @@ class Budget:
             )
             return cls(settings.max_cost, ledger, owns=False)
         if workerinput is None and settings.mode.calls_network:
-            ledger = Ledger.create(concurrency=settings.concurrency, max_cost=settings.max_cost)
-            return cls(settings.max_cost, ledger, owns=True)
+            from .ledger import LocalLedger
+
+            local = LocalLedger(concurrency=settings.concurrency, max_cost=settings.max_cost)
+            return cls(settings.max_cost, local, owns=True)
         return cls(settings.max_cost, None, owns=False)
 
     @property
@@ -121,8 +127,9 @@ class Budget:
             ledger.settle(token, None)
             ledger.release(key)
             raise
-        ledger.settle(token, cost)
-        ledger.done(
+        ledger.settle_done(
+            token,
+            cost,
             key,
             Answer(
                 status=raw.status,
@@ -133,10 +140,37 @@ class Budget:
         )
         return raw
 
-    def hand_to(self, workerinput: dict[str, Any]) -> None:
-        """Give an xdist worker the ledger's path."""
+    # the Gateway's pacer: the ledger's places in flight and 429 pauses ------------------
+
+    def slot(self) -> contextlib.AbstractAsyncContextManager[None]:
+        assert self.ledger is not None
+        return self.ledger.slot()
+
+    async def before_attempt(self) -> None:
         if self.ledger is not None:
-            workerinput[WORKERINPUT_KEY] = str(self.ledger.path)
+            await self.ledger.before_attempt()
+
+    def rate_limited(self, wait_s: float) -> None:
+        if self.ledger is not None:
+            self.ledger.rate_limited(wait_s)
+
+    def hand_to(self, workerinput: dict[str, Any]) -> None:
+        """Give an xdist worker the ledger's path (the first time, the in-memory ledger of
+        the process that started the run becomes a SQLite file every worker opens)."""
+        ledger = self.ledger
+        if ledger is None:
+            return
+        if ledger.path is None:
+            from .ledger import Ledger
+
+            if ledger.spent() or ledger.in_use():
+                # the xdist controller makes no calls before its workers start: if this
+                # ever changes, what it holds would have to move into the file too
+                raise RuntimeError("pytest-cfgateway: the run's ledger was used before xdist")
+            ledger = self.ledger = Ledger.create(
+                concurrency=ledger.concurrency, max_cost=ledger.max_cost
+            )
+        workerinput[WORKERINPUT_KEY] = str(ledger.path)
 
     def close(self) -> None:
         if self.ledger is None:

@@ -21,6 +21,11 @@ Every operation is one short transaction, so the ledger survives a process crash
 any point (its slots and claims are freed when its pid is gone). Waiting is polling: this
 is about correctness; the performance work may replace it with something faster.
 Only processes on one machine share a ledger (xdist's ``--tx ssh`` workers are not).
+
+A run of one process keeps the same ledger in memory (`LocalLedger`: same operations, same
+rules, a lock instead of transactions); the SQLite file is made only when xdist workers
+start (``Budget.hand_to``). Per call that saves six SQLite transactions and a JSON copy of
+the answer (bench/README.md).
 """
 
 from __future__ import annotations
@@ -229,6 +234,8 @@ class Ledger:
     # spend -----------------------------------------------------------------------------
 
     def _try_reserve(self) -> int | str:
+        if self.max_cost is None:
+            return 0  # no budget: nothing to reserve (and no transaction)
         with self._txn() as db:
             spent, max_call = db.execute(
                 "SELECT spent, max_call FROM totals WHERE id = 0"
@@ -273,19 +280,189 @@ class Ledger:
     def settle(self, token: int, cost: float | None) -> None:
         """The reserved call ended; ``cost`` is its estimated cost (None: not priced)."""
         with self._txn() as db:
-            if token:
-                db.execute("DELETE FROM reservations WHERE id = ?", (token,))
-            if cost:
-                db.execute(
-                    "UPDATE totals SET spent = spent + ?, "
-                    "max_call = MAX(COALESCE(max_call, 0), ?) WHERE id = 0",
-                    (cost, cost),
-                )
-            elif cost is not None or token:
-                # a free (cached) or unpriced call still tells us calls may cost nothing
-                db.execute("UPDATE totals SET max_call = COALESCE(max_call, 0) WHERE id = 0")
+            self._settle(db, token, cost)
+
+    def settle_done(self, token: int, cost: float | None, key: str, answer: Answer) -> None:
+        """`settle` and `done` in one transaction (the end of every successful call)."""
+        data = json.dumps(dataclasses.asdict(answer), ensure_ascii=False)
+        with self._txn() as db:
+            self._settle(db, token, cost)
+            db.execute("UPDATE claims SET status = 'done', answer = ? WHERE key = ?", (data, key))
+
+    def _settle(self, db: sqlite3.Connection, token: int, cost: float | None) -> None:
+        if token:
+            db.execute("DELETE FROM reservations WHERE id = ?", (token,))
+        if cost:
+            db.execute(
+                "UPDATE totals SET spent = spent + ?, "
+                "max_call = MAX(COALESCE(max_call, 0), ?) WHERE id = 0",
+                (cost, cost),
+            )
+        elif cost is not None or token:
+            # a free (cached) or unpriced call still tells us calls may cost nothing
+            db.execute("UPDATE totals SET max_call = COALESCE(max_call, 0) WHERE id = 0")
 
     def spent(self) -> float:
         with self._lock:
             (spent,) = self._db.execute("SELECT spent FROM totals WHERE id = 0").fetchone()
         return float(spent)
+
+
+class LocalLedger:
+    """The ledger of a run that is one process: `Ledger`'s operations and rules in memory.
+
+    Used from pytest's thread and from the gateway's background loop, so a lock guards it;
+    every operation is a few dict/int updates under that lock. Waiting (a claim another
+    caller of this process is making, a full set of places, a budget with no room yet) is
+    polling, as in `Ledger`.
+    """
+
+    path = None
+
+    def __init__(self, *, concurrency: int, max_cost: float | None) -> None:
+        self.concurrency = concurrency
+        self.max_cost = max_cost
+        self._lock = threading.Lock()
+        self._claims: dict[str, Answer | None] = {}  # None: pending
+        self._slots = 0
+        self._reservations: dict[int, float] = {}
+        self._next_token = 1
+        self._spent = 0.0
+        self._max_call: float | None = None
+        self._pause_until = 0.0
+
+    def close(self) -> None:
+        """Nothing to close (the same surface as `Ledger`)."""
+
+    def in_use(self) -> bool:
+        """Whether anything was claimed, reserved or held yet."""
+        with self._lock:
+            return bool(self._claims or self._slots or self._reservations)
+
+    def remove(self) -> None:
+        """Nothing to remove (the same surface as `Ledger`)."""
+
+    # claims ----------------------------------------------------------------------------
+
+    def _claim(self, key: str) -> str | Answer:
+        with self._lock:
+            if key not in self._claims:
+                self._claims[key] = None
+                return "mine"
+            answer = self._claims[key]
+            return "wait" if answer is None else answer
+
+    def try_claim(self, key: str) -> bool:
+        """Claim ``key`` if nobody has (the scheduler: never waits)."""
+        return self._claim(key) == "mine"
+
+    async def claim(self, key: str) -> Answer | None:
+        """Claim ``key``: None when this caller must make the call, else the answer of the
+        caller that made it (waiting for it while that call runs)."""
+        while True:
+            state = self._claim(key)
+            if state == "mine":
+                return None
+            if isinstance(state, Answer):
+                return state
+            await asyncio.sleep(_POLL_S)
+
+    def done(self, key: str, answer: Answer) -> None:
+        with self._lock:
+            if key in self._claims:
+                self._claims[key] = answer
+
+    def release(self, key: str) -> None:
+        """The claimant's call raised: let the next one who needs it call."""
+        with self._lock:
+            if key in self._claims and self._claims[key] is None:
+                del self._claims[key]
+
+    # concurrency and 429 pauses --------------------------------------------------------
+
+    def _try_slot(self) -> bool:
+        with self._lock:
+            if self._slots >= self.concurrency:
+                return False
+            self._slots += 1
+            return True
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the run's ``--cf-concurrency`` places for a call in flight."""
+        while not self._try_slot():
+            await asyncio.sleep(_POLL_S)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._slots -= 1
+
+    async def before_attempt(self) -> None:
+        """Wait out a pause set after a 429."""
+        while True:
+            wait = self._pause_until - time.time()
+            if wait <= 0:
+                return
+            await asyncio.sleep(min(wait, 1.0))
+
+    def rate_limited(self, wait_s: float) -> None:
+        """A 429 came back: pause every next attempt for ``wait_s`` seconds."""
+        until = time.time() + max(0.0, wait_s)
+        with self._lock:
+            self._pause_until = max(self._pause_until, until)
+
+    # spend -----------------------------------------------------------------------------
+
+    def _try_reserve(self) -> int | str:
+        with self._lock:
+            limit = self.max_cost
+            if limit is None:
+                return 0
+            if self._spent >= limit:
+                return "refuse"
+            in_flight = len(self._reservations)
+            if self._max_call is None:  # no cost known yet: one call at a time
+                if in_flight:
+                    return "wait"
+                estimate = 0.0
+            else:
+                estimate = self._max_call
+                if self._spent + sum(self._reservations.values()) + estimate > limit:
+                    return "wait" if in_flight else "refuse"
+            token = self._next_token
+            self._next_token += 1
+            self._reservations[token] = estimate
+            return token
+
+    async def reserve(self) -> int:
+        """Reserve room for one call under ``--cf-max-cost`` (waiting while calls in flight
+        may leave room); raise BudgetRefused when there is none."""
+        while True:
+            state = self._try_reserve()
+            if state == "refuse":
+                raise BudgetRefused(self.spent())
+            if isinstance(state, int):
+                return state
+            await asyncio.sleep(_POLL_S)
+
+    def settle(self, token: int, cost: float | None) -> None:
+        """The reserved call ended; ``cost`` is its estimated cost (None: not priced)."""
+        with self._lock:
+            if token:
+                self._reservations.pop(token, None)
+            if cost:
+                self._spent += cost
+                self._max_call = max(self._max_call or 0.0, cost)
+            elif cost is not None or token:
+                # a free (cached) or unpriced call still tells us calls may cost nothing
+                self._max_call = self._max_call or 0.0
+
+    def settle_done(self, token: int, cost: float | None, key: str, answer: Answer) -> None:
+        """`settle` and `done` together (the end of every successful call)."""
+        self.settle(token, cost)
+        self.done(key, answer)
+
+    def spent(self) -> float:
+        with self._lock:
+            return self._spent

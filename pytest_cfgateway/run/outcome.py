@@ -31,7 +31,7 @@ def attach_record(item: pytest.Item, when: str, report: pytest.TestReport) -> No
         data = record.to_dict()
         state = RunState.get(item.config)
         if state is not None:  # no secret leaves the process that ran the test
-            data = state.report_secrets().scrub(data)
+            data = state.report_secrets().scrub_fresh(data)
         setattr(report, REPORT_ATTR, data)
         if is_case and item.case.extensions:  # type: ignore[attr-defined]
             after_each(item, data)

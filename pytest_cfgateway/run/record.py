@@ -26,7 +26,14 @@ REPORT_ATTR = "cfgateway"
 def plain(value: Any) -> Any:
     """``value`` as JSON-compatible data: dicts with str keys, lists, str, int, float (finite),
     bool, None. Anything else becomes its ``str()`` (Paths, sets, objects)."""
-    if value is None or isinstance(value, bool | int | str):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # the common leaves
+        return value
+    if kind is dict:
+        return {str(k): plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
@@ -37,7 +44,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted((plain(v) for v in value), key=repr)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain(dataclasses.asdict(value))
+        # field by field (what dataclasses.asdict gives, without its deep copy of every leaf)
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return str(value)
 
 

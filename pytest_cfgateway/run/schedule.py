@@ -13,12 +13,14 @@ What is prefetched:
 
 Grader calls depend on the answer, so they are made when the item runs.
 
-Under xdist the controller hands items to each worker a batch at a time. Before each item, a
-worker schedules the items waiting in its queue (`lookahead`), so its calls overlap as far
-as the batches allow. With ``--dist loadfile``/``loadscope`` a config's items go to one worker
-at once, which gives it the whole file to schedule. An item the controller then moves to
-another worker ("steal") may have had its call made already; the other worker takes that
-answer from the ledger.
+Under xdist every worker collects every item, but the controller hands each worker its items
+a batch at a time, so a worker that scheduled only its own queue would starve the pipeline.
+Instead, when the run starts, worker k of n schedules every n-th selected item from the k-th
+(`begin`): together the workers start every call of the run at once, each with its share of
+``--cf-concurrency``, and an item whose call another worker made takes that worker's answer
+from the run's ledger (as does an item the controller moved to another worker). A worker
+whose place is unknown (a replacement for a crashed worker) schedules the items waiting in
+its own queue before each item instead (`lookahead`).
 
 Limits: each call goes through `budget.Budget.call`, which claims it in the run's ledger (an
 item claimed by another xdist worker is not scheduled here: when it runs, it waits for that
@@ -60,6 +62,12 @@ class Prefetcher:
         self._planned: set[str] = set()
         self._sems: dict[Any, Any] = {}  # loop -> {lane: Semaphore}
         self._worker_queue: Any = None
+        #: this process's part of --cf-concurrency (its share, on an xdist worker)
+        self.limit = runtime.settings.concurrency
+        #: schedule the xdist queue before each item (a worker that could not take a share)
+        self.looks_ahead = False
+        #: an xdist worker scheduling its share of every item (others' items included)
+        self.shared = False
         self.scheduled = 0
         # progress (read by the progress line from pytest's thread; ints, so no lock)
         self.done = 0  # scheduled calls answered (or refused)
@@ -78,6 +86,33 @@ class Prefetcher:
     @staticmethod
     def on_xdist_worker() -> bool:
         return bool(os.environ.get("PYTEST_XDIST_WORKER"))
+
+    @staticmethod
+    def worker_place() -> tuple[int, int] | None:
+        """On an xdist worker: (its index, how many workers), from the environment xdist
+        gives its workers ("gw1" of 2 -> (1, 2)); None elsewhere, or when the id is not one
+        of the first ones (a replacement for a crashed worker is numbered past the count)."""
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+        if not (worker.startswith("gw") and worker[2:].isdigit() and count.isdigit()):
+            return None
+        index, total = int(worker[2:]), int(count)
+        return (index, total) if index < total else None
+
+    def begin(self, items: list[Any]) -> None:
+        """At the start of the run loop: start the calls of this process's items (every
+        selected item; on xdist worker k of n, every n-th from the k-th)."""
+        if not self.on_xdist_worker():
+            self.start(items)
+            return
+        place = self.worker_place()
+        if place is None:
+            self.looks_ahead = True
+            return
+        index, total = place
+        self.limit = max(1, self._runtime.settings.concurrency // total)
+        self.shared = True
+        self.start(items[index::total])
 
     def start(self, items: Iterable[Any]) -> None:
         """Render the items and start their calls; items already planned are skipped, so this
@@ -157,7 +192,10 @@ class Prefetcher:
             return None
         runtime = self._runtime
         from ..config import ConfigError
-        from ..config.extensions import ExtensionHookError
+        from ..config.extensions import ExtensionHookError, needs
+
+        if self.shared and case.extensions and needs(case.extensions, "beforeEach"):
+            return None  # its beforeEach runs once, on the worker that runs the item
 
         try:
             before_each(item)  # once per item: the item's setup does not run it again
@@ -189,9 +227,12 @@ class Prefetcher:
     def _pacing(self, case: Any) -> tuple[int, float]:
         """(calls in flight, pause before each call in seconds) for a case's config/provider."""
         options = case.evaluate_options or {}
-        limit = self._runtime.settings.concurrency
+        limit = self.limit
         if options.get("maxConcurrency"):
-            limit = max(1, min(limit, int(options["maxConcurrency"])))
+            share = (
+                int(options["maxConcurrency"]) * self.limit // self._runtime.settings.concurrency
+            )
+            limit = max(1, min(limit, share))
         delay_ms = max(int(options.get("delay") or 0), int(case.provider.delay_ms or 0))
         if delay_ms > 0:
             return 1, delay_ms / 1000  # promptfoo: a delay means one call at a time
@@ -217,7 +258,7 @@ class Prefetcher:
         sems = sems.setdefault(asyncio.get_running_loop(), {})
         overall = sems.get(None)
         if overall is None:
-            overall = sems[None] = asyncio.Semaphore(self._runtime.settings.concurrency)
+            overall = sems[None] = asyncio.Semaphore(self.limit)
         own = sems.get(lane)
         if own is None:
             own = sems[lane] = asyncio.Semaphore(limit)
@@ -238,6 +279,22 @@ class Prefetcher:
 
     def take(self, nodeid: str, fingerprint: str) -> concurrent.futures.Future[RawResponse] | None:
         return self._futures.pop((nodeid, fingerprint), None)
+
+    def finish(self, *, interrupted: bool) -> None:
+        """The run loop ended. An xdist worker that ran all its items lets the calls it
+        started for other workers' items end first (they wait for them through the ledger;
+        cancelled, a call in flight would be made again by them); then what is left is
+        dropped (`cancel`)."""
+        import concurrent.futures
+
+        pending = set(self._futures.values())
+        if not interrupted and self.on_xdist_worker():
+            window = self._runtime.settings.timeout
+            while pending:  # until done, or nothing ended within one call's time limit
+                done, pending = concurrent.futures.wait(pending, timeout=window)
+                if not done:
+                    break
+        self.cancel()
 
     def cancel(self) -> None:
         """Drop what was not used (deselected at run time, -x, interrupted runs)."""

@@ -40,6 +40,7 @@ class RunState:
         self.env_file_values = file_values
         self.env: dict[str, str] = effective_env(file_values)
         self._registries: dict[Path, tuple[AssertionRegistry, dict[str, Adapter]]] = {}
+        self._registries_of_file: dict[Path, tuple[AssertionRegistry, dict[str, Adapter]]] = {}
         self._gateways: dict[int, Gateway] = {}
         self._secrets: Secrets | None = None
         self._report_secrets: tuple[tuple[int, ...], Secrets] | None = None
@@ -151,9 +152,13 @@ class RunState:
         ``path`` take part and those elsewhere do not. Built-in assertions come from the
         registry itself; built-in providers register through the hook like any plugin's.
         """
+        cached = self._registries_of_file.get(path)
+        if cached is not None:  # (a dict hit on the item's own path: no Path.parent per call)
+            return cached
         key = path.parent
         cached = self._registries.get(key)
         if cached is not None:
+            self._registries_of_file[path] = cached
             return cached
         from ..assertions.registry import AssertionRegistry
 
@@ -161,7 +166,7 @@ class RunState:
         ihook.pytest_cfgateway_register_assertions(register=assertions.register)
         adapters: dict[str, Adapter] = {}
         ihook.pytest_cfgateway_register_providers(register=_adapter_register(adapters))
-        self._registries[key] = (assertions, adapters)
+        self._registries[key] = self._registries_of_file[path] = (assertions, adapters)
         return assertions, adapters
 
     def gateway(self, adapters: Mapping[str, Adapter]) -> Gateway:
@@ -184,7 +189,9 @@ class RunState:
                 skip_cache=s.mode.skips_cache,
                 secrets=self.secrets,
                 concurrency=s.concurrency,
-                pacer=self.budget.ledger,  # the run's places in flight and 429 pauses
+                # the run's places in flight and 429 pauses (through the budget, whose
+                # ledger moves to a file when xdist workers start)
+                pacer=self.budget if self.budget.ledger is not None else None,
             )
             if s.mode is Mode.REPLAY:
                 kwargs["transport"] = _closed_transport()

@@ -209,7 +209,8 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
             raise TypeError(f"cassette text expected, got {type(data).__name__}")
         path = Path(snapshot_collection.location)
         remove_stale_temp_files(path)
-        atomic_write_text(path, data)
+        atomic_write_text(path, data, durable=False)  # see atomic_write_text: no fsync
+        _note_written(path)
 
     # --- selection safety ------------------------------------------------------------------
 
@@ -262,13 +263,39 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
 def remove_stale_temp_files(path: Path) -> None:
     """Remove ``.<name>.yaml.XXXX.tmp`` files that an earlier writer of ``path`` left behind
     when it was killed (SIGKILL) between creating and renaming them. One test has one
-    snapshot file, written by one process at a time, so any such file is stale."""
-    try:
-        leftovers = list(path.parent.glob(f".{_glob_escape(path.name)}.*.tmp"))
-    except OSError:
-        return
-    for tmp in leftovers:
-        tmp.unlink(missing_ok=True)
+    snapshot file, written by one process at a time, so any such file is stale.
+
+    The folder is listed once per session (listing it for each write made recording a
+    folder of N cassettes cost N listings of N files): temp files made after that are this
+    session's own writers', which rename or remove them."""
+    folder = str(path.parent)
+    cache = _session_cache("temp_files")
+    leftovers = cache.get(folder)
+    if leftovers is None:
+        leftovers = cache[folder] = {}
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            names = []
+        for name in names:
+            if name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3:
+                target = name[1:].rsplit(".", 2)[0]  # ".<target>.<random>.tmp"
+                leftovers.setdefault(target, []).append(name)
+    for name in leftovers.pop(path.name, ()):
+        (path.parent / name).unlink(missing_ok=True)
+
+
+def _session_cache(name: str) -> dict[str, Any]:
+    """A dict kept on syrupy's session object (so it ends with the session: an ``id()`` key
+    could be reused by the next in-process session); a fresh one when there is none."""
+    session = _session()
+    if session is None:
+        return {}
+    caches: dict[str, dict[str, Any]] | None = getattr(session, "_cfgateway_caches", None)
+    if caches is None:
+        caches = {}
+        session._cfgateway_caches = caches
+    return caches.setdefault(name, {})
 
 
 #: A temp file older than this is stale whoever left it (a write takes milliseconds).
@@ -468,6 +495,8 @@ def stored_cassette(item: Any) -> Cassette | None:
     scheduler uses it before items run, to call only what record mode will need)."""
     location = PyTestLocation(item)
     path = Path(GatewaySnapshotExtension.get_location(test_location=location, index=0))
+    if path.name not in _folder_names(str(path.parent)):
+        return legacy_pool(location)  # (one listing per folder, not a failed open per item)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -483,6 +512,26 @@ def _not_text(location: str, exc: UnicodeDecodeError) -> CassetteError:
         "decoded; a binary file or another encoding); delete it and re-record the test with "
         "--cf-mode record"
     )
+
+
+def _folder_names(folder: str) -> set[str]:
+    """The names in ``folder``, listed once per session (a cassette this process writes
+    later is added by `_note_written`)."""
+    cache = _session_cache("listed")
+    names: set[str] | None = cache.get(folder)
+    if names is None:
+        try:
+            names = set(os.listdir(folder))
+        except OSError:
+            names = set()
+        cache[folder] = names
+    return names
+
+
+def _note_written(path: Path) -> None:
+    names: set[str] | None = _session_cache("listed").get(str(path.parent))
+    if names is not None:
+        names.add(path.name)
 
 
 #: ``(syrupy session id, folder) -> {file: Cassette}``: each old folder is read once per
@@ -545,14 +594,17 @@ def load_recorded(snapshot: SnapshotAssertion) -> Cassette | None:
     snap = _ours(snapshot)
     extension = snap.extension
     location = extension.get_location(test_location=snap.test_location, index=0)
-    sweep_stale_temp_files(os.path.dirname(location))
-    name = extension.get_snapshot_name(test_location=snap.test_location, index=0)
-    try:
-        text = extension.read_snapshot_data_from_location(
-            snapshot_location=location, snapshot_name=name, session_id=str(id(snap.session))
-        )
-    except UnicodeDecodeError as exc:
-        raise _not_text(location, exc) from None
+    folder, file_name = os.path.split(location)
+    sweep_stale_temp_files(folder)
+    text = None
+    if file_name in _folder_names(folder):  # (no failed open per test without a cassette)
+        name = extension.get_snapshot_name(test_location=snap.test_location, index=0)
+        try:
+            text = extension.read_snapshot_data_from_location(
+                snapshot_location=location, snapshot_name=name, session_id=str(id(snap.session))
+            )
+        except UnicodeDecodeError as exc:
+            raise _not_text(location, exc) from None
     if isinstance(extension, GatewaySnapshotExtension):
         extension._recalled = (location, text)  # syrupy's comparison reuses it
     if text is None:

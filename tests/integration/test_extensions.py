@@ -219,3 +219,21 @@ def test_typescript_hooks_are_refused_by_name(pytester: pytest.Pytester) -> None
     result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*TypeScript extension hooks ('file://hooks.ts:beforeAll')*"])
+
+
+def test_before_each_runs_once_per_item_under_xdist_with_gateway_calls(
+    pytester: pytest.Pytester, emu, keyed_env
+) -> None:
+    """xdist workers schedule their share of every item's call, but an item whose config
+    has beforeEach hooks is scheduled only by the worker that runs it: the hook runs once."""
+    _write(pytester, "file://hooks.py:hook", {"hooks.py": HOOKS_PY})
+    config = pytester.path / "promptfooconfig.yaml"
+    config.write_text(config.read_text().replace("[echo]", "[openai:gpt-4o-mini]"))
+    result = pytester.runpytest_subprocess(
+        "--cf-config", "promptfooconfig.yaml", "-p", "xdist", "-n", "2", "--cf-mode", "live",
+        "--dist", "loadfile", "--cf-gateway-url", emu.url,  # one worker runs every item
+    )  # fmt: skip
+    result.assert_outcomes(passed=3)
+    before_each = [e for e in _log(pytester) if e["hook"] == "beforeEach"]
+    assert sorted(e["vars"]["word"] for e in before_each) == ["added", "bye", "hello"]
+    assert len(emu.requests) == 3

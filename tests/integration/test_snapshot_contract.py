@@ -43,10 +43,13 @@ SECRETS = {{"OPENAI_API_KEY": FAKE_KEY, "PIN_PASSWORD": "12345678901"}}
 
 @pytest.fixture(autouse=True)
 def _broken_disk(monkeypatch):
-    if os.environ.get("FAIL_FSYNC"):
-        def broken_fsync(fd):
-            raise OSError(28, "No space left on device (simulated)")
-        monkeypatch.setattr(os, "fsync", broken_fsync)
+    if os.environ.get("FAIL_FSYNC"):  # the temp file's data cannot be put in place
+        real_replace = os.replace
+        def broken_replace(src, dst, *args, **kwargs):
+            if str(src).endswith(".tmp"):
+                raise OSError(28, "No space left on device (simulated)")
+            return real_replace(src, dst, *args, **kwargs)
+        monkeypatch.setattr(os, "replace", broken_replace)
 
 
 def pytest_addoption(parser):

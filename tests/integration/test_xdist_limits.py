@@ -57,3 +57,33 @@ def test_an_item_run_by_two_workers_is_called_once(project, emu, keyed_env):
     result.assert_outcomes(passed=16)
     asked = collections.Counter(r.body["messages"][0]["content"] for r in emu.requests)
     assert asked == {x: 1 for x in ("a1", "b2", "c3", "d4", "e5", "f6", "g7", "h8")}
+
+
+SCHEDULED_PER_WORKER = """
+import os
+
+
+def pytest_sessionfinish(session):
+    from pytest_cfgateway.run.schedule import Prefetcher
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    prefetcher = Prefetcher.of(session.config)
+    if worker and prefetcher is not None:
+        (session.config.rootpath / f"scheduled-{worker}.txt").write_text(str(prefetcher.scheduled))
+"""
+
+
+@pytest.mark.parametrize("dist", ["load", "loadfile"])
+def test_workers_schedule_their_share_of_every_item_at_the_start(project, emu, keyed_env, dist):
+    """Each worker starts the calls of every other item when the run starts, whichever
+    worker will run them (with loadfile one worker runs them all), so the run's calls are
+    all under way from the start; each is made once, and an item of the other worker's
+    share takes that worker's answer from the ledger."""
+    project.makeconftest(SCHEDULED_PER_WORKER)
+    emu.latency_ms = 200
+    result = project.runpytest_subprocess(*ARGS, "--dist", dist, "--cf-gateway-url", emu.url)
+    result.assert_outcomes(passed=8)
+    asked = collections.Counter(r.body["messages"][0]["content"] for r in emu.requests)
+    assert asked == {x: 1 for x in ("a1", "b2", "c3", "d4", "e5", "f6", "g7", "h8")}
+    scheduled = {p.name: int(p.read_text()) for p in project.path.glob("scheduled-*.txt")}
+    assert scheduled == {"scheduled-gw0.txt": 4, "scheduled-gw1.txt": 4}

@@ -26,3 +26,18 @@ def test_replacing_keeps_one_file(tmp_path):
     atomic_write_text(target, "2")
     assert target.read_text() == "2"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_a_write_that_need_not_survive_power_loss_skips_the_fsync(tmp_path, monkeypatch):
+    def no_fsync(fd: int) -> None:
+        raise AssertionError("fsync called")
+
+    monkeypatch.setattr(os, "fsync", no_fsync)
+    target = tmp_path / "snap.yaml"
+    atomic_write_text(target, "1", durable=False)
+    atomic_write_text(target, "2", durable=False)
+    assert target.read_text() == "2"
+    assert [p.name for p in tmp_path.iterdir()] == ["snap.yaml"]
+    with pytest.raises(AssertionError, match="fsync called"):
+        atomic_write_text(target, "3")  # durable by default
+    assert target.read_text() == "2"

@@ -172,3 +172,13 @@ def test_word_like_or_short_secrets_do_not_blank_pieces_of_ordinary_text() -> No
     clean = s.scrub_fragments(text)
     assert "corpus/x/promptfooconfig.yaml:15" in clean
     assert "promptfoo-app" not in clean and "<secret:" in clean
+
+
+def test_fresh_data_is_scrubbed_only_where_a_secret_shows() -> None:
+    s = Secrets({"K": 'a"b\\c.FAKE', "T": "plain.FAKE.2"})
+    clean = {"x": ["no secret", 1, None], "y": {"z": "here"}}
+    assert s.scrub_fresh(clean) is clean  # nothing found: the same object, not a copy
+    dirty = {"x": ['say a"b\\c.FAKE', 2], 'key a"b\\c.FAKE': "plain.FAKE.2"}
+    assert s.scrub_fresh(dirty) == {"x": ["say <secret:K>", 2], "key <secret:K>": "<secret:T>"}
+    assert s.scrub_fresh(dirty) == s.scrub(dirty)
+    assert Secrets().scrub_fresh(dirty) is dirty

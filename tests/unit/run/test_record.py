@@ -67,3 +67,22 @@ def test_rows_sort_by_config_row_column_then_id() -> None:
         CaseRecord(nodeid="z", config="a"),
     ]
     assert [r.nodeid for r in sorted(rows, key=sort_key)] == ["z", "a", "b"]
+
+
+def test_a_record_becomes_the_dict_dataclasses_would_give() -> None:
+    import dataclasses
+
+    record = CaseRecord(
+        nodeid="c.yaml::t[echo]",
+        assertions=[AssertionRecord("contains", True, 1.0, "ok")],
+        vars={"p": Path("x"), "t": (1, {"k": float("inf")})},
+        grading={"nested": [{"a": AssertionRecord("equals", False, 0.0, "no")}]},
+    )
+    data = record.to_dict()
+    assert data == plain(dataclasses.asdict(record))
+    assert data["assertions"] == [
+        {"type": "contains", "passed": True, "score": 1.0, "reason": "ok", "metric": None}
+        | {"weight": 1.0}
+    ]
+    assert data["vars"] == {"p": "x", "t": [1, {"k": "inf"}]}
+    assert data["grading"]["nested"][0]["a"]["type"] == "equals"
