@@ -41,6 +41,8 @@ class Run:
     returncode: int
     maxrss_mb: float
     output: str
+    #: CPU seconds (user + sys) of the child and the children it waited for (xdist workers)
+    cpu_s: float = 0.0
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -85,7 +87,8 @@ def run(
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
-    result = Run(seconds, proc.returncode, usage.ru_maxrss / 1024.0, text)
+    cpu = usage.ru_utime + usage.ru_stime
+    result = Run(seconds, proc.returncode, usage.ru_maxrss / 1024.0, text, cpu)
     if check and result.returncode != 0:
         tail = "\n".join(text.splitlines()[-30:])
         raise SystemExit(
@@ -103,6 +106,11 @@ def pytest_cmd(*args: str) -> list[str]:
 def median_s(runs: Sequence[Run]) -> float:
     """Median wall time in seconds."""
     return statistics.median(r.seconds for r in runs)
+
+
+def median_cpu_s(runs: Sequence[Run]) -> float:
+    """Median CPU seconds (user + sys) of the child and its reaped children."""
+    return statistics.median(r.cpu_s for r in runs)
 
 
 def max_rss_mb(runs: Sequence[Run]) -> float:
