@@ -25,8 +25,24 @@ REPORT_ATTR = "cfgateway"
 
 def plain(value: Any) -> Any:
     """``value`` as JSON-compatible data: dicts with str keys, lists, str, int, float (finite),
-    bool, None. Anything else becomes its ``str()`` (Paths, sets, objects)."""
-    if value is None or isinstance(value, bool | int | str):
+    bool, None. Anything else becomes its ``str()`` (Paths, sets, objects).
+
+    Exact built-in types take a direct path (every record goes through here, once per
+    test); subclasses and everything else take the general one."""
+    cls = value.__class__
+    if cls is str or cls is int or cls is bool or value is None:
+        return value
+    if cls is dict:
+        return {k if k.__class__ is str else str(k): plain(v) for k, v in value.items()}
+    if cls is list:
+        return [plain(v) for v in value]
+    if cls is float:
+        return value if math.isfinite(value) else str(value)
+    return _plain_other(value)
+
+
+def _plain_other(value: Any) -> Any:
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
@@ -37,7 +53,9 @@ def plain(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted((plain(v) for v in value), key=repr)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain(dataclasses.asdict(value))
+        # field by field (what ``plain(dataclasses.asdict(value))`` gives, without its
+        # deep copy)
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return str(value)
 
 
@@ -110,14 +128,13 @@ class CaseRecord:
         return self.total_tokens or self.prompt_tokens + self.completion_tokens
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = plain(self)
+        data: dict[str, Any] = {name: plain(getattr(self, name)) for name in _RECORD_FIELDS}
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CaseRecord:
         """The record back from its dict; unknown keys (a newer writer) are ignored."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in _RECORD_FIELDS}
         values["assertions"] = [
             AssertionRecord(**{k: v for k, v in a.items() if k in _ASSERTION_FIELDS})
             for a in values.get("assertions") or []
@@ -126,6 +143,8 @@ class CaseRecord:
 
 
 _ASSERTION_FIELDS = frozenset(f.name for f in dataclasses.fields(AssertionRecord))
+#: the record's fields, in declaration order (the order of ``to_dict``'s keys)
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(CaseRecord))
 
 
 def assertion_records(grading: Any) -> list[AssertionRecord]:

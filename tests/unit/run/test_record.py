@@ -22,6 +22,29 @@ def test_plain_keeps_json_types_and_stringifies_the_rest() -> None:
     assert plain(data) == {"p": "a/b", "t": [1, 2.5, None], "s": ["x"], "n": "nan", "3": True}
 
 
+def test_plain_of_a_dataclass_is_that_of_its_asdict() -> None:
+    """The direct path (no deep copy) gives what ``plain(dataclasses.asdict(x))`` gives,
+    nested dataclasses, tuples, sets, subclasses and odd keys included."""
+    import dataclasses
+    from collections import OrderedDict
+
+    class Label(str):
+        pass
+
+    spec = AssertionSpec(type="contains", value={"k": (1, {"y"})}, weight=2)
+    grading = GradingResult(False, 0.5, "r", component_results=[GradingResult(True, 1, "")])
+    record = CaseRecord(
+        nodeid="n",
+        vars={"p": Path("a"), 2: [spec], "o": OrderedDict(a=float("inf")), "l": Label("x")},
+        assertions=[AssertionRecord("contains", True, 1.0, "ok")],
+        grading={"g": grading, "t": (spec,)},
+        options={"frozen": frozenset({3, 1}), "f": 1.5, "b": True, "none": None},
+    )
+    assert record.to_dict() == plain(dataclasses.asdict(record))
+    assert list(record.to_dict()) == [f.name for f in dataclasses.fields(CaseRecord)]
+    assert plain(spec) == plain(dataclasses.asdict(spec))
+
+
 def test_a_record_round_trips_through_json() -> None:
     record = CaseRecord(
         nodeid="c.yaml::t[echo]",
