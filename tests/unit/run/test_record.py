@@ -90,3 +90,31 @@ def test_rows_sort_by_config_row_column_then_id() -> None:
         CaseRecord(nodeid="z", config="a"),
     ]
     assert [r.nodeid for r in sorted(rows, key=sort_key)] == ["z", "a", "b"]
+
+
+def test_a_packed_serialized_report_unpacks_to_the_same_record() -> None:
+    from pytest_cfgateway.run.record import (
+        PACKED_KEY,
+        REPORT_ATTR,
+        pack_serialized_report,
+        unpack_serialized_report,
+    )
+
+    record = CaseRecord(
+        nodeid="c.yaml::t[x]",
+        vars={"word": "é\u2028\U0001f600", "n": 3, "f": 0.1, "none": None, "list": [True]},
+        score=float("nan"),
+    ).to_dict()
+    data = {"nodeid": "c.yaml::t[x]", "outcome": "passed", REPORT_ATTR: record}
+    pack_serialized_report(data)
+    assert REPORT_ATTR not in data and isinstance(data[PACKED_KEY], str)
+    unpack_serialized_report(data)
+    assert PACKED_KEY not in data
+    assert repr(data[REPORT_ATTR]) == repr(record)
+    plain_report = {"nodeid": "t.py::t", "outcome": "passed"}
+    pack_serialized_report(plain_report)
+    unpack_serialized_report(plain_report)
+    assert plain_report == {"nodeid": "t.py::t", "outcome": "passed"}
+    odd = {REPORT_ATTR: {"path": Path("x")}}  # not JSON data: left as it is
+    pack_serialized_report(odd)
+    assert odd == {REPORT_ATTR: {"path": Path("x")}}
