@@ -88,6 +88,24 @@ def _plain_other(value: Any) -> Any:
     return str(value)
 
 
+def grading_dict(grading: Any) -> dict[str, Any]:
+    """``plain(grading.to_dict())`` (promptfoo's GradingResult shape) without the deep copy
+    ``to_dict`` makes of each assertion spec (``dataclasses.asdict``), which `plain` would
+    copy again."""
+    data: dict[str, Any] = {
+        "pass": plain(grading.passed),
+        "score": plain(grading.score),
+        "reason": plain(grading.reason),
+    }
+    if grading.named_scores:
+        data["namedScores"] = plain(dict(grading.named_scores))
+    if grading.component_results:
+        data["componentResults"] = [grading_dict(c) for c in grading.component_results]
+    if grading.assertion is not None:
+        data["assertion"] = plain(grading.assertion)
+    return data
+
+
 @dataclasses.dataclass
 class AssertionRecord:
     """One assertion's verdict (promptfoo's ``componentResults`` entry, flattened)."""

@@ -45,6 +45,31 @@ def test_plain_of_a_dataclass_is_that_of_its_asdict() -> None:
     assert plain(spec) == plain(dataclasses.asdict(spec))
 
 
+def test_grading_dict_is_plain_of_to_dict() -> None:
+    from pytest_cfgateway.run.record import grading_dict
+
+    leaf = GradingResult(
+        False,
+        0.25,
+        "missing",
+        named_scores={"m": 0.5},
+        assertion=AssertionSpec(type="contains", value=["a", ("b", 1)], metric="m", weight=2),
+        grader_error=True,
+        metric_only=True,
+        tokens_used=7,
+    )
+    group = GradingResult(
+        False,
+        0.25,
+        "set",
+        component_results=[leaf, GradingResult(True, 1.0, "ok", assertion={"type": "x"})],
+        assertion=AssertionSpec(type="assert-set", children=(AssertionSpec(type="contains"),)),
+    )
+    top = GradingResult(False, float("nan"), "case", component_results=[group])
+    for g in (leaf, group, top):
+        assert repr(grading_dict(g)) == repr(plain(g.to_dict()))
+
+
 def test_a_record_round_trips_through_json() -> None:
     record = CaseRecord(
         nodeid="c.yaml::t[echo]",
