@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .._yamlguard import YamlBoundsError, check_nodes
+from .._yamlguard import YamlBoundsError, check_nodes, check_tree
 from .errors import ConfigError, join_path
 
 
@@ -165,7 +165,7 @@ def _parse(
         node = loader.get_single_node()
         if node is None:
             return None, {"": 1}
-        check_nodes(node)  # before any recursive walk or alias expansion
+        check_tree(node, text)  # before any recursive walk or alias expansion
         _index(node, "", lines, path, display, set())
         return loader.construct_document(node), lines
     finally:
