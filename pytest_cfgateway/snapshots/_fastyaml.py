@@ -46,6 +46,15 @@ class _NotFast(Exception):
 
 _resolver = yaml.resolver.Resolver()
 _constructor = yaml.constructor.SafeConstructor()
+_CONSTRUCTORS = yaml.constructor.SafeConstructor.yaml_constructors
+_SCALAR_TAGS = frozenset(
+    {
+        "tag:yaml.org,2002:null",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+    }
+)
 #: plain scalar -> its value, for short scalars whose value is immutable (memoized: keys and
 #: small numbers repeat in every cassette)
 _plain_memo: dict[str, Any] = {}
@@ -69,15 +78,10 @@ def _plain(text: str) -> Any:
     tag = _resolver.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
     if tag == _STR:
         value: Any = text
+    elif tag in _SCALAR_TAGS:  # the safe loader's own constructors (the tag names them)
+        value = _CONSTRUCTORS[tag](_constructor, yaml.ScalarNode(tag, text))
     else:
-        from .yamlio import _build, _Fallback
-
-        try:
-            value = _build(yaml.ScalarNode(tag, text), _constructor, set())
-        except _Fallback:
-            raise _NotFast from None
-        if not isinstance(value, int | float | bool | None):
-            raise _NotFast  # (timestamps and the like are left to PyYAML)
+        raise _NotFast  # (timestamps, merge keys and the like are left to PyYAML)
     if len(text) <= _MEMO_MAX_LEN and len(_plain_memo) < _MEMO_MAX_SIZE:
         _plain_memo[text] = value
     return value
