@@ -23,7 +23,7 @@ if TYPE_CHECKING:
         GatewayTimeoutError,
         NotRecordedError,
     )
-    from .gateway.types import Completion, Embeddings, Usage
+    from .gateway.types import Completion, Embeddings, Moderation, Usage
 
 __all__ = [
     "BudgetExceededError",
@@ -37,6 +37,7 @@ __all__ = [
     "GatewayRateLimitError",
     "GatewayTimeoutError",
     "GradingResult",
+    "Moderation",
     "NotRecordedError",
     "Usage",
     "__version__",
@@ -46,6 +47,7 @@ _LAZY = {
     "Gateway": ".gateway.client",
     "Completion": ".gateway.types",
     "Embeddings": ".gateway.types",
+    "Moderation": ".gateway.types",
     "Usage": ".gateway.types",
     "GradingResult": ".assertions.base",
     **{

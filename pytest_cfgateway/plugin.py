@@ -7,6 +7,7 @@ only run when the plugin is used, so a suite that never uses it pays almost noth
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,6 +212,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     from .run.state import RunState
 
     RunState.uninstall(config)
+    hooks = sys.modules.get("pytest_cfgateway.run.hooks")  # loaded only if a config was
+    if hooks is not None:  # collected or xdist workers were started
+        hooks.HookStore.remove_of(config)  # the controller's store of beforeAll results
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -384,6 +388,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
         finish_feedback(session.config)  # they report that they finished)
     state = RunState.get(session.config)
+    if state is not None and state.records and not hasattr(session.config, "workerinput"):
+        from .run.after_hooks import after_all
+
+        after_all(session.config)  # promptfoo's afterAll extension hooks, once per run
     # --cf-output, or a config's outputPath (carried on the records)
     if state is not None and (state.settings.outputs or state.records):
         from .run.outcome import write_files
@@ -399,6 +407,9 @@ def pytest_configure_node(node: Any) -> None:
     state = RunState.get(node.config)
     if state is not None:
         state.budget.hand_to(node.workerinput)
+        from .run.hooks import HookStore
+
+        HookStore.of(node.config).hand_to(node.workerinput)  # beforeAll once per run
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..gateway.types import Completion, Message
+from ..gateway.types import Completion, Message, Moderation
 
 
 @dataclasses.dataclass
@@ -61,6 +61,14 @@ class Grader(Protocol):
     ) -> Completion: ...
 
     async def embed(self, provider: ProviderRef, inputs: list[str]) -> list[list[float]]: ...
+
+    async def moderate(self, provider: ProviderRef, text: str) -> Moderation:
+        """Moderate ``text`` through a moderation route (OpenAI ``moderations``)."""
+        ...
+
+    async def moderate_chat(self, provider: ProviderRef, messages: list[Message]) -> Completion:
+        """A chat call made for a moderation check (a Llama Guard model)."""
+        ...
 
 
 @dataclasses.dataclass

@@ -171,11 +171,14 @@ class BoundedPattern:
         try:
             return self.pattern.search(text, timeout=limit)
         except TimeoutError:
-            raise usercode.UserCodeTimeout(
-                f"regex {self.source!r}",
+            what = (
                 f"did not finish matching {len(text)} characters within "
-                f"{limit * 1000:.0f} ms (catastrophic backtracking?)",
-            ) from None
+                f"{limit * 1000:.0f} ms (catastrophic backtracking?)"
+            )
+            # the regex ran on the case's own thread, so the case's time limit may expire
+            # while it ran (its clock is checked late on a loaded machine): named either way
+            usercode.note_aborted(f"regex {self.source!r} {what}")
+            raise usercode.UserCodeTimeout(f"regex {self.source!r}", what) from None
 
 
 @functools.lru_cache(maxsize=256)

@@ -31,6 +31,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "webhook",
     "scripts",
     "graded",
+    "conversation",
+    "moderation",
 )
 
 #: Built-in type -> the module (of `BUILTIN_MODULES`) whose ``HANDLERS`` holds it.

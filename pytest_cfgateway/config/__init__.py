@@ -1,6 +1,7 @@
 """promptfoo config -> EvalCases. Knows nothing of pytest or the network.
 
-``load_config`` reads and expands a promptfooconfig.yaml (no user code runs);
+``load_config`` reads and expands a promptfooconfig.yaml (user code runs only where it
+decides the rows: test generators, beforeAll hooks);
 ``render_prompt`` / ``resolve_vars`` / ``render_value`` / ``parse_chat`` are for run time.
 """
 

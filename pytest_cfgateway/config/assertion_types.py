@@ -130,6 +130,8 @@ SUPPORTED_TYPES: frozenset[str] = frozenset(
         "context-faithfulness",
         "context-recall",
         "context-relevance",
+        "conversation-relevance",
+        "moderation",
         "similar",
         "similar:cosine",
         "similar:dot",

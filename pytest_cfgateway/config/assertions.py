@@ -238,8 +238,18 @@ def _check_value(
         raise vctx.error("assertion value is NaN", "use a string or a finite number")
     if isinstance(value, str) and value.startswith("file://") and "{{" not in value:
         raw, _fn = split_function(strip_file_prefix(value))
-        if not is_glob(raw):
-            session.require_file("file://" + raw, vctx, "assertion file")
+        path = session.resolve("file://" + raw)
+        if not is_glob(raw) and not path.is_file():  # promptfoo errors the rows using it
+            line = vctx.line or ctx.line
+            where = f"{vctx.src.display}:{line}" if line else vctx.src.display
+            session.warn_once(
+                vctx,
+                "assertion file",
+                raw,
+                f"{where}: {vctx.key_path}: assertion file {value!r} not found (looked for "
+                f"{session.display(path)}); the items using it will error. Fix: check the path; "
+                "relative paths are resolved against the config's directory",
+            )
         return
     if base == "regex" and isinstance(value, str) and "{{" not in value and "{%" not in value:
         try:

@@ -66,6 +66,30 @@ class AssertionSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class Extension:
+    """One entry of a config's ``extensions`` (see ``config/extensions.py``)."""
+
+    ref: str  # as written: "file://hooks.py:extension_hook"
+    path: str  # absolute path of the file
+    function: str | None  # the function named after the last ':' (None: the default)
+    lang: str  # "python" | "javascript"
+
+    @property
+    def hook(self) -> str | None:
+        """The one hook this extension runs for (``file://x.js:beforeAll``), else None."""
+        names = ("beforeAll", "beforeEach", "afterEach", "afterAll")
+        return self.function if self.function in names else None
+
+    def runs_for(self, hook_name: str) -> bool:
+        return self.hook is None or self.hook == hook_name
+
+    @property
+    def label(self) -> str:
+        name = Path(self.path).name
+        return f"{name}:{self.function}" if self.function else name
+
+
+@dataclasses.dataclass(frozen=True)
 class EvalCase:
     """One row cell of the eval matrix = one pytest item."""
 
@@ -101,3 +125,5 @@ class EvalCase:
     #: every ``options.storeOutputAs`` name of the config -> index of the first test storing
     #: it: outputs earlier items store for later items' vars (promptfoo's registers)
     register_names: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: the config's ``extensions`` (beforeEach / afterEach hooks run around the item)
+    extensions: tuple[Extension, ...] = ()

@@ -14,7 +14,7 @@ from typing import Any
 
 from .cases import EvalCase, PromptSpec, ProviderSpec
 from .errors import Ctx
-from .files import JS_EXTENSIONS, Session, glob_paths, is_glob, split_function, strip_file_prefix
+from .files import Session, glob_paths, is_glob, split_function, strip_file_prefix
 from .providers import type_name
 from .testcases import TestDef, load_tests, parse_test
 
@@ -220,11 +220,7 @@ def var_combinations(
 
 def _check_var_file(name: str, ref: str, ctx: Ctx, session: Session, must_exist: bool) -> None:
     raw, _fn = split_function(strip_file_prefix(ref))
-    if raw.lower().endswith(JS_EXTENSIONS):
-        raise ctx.error(
-            f"JavaScript var loaders ({ref}) are not supported by pytest-cfgateway",
-            "write the loader in Python ('file://vars.py:get_var') or inline the value",
-        )
+    # JavaScript loaders run at render time (TypeScript ones error there, per item)
     if must_exist and not is_glob(raw):
         session.require_file("file://" + raw, ctx, f"file for var {name!r}")
 

@@ -1,7 +1,9 @@
 """``load_config``: read a promptfooconfig.yaml into validated, expanded EvalCases.
 
-Pure: no pytest, no network, and no user code runs here (prompt functions, ``.py`` var
-loaders and test generators are only referenced; they run, if at all, at render time).
+Pure: no pytest, no network. The only user code run here is what decides the rows, as
+promptfoo runs it at load time: test generators and ``extensions`` beforeAll hooks (out of
+process, with a time limit). Prompt functions, var loaders and the other hooks are only
+referenced; they run at render time or around items.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from .._yamlguard import YamlBoundsError, check_data
-from .cases import EvalCase, PromptSpec, ProviderSpec
+from .cases import EvalCase, Extension, PromptSpec, ProviderSpec
 from .errors import ConfigError, Ctx, Source, display_path
 from .expand import MatrixInput, build_cases, load_scenarios
+from .extensions import RunOnce, changed_items, hand_suite, hook_ctx, parse_extensions, to_json
 from .files import Session
 from .prompts import parse_prompts
 from .providers import parse_providers, type_name
-from .testcases import TestDef, load_tests, parse_test
+from .testcases import TestDef, load_test_items, parse_test
 from .yaml12 import load_yaml
 
 #: Top-level keys pytest-cfgateway reads.
@@ -40,6 +43,7 @@ SUPPORTED_KEYS = (
     "assertionTemplates",
     "nunjucksFilters",
     "outputPath",  # read at collection (run/items.py): the config's result files
+    "extensions",  # hooks: beforeAll here, the others around items (run/hooks.py)
 )
 #: promptfoo keys that only affect promptfoo's own CLI/UI/outputs: accepted, ignored.
 IGNORED_KEYS = (
@@ -55,7 +59,6 @@ IGNORED_KEYS = (
 NOT_RUN_KEYS = {
     "redteam": "red-team test generation is not run here (run 'promptfoo redteam' for it); "
     "the config's ordinary tests run",
-    "extensions": "extension hooks (beforeAll, afterEach, ...) are not run by pytest-cfgateway",
     "derivedMetrics": "derivedMetrics are not computed by pytest-cfgateway",
 }
 #: Every top-level key of promptfoo 0.123.1's config schema (UnifiedConfigSchema).
@@ -91,6 +94,7 @@ class LoadedConfig:
     threshold: float | None  # defaultTest threshold, if any
     raw: Any  # the parsed YAML
     warnings: list[str] = dataclasses.field(default_factory=list)
+    extensions: tuple[Extension, ...] = ()
 
 
 def load_config(
@@ -99,13 +103,17 @@ def load_config(
     env: Mapping[str, str] | None = None,
     rootdir: Path | None = None,
     extra_assertion_types: Collection[str] = (),
+    run_once: RunOnce | None = None,
 ) -> LoadedConfig:
     """Read, validate and expand one promptfoo config file.
 
     ``env`` is the process environment for ``{{ env.X }}`` templates (default ``os.environ``);
     the config's own ``env`` is merged over it. ``rootdir`` makes paths in messages relative.
     ``extra_assertion_types`` are plugin-registered assertion types that validate like
-    built-ins. Raises ConfigError naming the file, key path, line and fix.
+    built-ins. ``run_once`` shares the result of the config's beforeAll extension hooks
+    (user code, run here because it changes the rows) between the processes of one test
+    run (see `extensions.RunOnce`; None: run them). Raises ConfigError naming the file, key
+    path, line and fix.
     """
     path = Path(path).absolute()
     shown = display_path(path, rootdir)
@@ -172,14 +180,31 @@ def load_config(
     providers = parse_providers(data[providers_key], ctx.at(providers_key), session)
     prompts = parse_prompts(data.get("prompts"), ctx.at("prompts"), session)
 
+    evaluate_options = _evaluate_options(data.get("evaluateOptions"), ctx.at("evaluateOptions"))
+    extensions = parse_extensions(data.get("extensions"), ctx.at("extensions"), session)
+
     default_raw = data.get("defaultTest")
+    dctx = ctx.at("defaultTest")
+    if isinstance(default_raw, str):
+        dpath = session.require_file(default_raw, dctx, "defaultTest file")
+        default_raw, dctx = session.load_data(dpath, dctx)
+    test_items = load_test_items(data.get("tests"), ctx.at("tests"), session)
+    scenarios_raw = data.get("scenarios")
+    if extensions:
+        prompts, default_raw, dctx, test_items, scenarios_raw = _before_all(
+            extensions,
+            data,
+            providers_key,
+            (prompts, default_raw, dctx, test_items, scenarios_raw),
+            ctx,
+            session,
+            evaluate_options,
+            run_once,
+        )
+
     default: TestDef | None = None
     default_dict: dict[str, Any] = {}
     if default_raw is not None:
-        dctx = ctx.at("defaultTest")
-        if isinstance(default_raw, str):
-            dpath = session.require_file(default_raw, dctx, "defaultTest file")
-            default_raw, dctx = session.load_data(dpath, dctx)
         if isinstance(default_raw, dict):
             default_dict = default_raw
         default = parse_test(
@@ -191,14 +216,13 @@ def load_config(
             what="defaultTest",
         )
 
-    tests = load_tests(data.get("tests"), ctx.at("tests"), session, extra_assertion_types)
+    tests = [parse_test(t, tctx, session, extra_assertion_types) for t, tctx in test_items]
     scenario_tests = load_scenarios(
-        data.get("scenarios"), ctx.at("scenarios"), session, default, extra_assertion_types
+        scenarios_raw, ctx.at("scenarios"), session, default, extra_assertion_types
     )
-    if not tests and not scenario_tests and data.get("scenarios") is None:
+    if not tests and not scenario_tests and scenarios_raw is None:
         tests = [TestDef(ctx=ctx.at("tests") if "tests" in data else ctx)]
 
-    evaluate_options = _evaluate_options(data.get("evaluateOptions"), ctx.at("evaluateOptions"))
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ctx.at("metadata").error(
@@ -238,6 +262,8 @@ def load_config(
         cases = [
             dataclasses.replace(c, nunjucks_filters=dict(session.nunjucks_filters)) for c in cases
         ]
+    if extensions:
+        cases = [dataclasses.replace(c, extensions=extensions) for c in cases]
     return LoadedConfig(
         path=path,
         description=description,
@@ -251,7 +277,95 @@ def load_config(
         threshold=default.threshold if default else None,
         raw=raw,
         warnings=warnings,
+        extensions=extensions,
     )
+
+
+_Parts = tuple[list[PromptSpec], Any, Ctx, list[tuple[Any, Ctx]], Any]
+
+
+def _before_all(
+    extensions: tuple[Extension, ...],
+    data: dict[str, Any],
+    providers_key: str,
+    parts: _Parts,
+    ctx: Ctx,
+    session: Session,
+    evaluate_options: dict[str, Any],
+    run_once: RunOnce | None,
+) -> _Parts:
+    """promptfoo's beforeAll hooks: they see the suite (tests read from their files, the
+    defaultTest with an ``assert`` list) and may change its tests, defaultTest, scenarios and
+    prompts. Whatever they return is validated like the config (errors name the hook)."""
+    prompts, default_raw, dctx, test_items, scenarios_raw = parts
+    sent_prompts = [_prompt_json(p) for p in prompts]
+    sent_tests = to_json([t for t, _ in test_items])
+    default_sent = dict(default_raw) if isinstance(default_raw, dict) else {}
+    default_sent.setdefault("assert", [])  # promptfoo's ensureDefaultTestForExtensions
+    providers = data[providers_key]
+    suite = {
+        "description": data.get("description"),
+        "prompts": sent_prompts,
+        "providers": [{"id": p} if isinstance(p, str) else p for p in providers]
+        if isinstance(providers, list)
+        else providers,
+        "tests": sent_tests,
+        "scenarios": scenarios_raw,
+        "defaultTest": default_sent,
+        "derivedMetrics": data.get("derivedMetrics"),
+        "nunjucksFilters": dict(session.nunjucks_filters),
+        "redteam": data.get("redteam"),
+        "extensions": [e.ref for e in extensions],
+    }
+    timeout_ms = evaluate_options.get("timeoutMs") or 0
+    stored = hand_suite(extensions, suite, session.config_path, timeout_ms / 1000 or None, run_once)
+    if "error" in stored:
+        raise ctx.at("extensions").error(
+            str(stored["error"]),
+            "fix the hook (it runs before the config's items are collected), or remove it",
+        )
+    after = stored["suite"]
+    hooks = [e for e in extensions if e.runs_for("beforeAll")]
+    if not hooks:
+        return parts
+    hctx = hook_ctx(", ".join(e.label for e in hooks), "beforeAll", Path(hooks[-1].path))
+    sent_plain = to_json(suite)
+    new_tests = after.get("tests") or []
+    if not isinstance(new_tests, list):
+        raise hctx.at("tests").error(
+            f"suite.tests must be a list, got {type_name(new_tests)}", "return a list"
+        )
+    test_items = changed_items(
+        sent_plain["tests"], new_tests, test_items, lambda i, t: (t, hctx.at("tests").at(i))
+    )
+    if after.get("defaultTest") != sent_plain["defaultTest"]:
+        default_raw, dctx = after.get("defaultTest"), hctx.at("defaultTest")
+    if after.get("scenarios") != sent_plain["scenarios"]:
+        scenarios_raw = after.get("scenarios")
+    new_prompts = after.get("prompts")
+    if new_prompts != sent_plain["prompts"]:
+        if not isinstance(new_prompts, list) or not new_prompts:
+            raise hctx.at("prompts").error(
+                "suite.prompts must be a non-empty list", "return the prompts you were given"
+            )
+        prompts = [
+            p
+            for group in changed_items(
+                sent_plain["prompts"],
+                new_prompts,
+                [[p] for p in prompts],
+                lambda i, p: parse_prompts([p], hctx.at("prompts").at(i), session),
+            )
+            for p in group
+        ]
+    return prompts, default_raw, dctx, test_items, scenarios_raw
+
+
+def _prompt_json(prompt: PromptSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"raw": prompt.raw, "label": prompt.label}
+    if prompt.config:
+        out["config"] = dict(prompt.config)
+    return out
 
 
 def _check_top_level(data: dict[str, Any], ctx: Ctx, session: Session) -> None:

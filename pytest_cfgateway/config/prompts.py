@@ -21,7 +21,7 @@ from .files import (
     strip_file_prefix,
 )
 from .providers import type_name
-from .render import template_error
+from .render import auto_wrap_raw, template_error
 
 DEFAULT_PROMPT = "{{prompt}}"
 _PROMPT_KEYS = ("id", "label", "raw", "config", "messages")
@@ -69,7 +69,7 @@ def parse_prompts(value: Any, ctx: Ctx, session: Session) -> list[PromptSpec]:
             )
         for spec in specs:
             if spec.function is None:
-                err = template_error(spec.raw, session.nunjucks_filters)
+                err = template_error(auto_wrap_raw(spec.raw), session.nunjucks_filters)
                 if err:  # as in promptfoo, the prompt's own rows error; the others run
                     line = pctx.line
                     where = f"{pctx.src.display}:{line}" if line else pctx.src.display

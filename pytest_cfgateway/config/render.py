@@ -329,6 +329,22 @@ def _compile(source: str, filters: Filters | None = None) -> jinja2.Template:
     return _compile_in(source, _key(filters))
 
 
+#: promptfoo's test for a "partial" Nunjucks tag: an opening ``{%``, ``{{`` or ``{#`` with no
+#: closing character before the end of a line (JavaScript's ``$`` in multiline mode)
+_PARTIAL_TAG = re.compile(r"({%[^%]*|{{[^}]*|{#[^#]*)(?=[\n\r\u2028\u2029]|\Z)")
+_RAW_OPEN = re.compile(r"{%\s*raw\s*%}")
+_RAW_CLOSE = re.compile(r"{%\s*endraw\s*%}")
+
+
+def auto_wrap_raw(source: str) -> str:
+    """``source`` inside ``{% raw %}...{% endraw %}`` when it has a partial tag, as promptfoo
+    does before rendering a prompt or a var: such text (Handlebars' ``{{#each}}``, a stray
+    ``{#``) is sent as written, placeholders and all, instead of failing to render."""
+    if _PARTIAL_TAG.search(source) and not (_RAW_OPEN.search(source) and _RAW_CLOSE.search(source)):
+        return "{% raw %}" + source + "{% endraw %}"
+    return source
+
+
 def template_error(source: str, filters: Filters | None = None) -> str | None:
     """Why ``source`` is not a valid template (None when it compiles)."""
     if "{{" not in source and "{%" not in source and "{#" not in source:
@@ -485,12 +501,24 @@ def _load_var(name: str, ref: str, case: EvalCase, current: dict[str, Any]) -> A
                     return result["output"]
             return result
         if suffix in JS_EXTENSIONS:
-            raise _var_error(
-                case,
-                name,
-                f"JavaScript var loaders ({ref}) are not supported by pytest-cfgateway",
-                "write the loader in Python (get_var(var_name, prompt, other_vars)) or inline "
-                "the value",
+            from .usercode import TYPESCRIPT_EXTENSIONS, call_js_var_loader, case_timeout_s
+
+            if suffix in TYPESCRIPT_EXTENSIONS:
+                raise _var_error(
+                    case,
+                    name,
+                    f"TypeScript var loaders ({ref}) are not supported by pytest-cfgateway "
+                    "(it has no TypeScript compiler)",
+                    "compile the loader to .js, or write it in Python "
+                    "(get_var(var_name, prompt, other_vars))",
+                )
+            provider = {"id": case.provider.id, "label": case.provider.label}
+            return call_js_var_loader(
+                path,
+                fn,
+                [name, case.prompt.raw, dict(current), provider],
+                timeout=case_timeout_s(case.evaluate_options),
+                what=f"var loader of {name!r}",
             )
         if suffix == ".json":
             return json.loads(path.read_text(encoding="utf-8-sig"))
@@ -552,7 +580,7 @@ def render_vars_in_vars(
             names = _referenced_names(value) - {"env"}
             if not names <= set(out):  # references something undefined: leave it alone
                 continue
-            rendered = render_template(value, out, env, what=f"var {key!r}")
+            rendered = render_template(auto_wrap_raw(value), out, env, what=f"var {key!r}")
             if rendered != value:
                 out[key] = rendered
                 changed = True
@@ -649,7 +677,7 @@ def render_prompt(case: EvalCase, env: Mapping[str, str]) -> str:
             rendered = _walk_json(parsed, vars, template_env, what, filters)
             return json.dumps(rendered, ensure_ascii=False, indent=2)
         return render_template(
-            base,
+            auto_wrap_raw(base),
             render_vars_in_vars(vars, template_env),
             template_env,
             what=what,

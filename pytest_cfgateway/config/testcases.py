@@ -62,14 +62,23 @@ class TestDef:
 def load_tests(
     value: Any, ctx: Ctx, session: Session, extra_types: Collection[str]
 ) -> list[TestDef]:
-    """The ``tests`` value -> TestDefs (inline, files, globs, directories)."""
+    """The ``tests`` value -> TestDefs (inline, files, globs, directories, generators)."""
+    return [
+        parse_test(item, ictx, session, extra_types)
+        for item, ictx in load_test_items(value, ctx, session)
+    ]
+
+
+def load_test_items(value: Any, ctx: Ctx, session: Session) -> list[tuple[Any, Ctx]]:
+    """The ``tests`` value -> its test mappings, each with where it came from (files read and
+    generators run, nothing validated yet): what promptfoo's beforeAll hook sees."""
     if value is None:
         return []
     if isinstance(value, str):
-        return _load_ref(value, ctx, session, extra_types)
+        return _load_ref(value, ctx, session)
     if isinstance(value, dict):
         if "path" in value:
-            return _load_generator(value, ctx, session, extra_types)
+            return _load_generator(value, ctx, session)
         raise ctx.error(
             "'tests' must be a list of test cases or a file reference, got a mapping",
             "put a '- ' before the test ('tests:' then '  - vars: {...}')",
@@ -79,7 +88,7 @@ def load_tests(
             f"'tests' must be a list of test cases or a file reference, got {type_name(value)}",
             "write 'tests:' followed by '- vars: {...}' items, or 'tests: file://tests.csv'",
         )
-    out: list[TestDef] = []
+    out: list[tuple[Any, Ctx]] = []
     for i, item in enumerate(value):
         ictx = ctx.at(i)
         if item is None:
@@ -88,15 +97,15 @@ def load_tests(
                 "remove the empty '-' line, or give the test 'vars:' and 'assert:'",
             )
         if isinstance(item, str):
-            out.extend(_load_ref(item, ictx, session, extra_types))
+            out.extend(_load_ref(item, ictx, session))
         elif isinstance(item, dict) and "path" in item and "vars" not in item:
-            out.extend(_load_generator(item, ictx, session, extra_types))
+            out.extend(_load_generator(item, ictx, session))
         else:
-            out.append(parse_test(item, ictx, session, extra_types))
+            out.append((item, ictx))
     return out
 
 
-def _load_ref(ref: str, ctx: Ctx, session: Session, extra_types: Collection[str]) -> list[TestDef]:
+def _load_ref(ref: str, ctx: Ctx, session: Session) -> list[tuple[Any, Ctx]]:
     for scheme in ("huggingface://", "https://", "http://", "az://", "s3://", "gs://"):
         if ref.startswith(scheme):
             raise ctx.error(
@@ -106,7 +115,7 @@ def _load_ref(ref: str, ctx: Ctx, session: Session, extra_types: Collection[str]
     path_text, fn = split_function(strip_file_prefix(ref))
     base = path_text.split("#", 1)[0]
     if fn is not None or base.lower().endswith((".py", *JS_EXTENSIONS)):
-        return _run_generator(ref, None, ctx, session, extra_types)
+        return _run_generator(ref, None, ctx, session)
     if base.lower().endswith(".xlsx"):
         raise ctx.error(
             f"Excel test files ({ref!r}) are not supported by pytest-cfgateway",
@@ -130,50 +139,37 @@ def _load_ref(ref: str, ctx: Ctx, session: Session, extra_types: Collection[str]
                 )
         else:
             paths = [session.require_file(base, ctx, "tests file")]
-    out: list[TestDef] = []
+    out: list[tuple[Any, Ctx]] = []
     for path in paths:
-        out.extend(_load_file(path, ctx, session, extra_types))
+        out.extend(_load_file(path, ctx, session))
     return out
 
 
-def _load_generator(
-    spec: dict[str, Any], ctx: Ctx, session: Session, extra_types: Collection[str]
-) -> list[TestDef]:
+def _load_generator(spec: dict[str, Any], ctx: Ctx, session: Session) -> list[tuple[Any, Ctx]]:
     ref = spec.get("path")
     if not isinstance(ref, str) or not ref.strip():
         raise ctx.at("path").error(
-            "a test generator's 'path' must be a file://path.py:function string",
+            "a test generator's 'path' must be a file://path.py:function or "
+            "file://path.js:function string",
             "write e.g. 'path: file://gen.py:generate_tests'",
         )
-    return _run_generator(ref, spec.get("config"), ctx.at("path"), session, extra_types)
+    return _run_generator(ref, spec.get("config"), ctx.at("path"), session)
 
 
-def _run_generator(
-    ref: str, config: Any, ctx: Ctx, session: Session, extra_types: Collection[str]
-) -> list[TestDef]:
-    """Tests from a generator: Python runs (isolated, bounded); JavaScript does not yet."""
-    from .generators import run_python_generator
+def _run_generator(ref: str, config: Any, ctx: Ctx, session: Session) -> list[tuple[Any, Ctx]]:
+    """Tests from a Python or JavaScript generator (user-code executor, time limit)."""
+    from .generators import run_generator
 
     path_text, fn = split_function(strip_file_prefix(ref))
     path = session.require_file(path_text, ctx, "test generator")
-    if path.suffix.lower() != ".py":
-        raise ctx.error(
-            f"JavaScript/TypeScript test generators ({ref!r}) are not run by pytest-cfgateway",
-            "write the generator in Python (file://gen.py:generate_tests) or write its tests "
-            "to a YAML or CSV file",
-        )
-    items = run_python_generator(path, fn, config, ctx)
-    return [parse_test(item, ctx.at(i), session, extra_types) for i, item in enumerate(items)]
+    items = run_generator(path, fn, config, ctx)
+    return [(item, ctx.at(i)) for i, item in enumerate(items)]
 
 
-def _load_file(
-    path: Path, ctx: Ctx, session: Session, extra_types: Collection[str]
-) -> list[TestDef]:
+def _load_file(path: Path, ctx: Ctx, session: Session) -> list[tuple[Any, Ctx]]:
     ext = path.suffix.lower()
     if ext == ".csv":
-        return [
-            parse_test(t, tctx, session, extra_types) for t, tctx in _csv_tests(path, ctx, session)
-        ]
+        return list(_csv_tests(path, ctx, session))
     if ext not in _DATA_EXTS:
         raise ctx.error(
             f"cannot read tests from {session.display(path)} (unsupported type {ext or 'none'})",
@@ -181,13 +177,13 @@ def _load_file(
         )
     data, fctx = session.load_data(path, ctx)
     if isinstance(data, dict):
-        return [parse_test(data, fctx, session, extra_types)]
+        return [(data, fctx)]
     if not isinstance(data, list):
         raise fctx.error(
             f"a tests file must hold a list of test cases, got {type_name(data)}",
             "write '- vars: {...}' items at the top level of the file",
         )
-    return [parse_test(item, fctx.at(i), session, extra_types) for i, item in enumerate(data)]
+    return [(item, fctx.at(i)) for i, item in enumerate(data)]
 
 
 # ------------------------------------------------------------------ CSV

@@ -94,6 +94,29 @@ def call_prompt_function(
     return run(js_file(path, fn, [context], label=label), timeout=_timeout(timeout_ms))
 
 
+def call_js_var_loader(
+    path: Path, fn: str | None, args: Sequence[Any], *, timeout: float | None, what: str
+) -> Any:
+    """A JavaScript var loader (``vars: {x: file://load.js}``), as promptfoo's renderPrompt
+    calls it: the module's function ``(varName, prompt, vars, provider)`` must give
+    ``{output}`` (or ``{error}``); the var becomes ``output``."""
+    from ..usercode import js_file, run
+
+    try:
+        label = f"{what} {path.name}" + (f":{fn}" if fn else "")
+        result = run(js_file(path, fn, list(args), label=label), timeout=timeout)
+    except usercode.UserCodeRaised as exc:
+        raise RuntimeError(f"{exc.type_name}: {exc.message}") from None
+    if isinstance(result, dict) and result.get("error"):
+        raise RuntimeError(f"Error running {path.name}: {result['error']}")
+    if not isinstance(result, dict) or not result.get("output"):
+        raise RuntimeError(
+            f"expected {path.name} to return {{ output: string }} but got "
+            f"{usercode.describe_js(result)[:200]}"
+        )
+    return result["output"]
+
+
 def run_nunjucks_filter(name: str, path: str, value: Any, args: list[Any]) -> Any:
     """Run a ``nunjucksFilters`` JavaScript filter on ``value`` (user-code executor)."""
     from ..usercode import js_file, run

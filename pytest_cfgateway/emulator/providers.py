@@ -26,6 +26,7 @@ from .wire_anthropic import handle_messages
 from .wire_cohere import handle_cohere
 from .wire_gemini import handle_gemini
 from .wire_hf import handle_huggingface
+from .wire_moderation import handle_moderations
 from .wire_openai import handle_chat, handle_embeddings
 from .wire_replicate import handle_replicate
 from .wire_workers import handle_workers
@@ -96,13 +97,19 @@ class ProviderSpec:
 
 
 def _openai_family(
-    prefix: str, chat: tuple[str, ...], embeddings: tuple[str, ...] = (), strict: bool = False
+    prefix: str,
+    chat: tuple[str, ...],
+    embeddings: tuple[str, ...] = (),
+    strict: bool = False,
+    moderations: tuple[str, ...] = (),
 ) -> Handler:
     def handle(call: ProviderCall, ctx: Ctx) -> Reply:
         if call.path in chat:
             return handle_chat(call, ctx, openai_error, strict_params=strict)
         if call.path in embeddings:
             return handle_embeddings(call, ctx, openai_error)
+        if call.path in moderations:
+            return handle_moderations(call, ctx)
         return error_reply(
             openai_error, 404, "not_found", f"Invalid URL ({call.method} {prefix}{call.path})"
         )
@@ -157,7 +164,9 @@ PROVIDERS: dict[str, ProviderSpec] = {
     for s in (
         _spec(
             "openai",
-            _openai_family("/v1/", _CHAT, ("embeddings",), strict=True),
+            _openai_family(
+                "/v1/", _CHAT, ("embeddings",), strict=True, moderations=("moderations",)
+            ),
             openai_error,
             missing=_OPENAI_MISSING,
         ),

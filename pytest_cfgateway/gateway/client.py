@@ -25,7 +25,7 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -73,6 +73,7 @@ from .types import (
     Completion,
     Embeddings,
     Message,
+    Moderation,
     PreparedRequest,
     RawResponse,
     Usage,
@@ -237,6 +238,7 @@ class Gateway:
         self,
         provider_id: str,
         prompt: str | list[Message] | list[str],
+        /,
         *,
         kind: CallKind = "chat",
         repeat: int = 0,
@@ -245,10 +247,12 @@ class Gateway:
         """Build the request for one call without any I/O.
 
         Raises GatewayConfigError for a bad provider id or bad options; missing ids or keys
-        are recorded on the request (``problems``) and raised by `asend`.
+        are recorded on the request (``problems``) and raised by `asend`. ``provider_id`` and
+        ``prompt`` are positional-only, so a provider option named ``prompt`` (Replicate's
+        ``{prefix, suffix}``) reaches ``options``.
         """
-        if kind not in ("chat", "embed"):
-            raise GatewayConfigError(f"kind must be 'chat' or 'embed', got {kind!r}")
+        if kind not in ("chat", "embed", "moderation"):
+            raise GatewayConfigError(f"kind must be 'chat', 'embed' or 'moderation', got {kind!r}")
         literals = config_secrets(options, "options")
         if literals:  # apiKey / headers literals: scrubbed from whatever shows this call
             self.secrets.update(literals)
@@ -259,9 +263,10 @@ class Gateway:
             return _prepare_echo(ref, prompt, kind, repeat, config, model_opts)
         messages, inputs = _normalise_prompt(prompt, kind)
         fallbacks = fallback_entries(config.pop("fallbacks", None))
-        if stream and kind == "embed":
+        if stream and kind != "chat":
             raise GatewayConfigError(
-                f"{ref.slug}: `stream: true` does not apply to embeddings; remove it",
+                f"{ref.slug}: `stream: true` does not apply to "
+                f"{'embeddings' if kind == 'embed' else kind}; remove it",
                 provider=ref.slug,
             )
         token, token_name = resolve_token(config, self.env, self.token)
@@ -320,6 +325,9 @@ class Gateway:
         if kind == "embed":
             path, query = adapter.embed_route(call)
             body = adapter.embed_body(call)
+        elif kind == "moderation":
+            path, query = adapter.moderation_route(call)
+            body = adapter.moderation_body(call)
         else:
             path, query = adapter.route(call)
             body = adapter.body(call)
@@ -627,8 +635,11 @@ class Gateway:
 
     # --- finish (pure) --------------------------------------------------------------------
 
-    def finish(self, req: PreparedRequest, raw: RawResponse) -> Completion | Embeddings:
-        """Turn a response into a Completion/Embeddings, or raise the typed GatewayError."""
+    def finish(
+        self, req: PreparedRequest, raw: RawResponse
+    ) -> Completion | Embeddings | Moderation:
+        """Turn a response into a Completion/Embeddings/Moderation, or raise the typed
+        GatewayError."""
         scrub = self.secrets.merged(req.secrets)
         if req.provider == ECHO:
             text = raw.body if isinstance(raw.body, str) else _echo_text(req)
@@ -658,6 +669,8 @@ class Gateway:
         try:
             if req.kind == "embed":
                 parsed = adapter.parse_embeddings(raw, call)
+            elif req.kind == "moderation":
+                parsed = adapter.parse_moderation(raw, call)
             else:
                 parsed = adapter.parse(raw, call)
         except GatewayError as exc:
@@ -673,6 +686,15 @@ class Gateway:
             cache_status=cache_status,
         )
         fp = self.fingerprint(req)
+        if req.kind == "moderation":
+            if cost is None and sub.provider == "openai":
+                cost = 0.0  # OpenAI's moderation endpoint is free of charge
+            return Moderation(
+                flags=dict(parsed.flags or {}), usage=parsed.usage, provider=sub.provider,
+                model=call.model, raw=raw.body, cost=cost, latency_ms=raw.latency_ms,
+                cache_status=cache_status, replayed=raw.replayed, fingerprint=fp,
+                log_id=raw.headers.get("cf-aig-log-id"),
+            )  # fmt: skip
         if req.kind == "embed":
             return Embeddings(
                 vectors=parsed.embeddings or [], usage=parsed.usage, provider=sub.provider,
@@ -718,7 +740,7 @@ class Gateway:
 
     # --- execute ----------------------------------------------------------------------------
 
-    async def aexecute(self, req: PreparedRequest) -> Completion | Embeddings:
+    async def aexecute(self, req: PreparedRequest) -> Completion | Embeddings | Moderation:
         """``finish(req, await resolver(req, asend))``; echo never goes through the resolver."""
         if req.provider == ECHO or self._resolver is None:
             raw = await self.asend(req)
@@ -727,7 +749,7 @@ class Gateway:
         return self.finish(req, raw)
 
     async def _aexecute_as(self, req: PreparedRequest, result_type: type[T]) -> T:
-        """`aexecute`, checked to give ``result_type`` (Completion or Embeddings)."""
+        """`aexecute`, checked to give ``result_type`` (Completion, Embeddings, Moderation)."""
         result = await self.aexecute(req)
         assert isinstance(result, result_type)
         return result
@@ -753,6 +775,16 @@ class Gateway:
         """Synchronous `aembed`."""
         req = self.prepare(provider_id, inputs, kind="embed", **options)
         return self.run(self._aexecute_as(req, Embeddings))
+
+    async def amoderate(self, provider_id: str, text: str, **options: Any) -> Moderation:
+        """Moderate ``text`` with ``provider_id`` (``openai:omni-moderation-latest``)."""
+        req = self.prepare(provider_id, text, kind="moderation", **options)
+        return await self._aexecute_as(req, Moderation)
+
+    def moderate(self, provider_id: str, text: str, **options: Any) -> Moderation:
+        """Synchronous `amoderate`."""
+        req = self.prepare(provider_id, text, kind="moderation", **options)
+        return self.run(self._aexecute_as(req, Moderation))
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the gateway's private background loop and return its result."""
@@ -793,10 +825,13 @@ class Gateway:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _normalise_prompt(
-    prompt: Any, kind: Literal["chat", "embed"]
-) -> tuple[list[Message], list[str]]:
-    """(messages, inputs) from a prompt: text, chat messages, or (embed) a list of strings."""
+def _normalise_prompt(prompt: Any, kind: CallKind) -> tuple[list[Message], list[str]]:
+    """(messages, inputs) from a prompt: text, chat messages, or (embed) a list of strings;
+    (moderation) the text to moderate."""
+    if kind == "moderation":
+        if isinstance(prompt, str):
+            return [], [prompt]
+        raise GatewayConfigError(f"moderate() takes a string, got {type(prompt).__name__}")
     if kind == "embed":
         if isinstance(prompt, str):
             return [], [prompt]
@@ -860,7 +895,10 @@ def _prepare_echo(
 ) -> PreparedRequest:
     """The local echo provider: reply = the prompt text (last user message)."""
     if kind != "chat":
-        raise GatewayConfigError("the echo provider has no embeddings; use an embedding model")
+        raise GatewayConfigError(
+            f"the echo provider has no {'embeddings' if kind == 'embed' else kind}; use an "
+            + ("embedding model" if kind == "embed" else "openai:moderation model")
+        )
     if isinstance(prompt, str):
         text = prompt
     else:

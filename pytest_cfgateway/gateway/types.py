@@ -14,7 +14,7 @@ from typing import Any, Literal
 Message = dict[str, Any]
 """One chat message: ``{"role": "system" | "user" | "assistant" | "tool", "content": ...}``."""
 
-CallKind = Literal["chat", "embed"]
+CallKind = Literal["chat", "embed", "moderation"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +42,7 @@ class ChatCall:
     options: Mapping[str, Any]  # model options (temperature, max_tokens, tools, ...)
     config: Mapping[str, Any]  # provider config keys (resourceName, apiVersion, headers, ...)
     kind: CallKind = "chat"
-    inputs: list[str] = dataclasses.field(default_factory=list)  # embeddings only
+    inputs: list[str] = dataclasses.field(default_factory=list)  # embeddings, moderation
     stream: bool = False  # ``stream: true``: ask the provider for its event stream
 
 
@@ -103,6 +103,8 @@ class ParsedReply:
     logprobs: list[float] | None = None
     model: str | None = None  # as reported by the provider
     embeddings: list[list[float]] | None = None
+    #: moderation: the flagged categories and their highest score over the results
+    flags: dict[str, float] | None = None
 
 
 @dataclasses.dataclass
@@ -162,3 +164,36 @@ class Embeddings:
 
     def __getitem__(self, i: int) -> list[float]:
         return self.vectors[i]
+
+
+@dataclasses.dataclass
+class Moderation:
+    """The answer to one ``moderation`` call.
+
+    ``flags`` maps each category flagged in any result to its highest score (promptfoo's
+    reading of OpenAI's reply: only results with ``flagged: true`` count).
+    """
+
+    flags: dict[str, float]
+    usage: Usage
+    provider: str
+    model: str
+    raw: Any = None
+    cost: float | None = None
+    latency_ms: float = 0.0
+    cache_status: str | None = None
+    replayed: bool = False
+    fingerprint: str | None = None
+    log_id: str | None = None
+
+    @property
+    def flagged(self) -> bool:
+        """True when any category was flagged."""
+        return bool(self.flags)
+
+    @property
+    def text(self) -> str:
+        """A one-line reading of the verdict (what a snapshot shows and drift compares)."""
+        if not self.flags:
+            return "not flagged"
+        return "flagged: " + ", ".join(sorted(self.flags))

@@ -44,8 +44,14 @@ class Binding:
     #: calls made for the other items of a select-best/max-score row
     row_gateway: Gateway
     tally: Tally
+    #: the moderation assertion's calls (snapshot role ``moderation``)
+    moderation_gateway: Gateway | None = None
     #: the webhook assertion's POSTs, recorded with the item (`grader.RecordedWebhook`)
     webhook: Any = None
+
+
+#: the snapshot role of the ``moderation`` assertion's calls (``moderation``, ``moderation-2``)
+MODERATION_ROLE = "moderation"
 
 
 def record_command(node: pytest.Item) -> str:
@@ -177,5 +183,6 @@ def bind(
         grader_gateway=through("grader"),
         row_gateway=through("row"),
         tally=tally,
+        moderation_gateway=through(MODERATION_ROLE),
         webhook=RecordedWebhook(recorder.resolver("webhook")),
     )

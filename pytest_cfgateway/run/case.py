@@ -217,7 +217,14 @@ class _Evaluator:
             provider_config=dict(case.provider.config),
             test={"options": case.options, "metadata": case.metadata, "vars": prepared.vars},
             base_dir=case.base_dir,
-            grader=GatewayGrader(gw, repeat=case.repeat_index),
+            grader=GatewayGrader(
+                gw,
+                repeat=case.repeat_index,
+                # a row sibling's checks stay with its row calls; the item's are "moderation"
+                moderation_gateway=(
+                    self.binding.moderation_gateway if gw is self.binding.grader_gateway else gw
+                ),
+            ),
             default_grader=grader_ref,
             default_embedding=DEFAULT_EMBEDDING,
             metadata=case.metadata,

@@ -52,7 +52,7 @@ class Call:
         self.log_id = log_id
         self.account_id = account_id
         self.gateway_id = gateway_id
-        self.kind = kind  # case | grader | row | test
+        self.kind = kind  # case | grader | moderation | row | test
         self.provider = provider
 
 

@@ -30,6 +30,7 @@ class BoundGateway:
     def __init__(self, gateway: Gateway, defaults: dict[str, Any]) -> None:
         self._gw = gateway
         self.grader_gateway = gateway
+        self.moderation_gateway: Gateway | None = None  # the moderation assertion's calls
         self.webhook: Any = None  # the webhook assertion's recorded POST
         self._provider: str | None = defaults.pop("provider", None)
         self._defaults = defaults
@@ -101,6 +102,7 @@ def gateway_for_test(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[
     recorder = binding.recorder
     bound = BoundGateway(binding.gateway, _marker_defaults(node))
     bound.grader_gateway = binding.grader_gateway
+    bound.moderation_gateway = binding.moderation_gateway
     bound.webhook = binding.webhook
     yield bound
     failed = getattr(node, "_cf_call_failed", False)
@@ -192,7 +194,7 @@ def make_cf_assert(
             completion=completion,
             provider_id=completion.provider if completion else None,
             base_dir=base_dir,
-            grader=GatewayGrader(gw.grader_gateway),
+            grader=GatewayGrader(gw.grader_gateway, moderation_gateway=gw.moderation_gateway),
             default_grader=grader_ref,
             default_embedding=DEFAULT_EMBEDDING,
             webhook=gw.webhook,

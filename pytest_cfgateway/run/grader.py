@@ -7,9 +7,11 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..assertions.base import AssertionConfigError, AssertionSkipped
+
 if TYPE_CHECKING:
     from ..gateway.client import Gateway
-    from ..gateway.types import Completion, Message
+    from ..gateway.types import Completion, Message, Moderation
 
 
 def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
@@ -17,21 +19,24 @@ def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(ref, Mapping):
         pid = ref.get("id")
         if not isinstance(pid, str) or not pid:
-            raise ValueError(
+            raise AssertionConfigError(
                 f"grader provider {dict(ref)!r} has no 'id'; use {{id: 'openai:gpt-5.2'}}"
             )
         config = dict(ref.get("config") or {})
     elif isinstance(ref, str) and ref:
         pid, config = ref, {}
     else:
-        raise ValueError(f"grader provider must be an id string or {{id, config}}, got {ref!r}")
+        raise AssertionConfigError(
+            f"grader provider must be an id string or {{id, config}}, got {ref!r}"
+        )
     from ..config.providers import to_gateway_id
 
     gateway_id = to_gateway_id(pid)
-    if gateway_id is None:
-        raise ValueError(
-            f"grader provider {pid!r} does not go through Cloudflare AI Gateway; use a "
-            "gateway provider such as openai:gpt-5.2"
+    if gateway_id is None:  # as for a test's own provider: the item is skipped, named
+        raise AssertionSkipped(
+            f"grader provider {pid!r} does not go through Cloudflare AI Gateway; "
+            "pytest-cfgateway skips the items it grades. Fix: grade with a gateway provider, "
+            "e.g. 'defaultTest: {options: {provider: openai:gpt-5.2}}'"
         )
     return gateway_id, config
 
@@ -39,9 +44,14 @@ def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
 class GatewayGrader:
     """Implements `assertions.base.Grader` on a (recorder-bound) `Gateway`."""
 
-    def __init__(self, gateway: Gateway, repeat: int = 0) -> None:
+    def __init__(
+        self, gateway: Gateway, repeat: int = 0, moderation_gateway: Gateway | None = None
+    ) -> None:
         self._gw = gateway
         self._repeat = repeat
+        #: moderation checks go here (a recorder-bound gateway whose calls are stored under
+        #: the ``moderation`` role); None: the grading gateway
+        self._mod_gw = moderation_gateway or gateway
 
     async def complete(self, provider: Any, messages: list[Message], **options: Any) -> Completion:
         gateway_id, config = provider_ref_to_gateway(provider)
@@ -56,6 +66,22 @@ class GatewayGrader:
         )
         result = await self._gw.aexecute(req)
         return list(result.vectors)  # type: ignore[union-attr]
+
+    async def moderate(self, provider: Any, text: str) -> Moderation:
+        """One call to a moderation route (OpenAI ``moderations``), on the moderation gateway."""
+        gateway_id, config = provider_ref_to_gateway(provider)
+        req = self._mod_gw.prepare(
+            gateway_id, text, kind="moderation", repeat=self._repeat, **config
+        )
+        result = await self._mod_gw.aexecute(req)
+        return result  # type: ignore[return-value]
+
+    async def moderate_chat(self, provider: Any, messages: list[Message]) -> Completion:
+        """A chat call that moderates (Llama Guard), on the moderation gateway."""
+        gateway_id, config = provider_ref_to_gateway(provider)
+        req = self._mod_gw.prepare(gateway_id, messages, repeat=self._repeat, **config)
+        result = await self._mod_gw.aexecute(req)
+        return result  # type: ignore[return-value]
 
 
 #: The pseudo-provider a webhook exchange is recorded under.

@@ -33,12 +33,15 @@ class ConfigFile(pytest.File):
             assertions, adapters = runtime.registries(self.path, self.ihook)
         except (ValueError, TypeError) as exc:
             raise ConfigCollectError(f"{self._relpath()}: {exc}") from None
+        from .hooks import run_once
+
         try:
             loaded = load_config(
                 self.path,
                 env=runtime.env,
                 rootdir=runtime.settings.rootdir,
                 extra_assertion_types=assertions.custom_names(),
+                run_once=run_once(self.config),  # beforeAll hooks: once per run
             )
         except ConfigError as exc:
             raise ConfigCollectError(runtime.secrets.scrub_text(str(exc))) from None
@@ -48,18 +51,17 @@ class ConfigFile(pytest.File):
         runtime.secrets.update(literal_secrets(loaded.raw))
         for message in loaded.warnings:
             self.warn(ConfigWarning(runtime.secrets.scrub_text(message)))
-        for case in loaded.cases:
-            problem = _provider_problem(case.provider, adapters)
-            if problem:
-                raise ConfigCollectError(f"{self._relpath()}: {problem}")
+        cases = _skip_unroutable(loaded.cases, adapters)
         rows: dict[str, list[Any]] = {}
-        for case in loaded.cases:
+        for case in cases:
             rows.setdefault(case.row_key, []).append(case)
         columns: dict[tuple[str, str, str], int] = {}
         row_index = {key: i for i, key in enumerate(rows)}
-        output_paths = _output_paths(loaded.raw, self.path, self._relpath())
+        output_paths, ignored = _output_paths(loaded.raw, self.path, self._relpath())
+        for message in ignored:
+            self.warn(ConfigWarning(message))
         fixtureinfo = None  # the same for every item of this file: computed once, as pytest
-        for case in loaded.cases:  # does for the items of one parametrized function
+        for case in cases:  # does for the items of one parametrized function
             item = CaseItem.from_case(self, case, rows[case.row_key], fixtureinfo)
             fixtureinfo = item._fixtureinfo
             # promptfoo's indexes: promptIdx is the (prompt, provider) column, testIdx the row
@@ -78,14 +80,17 @@ class ConfigFile(pytest.File):
         return super().repr_failure(excinfo)
 
 
-def _output_paths(raw: Any, path: Path, where: str) -> list[str]:
+def _output_paths(raw: Any, path: Path, where: str) -> tuple[list[str], list[str]]:
     """The config's ``outputPath`` (a string or a list), relative to the config's directory,
-    as absolute paths; the extension picks the format, as with ``--cf-output``."""
+    as absolute paths (the extension picks the format, as with ``--cf-output``), and a
+    warning for each path with a format this plugin does not write: promptfoo runs such a
+    config and only fails to write that file, so the rows still run here."""
     value = raw.get("outputPath") if isinstance(raw, dict) else None
     if value is None:
-        return []
+        return [], []
     values = value if isinstance(value, list) else [value]
-    out = []
+    out: list[str] = []
+    ignored: list[str] = []
     for v in values:
         if not isinstance(v, str) or not v.strip():
             raise ConfigCollectError(
@@ -93,16 +98,38 @@ def _output_paths(raw: Any, path: Path, where: str) -> list[str]:
             )
         suffix = Path(v).suffix.lower()
         if suffix not in (".json", ".jsonl", ".csv", ".html"):
-            raise ConfigCollectError(
-                f"{where}: outputPath: {v!r} has an unsupported extension {suffix!r}; "
-                "use .json, .jsonl, .csv or .html"
+            ignored.append(
+                f"{where}: outputPath: {v!r} has an unsupported extension {suffix!r}; it is "
+                "not written (the tests still run). Fix: use .json, .jsonl, .csv or .html"
             )
+            continue
         out.append(str((path.parent / v).resolve()))
+    return out, ignored
+
+
+def _skip_unroutable(cases: list[Any], adapters: dict[str, Any]) -> list[Any]:
+    """Cases whose provider (or one of its fallbacks) names a gateway provider slug that no
+    adapter serves become skipped items with the reason, as an unknown ``apiBaseUrl`` host
+    does: what cannot go through the gateway is skipped, the rest of the config runs."""
+    import dataclasses
+
+    problems: dict[int, str | None] = {}
+    out = []
+    for case in cases:
+        key = id(case.provider)
+        if key not in problems:
+            problems[key] = _provider_problem(case.provider, adapters)
+        problem = problems[key]
+        if problem:
+            provider = dataclasses.replace(case.provider, route="unsupported", skip_reason=problem)
+            case = dataclasses.replace(case, provider=provider)
+        out.append(case)
     return out
 
 
 def _provider_problem(provider: Any, adapters: dict[str, Any]) -> str | None:
-    """Unknown gateway slugs fail at collection (bedrock is refused by the config loader)."""
+    """Why a gateway provider cannot be routed (an unknown slug, also in its fallbacks), as
+    a skip reason; None when it can."""
     if provider.route != "gateway" or not provider.gateway_id:
         return None
     from ..gateway.routes import parse_provider_id

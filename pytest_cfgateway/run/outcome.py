@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from .after_hooks import after_each
 from .case import new_record
 from .record import REPORT_ATTR, CaseRecord, take_record
 from .report import write_outputs, write_summary
@@ -32,6 +33,8 @@ def attach_record(item: pytest.Item, when: str, report: pytest.TestReport) -> No
         if state is not None:  # no secret leaves the process that ran the test
             data = state.report_secrets().scrub(data)
         setattr(report, REPORT_ATTR, data)
+        if is_case and item.case.extensions:  # type: ignore[attr-defined]
+            after_each(item, data)
 
 
 def _record_from_report(item: pytest.Item, report: pytest.TestReport) -> CaseRecord:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .errors import CaseError
+from .hooks import before_each
 from .state import RunState
 
 if TYPE_CHECKING:
@@ -42,6 +43,12 @@ def prepare_case(item: Any) -> None:
     failed = item.stash.get(_RENDER_FAILED, None)
     if failed is not None:  # the scheduler's render ran user code that failed: do not rerun
         raise CaseError(state.secrets.scrub_text(failed))
+    from ..config.extensions import ExtensionHookError
+
+    try:
+        before_each(item)  # promptfoo's beforeEach hooks may change the test first
+    except (ConfigError, ExtensionHookError) as exc:
+        raise CaseError(state.secrets.scrub_text(f"{item.nodeid}: {exc}")) from None
     try:
         item.stash[_PREPARED] = render_case(item.case, state.env, registers_of(item))
     except (ConfigError, ValueError, OSError, UserCodeError) as exc:

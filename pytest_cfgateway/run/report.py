@@ -223,6 +223,27 @@ def _rows(records: Sequence[CaseRecord]) -> list[dict[str, Any]]:
     return rows
 
 
+#: keys of `_rows` that are pytest-cfgateway's own (not in promptfoo's EvaluateResult)
+OWN_ROW_KEYS = (
+    "nodeid", "config", "outcome", "reason", "output", "replayed", "live", "cacheHits",
+    "drift", "feedback",
+)  # fmt: skip
+
+
+def evaluate_results(
+    records: Sequence[CaseRecord], *, own_keys: bool = False
+) -> list[dict[str, Any]]:
+    """Config items' records as promptfoo's EvaluateResult dicts (what extension hooks get);
+    ``own_keys`` keeps pytest-cfgateway's keys too (``report.promptfoo`` needs them)."""
+    rows = _rows(records)
+    return rows if own_keys else [strip_own_keys(row) for row in rows]
+
+
+def strip_own_keys(row: dict[str, Any]) -> dict[str, Any]:
+    """A row without pytest-cfgateway's own keys."""
+    return {k: v for k, v in row.items() if k not in OWN_ROW_KEYS}
+
+
 def render_output(path: Path, records: Sequence[CaseRecord], secrets: Any = None) -> str:
     suffix = path.suffix.lower()
     if suffix == ".html":

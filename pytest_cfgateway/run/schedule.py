@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .budget import claim_key, price
+from .hooks import before_each
 from .render import remember_render, remember_render_failure, render_case
 from .state import RunState
 
@@ -155,6 +156,15 @@ class Prefetcher:
         if case.register_names:  # its prompt may use outputs of items that have not run yet
             return None
         runtime = self._runtime
+        from ..config import ConfigError
+        from ..config.extensions import ExtensionHookError
+
+        try:
+            before_each(item)  # once per item: the item's setup does not run it again
+        except (ConfigError, ExtensionHookError) as exc:
+            remember_render_failure(item, exc)
+            return None
+        case = item.case  # as the beforeEach hooks left it
         try:
             prepared = render_case(case, runtime.env)
             remember_render(item, prepared)  # the item's setup will not render again

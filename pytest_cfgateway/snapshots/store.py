@@ -463,8 +463,9 @@ def _keep_role(new: Exchange, old: Exchange) -> Exchange:
     return new
 
 
-#: call kinds that are not the test's own answer (graders, row siblings, webhooks)
-_NOT_ANSWERS = frozenset({"grader", "row", "webhook"})
+#: call kinds that are not the test's own answer (graders, moderation checks, row
+#: siblings, webhooks)
+_NOT_ANSWERS = frozenset({"grader", "moderation", "row", "webhook"})
 
 
 def _answer_text(ex: Exchange) -> str:

@@ -3,7 +3,8 @@
 Pure (knows nothing of pytest). Used for ``python``/``javascript`` assertions, transforms
 (``options.transform``, assertion ``transform``/``contextTransform``, ``transformVars``,
 provider ``transform``), ``file://`` value scripts, and -- through `js_function` -- JavaScript
-prompt functions and ``nunjucksFilters``.
+prompt functions and ``nunjucksFilters``; also JavaScript var loaders and test generators
+(`js_value`) and ``extensions`` hooks (Python and JavaScript).
 
 **Where code runs.** In a pool of warm worker processes (`_pool.Executor`, at most
 `MAX_WORKERS`, started on first use and kept for the session), never in the pytest process:
@@ -150,6 +151,13 @@ def js_file(
     )
 
 
+def js_value(path: Path | str, fn: str | None, args: Sequence[Any], *, label: str) -> Request:
+    """What a JavaScript module file exports (its default export, else the module; or its
+    export ``fn``), called with ``args`` when it is a function (promptfoo's test generators:
+    a file may export the tests themselves or a function that returns them)."""
+    return Request("js_value", {"path": str(path), "fn": fn, "args": list(args)}, label)
+
+
 # --- the process-wide pool ---------------------------------------------------------------
 
 _executor: Executor | None = None
@@ -195,6 +203,14 @@ def running() -> Iterator[list[str]]:
         yield labels
     finally:
         _running.reset(token)
+
+
+def note_aborted(label: str) -> None:
+    """Name code run in this process (a user regex) that was stopped by its time limit, so
+    a case timeout that ends the case meanwhile still names it (see `running`)."""
+    labels = _running.get()
+    if labels is not None:
+        labels.append(label)
 
 
 _limit_var: contextvars.ContextVar[float | None] = contextvars.ContextVar(
@@ -347,7 +363,9 @@ __all__ = [
     "js_body",
     "js_file",
     "js_function",
+    "js_value",
     "limited",
+    "note_aborted",
     "prewarm",
     "python_file",
     "python_source",

@@ -11,7 +11,8 @@ killed on timeout is replaced by the pool.
 
 Requests: ``{"op": ..., "args": [...], ...}``; ops ``py_source`` (``source``, ``fn``),
 ``py_file`` (``path``, ``fn``), ``js_body`` (``params``, ``body``), ``js_file`` (``path``,
-``fn``, ``fallback``), ``js_function`` (``source``). Replies: ``{"ok": true, "value": ...}``
+``fn``, ``fallback``), ``js_value`` (``path``, ``fn``: an export, called if a function),
+``js_function`` (``source``). Replies: ``{"ok": true, "value": ...}``
 (Python values) or ``{"ok": true, "js": "<tagged JSON text>"}`` (JavaScript values, decoded by
 the parent), or ``{"ok": false, "error": {"type", "message", "traceback", "lang"}}``; both with
 ``"out"`` (captured stdout and stderr text).
@@ -104,7 +105,9 @@ def _py_file(req: dict[str, Any]) -> Any:
             if added and parent in sys.path:
                 sys.path.remove(parent)
         _modules[key] = module
-    fn = getattr(module, req["fn"], None)
+    fn: Any = module
+    for part in req["fn"].split("."):  # "Class.method": a static or class method, as promptfoo
+        fn = getattr(fn, part, None)
     if not callable(fn):
         available = sorted(
             n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
@@ -247,8 +250,8 @@ def _js_function(req: dict[str, Any]) -> str:
     return _js_call(fn, list(req["args"]))
 
 
-def _js_file(req: dict[str, Any]) -> str:
-    path = os.path.abspath(req["path"])
+def _js_module(path: str) -> int:
+    """Load a CommonJS or ES module file once per file version; its id in ``__cf.mods``."""
     key = ("file", path, str(os.stat(path).st_mtime_ns))
     ident = _js_ids.get(key)
     if ident is None:
@@ -264,6 +267,34 @@ def _js_file(req: dict[str, Any]) -> str:
                 module_name=f"cfgateway-entry-{ident}.mjs",
             )
         _js_ids[key] = ident
+    return ident
+
+
+def _js_value(req: dict[str, Any]) -> str:
+    """promptfoo's ``importModule(path, fn)`` then "call it if it is a function": the
+    module's default export (else the module), or its export ``fn``; a function is called
+    with ``args``, any other value is returned as it is (e.g. an exported array of tests)."""
+    path = os.path.abspath(req["path"])
+    ident = _js_module(path)
+    name = req.get("fn")
+    pick = (
+        f"(function (m, n) {{"
+        f" var mod = (m && m.default && m.default.default) || (m && m.default) || m;"
+        f" if (!n) return mod;"
+        f" if (mod && mod[n] !== undefined) return mod[n];"
+        f" return m ? m[n] : undefined; }})(__cf.mods[{ident}], {json.dumps(name)})"
+    )
+    kind = _js_eval(f"typeof {pick}")
+    if kind == "function":
+        return _js_call(pick, list(req["args"]))
+    if name and kind == "undefined":
+        raise LookupError(f"{path} does not export {name!r}")
+    return str(_js_eval(f"__cf_encode({pick})"))
+
+
+def _js_file(req: dict[str, Any]) -> str:
+    path = os.path.abspath(req["path"])
+    ident = _js_module(path)
     name = req.get("fn")
     fallback = bool(req.get("fallback", True))
     pick = (
@@ -290,6 +321,7 @@ _OPS = {
     "py_file": _py_file,
     "js_body": _js_body,
     "js_file": _js_file,
+    "js_value": _js_value,
     "js_function": _js_function,
 }
 

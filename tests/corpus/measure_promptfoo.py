@@ -5,8 +5,10 @@
 
 Each config is copied to a scratch folder with every provider replaced by promptfoo's ``echo``
 provider (keeping the provider's label and ``prompts`` filter, which decide the matrix), the
-grader set to ``echo`` and every outbound host pointed at a dead loopback port, then run once
-with ``promptfoo eval -o out.json``. The number of results (promptfoo's rows) is written to
+grader set to ``echo`` (as ``defaultTest.options.provider``: the ``--grader echo`` flag breaks
+``select-best``) and every outbound host pointed at a dead loopback port (with no retry backoff,
+so a call that still tries the network fails at once), then run once with
+``promptfoo eval -o out.json``. The number of results (promptfoo's rows) is written to
 ``tests/corpus/promptfoo_rows.json`` as ``{name: rows}``; a config promptfoo itself refuses is
 stored as ``{"error": first line}``. Not collected by pytest (no ``test_`` prefix).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,7 +58,21 @@ def stub_providers(config: Path) -> None:
     value = data.get(key)
     entries = value if isinstance(value, list) else [value]
     data[key] = [e for entry in entries for e in _echo(entry, config.parent)]
+    default = data.get("defaultTest")
+    if default is None or isinstance(default, dict):  # a file:// defaultTest keeps its grader
+        default = dict(default or {})
+        default["options"] = {**(default.get("options") or {}), "provider": {"id": "echo"}}
+        data["defaultTest"] = default
     config.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def _first_error(log: str, returncode: int) -> str:
+    """The line that says why promptfoo stopped (not its last progress line)."""
+    lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", log).splitlines()]
+    lines = [ln for ln in lines if ln]
+    errors = [ln for ln in lines if re.match(r"\w*Error: ", ln)]
+    errors = errors or [ln for ln in lines if "Error" in ln and not ln.startswith("at ")]
+    return (errors[0] if errors else lines[-1] if lines else f"exit {returncode}")[:300]
 
 
 def measure(case: Path, promptfoo: str) -> dict[str, Any] | int:
@@ -73,6 +90,9 @@ def measure(case: Path, promptfoo: str) -> dict[str, Any] | int:
             ANTHROPIC_BASE_URL=DEAD,
             HTTP_PROXY=DEAD,
             HTTPS_PROXY=DEAD,
+            PROMPTFOO_REQUEST_BACKOFF_MS="1",
+            # a config with a redteam: block next to tests otherwise stops at an email prompt
+            PROMPTFOO_DISABLE_REDTEAM_REMOTE_GENERATION="1",
         )
         proc = subprocess.run(
             [
@@ -85,13 +105,12 @@ def measure(case: Path, promptfoo: str) -> dict[str, Any] | int:
                 "--no-cache",
                 "--no-table",
                 "--no-progress-bar",
-                "--grader",
-                "echo",
                 "-j",
                 "4",
             ],
             cwd=work,
             env=env,
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=300,
@@ -99,8 +118,7 @@ def measure(case: Path, promptfoo: str) -> dict[str, Any] | int:
         )
         out = work / "out.json"
         if not out.exists():
-            lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-            return {"error": (lines[-1] if lines else f"exit {proc.returncode}")[:300]}
+            return {"error": _first_error(proc.stderr + proc.stdout, proc.returncode)}
         return len(json.loads(out.read_text(encoding="utf-8"))["results"]["results"])
 
 

@@ -198,6 +198,17 @@ def test_embeddings(emu: Emulator) -> None:
     assert emu.requests[-1].route == "embeddings"
 
 
+def test_moderation(emu: Emulator) -> None:
+    gw = gateway(emu)
+    m = gw.moderate("openai:omni-moderation-latest", "a reply with flag:violence in it")
+    assert (m.flagged, m.flags, m.text) == (True, {"violence": 0.9}, "flagged: violence")
+    rec = emu.requests[-1]
+    assert (rec.route, rec.headers["authorization"]) == ("moderations", "Bearer sk-openai-test")
+    clean = gw.run(gw.amoderate("openai:text-moderation-latest", "a calm reply"))
+    assert (clean.flagged, clean.text) == (False, "not flagged")
+    assert emu.requests[-1].body == {"model": "text-moderation-latest", "input": "a calm reply"}
+
+
 def test_replicate_polls_through_the_gateway(emu: Emulator) -> None:
     emu.replicate_wait_finishes = False
     c = gateway(emu).complete("replicate:meta/meta-llama-3-8b-instruct", "poll this")

@@ -165,14 +165,38 @@ def test_unsupported_provider_is_skipped_with_reason(pytester):
     assert "ollama:llama3" in result.stdout.str()
 
 
+def test_unknown_gateway_slug_is_a_skipped_item_not_a_config_error(pytester):
+    _config(
+        pytester,
+        """
+        prompts: ['hi']
+        providers:
+          - 'cloudflare-gateway:nope:model'
+          - id: echo
+          - id: 'openai:gpt-4o-mini'
+            config: {fallbacks: ['nosuchslug:m']}
+        tests: [{assert: [{type: contains, value: hi}]}]
+        """,
+        "a.yaml",
+    )
+    _config(pytester, ECHO_CONFIG, "b.yaml")
+    result = pytester.runpytest("--cf-config", "a.yaml", "--cf-config", "b.yaml", "-rs")
+    # the unroutable providers skip with their reason; the echo items of both configs run
+    result.assert_outcomes(passed=2, failed=1, skipped=2)
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out
+    assert "'cloudflare-gateway:nope:model'" in out and "Supported providers" in out
+    assert "fallbacks" in out and "nosuchslug" in out
+
+
 def test_bad_configs_are_collection_errors_not_internal_errors(pytester):
-    _config(pytester, "prompts: ['hi']\nproviders: ['cloudflare-gateway:nope:model']\n", "a.yaml")
+    _config(pytester, "prompts: ['hi']\nproviders: 7\n", "a.yaml")
     _config(pytester, ECHO_CONFIG, "b.yaml")
     result = pytester.runpytest("--cf-config", "a.yaml", "--cf-config", "b.yaml")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     out = result.stdout.str()
     assert "INTERNALERROR" not in out
-    assert "a.yaml" in out and "nope" in out and "Supported providers" in out
+    assert "a.yaml" in out and "providers" in out
     cont = pytester.runpytest(
         "--cf-config", "a.yaml", "--cf-config", "b.yaml", "--continue-on-collection-errors"
     )
@@ -312,9 +336,11 @@ def test_custom_provider_from_conftest_against_emulator(pytester, emu, keyed_env
     assert mine.headers["authorization"] == "Bearer mine-FAKE-1234567890"
     assert mine.body["model"] == "my-model"
     emu.custom_providers = []
-    # without the conftest the slug is unknown: a collection error naming it
+    # without the conftest the slug is unknown: its items are skipped, naming it; the other
+    # providers' items still replay
     pytester.path.joinpath("conftest.py").unlink()
-    bad = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    bad = pytester.runpytest("--cf-config", "promptfooconfig.yaml", "-rs")
+    bad.assert_outcomes(passed=2, skipped=1)
     assert "custom-mine" in bad.stdout.str() and "Supported providers" in bad.stdout.str()
     assert "INTERNALERROR" not in bad.stdout.str()
 

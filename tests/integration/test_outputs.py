@@ -124,9 +124,18 @@ def test_config_output_path_gets_the_configs_rows(pytester: pytest.Pytester) -> 
     assert "Shout {{word}}" in pytester.path.joinpath("sub/results/out.html").read_text()
 
 
-def test_bad_output_path_names_the_key(pytester: pytest.Pytester) -> None:
+def test_an_output_path_it_cannot_write_warns_and_the_tests_still_run(
+    pytester: pytest.Pytester,
+) -> None:
+    # promptfoo runs such a config and only fails to write the file at the end
     pytester.path.joinpath("promptfooconfig.yaml").write_text(
-        textwrap.dedent(CONFIG) + "outputPath: results.xlsx\n"
+        textwrap.dedent(CONFIG) + "outputPath: [results.xlsx, ./output, out/r.json]\n"
     )
     result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
-    assert "outputPath: 'results.xlsx' has an unsupported extension '.xlsx'" in result.stdout.str()
+    result.assert_outcomes(passed=2, failed=2, errors=2, warnings=2)
+    out = result.stdout.str()
+    assert "outputPath: 'results.xlsx' has an unsupported extension '.xlsx'; it is not" in out
+    assert "outputPath: './output' has an unsupported extension ''; it is not written" in out
+    assert pytester.path.joinpath("out/r.json").is_file()
+    assert not pytester.path.joinpath("results.xlsx").exists()
+    assert not pytester.path.joinpath("output").exists()

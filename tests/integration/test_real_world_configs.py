@@ -85,6 +85,68 @@ def test_an_invalid_template_errors_its_own_rows_only_in_every_mode(pytester, em
     assert "is not a valid template" in out
 
 
+def test_a_missing_assertion_file_errors_only_the_items_using_it(pytester):
+    # promptfoo reads an assertion's file when it grades, so only the rows using it error
+    # (seen in promptfoo's own separate-test-configs example)
+    _write(
+        pytester,
+        {
+            "promptfooconfig.yaml": """
+            prompts: ['Say {{w}}', 'Shout {{w}}']
+            providers: [echo]
+            tests:
+              - vars: {w: hi}
+                assert: [{type: contains, value: hi}]
+              - vars: {w: yo}
+                assert: [{type: javascript, value: file://asserts/assert.js}]
+              - vars: {w: ok}
+                assert: [{type: equals, value: file://expected/missing.txt}]
+            """
+        },
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml", "-p", "no:cacheprovider")
+    out = result.stdout.str()
+    result.assert_outcomes(passed=2, errors=4, warnings=2)
+    assert (
+        "assertion file 'file://asserts/assert.js' not found (looked for asserts/assert.js)" in out
+    )
+    assert "JavaScript file not found" in out and "assertion value file not found" in out
+
+
+def test_a_grader_off_the_gateway_skips_its_items_and_a_bad_one_errors_them(pytester):
+    # promptfoo's huggingface-similarity example grades `similar` with a Hugging Face model
+    _write(
+        pytester,
+        {
+            "promptfooconfig.yaml": """
+            prompts: ['Say {{w}}']
+            providers: [echo]
+            tests:
+              - vars: {w: hi}
+                assert: [{type: contains, value: hi}]
+              - vars: {w: yo}
+                assert:
+                  - type: similar
+                    value: Say yo
+                    provider: huggingface:sentence-similarity:sentence-transformers/all-MiniLM-L6-v2
+              - vars: {w: ok}
+                assert: [{type: llm-rubric, value: polite, provider: {config: {temperature: 0}}}]
+            """
+        },
+    )
+    result = pytester.runpytest(
+        "--cf-config", "promptfooconfig.yaml", "-p", "no:cacheprovider", "-rs"
+    )
+    out = result.stdout.str()
+    assert "Traceback" not in out and "ValueError" not in out
+    result.assert_outcomes(passed=1, skipped=1, errors=1)
+    assert (
+        "grader provider 'huggingface:sentence-similarity:sentence-transformers/all-MiniLM-L6-v2'"
+        " does not go through Cloudflare AI Gateway; pytest-cfgateway skips the items it grades"
+    ) in out
+    assert "has no 'id'" in out
+
+
 def test_store_output_as_feeds_later_tests(pytester):
     _write(
         pytester,

@@ -93,10 +93,17 @@ def test_every_config_collects_promptfoos_row_count(pytester, corpus):
 def test_the_corpus_runs_end_to_end_in_record_mode(pytester, corpus, emu):
     result = pytester.runpytest(
         *corpus, "--cf-mode", "record", "--cf-gateway-url", emu.url,
-        "--continue-on-collection-errors", "-q", "-p", "no:cacheprovider",
+        "--continue-on-collection-errors", "-q", "-rfEs", "-p", "no:cacheprovider",
     )  # fmt: skip
     out = result.stdout.str()
     assert "INTERNALERROR" not in out
+    # the moderation and conversation-relevance configs run (they were refused before)
+    for name in ("moderation", "conversation-relevance"):
+        assert not re.search(rf"^(ERROR|SKIPPED).*corpus/{name}/", out, re.M), out[-3000:]
+    # every item ends in a verdict, a skip or an error with its reason: a traceback ("E   ...")
+    # means an exception escaped our code (as "Gateway.prepare() got multiple values" did)
+    crashes = [line for line in result.stdout.lines if line.startswith("E   ")]
+    assert not crashes, crashes[:20]
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), out[-3000:]
     outcomes = result.parseoutcomes()
     ran = sum(outcomes.get(k, 0) for k in ("passed", "failed", "skipped", "error", "errors"))

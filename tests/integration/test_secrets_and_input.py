@@ -118,6 +118,9 @@ CONFIG = f"""
       - description: rejected
         vars: {{word: four-oh-oh}}
         assert: [{{type: contains, value: x}}]
+      - description: moderated
+        vars: {{word: moderate-me}}
+        assert: [{{type: moderation}}, {{type: conversation-relevance}}]
 """
 
 
@@ -151,6 +154,12 @@ def test_planted_secrets_reach_no_file_and_no_output(pytester, emu, planted_env)
     assert literal and literal[0].headers["authorization"] == f"Bearer {CONFIG_KEY}"
     assert literal[0].headers["x-upstream-auth"] == HEADER_VALUE
     assert literal[0].headers["cf-aig-authorization"] == f"Bearer {TOKEN}"
+    # the moderation check and the grader carried the env key and the planted output too
+    moderations = [r for r in emu.requests if r.path.endswith("/openai/moderations")]
+    assert len(moderations) == 2  # one per provider of the "moderated" row
+    assert all(r.headers["authorization"] == f"Bearer {ENV_KEY}" for r in moderations)
+    assert all(ENV_KEY in json.dumps(r.body) for r in moderations)
+    assert any(r.body.get("model") == "gpt-5.2" for r in emu.requests)  # the default grader
     # ...came back in the replies, and were shown scrubbed
     out = record.stdout.str()
     for name in (
@@ -172,6 +181,9 @@ def test_planted_secrets_reach_no_file_and_no_output(pytester, emu, planted_env)
     chans = channels(pytester.path, record, replay, replay_xdist)
     assert {*OUTPUTS, "rec.xml", "replay.xml", "replay-xdist.xml"} <= {Path(c).name for c in chans}
     assert leaks(chans, PLANTED) == []
+    moderated = [p for p in snapshot_files(pytester.path) if p.name.startswith("moderated")]
+    assert len(moderated) == 2
+    assert all("- role: moderation\n" in p.read_text() for p in moderated)
 
 
 def test_a_pasted_smart_quote_in_a_key_is_a_clear_error(pytester, emu, planted_env, monkeypatch):

@@ -10,6 +10,8 @@ An adapter is a small, stateless object that knows one provider's wire format:
 - ``poll_path(response, call)``: for providers that answer asynchronously (Replicate), the
   path to GET next, or None when the reply is final;
 - ``embed_route``/``embed_body``/``parse_embeddings`` for providers with an embeddings route;
+- ``moderation_route``/``moderation_body``/``parse_moderation`` for a moderation route
+  (OpenAI's ``moderations``);
 - streaming (``call.stream``): ``stream_refusal(call)`` says why a call cannot stream (None
   when it can); ``route``/``body`` then ask for the provider's event stream, and
   ``stream_assembler(call)`` turns the events back into the non-streamed reply ``parse`` reads.
@@ -87,6 +89,23 @@ class Adapter:
     def parse_embeddings(self, response: RawResponse, call: ChatCall) -> ParsedReply:
         raise GatewayConfigError(
             f"provider {self.slug!r} has no embeddings route", provider=self.slug
+        )
+
+    def moderation_route(self, call: ChatCall) -> tuple[str, dict[str, str]]:
+        raise GatewayConfigError(
+            f"provider {self.slug!r} has no moderation route in pytest-cfgateway; use "
+            "openai:moderation:omni-moderation-latest",
+            provider=self.slug,
+        )
+
+    def moderation_body(self, call: ChatCall) -> Any:
+        raise GatewayConfigError(
+            f"provider {self.slug!r} has no moderation route", provider=self.slug
+        )
+
+    def parse_moderation(self, response: RawResponse, call: ChatCall) -> ParsedReply:
+        raise GatewayConfigError(
+            f"provider {self.slug!r} has no moderation route", provider=self.slug
         )
 
     # helpers shared by subclasses -------------------------------------------------------

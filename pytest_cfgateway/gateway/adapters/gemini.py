@@ -13,7 +13,9 @@ Request mapping from the OpenAI-style call:
   seed, presence_penalty/frequency_penalty -> presencePenalty/frequencyPenalty,
   logprobs -> responseLogprobs, top_logprobs -> logprobs, response_format json ->
   responseMimeType (+ responseSchema for json_schema); OpenAI ``tools``/``tool_choice`` ->
-  ``tools.functionDeclarations``/``toolConfig``;
+  ``tools.functionDeclarations``/``toolConfig``; promptfoo's snake-case ``tool_config``
+  (``function_calling_config: {mode, allowed_function_names}``, ``retrieval_config``) ->
+  ``toolConfig`` in the API's camel case, its mode upper-cased, as promptfoo sends it;
 - top-level Gemini fields given as options (safetySettings, tools in Gemini format,
   toolConfig, cachedContent, labels) stay top-level; ``generationConfig: {...}`` is merged;
   every other option goes into ``generationConfig`` unchanged (thinkingConfig, ...).
@@ -65,6 +67,8 @@ _RENAMES = {
     "seed": "seed",
     "temperature": "temperature",
 }
+
+_TOOL_MODES = ("MODE_UNSPECIFIED", "AUTO", "VALIDATED", "ANY", "NONE")
 
 _TOP_LEVEL = ("safetySettings", "toolConfig", "cachedContent", "labels", "systemInstruction")
 
@@ -220,6 +224,32 @@ class GeminiAdapter(Adapter):
             provider=self.slug,
         )
 
+    def _snake_tool_config(self, config: Any) -> dict[str, Any]:
+        """promptfoo's ``tool_config`` (snake case) -> the API's ``toolConfig``."""
+        if not isinstance(config, dict):
+            raise GatewayConfigError(
+                f"google-ai-studio: tool_config must be a mapping, got {config!r}",
+                provider=self.slug,
+            )
+        out: dict[str, Any] = {}
+        calling = config.get("function_calling_config")
+        if isinstance(calling, dict):
+            fcc: dict[str, Any] = {}
+            mode = calling.get("mode")
+            if isinstance(mode, str) and mode.upper() in _TOOL_MODES:
+                fcc["mode"] = mode.upper()
+            if calling.get("allowed_function_names"):
+                fcc["allowedFunctionNames"] = calling["allowed_function_names"]
+            if fcc:
+                out["functionCallingConfig"] = fcc
+        retrieval = config.get("retrieval_config")
+        if isinstance(retrieval, dict):
+            renames = {"lat_lng": "latLng", "language_code": "languageCode"}
+            out["retrievalConfig"] = {renames.get(k, k): v for k, v in retrieval.items()}
+        if "include_server_side_tool_invocations" in config:
+            out["includeServerSideToolInvocations"] = config["include_server_side_tool_invocations"]
+        return out
+
     def _response_format(self, fmt: Any, gen: dict[str, Any]) -> None:
         kind = fmt.get("type") if isinstance(fmt, dict) else None
         if kind == "text":
@@ -253,6 +283,15 @@ class GeminiAdapter(Adapter):
             body["tools"] = self._tools(opts.pop("tools"))
         if "tool_choice" in opts:
             body["toolConfig"] = self._tool_config(opts.pop("tool_choice"))
+        if "tool_config" in opts:  # over tool_choice's, as in promptfoo
+            explicit = self._snake_tool_config(opts.pop("tool_config"))
+            calling = {
+                **body.get("toolConfig", {}).get("functionCallingConfig", {}),
+                **explicit.get("functionCallingConfig", {}),
+            }
+            body["toolConfig"] = {**body.get("toolConfig", {}), **explicit}
+            if calling:
+                body["toolConfig"]["functionCallingConfig"] = calling
         if "stop" in opts:
             gen["stopSequences"] = stop_list(opts.pop("stop"))
         if "response_format" in opts:

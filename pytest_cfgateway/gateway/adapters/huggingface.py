@@ -29,7 +29,8 @@ class HuggingFaceAdapter(Adapter):
     """Hugging Face serverless text-generation models."""
 
     slug: ClassVar[str] = "huggingface"
-    key_env_vars: ClassVar[tuple[str, ...]] = ("HUGGINGFACE_API_KEY", "HF_TOKEN")
+    # HF_TOKEN and HF_API_TOKEN are the names promptfoo reads
+    key_env_vars: ClassVar[tuple[str, ...]] = ("HUGGINGFACE_API_KEY", "HF_TOKEN", "HF_API_TOKEN")
 
     def stream_refusal(self, call: ChatCall) -> str | None:
         return (

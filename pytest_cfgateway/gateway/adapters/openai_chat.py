@@ -122,6 +122,42 @@ def parse_openai_embeddings(adapter: Adapter, response: RawResponse) -> ParsedRe
     )
 
 
+#: The moderation models promptfoo sends content parts to (it knows them to take images).
+OMNI_MODERATION_MODELS = frozenset({"omni-moderation-latest", "omni-moderation-2024-09-26"})
+
+
+def parse_openai_moderation(adapter: Adapter, response: RawResponse) -> ParsedReply:
+    """OpenAI ``{results: [{flagged, categories, category_scores}]}`` -> flags.
+
+    As promptfoo reads it: the categories set in any *flagged* result, each with its highest
+    score over those results.
+    """
+    body = response.body if isinstance(response.body, dict) else None
+    results = body.get("results") if body else None
+    if not isinstance(results, list):
+        raise adapter.bad_reply(response, "expected {results: [{flagged, categories}]}")
+    flags: dict[str, float] = {}
+    for pos, result in enumerate(results):
+        if not isinstance(result, dict) or not isinstance(result.get("categories"), dict):
+            raise adapter.bad_reply(response, f"results[{pos}].categories is not an object")
+        if not result.get("flagged"):
+            continue
+        scores = result.get("category_scores")
+        scores = scores if isinstance(scores, dict) else {}
+        for category, hit in result["categories"].items():
+            if not hit:
+                continue
+            score = scores.get(category)
+            value = float(score) if isinstance(score, int | float) else 0.0
+            if category not in flags or value > flags[category]:
+                flags[category] = value
+    return ParsedReply(
+        text="",
+        model=str(body["model"]) if body and body.get("model") else None,
+        flags=flags,
+    )
+
+
 class OpenAIChatAdapter(Adapter):
     """OpenAI chat completions; the base of every OpenAI-compatible provider."""
 
@@ -132,6 +168,8 @@ class OpenAIChatAdapter(Adapter):
     chat_path: ClassVar[str] = "chat/completions"
     #: Route suffix for embeddings, or None when the provider has none here.
     embed_path: ClassVar[str | None] = "embeddings"
+    #: Route suffix for moderation (OpenAI's ``moderations``), or None.
+    moderation_path: ClassVar[str | None] = "moderations"
     #: Send ``max_tokens`` as ``max_completion_tokens`` for o-series / gpt-5 models.
     renames_reasoning_max_tokens: ClassVar[bool] = True
     #: Streams ask for usage with ``stream_options: {include_usage: true}`` (providers that
@@ -220,6 +258,30 @@ class OpenAIChatAdapter(Adapter):
             return super().parse_embeddings(response, call)
         return parse_openai_embeddings(self, response)
 
+    # --- moderation -------------------------------------------------------------------
+
+    def moderation_route(self, call: ChatCall) -> tuple[str, dict[str, str]]:
+        if self.moderation_path is None:
+            return super().moderation_route(call)
+        return self.moderation_path, {}
+
+    def moderation_body(self, call: ChatCall) -> Any:
+        """promptfoo's request: the omni models take content parts, older ones a string."""
+        if self.moderation_path is None:
+            return super().moderation_body(call)
+        text = "\n".join(call.inputs)
+        body: dict[str, Any] = {"model": call.model}
+        if call.model in OMNI_MODERATION_MODELS:
+            body["input"] = [{"type": "text", "text": text}]
+        else:
+            body["input"] = text
+        return body
+
+    def parse_moderation(self, response: RawResponse, call: ChatCall) -> ParsedReply:
+        if self.moderation_path is None:
+            return super().parse_moderation(response, call)
+        return parse_openai_moderation(self, response)
+
 
 class OpenAIChatOnlyAdapter(OpenAIChatAdapter):
     """An OpenAI-compatible provider with chat only: no embeddings route here, and
@@ -228,6 +290,7 @@ class OpenAIChatOnlyAdapter(OpenAIChatAdapter):
 
     supports_embeddings = False
     embed_path = None
+    moderation_path = None
     renames_reasoning_max_tokens = False
 
 
@@ -247,6 +310,7 @@ class MistralAdapter(OpenAIChatAdapter):
     key_env_vars = ("MISTRAL_API_KEY",)
     chat_path = "v1/chat/completions"
     embed_path = "v1/embeddings"
+    moderation_path = None  # Mistral's moderation API has another shape
     renames_reasoning_max_tokens = False
     stream_usage_option = False  # Mistral sends usage in the last chunk, no stream_options
 
@@ -280,6 +344,7 @@ class AzureOpenAIAdapter(OpenAIChatAdapter):
 
     slug = "azure-openai"
     key_env_vars = ("AZURE_OPENAI_API_KEY",)
+    moderation_path = None  # Azure moderates with Content Safety, not this route
 
     def _resource(self, call: ChatCall) -> str:
         value = call.config.get("resourceName")
@@ -360,6 +425,7 @@ class CompatAdapter(OpenAIChatAdapter):
     """
 
     slug = "compat"
+    moderation_path = None
     key_env_vars = ()
     supports_embeddings = False
     embed_path = None

@@ -7,7 +7,9 @@ Request: ``{version: <model>, input: {...}}``; ``version`` accepts ``owner/name`
 ``max_new_tokens`` (Meta Llama 3 models read the first, older and community models the second;
 Replicate ignores inputs a model does not declare), ``stop`` -> ``stop_sequences`` (a
 comma-separated string, as Replicate's language models take it); every other option goes into
-``input`` unchanged, except ``webhook``/``webhook_events_filter``, which are prediction fields.
+``input`` unchanged, except ``webhook``/``webhook_events_filter``, which are prediction fields,
+and promptfoo's ``prompt: {prefix, suffix}``, which wraps the prompt text (a model's chat
+template written out, e.g. ``<s>[INST] `` ... `` [/INST]``).
 
 Reply: a prediction object. ``output`` is a string or a list of tokens (joined with "");
 ``starting``/``processing`` means unfinished: ``poll_path`` returns ``predictions/{id}`` to GET;
@@ -27,6 +29,23 @@ from .base import Adapter
 
 _PENDING = ("starting", "processing")
 _PREDICTION_FIELDS = ("webhook", "webhook_events_filter")
+
+
+def _wrap(text: str, template: Any, slug: str) -> str:
+    """The prompt with promptfoo's ``prompt: {prefix, suffix}`` provider option applied."""
+    if template is None:
+        return text
+    if not isinstance(template, dict) or set(template) - {"prefix", "suffix"}:
+        raise GatewayConfigError(
+            f"{slug}: option 'prompt' must be {{prefix: ..., suffix: ...}}, got {template!r}",
+            provider=slug,
+        )
+    parts = (template.get("prefix"), text, template.get("suffix"))
+    if not all(p is None or isinstance(p, str) for p in parts):
+        raise GatewayConfigError(
+            f"{slug}: option 'prompt': prefix and suffix must be strings", provider=slug
+        )
+    return "".join(p or "" for p in parts)
 
 
 class ReplicateAdapter(Adapter):
@@ -56,7 +75,8 @@ class ReplicateAdapter(Adapter):
             )
         opts = model_options(call, self.slug)
         system, rest = split_system(call.messages, self.slug)
-        inputs: dict[str, Any] = {"prompt": flatten_messages(rest, self.slug) if rest else ""}
+        text = flatten_messages(rest, self.slug) if rest else ""
+        inputs: dict[str, Any] = {"prompt": _wrap(text, opts.pop("prompt", None), self.slug)}
         if system:
             inputs["system_prompt"] = "\n\n".join(system)
         body: dict[str, Any] = {"version": call.model}

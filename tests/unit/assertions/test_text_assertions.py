@@ -306,3 +306,20 @@ def test_js_regex_translation(source: str, python: str) -> None:
 def test_regex_with_unicode_whitespace_class_inside_brackets() -> None:
     assert run("regex", r"^[\s]+$", "\u2003\u00a0").passed
     assert not run("regex", r"^[\S]+$", "a b").passed
+
+
+def test_a_backtracking_regex_names_itself_to_the_case_timeout_too() -> None:
+    """The regex runs on the case's thread: if the case's own limit expires meanwhile (the
+    regex package checks its clock late on a loaded machine), the case timeout still names it."""
+    from pytest_cfgateway import usercode
+    from pytest_cfgateway.assertions.jsregex import compile_js_regex
+
+    pattern = compile_js_regex("^(a|a)+$")
+    with (
+        usercode.running() as unfinished,
+        usercode.limited(0.05),
+        pytest.raises(usercode.UserCodeTimeout, match="did not finish matching"),
+    ):
+        pattern.search("a" * 40 + "b")
+    assert len(unfinished) == 1
+    assert unfinished[0].startswith("regex '^(a|a)+$' did not finish matching 41 characters")

@@ -100,8 +100,16 @@ def test_plugin_types_validate(load: Loader) -> None:
     [
         ("      - type: containz\n        value: x\n", "'containz' is unknown. Did you mean"),
         ("      - type: not-contians\n        value: x\n", "is unknown. Did you mean 'contains'"),
-        ("      - type: moderation\n", "'moderation' is a promptfoo type that pytest-cfgateway"),
+        ("      - type: guardrails\n", "'guardrails' is a promptfoo type that pytest-cfgateway"),
         ("      - type: promptfoo:redteam:harmful\n", "does not run"),
+        # promptfoo reads an assertion's file when it grades: only the rows using it error
+        (
+            "      - type: python\n        value: file://nope.py:fn\n",
+            "assertion file 'file://nope.py:fn' not found (looked for nope.py); the items "
+            "using it will error",
+        ),
+        ("      - type: javascript\n        value: file://asserts/a.js\n", "a.js' not found"),
+        ("      - type: contains\n        value: file://expected.txt\n", "not found"),
         (
             "      - type: equals\n        value: x\n        thresold: 1\n",
             "unknown assertion key 'thresold' is ignored (promptfoo ignores it too). Did you "
@@ -136,7 +144,8 @@ def test_function_call_types_are_supported(load: Loader) -> None:
 
 
 def test_unsupported_set_is_real() -> None:
-    assert "moderation" in KNOWN_UNSUPPORTED_TYPES and "contains" not in KNOWN_UNSUPPORTED_TYPES
+    assert "guardrails" in KNOWN_UNSUPPORTED_TYPES and "contains" not in KNOWN_UNSUPPORTED_TYPES
+    assert "moderation" not in KNOWN_UNSUPPORTED_TYPES
 
 
 @pytest.mark.parametrize(
@@ -165,7 +174,6 @@ def test_unsupported_set_is_real() -> None:
         ),
         ("      - contains:foo\n", "compact strings", "tests[0].assert[0]"),
         ("      - value: x\n", "has no 'type'", "tests[0].assert[0]"),
-        ("      - type: python\n        value: file://nope.py:fn\n", "not found", ".value"),
         ("      - type: assert-set\n        assert: []\n", "non-empty 'assert'", ".assert"),
         ("      - $ref: '#/nope/x'\n", "points at nothing", ".$ref"),
         ("      - type: word-count\n        value: many\n", "word-count value", ".value"),

@@ -193,8 +193,6 @@ def test_azure_deployment_name_from_id_unless_configured(load: Loader) -> None:
 @pytest.mark.parametrize(
     ("providers", "fragment"),
     [
-        ("['cloudflare-gateway:bedrock:claude']", "SigV4"),
-        ("['cloudflare-gateway:aws-bedrock:claude']", "SigV4"),
         ("['cloudflare-gateway:openai']", "invalid cloudflare-gateway provider path"),
         ("['cloudflare-gateway:openai:']", "model name is required"),
         ("['openai:']", "has no model name"),
@@ -222,6 +220,8 @@ def test_bad_template_in_provider_config(load: Loader) -> None:
 @pytest.mark.parametrize(
     ("pid", "fragment"),
     [
+        ("cloudflare-gateway:bedrock:claude", "AWS SigV4"),
+        ("cloudflare-gateway:aws-bedrock:claude", "AWS SigV4"),
         ("openai:assistant:asst_123", "uses promptfoo's 'assistant' mode"),
         ("openai:completion:gpt-3.5-turbo-instruct", "uses promptfoo's 'completion' mode"),
         ("opnai:gpt-4o", "is not a provider pytest-cfgateway knows. Did you mean 'openai'?"),

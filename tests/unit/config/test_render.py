@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from pytest_cfgateway.config import (
     render_value,
     resolve_vars,
 )
+from pytest_cfgateway.config.render import auto_wrap_raw
 
 from .conftest import Loader
 
@@ -76,6 +78,36 @@ def r(source: str, **vars: object) -> str:
 )
 def test_templates(source: str, vars: dict[str, object], expected: str) -> None:
     assert render_template(source, vars, {"HOME_X": "/home/x"}) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "wrapped"),
+    [
+        # Handlebars' {{#each}}: '{#' opens a comment that no '#}' closes on its line
+        ("Q: {{q}}\n{{#each chunks}}\n- {{this}}\n{{/each}}", True),
+        ("a {{ b\n}}", True),  # a tag left open at the end of a line
+        ("{% if x\n%}y{% endif %}", True),
+        ("a {{ b }} {% if c %}d{% endif %} {# e #}", False),
+        ("Hello {{ name }", False),  # closed on its line: a real syntax error, not wrapped
+        ("{% raw %}{{#each}}{% endraw %}", False),  # already raw
+    ],
+)
+def test_partial_tags_are_wrapped_raw_like_promptfoo(source: str, wrapped: bool) -> None:
+    out = auto_wrap_raw(source)
+    assert out == ("{% raw %}" + source + "{% endraw %}" if wrapped else source)
+
+
+def test_a_prompt_with_a_partial_tag_is_sent_as_written(load: Loader) -> None:
+    # promptfoo sends such a prompt unrendered (seen in a real RAG config using Handlebars)
+    cfg = load(
+        "prompts:\n  - |-\n    Q: {{question}}\n    {{#each chunks}}- {{this}}\n    {{/each}}\n"
+        "  - 'ok {{question}}'\n"
+        "providers: [echo]\ntests: [{vars: {question: why, chunks: [a]}}]\n"
+    )
+    assert cfg.warnings == []
+    raw, ok = (render_prompt(c, {}) for c in cfg.cases)
+    assert raw == "Q: {{question}}\n{{#each chunks}}- {{this}}\n{{/each}}"
+    assert ok == "ok why"
 
 
 def test_template_syntax_error_is_config_error() -> None:
@@ -164,6 +196,45 @@ def test_python_var_loader_error_is_reported(load: Loader) -> None:
         files={"l.py": "def get_var(n, p, o):\n    return {'error': 'nope'}\n"},
     )
     with pytest.raises(ConfigError, match="nope"):
+        resolve_vars(case)
+
+
+def test_javascript_var_loader_runs_at_render(load: Loader) -> None:
+    case = one_case(
+        load,
+        "providers: [{id: echo, label: E}]\nprompts: ['{{q}}']\n"
+        "tests: [{vars: {q: topic, v: file://l.js, w: file://l.js:other}}]\n",
+        files={
+            "l.js": "module.exports = function (name, prompt, vars, provider) {\n"
+            "  return {output: name + ':' + prompt + ':' + vars.q + ':' + provider.label};\n"
+            "};\n"
+            "module.exports.other = async () => ({output: 'from other'});\n"
+        },
+    )
+    assert resolve_vars(case) == {"q": "topic", "v": "v:{{q}}:topic:E", "w": "from other"}
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("module.exports = () => ({error: 'nope'})", "Error running l.js: nope"),
+        ("module.exports = () => 'text'", 'to return { output: string } but got "text"'),
+        ("module.exports = () => { throw new TypeError('bad') }", "TypeError: bad"),
+    ],
+)
+def test_javascript_var_loader_errors_name_it(load: Loader, body: str, fragment: str) -> None:
+    case = one_case(
+        load, "providers: [echo]\ntests: [{vars: {v: file://l.js}}]\n", files={"l.js": body}
+    )
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        resolve_vars(case)
+
+
+def test_typescript_var_loader_is_refused_by_name(load: Loader) -> None:
+    case = one_case(
+        load, "providers: [echo]\ntests: [{vars: {v: file://l.ts}}]\n", files={"l.ts": "x"}
+    )
+    with pytest.raises(ConfigError, match=r"TypeScript var loaders \(file://l.ts\)"):
         resolve_vars(case)
 
 

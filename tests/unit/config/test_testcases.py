@@ -229,9 +229,79 @@ def test_a_failing_generator_is_a_config_error_naming_it(
     assert exc.value.key_path == "tests"
 
 
-def test_javascript_generators_are_refused_by_name(load: Loader) -> None:
-    with pytest.raises(ConfigError, match="JavaScript/TypeScript test generators"):
+def test_typescript_generators_are_refused_by_name(load: Loader) -> None:
+    with pytest.raises(ConfigError, match=r"TypeScript test generators \(gen.ts\) are not"):
         load("providers: [echo]\ntests: file://gen.ts\n", files={"gen.ts": "export default []"})
+
+
+JS_GEN = """
+function generate(config) {
+  const langs = (config && config.languages) || ['French', 'Spanish'];
+  return langs.map((l) => ({vars: {lang: l}, assert: [{type: 'contains', value: l}]}));
+}
+async function later(config) { return [{description: 'async', vars: {lang: 'Dutch'}}]; }
+function broken() { throw new TypeError('no rows'); }
+function forever() { while (true) {} }
+function notAList() { return {vars: {}}; }
+module.exports = generate;
+module.exports.later = later;
+module.exports.broken = broken;
+module.exports.forever = forever;
+module.exports.notAList = notAList;
+"""
+
+
+def test_javascript_test_generators_run_at_collection(load: Loader) -> None:
+    cfg = load(
+        "prompts: ['{{lang}}']\nproviders: [echo]\ntests:\n"
+        "  - file://gen.js:later\n"
+        "  - path: file://gen.js\n    config: {languages: [German]}\n"
+        "  - file://gen.js\n"
+        "  - file://static.mjs\n"
+        "  - file://named.cjs:rows\n",
+        files={
+            "gen.js": JS_GEN,
+            "static.mjs": "export default [{vars: {lang: 'Welsh'}}];\n",
+            "named.cjs": "module.exports = {rows: [{vars: {lang: 'Irish'}}]};\n",
+        },
+    )
+    assert [c.vars["lang"] for c in cfg.cases] == [
+        "Dutch",
+        "German",
+        "French",
+        "Spanish",
+        "Welsh",
+        "Irish",
+    ]
+    assert cfg.cases[0].description == "async"
+    assert cfg.cases[1].asserts[0].value == "German"
+
+
+@pytest.mark.parametrize(
+    ("fn", "fragment"),
+    [
+        ("broken", "test generator gen.js:broken failed: TypeError: no rows"),
+        ("notAList", "must give a list of test cases, got {"),
+        ("missing", "does not export 'missing'"),
+    ],
+)
+def test_a_failing_javascript_generator_is_a_config_error_naming_it(
+    load: Loader, fn: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load(f"providers: [echo]\ntests: file://gen.js:{fn}\n", files={"gen.js": JS_GEN})
+    assert fragment in str(exc.value)
+    assert exc.value.key_path == "tests"
+
+
+def test_a_javascript_generator_that_hangs_is_stopped(
+    load: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_cfgateway.config import generators
+
+    monkeypatch.setattr(generators, "GENERATOR_TIMEOUT_S", 0.5)
+    with pytest.raises(ConfigError, match=r"gen\.js:forever failed: did not finish within 500 ms"):
+        load("providers: [echo]\ntests: file://gen.js:forever\n", files={"gen.js": JS_GEN})
 
 
 def test_vars_file_in_an_external_tests_file_is_relative_to_that_file(load: Loader) -> None:

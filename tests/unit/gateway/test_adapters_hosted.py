@@ -343,6 +343,21 @@ def test_replicate_input_mapping(options: dict[str, Any], expected: dict[str, An
     assert body["input"] == {"prompt": "Hi", **expected}
 
 
+def test_replicate_prompt_prefix_and_suffix_wrap_the_prompt_as_in_promptfoo() -> None:
+    # promptfoo's gemma-vs-mistral example writes each model's chat template this way
+    template = {"prefix": "<s>[INST] ", "suffix": " [/INST]"}
+    body = REPLICATE.body(call("replicate", "m/m", options={"prompt": template}))
+    assert body["input"] == {"prompt": "<s>[INST] Hi [/INST]"}
+    body = REPLICATE.body(call("replicate", "m/m", options={"prompt": {"suffix": "\nA:"}}))
+    assert body["input"] == {"prompt": "Hi\nA:"}
+
+
+@pytest.mark.parametrize("bad", ["<s>", {"prefix": 1}, {"prefix": "a", "other": "b"}])
+def test_replicate_prompt_option_must_be_prefix_and_suffix(bad: Any) -> None:
+    with pytest.raises(GatewayConfigError, match="option 'prompt'"):
+        REPLICATE.body(call("replicate", "m/m", options={"prompt": bad}))
+
+
 def test_replicate_webhook_is_a_prediction_field() -> None:
     body = REPLICATE.body(call("replicate", "m/m", options={"webhook": "https://h/x"}))
     assert body["webhook"] == "https://h/x"

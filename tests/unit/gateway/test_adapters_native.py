@@ -443,6 +443,26 @@ def test_gemini_tool_choice_modes(choice: str, mode: str) -> None:
     assert body["toolConfig"] == {"functionCallingConfig": {"mode": mode}}
 
 
+def test_gemini_snake_case_tool_config_is_sent_as_tool_config_like_promptfoo() -> None:
+    # promptfoo's google-aistudio-gemini example; it was sent inside generationConfig (400)
+    options = {
+        "tool_choice": "required",
+        "tool_config": {
+            "function_calling_config": {"mode": "auto", "allowed_function_names": ["f"]},
+            "retrieval_config": {"lat_lng": {"latitude": 1, "longitude": 2}},
+        },
+        "temperature": 0,
+    }
+    body = GEMINI.body(call("google-ai-studio", "gemini-2.5-pro", options=options))
+    assert body["toolConfig"] == {
+        "functionCallingConfig": {"mode": "AUTO", "allowedFunctionNames": ["f"]},
+        "retrievalConfig": {"latLng": {"latitude": 1, "longitude": 2}},
+    }
+    assert body["generationConfig"] == {"temperature": 0}
+    with pytest.raises(GatewayConfigError, match="tool_config must be a mapping"):
+        GEMINI.body(call("google-ai-studio", "g", options={"tool_config": "auto"}))
+
+
 def test_gemini_tool_history_function_call_and_response() -> None:
     body = GEMINI.body(call("google-ai-studio", "gemini", TOOL_HISTORY))
     assert body["contents"][1] == {

@@ -194,7 +194,7 @@ def test_builtin_adapters_returns_fresh_instances() -> None:
         ("cohere", ("COHERE_API_KEY",)),
         ("azure-openai", ("AZURE_OPENAI_API_KEY",)),
         ("workers-ai", ("CLOUDFLARE_API_KEY", "CLOUDFLARE_API_TOKEN")),
-        ("huggingface", ("HUGGINGFACE_API_KEY", "HF_TOKEN")),
+        ("huggingface", ("HUGGINGFACE_API_KEY", "HF_TOKEN", "HF_API_TOKEN")),
         ("replicate", ("REPLICATE_API_KEY", "REPLICATE_API_TOKEN")),
         ("grok", ("XAI_API_KEY",)),
         ("deepseek", ("DEEPSEEK_API_KEY",)),

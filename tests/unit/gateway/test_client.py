@@ -76,6 +76,16 @@ def test_prepare_accepts_message_lists_and_json_chat_prompts() -> None:
         g.prepare("openai:gpt-4o", [])
 
 
+def test_a_provider_option_named_prompt_reaches_the_adapter() -> None:
+    # promptfoo's replicate config `prompt: {prefix, suffix}` used to collide with the
+    # prompt argument ("got multiple values for argument 'prompt'")
+    options = {"prompt": {"prefix": "<s>[INST] ", "suffix": " [/INST]"}, "temperature": 0.01}
+    req = gw({"REPLICATE_API_TOKEN": "fake.replicate.PLANTED.3333333333"}).prepare(
+        "replicate:m/m", "Hi", **options
+    )
+    assert req.body["input"]["prompt"] == "<s>[INST] Hi [/INST]"
+
+
 def test_stream_prepares_a_streamed_request() -> None:
     req = gw().prepare("openai:gpt-4o", "x", stream=True)
     assert req.stream and req.call is not None and req.call.stream
@@ -148,6 +158,9 @@ def test_api_key_envar_and_alternate_key_names() -> None:
     assert req.headers["x-goog-api-key"] == "gem-key-123456"
     req = gw({"HF_TOKEN": "hf-key-1234567"}).prepare("huggingface:gpt2", "x")
     assert req.headers["authorization"] == "Bearer hf-key-1234567"
+    # promptfoo's name for it (its huggingface examples set HF_API_TOKEN)
+    req = gw({"HF_API_TOKEN": "hf-key-7654321"}).prepare("huggingface:gpt2", "x")
+    assert req.headers["authorization"] == "Bearer hf-key-7654321"
     req = gw({"CLOUDFLARE_API_TOKEN": "cf-api-123456"}).prepare(
         "workers-ai:@cf/meta/llama-3.1-8b-instruct", "x"
     )

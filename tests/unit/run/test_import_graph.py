@@ -27,6 +27,7 @@ RUN_LAYERS = [
     "feedback",
     "state",
     "targets",
+    "hooks",
     "render",
     "prewarm",
     "grader",
@@ -36,6 +37,7 @@ RUN_LAYERS = [
     "fixtures",
     "items",
     "report",
+    "after_hooks",
     "outcome",
 ]
 

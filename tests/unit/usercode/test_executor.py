@@ -90,6 +90,26 @@ def test_python_file_function(tmp_path: Path) -> None:
         usercode.run(missing)
 
 
+def test_python_file_class_method_as_promptfoo_names_it(tmp_path: Path) -> None:
+    # promptfoo's custom-prompt-function example: file://prompt_python.py:Prompt.prompt
+    f = tmp_path / "prompt_python.py"
+    f.write_text(
+        "class Prompt:\n"
+        "    @staticmethod\n"
+        "    def prompt(context):\n"
+        "        return 'Q: ' + context['vars']['q']\n"
+        "    @classmethod\n"
+        "    def named(cls, context):\n"
+        "        return cls.__name__\n"
+    )
+    ctx = {"vars": {"q": "why"}}
+    assert usercode.run(usercode.python_file(f, "Prompt.prompt", [ctx], label="p")) == "Q: why"
+    assert usercode.run(usercode.python_file(f, "Prompt.named", [ctx], label="p")) == "Prompt"
+    missing = usercode.python_file(f, "Prompt.nope", [ctx], label="p")
+    with pytest.raises(UserCodeRaised, match=r"has no function 'Prompt.nope'"):
+        usercode.run(missing)
+
+
 def test_arguments_must_be_json() -> None:
     with pytest.raises(UserCodeError, match="cannot be given its arguments"):
         usercode.run(
