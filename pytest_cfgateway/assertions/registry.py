@@ -99,6 +99,8 @@ BUILTIN_TYPES: dict[str, str] = {
         ),
         "graded",
     ),
+    "conversation-relevance": "conversation",
+    "moderation": "moderation",
 }
 
 #: Types the engine handles itself (they cannot be negated).
