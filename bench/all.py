@@ -230,6 +230,9 @@ def replay_group(
         }
         if n < 10_000:
             variants["replay, -n 2"] = (evals, pytest_cmd(*cfg, "-n", "2"))
+            # xdist's own cost on this machine: the same trivial tests on two workers
+            plain_x = pytest_cmd("-p", "no:cacheprovider", "test_plain.py", "-n", "2")
+            variants["plain pytest, -n 2"] = (plain, plain_x)
         runs: dict[str, list[Run]] = {k: [] for k in variants}
         for i in range(repeats):
             for name, (cwd, cmd) in variants.items():
@@ -241,10 +244,21 @@ def replay_group(
                 runs[name].append(r)
     base = median_s(runs["plain pytest"])
     single = median_s(runs["replay, 1 process"])
-    rows.append([f"plain pytest, {n} x assert True", f"{base:.2f}", "1.00", ""])
-    peak = max_rss_mb(runs["replay, 1 process"])
+    # CPU seconds of the pytest child (xdist workers included): steadier on a shared machine
+    cpu = {name: median_cpu_s(r) for name, r in runs.items()}
+    base_cpu = cpu["plain pytest"]
     rows.append(
-        [f"replay {n}, 1 process", f"{single:.2f}", f"{single / base:.2f} x plain", f"{peak:.0f}"]
+        [f"plain pytest, {n} x assert True", f"{base:.2f}", f"1.00 (cpu {base_cpu:.2f} s)", ""]
+    )
+    peak = max_rss_mb(runs["replay, 1 process"])
+    single_cpu = cpu["replay, 1 process"]
+    rows.append(
+        [
+            f"replay {n}, 1 process",
+            f"{single:.2f}",
+            f"{single / base:.2f} x plain (cpu {single_cpu:.2f} s, {single_cpu / base_cpu:.2f}x)",
+            f"{peak:.0f}",
+        ]
     )
     if n >= 10_000:
         verdicts.append(
@@ -253,7 +267,24 @@ def replay_group(
         )
         return
     xdist = median_s(runs["replay, -n 2"])
-    rows.append([f"replay {n}, -n 2", f"{xdist:.2f}", f"{xdist / single:.2f} x 1 process", ""])
+    xcpu = cpu["replay, -n 2"]
+    rows.append(
+        [
+            f"replay {n}, -n 2",
+            f"{xdist:.2f}",
+            f"{xdist / single:.2f} x 1 process (cpu {xcpu:.2f} s)",
+            "",
+        ]
+    )
+    plain_x = median_s(runs["plain pytest, -n 2"])
+    rows.append(
+        [
+            f"plain pytest, {n} x assert True, -n 2",
+            f"{plain_x:.2f}",
+            f"{plain_x / base:.2f} x plain 1 process (cpu {cpu['plain pytest, -n 2']:.2f} s)",
+            "",
+        ]
+    )
     verdicts.append(
         f"replay {n} <= {REPLAY_BAR:.0f}x plain pytest: {single / base:.2f}x -> "
         f"{verdict(single <= REPLAY_BAR * base)}"

@@ -77,6 +77,32 @@ def check_nodes(root: Node) -> None:
         )
 
 
+def check_tree(root: Node, text: str) -> None:
+    """`check_nodes` for a document composed from ``text``, cheaper when ``text`` has no
+    ``&`` (then it has no anchors, hence no aliases: the node graph is a tree, which can only
+    be too deep). A tree within `MAX_DEPTH` passes after a depth-only walk; anything else
+    goes through `check_nodes` (same errors, same messages)."""
+    if "&" in text:
+        check_nodes(root)
+        return
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, level = pop()
+        if level > MAX_DEPTH:
+            check_nodes(root)  # raises, naming the line as it always has
+            return
+        if node.__class__ is MappingNode:
+            for key_node, value_node in node.value:
+                push((key_node, level + 1))
+                push((value_node, level + 1))
+        elif node.__class__ is SequenceNode:
+            for child in node.value:
+                push((child, level + 1))
+        elif isinstance(node, MappingNode | SequenceNode):  # (subclasses)
+            stack.extend((child, level + 1) for child in _children(node))
+
+
 def check_data(data: object) -> None:
     """`check_nodes` for already-parsed plain data (JSON): depth only, as JSON has no
     aliases."""

@@ -317,6 +317,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_report_to_serializable(config: pytest.Config, report: Any) -> Any:
+    data = yield
+    if isinstance(data, dict) and hasattr(config, "workerinput"):
+        from .run.record import pack_serialized_report
+
+        pack_serialized_report(data)  # cheaper for xdist's channel (a worker's reports only)
+    return data
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_from_serializable(config: pytest.Config, data: Any) -> None:
+    if isinstance(data, dict) and "cfgateway_json" in data:
+        from .run.record import unpack_serialized_report
+
+        unpack_serialized_report(data)  # then pytest builds the report from it
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector: pytest.Collector) -> Any:
     report = yield
     _scrub(collector.config, report)

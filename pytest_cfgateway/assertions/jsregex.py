@@ -41,8 +41,6 @@ import functools
 import re
 from typing import Any
 
-import regex
-
 from .. import usercode
 
 # JavaScript's \s: WhiteSpace + LineTerminator code points (ECMA-262).
@@ -186,6 +184,8 @@ class BoundedPattern:
 @functools.lru_cache(maxsize=256)
 def compile_js_regex(source: str) -> BoundedPattern:
     """Compile a JavaScript RegExp source for ``.search``; raises ``re.error`` when invalid."""
+    import regex  # the regex package: imported by the first pattern, not at start-up
+
     try:
         compiled = regex.compile(translate_js_regex(source), regex.ASCII | regex.VERSION0)
     except regex.error as exc:

@@ -1,8 +1,11 @@
 """Which assertion types exist: the built-in handlers plus the ones plugins register.
 
 Built-in handler modules each export ``HANDLERS: dict[str, BuiltinHandler]`` keyed by base
-type name; they are imported when `AssertionRegistry.with_builtins` is first called, never at
-plugin import. Third-party types come through the ``pytest_cfgateway_register_assertions``
+type name. `BUILTIN_TYPES` names the module of each type, so a registry knows every built-in
+name without importing anything; a handler's module is imported the first time a test uses
+one of its types (a config of ``contains`` checks never imports jsonschema, regex, the SQL
+parser...). A unit test keeps `BUILTIN_TYPES` equal to the modules' ``HANDLERS``.
+Third-party types come through the ``pytest_cfgateway_register_assertions``
 hook as ``register(name, fn)`` where ``fn(output, value, context)`` returns what a promptfoo
 ``python`` assertion may return (bool, number, dict or `GradingResult`; may be async). Every
 registered type can be negated with ``not-``.
@@ -32,6 +35,74 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "moderation",
 )
 
+#: Built-in type -> the module (of `BUILTIN_MODULES`) whose ``HANDLERS`` holds it.
+BUILTIN_TYPES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "equals",
+            "contains",
+            "icontains",
+            "contains-any",
+            "icontains-any",
+            "contains-all",
+            "icontains-all",
+            "starts-with",
+            "regex",
+            "word-count",
+            "is-refusal",
+        ),
+        "text",
+    ),
+    **dict.fromkeys(
+        (
+            "is-json",
+            "contains-json",
+            "is-html",
+            "contains-html",
+            "is-xml",
+            "contains-xml",
+            "is-sql",
+            "contains-sql",
+        ),
+        "structured",
+    ),
+    **dict.fromkeys(("levenshtein", "rouge-n", "bleu", "gleu"), "similarity"),
+    **dict.fromkeys(
+        ("latency", "ttft", "cost", "perplexity", "perplexity-score", "finish-reason"), "metrics"
+    ),
+    **dict.fromkeys(
+        (
+            "is-valid-openai-tools-call",
+            "is-valid-openai-function-call",
+            "is-valid-function-call",
+            "tool-call-f1",
+        ),
+        "tools",
+    ),
+    "webhook": "webhook",
+    **dict.fromkeys(("python", "javascript"), "scripts"),
+    **dict.fromkeys(
+        (
+            "llm-rubric",
+            "model-graded-closedqa",
+            "factuality",
+            "model-graded-factuality",
+            "g-eval",
+            "answer-relevance",
+            "context-faithfulness",
+            "context-recall",
+            "context-relevance",
+            "similar",
+            "similar:cosine",
+            "similar:dot",
+            "similar:euclidean",
+        ),
+        "graded",
+    ),
+    "conversation-relevance": "conversation",
+    "moderation": "moderation",
+}
+
 #: Types the engine handles itself (they cannot be negated).
 COMPARISON_TYPES = frozenset({"select-best", "max-score"})
 SPECIAL_TYPES = frozenset({"assert-set"}) | COMPARISON_TYPES
@@ -49,6 +120,8 @@ def _describe(fn: Any) -> str:
 
 
 def _load_builtins() -> dict[str, tuple[BuiltinHandler, str]]:
+    """Every built-in handler, importing every handler module (what `BUILTIN_TYPES` is
+    checked against)."""
     global _builtin_cache
     with _builtin_lock:
         if _builtin_cache is None:
@@ -67,6 +140,25 @@ def _load_builtins() -> dict[str, tuple[BuiltinHandler, str]]:
         return dict(_builtin_cache)
 
 
+def _builtin_handler(name: str) -> BuiltinHandler:
+    """The built-in handler of ``name`` (a key of `BUILTIN_TYPES`), importing its module."""
+    module = importlib.import_module(f"{__package__}.{BUILTIN_TYPES[name]}")
+    handler: BuiltinHandler = module.HANDLERS[name]
+    return handler
+
+
+class _NotLoaded:
+    """A built-in handler whose module is not imported yet."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<built-in, not loaded yet>"
+
+
+_NOT_LOADED: Any = _NotLoaded()
+
+
 class AssertionRegistry:
     """Assertion type name -> handler. One per config/test path (hooks are path-scoped)."""
 
@@ -76,15 +168,21 @@ class AssertionRegistry:
 
     @classmethod
     def with_builtins(cls) -> AssertionRegistry:
-        """A registry holding every built-in assertion type."""
+        """A registry holding every built-in assertion type (each handler's module is
+        imported when the type is first used)."""
         reg = cls()
-        for name, (fn, _module) in _load_builtins().items():
-            reg._builtins[name] = fn
+        reg._builtins = dict.fromkeys(BUILTIN_TYPES, _NOT_LOADED)
         return reg
+
+    def _builtin_of(self, name: str) -> BuiltinHandler | None:
+        fn = self._builtins.get(name)
+        if fn is _NOT_LOADED:
+            fn = self._builtins[name] = _builtin_handler(name)
+        return fn
 
     def add_builtin(self, name: str, fn: BuiltinHandler) -> None:
         """Add a handler that follows the built-in contract (``fn(AssertionCall)``)."""
-        self._check_new(name, fn, self._builtins.get(name))
+        self._check_new(name, fn, self._builtin_of(name))
         self._builtins[name] = fn
 
     def register(self, name: str, fn: CustomAssertionFn) -> None:
@@ -109,7 +207,7 @@ class AssertionRegistry:
             raise ValueError(f"register({name!r}, fn): fn must be callable, got {fn!r}")
         existing: Any = self._custom.get(name)
         if existing is None:
-            existing = self._builtins.get(name)
+            existing = self._builtin_of(name)
         self._check_new(name, fn, existing)
         self._custom[name] = fn
 
@@ -124,7 +222,7 @@ class AssertionRegistry:
 
     def builtin(self, base_type: str) -> BuiltinHandler | None:
         """The built-in handler for a base type, if any."""
-        return self._builtins.get(base_type)
+        return self._builtin_of(base_type)
 
     def custom(self, base_type: str) -> CustomAssertionFn | None:
         """The registered custom function for a base type, if any."""

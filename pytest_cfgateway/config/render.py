@@ -665,10 +665,12 @@ def render_prompt(case: EvalCase, env: Mapping[str, str]) -> str:
         suffix = case.options.get("suffix") or ""
         base = f"{prefix}{case.prompt.raw}{suffix}"
     vars = {k: v[:-1] if isinstance(v, str) and v.endswith("\n") else v for k, v in vars.items()}
-    try:
-        parsed = json.loads(base)
-    except ValueError:
-        parsed = _NOT_JSON
+    parsed = _NOT_JSON
+    if base.lstrip(" \t\n\r")[:1] in _JSON_STARTS:  # else json.loads would raise: skip it
+        try:
+            parsed = json.loads(base)
+        except ValueError:
+            parsed = _NOT_JSON
     try:
         filters = case.nunjucks_filters
         if parsed is not _NOT_JSON:
@@ -694,6 +696,9 @@ def render_prompt(case: EvalCase, env: Mapping[str, str]) -> str:
 
 
 _NOT_JSON = object()
+#: the characters a text json.loads accepts can start with (after JSON whitespace; Python's
+#: json also reads NaN and Infinity)
+_JSON_STARTS = frozenset('{["-0123456789tfnNI')
 
 
 def _short(label: str, limit: int = 60) -> str:

@@ -395,12 +395,11 @@ def new_record(item: Any, **fields: Any) -> CaseRecord:
 
 def plain_grading(grading: Any) -> dict[str, Any] | None:
     """The verdict in promptfoo's GradingResult shape, as plain data."""
-    from .record import plain
+    from .record import grading_dict
 
     if grading is None:
         return None
-    data: dict[str, Any] = plain(grading.to_dict())
-    return data
+    return grading_dict(grading)
 
 
 def _runtime(item: pytest.Item) -> RunState:

@@ -21,18 +21,56 @@ import pytest
 
 #: the report attribute that carries a record (a plain dict)
 REPORT_ATTR = "cfgateway"
+#: the key of a serialized report (an xdist worker's) that carries the record as JSON text
+PACKED_KEY = "cfgateway_json"
+
+
+def pack_serialized_report(data: dict[str, Any]) -> None:
+    """An xdist worker's serialized report with its record as one JSON string: execnet's
+    serializer walks nested data in Python (~0.2 ms for a record, on the worker and again
+    on the controller), a string it copies. `unpack_serialized_report` undoes it."""
+    record = data.get(REPORT_ATTR)
+    if record.__class__ is dict:
+        import json
+
+        try:
+            text = json.dumps(record, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return  # not JSON data after all: sent as it is, as before
+        data[PACKED_KEY] = text
+        del data[REPORT_ATTR]
+
+
+def unpack_serialized_report(data: dict[str, Any]) -> None:
+    """The record of a packed serialized report back as the dict it was (the controller
+    builds the report from it, so ``report.cfgateway`` is the worker's dict)."""
+    packed = data.get(PACKED_KEY)
+    if isinstance(packed, str):
+        import json
+
+        data[REPORT_ATTR] = json.loads(packed)
+        del data[PACKED_KEY]
 
 
 def plain(value: Any) -> Any:
     """``value`` as JSON-compatible data: dicts with str keys, lists, str, int, float (finite),
-    bool, None. Anything else becomes its ``str()`` (Paths, sets, objects)."""
-    kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:  # the common leaves
+    bool, None. Anything else becomes its ``str()`` (Paths, sets, objects).
+
+    Exact built-in types take a direct path (every record goes through here, once per
+    test); subclasses and everything else take the general one."""
+    cls = value.__class__
+    if cls is str or cls is int or cls is bool or value is None:
         return value
-    if kind is dict:
-        return {str(k): plain(v) for k, v in value.items()}
-    if kind is list:
+    if cls is dict:
+        return {k if k.__class__ is str else str(k): plain(v) for k, v in value.items()}
+    if cls is list:
         return [plain(v) for v in value]
+    if cls is float:
+        return value if math.isfinite(value) else str(value)
+    return _plain_other(value)
+
+
+def _plain_other(value: Any) -> Any:
     if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -44,9 +82,28 @@ def plain(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted((plain(v) for v in value), key=repr)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        # field by field (what dataclasses.asdict gives, without its deep copy of every leaf)
+        # field by field (what ``plain(dataclasses.asdict(value))`` gives, without its
+        # deep copy)
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return str(value)
+
+
+def grading_dict(grading: Any) -> dict[str, Any]:
+    """``plain(grading.to_dict())`` (promptfoo's GradingResult shape) without the deep copy
+    ``to_dict`` makes of each assertion spec (``dataclasses.asdict``), which `plain` would
+    copy again."""
+    data: dict[str, Any] = {
+        "pass": plain(grading.passed),
+        "score": plain(grading.score),
+        "reason": plain(grading.reason),
+    }
+    if grading.named_scores:
+        data["namedScores"] = plain(dict(grading.named_scores))
+    if grading.component_results:
+        data["componentResults"] = [grading_dict(c) for c in grading.component_results]
+    if grading.assertion is not None:
+        data["assertion"] = plain(grading.assertion)
+    return data
 
 
 @dataclasses.dataclass
@@ -118,14 +175,13 @@ class CaseRecord:
         return self.total_tokens or self.prompt_tokens + self.completion_tokens
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = plain(self)
+        data: dict[str, Any] = {name: plain(getattr(self, name)) for name in _RECORD_FIELDS}
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CaseRecord:
         """The record back from its dict; unknown keys (a newer writer) are ignored."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in _RECORD_FIELDS}
         values["assertions"] = [
             AssertionRecord(**{k: v for k, v in a.items() if k in _ASSERTION_FIELDS})
             for a in values.get("assertions") or []
@@ -134,6 +190,8 @@ class CaseRecord:
 
 
 _ASSERTION_FIELDS = frozenset(f.name for f in dataclasses.fields(AssertionRecord))
+#: the record's fields, in declaration order (the order of ``to_dict``'s keys)
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(CaseRecord))
 
 
 def assertion_records(grading: Any) -> list[AssertionRecord]:

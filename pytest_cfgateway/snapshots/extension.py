@@ -20,7 +20,7 @@ Public functions (what the plugin calls)::
     assert_cassette(snapshot, outcome.cassette)
 
 ``snapshot`` is syrupy's fixture (switched to our extension on first use), or, for tests
-that do not take that fixture (config items), ``case_snapshot(request)``: the same
+that do not take that fixture (config items), ``case_snapshot(item)``: the same
 assertion built directly, which saves syrupy's registration of an unused amber one.
 ``load_recorded`` keeps the text it read for the comparison in ``assert_cassette``, so a
 cassette is read once per test; names and paths are memoized.
@@ -456,10 +456,12 @@ def case_snapshot(request: Any) -> SnapshotAssertion:
     `GatewaySnapshotExtension`, built directly (what ``snapshot.use_extension(...)`` builds)
     for tests that do not take syrupy's ``snapshot`` fixture (config items): one syrupy
     registration per test instead of two. Pass it wherever the API takes ``snapshot``.
-    Needs syrupy's session (raises ``RuntimeError`` when syrupy is disabled)."""
+    ``request``: the test's ``request`` fixture, or its item. Needs syrupy's session (raises
+    ``RuntimeError`` when syrupy is disabled)."""
     from syrupy.assertion import SnapshotAssertion
 
     config = request.config
+    node = getattr(request, "node", request)  # a FixtureRequest's item, or the item
     session = getattr(config, "_syrupy", None)
     if session is None:
         raise RuntimeError(
@@ -472,7 +474,7 @@ def case_snapshot(request: Any) -> SnapshotAssertion:
         update_snapshots=bool(option.update_snapshots),
         update_new_snapshots_only=bool(getattr(option, "update_new_snapshots_only", False)),
         extension_class=GatewaySnapshotExtension,
-        test_location=PyTestLocation(request.node),
+        test_location=PyTestLocation(node),
         session=session,
     )
 

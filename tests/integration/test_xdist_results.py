@@ -114,6 +114,8 @@ def test_records_carry_assertions_and_indexes(pytester):
         def pytest_runtest_logreport(report):
             data = getattr(report, "cfgateway", None)
             if data is not None and not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller
+                # the worker sent it packed as JSON text: here it is the worker's dict again
+                assert isinstance(data, dict) and not hasattr(report, "cfgateway_json")
                 with open("records.jsonl", "a") as fh:
                     fh.write(json.dumps(data) + "\\n")
         """

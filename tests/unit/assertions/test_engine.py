@@ -89,6 +89,55 @@ def test_with_builtins_has_every_spec_type() -> None:
     assert "not-assert-set" not in names and "not-select-best" not in names
 
 
+def test_builtin_types_table_matches_the_handler_modules() -> None:
+    """`BUILTIN_TYPES` (what a registry knows without importing) names exactly the types
+    of the modules' ``HANDLERS``, each with the module that holds it, and a lazily loaded
+    handler is the module's own function."""
+    from pytest_cfgateway.assertions import registry as registry_module
+
+    loaded = registry_module._load_builtins()
+    assert {name: module.rsplit(".", 1)[1] for name, (_fn, module) in loaded.items()} == (
+        registry_module.BUILTIN_TYPES
+    )
+    reg = AssertionRegistry.with_builtins()
+    for name, (fn, _module) in loaded.items():
+        assert reg.builtin(name) is fn
+    assert reg.builtin("no-such-type") is None
+
+
+def test_a_builtin_module_is_imported_when_its_type_is_first_used() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pytest_cfgateway.assertions.registry import AssertionRegistry\n"
+        "reg = AssertionRegistry.with_builtins()\n"
+        "assert 'is-json' in reg.names() and 'not-llm-rubric' in reg.names()\n"
+        "heavy = ('jsonschema', 'regex', 'pytest_cfgateway.assertions.structured',\n"
+        "         'pytest_cfgateway.assertions.graded')\n"
+        "early = [m for m in heavy if m in sys.modules]\n"
+        "assert not early, early\n"
+        "assert reg.builtin('contains') is not None\n"
+        "assert 'pytest_cfgateway.assertions.text' in sys.modules\n"
+        "assert 'pytest_cfgateway.assertions.structured' not in sys.modules\n"
+        "assert reg.builtin('is-json') is not None and 'jsonschema' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_registering_over_a_builtin_that_is_not_loaded_yet_is_refused() -> None:
+    reg = AssertionRegistry.with_builtins()
+
+    def mine(output: str, value: Any, context: AssertionContext) -> bool:
+        return True
+
+    with pytest.raises(ValueError, match=r"already registered by .*graded"):
+        reg.register("llm-rubric", mine)
+    with pytest.raises(ValueError, match=r"already registered by .*similarity"):
+        reg.copy().add_builtin("bleu", mine)
+
+
 def test_register_same_function_twice_is_noop() -> None:
     reg = AssertionRegistry()
 

@@ -131,3 +131,23 @@ def test_deep_cassette_is_a_cassette_error() -> None:
     text = "version: 1\nexchanges: " + "[" * 900 + "]" * 900 + "\n"
     with pytest.raises(CassetteError, match=r"snap\.yaml"):
         Cassette.from_text(text, source="snap.yaml")
+
+
+@pytest.mark.parametrize("depth", [1, 48, 49, 50, 51, 150])
+@pytest.mark.parametrize("anchor", [False, True])
+def test_tree_check_gives_the_errors_of_the_full_check(depth: int, anchor: bool) -> None:
+    """`check_tree` (a depth-only walk when the text has no '&') passes and fails exactly
+    where `check_nodes` does, with its message."""
+    from pytest_cfgateway._yamlguard import YamlBoundsError, check_nodes, check_tree
+
+    text = "root: &a\n" if anchor else "root:\n"
+    text += "".join("  " * i + "- k:\n" for i in range(1, depth)) + "  " * depth + "- leaf\n"
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    try:
+        check_nodes(node)
+    except YamlBoundsError as exc:
+        with pytest.raises(YamlBoundsError) as info:
+            check_tree(node, text)
+        assert str(info.value) == str(exc)
+    else:
+        check_tree(node, text)

@@ -311,3 +311,16 @@ def test_object_vars_in_json_prompts_render_like_javascript(load: Loader) -> Non
     )
     content = json.loads(render_prompt(case, {}))[0]["content"]
     assert content == 'say "hi" / [object Object] / p,q'
+
+
+def test_every_json_text_passes_the_prefilter_of_json_prompts() -> None:
+    """render_prompt only tries json.loads on texts that can be JSON; every JSON value
+    starts (after JSON whitespace) with one of the prefilter's characters."""
+    import json
+
+    from pytest_cfgateway.config.render import _JSON_STARTS
+
+    values = ({}, [], {"a": 1}, "s", -1, 0, 7, 1.5, -0.5, True, False, None)
+    for value in (*values, float("nan"), float("inf"), float("-inf")):
+        text = " \t\r\n" + json.dumps(value)
+        assert text.lstrip(" \t\n\r")[:1] in _JSON_STARTS

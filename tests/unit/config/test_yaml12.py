@@ -180,3 +180,58 @@ def test_errors_are_the_pure_parsers(text: str, monkeypatch: pytest.MonkeyPatch)
 def test_parse_yaml12_matches_pure_data() -> None:
     text = "a: Yes\nb: 017\nc: [0o17, 0x1F, 1_000, .inf, ~]\nd: |\n  x\n  y\n"
     assert parse_yaml12(text) == yaml.load(text, Loader=Yaml12Loader)
+
+
+def _both_ways(text: str) -> tuple[str, str]:
+    """(the direct build, PyYAML's constructor) of one composed text, as reprs."""
+    built = yaml12.FastYaml12Loader(text)
+    reference = yaml12.FastYaml12Loader(text)
+    try:
+        node = built.get_single_node()
+        if node is None:  # an empty document (the loaders return None before building)
+            return "None", "None"
+        try:
+            a = yaml12.construct(built, node, text)
+        except yaml.YAMLError as exc:
+            a = f"error: {exc}"
+        try:
+            b = reference.construct_document(reference.get_single_node())
+        except yaml.YAMLError as exc:
+            b = f"error: {exc}"
+    finally:
+        built.dispose()
+        reference.dispose()
+    return repr(a), repr(b)
+
+
+def test_direct_build_equals_pyyaml_construct_on_every_yaml_file_of_the_tests() -> None:
+    root = Path(__file__).parents[2]
+    checked = 0
+    for path in sorted(root.rglob("*.y*ml")):
+        if "__snapshots__" in path.parts or path.suffix not in (".yaml", ".yml"):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            a, b = _both_ways(text)
+        except yaml.YAMLError:
+            continue  # files of invalid YAML (tests of error messages)
+        assert a == b, path
+        checked += 1
+    assert checked > 100
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: 017\nc: 0o17\nd: 0x1F\ne: 1_000\nf: yes\ng: 1.5e3\nh: .inf\ni: ~\nj: ''\n",
+        "base: &b {x: 1}\nother:\n  <<: *b\n  y: 2\n",
+        "a:\n  <<: {x: 1}\n  y: 2\n",
+        "a: !!str 1\nb: !!set {x, y}\nc: !!binary aGk=\nd: !!timestamp 2001-12-14\n",
+        "? [complex, key]\n: v\n",
+        "a: 2001-12-14\nb: 'quoted'\nc: [1, 'two', {three: 3}]\n",
+        "Q&A: no anchors here\nx: 1\n",
+    ],
+)
+def test_direct_build_equals_pyyaml_construct_on_special_documents(text: str) -> None:
+    a, b = _both_ways(text)
+    assert a == b

@@ -22,6 +22,54 @@ def test_plain_keeps_json_types_and_stringifies_the_rest() -> None:
     assert plain(data) == {"p": "a/b", "t": [1, 2.5, None], "s": ["x"], "n": "nan", "3": True}
 
 
+def test_plain_of_a_dataclass_is_that_of_its_asdict() -> None:
+    """The direct path (no deep copy) gives what ``plain(dataclasses.asdict(x))`` gives,
+    nested dataclasses, tuples, sets, subclasses and odd keys included."""
+    import dataclasses
+    from collections import OrderedDict
+
+    class Label(str):
+        pass
+
+    spec = AssertionSpec(type="contains", value={"k": (1, {"y"})}, weight=2)
+    grading = GradingResult(False, 0.5, "r", component_results=[GradingResult(True, 1, "")])
+    record = CaseRecord(
+        nodeid="n",
+        vars={"p": Path("a"), 2: [spec], "o": OrderedDict(a=float("inf")), "l": Label("x")},
+        assertions=[AssertionRecord("contains", True, 1.0, "ok")],
+        grading={"g": grading, "t": (spec,)},
+        options={"frozen": frozenset({3, 1}), "f": 1.5, "b": True, "none": None},
+    )
+    assert record.to_dict() == plain(dataclasses.asdict(record))
+    assert list(record.to_dict()) == [f.name for f in dataclasses.fields(CaseRecord)]
+    assert plain(spec) == plain(dataclasses.asdict(spec))
+
+
+def test_grading_dict_is_plain_of_to_dict() -> None:
+    from pytest_cfgateway.run.record import grading_dict
+
+    leaf = GradingResult(
+        False,
+        0.25,
+        "missing",
+        named_scores={"m": 0.5},
+        assertion=AssertionSpec(type="contains", value=["a", ("b", 1)], metric="m", weight=2),
+        grader_error=True,
+        metric_only=True,
+        tokens_used=7,
+    )
+    group = GradingResult(
+        False,
+        0.25,
+        "set",
+        component_results=[leaf, GradingResult(True, 1.0, "ok", assertion={"type": "x"})],
+        assertion=AssertionSpec(type="assert-set", children=(AssertionSpec(type="contains"),)),
+    )
+    top = GradingResult(False, float("nan"), "case", component_results=[group])
+    for g in (leaf, group, top):
+        assert repr(grading_dict(g)) == repr(plain(g.to_dict()))
+
+
 def test_a_record_round_trips_through_json() -> None:
     record = CaseRecord(
         nodeid="c.yaml::t[echo]",
@@ -86,3 +134,31 @@ def test_a_record_becomes_the_dict_dataclasses_would_give() -> None:
     ]
     assert data["vars"] == {"p": "x", "t": [1, {"k": "inf"}]}
     assert data["grading"]["nested"][0]["a"]["type"] == "equals"
+
+
+def test_a_packed_serialized_report_unpacks_to_the_same_record() -> None:
+    from pytest_cfgateway.run.record import (
+        PACKED_KEY,
+        REPORT_ATTR,
+        pack_serialized_report,
+        unpack_serialized_report,
+    )
+
+    record = CaseRecord(
+        nodeid="c.yaml::t[x]",
+        vars={"word": "é\u2028\U0001f600", "n": 3, "f": 0.1, "none": None, "list": [True]},
+        score=float("nan"),
+    ).to_dict()
+    data = {"nodeid": "c.yaml::t[x]", "outcome": "passed", REPORT_ATTR: record}
+    pack_serialized_report(data)
+    assert REPORT_ATTR not in data and isinstance(data[PACKED_KEY], str)
+    unpack_serialized_report(data)
+    assert PACKED_KEY not in data
+    assert repr(data[REPORT_ATTR]) == repr(record)
+    plain_report = {"nodeid": "t.py::t", "outcome": "passed"}
+    pack_serialized_report(plain_report)
+    unpack_serialized_report(plain_report)
+    assert plain_report == {"nodeid": "t.py::t", "outcome": "passed"}
+    odd = {REPORT_ATTR: {"path": Path("x")}}  # not JSON data: left as it is
+    pack_serialized_report(odd)
+    assert odd == {REPORT_ATTR: {"path": Path("x")}}
