@@ -86,7 +86,47 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class Ledger:
+class _Waiting:
+    """What both ledgers do the same way over their own `_claim` and `_try_reserve`: take a
+    claim or a reservation now, else poll until the other holder is done."""
+
+    def _claim(self, key: str) -> str | Answer:
+        raise NotImplementedError
+
+    def _try_reserve(self) -> int | str:
+        raise NotImplementedError
+
+    def spent(self) -> float:
+        raise NotImplementedError
+
+    def try_claim(self, key: str) -> bool:
+        """Claim ``key`` if nobody has (the scheduler: never waits)."""
+        return self._claim(key) == "mine"
+
+    async def claim(self, key: str) -> Answer | None:
+        """Claim ``key``: None when this caller must make the call, else the answer the
+        caller that made it stored (waiting for it while that caller is alive)."""
+        while True:
+            state = self._claim(key)
+            if state == "mine":
+                return None
+            if isinstance(state, Answer):
+                return state
+            await asyncio.sleep(_POLL_S)
+
+    async def reserve(self) -> int:
+        """Reserve room for one call under ``--cf-max-cost`` (waiting while calls in flight
+        may leave room); raise BudgetRefused when there is none."""
+        while True:
+            state = self._try_reserve()
+            if state == "refuse":
+                raise BudgetRefused(self.spent())
+            if isinstance(state, int):
+                return state
+            await asyncio.sleep(_POLL_S)
+
+
+class Ledger(_Waiting):
     def __init__(self, path: Path, *, concurrency: int, max_cost: float | None) -> None:
         self.path = path
         self.concurrency = concurrency
@@ -164,21 +204,6 @@ class Ledger:
                 db.execute("UPDATE claims SET owner = ? WHERE key = ?", (self._pid, key))
                 return "mine"
             return "wait"
-
-    def try_claim(self, key: str) -> bool:
-        """Claim ``key`` if nobody has (the scheduler: never waits)."""
-        return self._claim(key) == "mine"
-
-    async def claim(self, key: str) -> Answer | None:
-        """Claim ``key``: None when this process must make the call, else the answer the
-        process that made it stored (waiting for it while that process is alive)."""
-        while True:
-            state = self._claim(key)
-            if state == "mine":
-                return None
-            if isinstance(state, Answer):
-                return state
-            await asyncio.sleep(_POLL_S)
 
     def done(self, key: str, answer: Answer) -> None:
         data = json.dumps(dataclasses.asdict(answer), ensure_ascii=False)
@@ -266,17 +291,6 @@ class Ledger:
             )
             return int(cursor.lastrowid or 0)
 
-    async def reserve(self) -> int:
-        """Reserve room for one call under ``--cf-max-cost`` (waiting while calls in flight
-        may leave room); raise BudgetRefused when there is none."""
-        while True:
-            state = self._try_reserve()
-            if state == "refuse":
-                raise BudgetRefused(self.spent())
-            if isinstance(state, int):
-                return state
-            await asyncio.sleep(_POLL_S)
-
     def settle(self, token: int, cost: float | None) -> None:
         """The reserved call ended; ``cost`` is its estimated cost (None: not priced)."""
         with self._txn() as db:
@@ -308,7 +322,7 @@ class Ledger:
         return float(spent)
 
 
-class LocalLedger:
+class LocalLedger(_Waiting):
     """The ledger of a run that is one process: `Ledger`'s operations and rules in memory.
 
     Used from pytest's thread and from the gateway's background loop, so a lock guards it;
@@ -351,21 +365,6 @@ class LocalLedger:
                 return "mine"
             answer = self._claims[key]
             return "wait" if answer is None else answer
-
-    def try_claim(self, key: str) -> bool:
-        """Claim ``key`` if nobody has (the scheduler: never waits)."""
-        return self._claim(key) == "mine"
-
-    async def claim(self, key: str) -> Answer | None:
-        """Claim ``key``: None when this caller must make the call, else the answer of the
-        caller that made it (waiting for it while that call runs)."""
-        while True:
-            state = self._claim(key)
-            if state == "mine":
-                return None
-            if isinstance(state, Answer):
-                return state
-            await asyncio.sleep(_POLL_S)
 
     def done(self, key: str, answer: Answer) -> None:
         with self._lock:
@@ -434,17 +433,6 @@ class LocalLedger:
             self._next_token += 1
             self._reservations[token] = estimate
             return token
-
-    async def reserve(self) -> int:
-        """Reserve room for one call under ``--cf-max-cost`` (waiting while calls in flight
-        may leave room); raise BudgetRefused when there is none."""
-        while True:
-            state = self._try_reserve()
-            if state == "refuse":
-                raise BudgetRefused(self.spent())
-            if isinstance(state, int):
-                return state
-            await asyncio.sleep(_POLL_S)
 
     def settle(self, token: int, cost: float | None) -> None:
         """The reserved call ended; ``cost`` is its estimated cost (None: not priced)."""
