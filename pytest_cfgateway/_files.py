@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import itertools
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -16,27 +16,49 @@ def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
     pytest's thread waits for it): readers and a killed process still see the old file or
     the new one, as the rename is atomic; only an operating-system crash or power loss
     right after the write may leave the file empty. Snapshot cassettes are written so
-    (committed to git, re-recorded by one command); result files keep the fsync."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    (committed to git, re-recorded by one command); result files keep the fsync.
+
+    Four system calls when the folder exists (open, write, close, rename): a record run
+    writes one file per test from pytest's thread, and each system call there gives up the
+    GIL to the thread making the calls and waits to get it back. The temp file is
+    ``.<name>.<pid>-<n>.tmp``, created exclusively with mode 0666 less the umask (what
+    ``open()`` gives a new file)."""
+    data = text.encode("utf-8")
+    fd, tmp = _open_temp(path)
     try:
-        if hasattr(os, "fchmod"):  # mkstemp makes 0600; snapshots and reports are ordinary
-            os.fchmod(fd, _file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if durable:
-                os.fsync(handle.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
 
 
-@functools.cache
-def _file_mode() -> int:
-    """0666 less the process umask: the mode ``open()`` would have given a new file (read
-    once: reading the umask means setting it for an instant)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+_names = itertools.count()
+
+
+def _open_temp(path: Path) -> tuple[int, str]:
+    """Create and open a temp file beside ``path`` that no other writer uses: this
+    process's id and a counter, created exclusively (``O_EXCL``: a leftover of an earlier
+    process that had the same id makes it take the next number); the folder is made when
+    it does not exist."""
+    made = False
+    while True:
+        tmp = os.path.join(path.parent, f".{path.name}.{os.getpid()}-{next(_names)}.tmp")
+        try:
+            return os.open(tmp, _FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            if made:
+                raise
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made = True
