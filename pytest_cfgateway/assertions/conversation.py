@@ -77,6 +77,11 @@ def conversation_of(call: AssertionCall) -> list[Mapping[str, Any]]:
                 "Fix: write each turn as {input: ..., output: ...}."
             )
         return list(turns)
+    if isinstance(turns, str) and turns:  # promptfoo slices the text and fails on it
+        raise AssertionConfigError(
+            "vars._conversation must be a list of {input, output} turns, got text; "
+            "Fix: write it as a YAML list (a JSON string from a CSV cell is not parsed)."
+        )
     prompt = call.context.prompt
     if not prompt:
         raise AssertionConfigError(

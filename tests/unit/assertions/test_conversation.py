@@ -214,6 +214,7 @@ def test_rubric_prompt_sees_the_window_turns_and_vars() -> None:
     ("conversation", "config", "message"),
     [
         (["not a turn"], {}, r"vars._conversation\[0\] must be a mapping"),
+        ('[{"input": "a", "output": "b"}]', {}, r"vars._conversation must be a list"),
         (turns("a"), {"windowSize": -2}, "windowSize must be a positive whole number"),
         (turns("a"), {"windowSize": "three"}, "windowSize must be a positive whole number"),
     ],
