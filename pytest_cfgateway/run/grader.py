@@ -41,6 +41,24 @@ def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
     return gateway_id, config
 
 
+def _routable(gateway: Gateway, provider: Any) -> tuple[str, dict[str, Any]]:
+    """`provider_ref_to_gateway`, and a gateway id whose slug no adapter serves
+    (``cloudflare-gateway:<unknown slug>:m``) skips the items it grades, as such a provider
+    skips its own items."""
+    from ..gateway.routes import parse_provider_id
+
+    gateway_id, config = provider_ref_to_gateway(provider)
+    try:
+        parse_provider_id(gateway_id, known=gateway.adapters)
+    except ValueError as exc:
+        pid = provider.get("id") if isinstance(provider, Mapping) else provider
+        raise AssertionSkipped(
+            f"grader provider {pid!r} cannot go through the gateway: {exc}; "
+            "pytest-cfgateway skips the items it grades"
+        ) from None
+    return gateway_id, config
+
+
 class GatewayGrader:
     """Implements `assertions.base.Grader` on a (recorder-bound) `Gateway`."""
 
@@ -54,13 +72,13 @@ class GatewayGrader:
         self._mod_gw = moderation_gateway or gateway
 
     async def complete(self, provider: Any, messages: list[Message], **options: Any) -> Completion:
-        gateway_id, config = provider_ref_to_gateway(provider)
+        gateway_id, config = _routable(self._gw, provider)
         req = self._gw.prepare(gateway_id, messages, repeat=self._repeat, **{**config, **options})
         result = await self._gw.aexecute(req)
         return result  # type: ignore[return-value]
 
     async def embed(self, provider: Any, inputs: list[str]) -> list[list[float]]:
-        gateway_id, config = provider_ref_to_gateway(provider)
+        gateway_id, config = _routable(self._gw, provider)
         req = self._gw.prepare(
             gateway_id, list(inputs), kind="embed", repeat=self._repeat, **config
         )
@@ -69,7 +87,7 @@ class GatewayGrader:
 
     async def moderate(self, provider: Any, text: str) -> Moderation:
         """One call to a moderation route (OpenAI ``moderations``), on the moderation gateway."""
-        gateway_id, config = provider_ref_to_gateway(provider)
+        gateway_id, config = _routable(self._mod_gw, provider)
         req = self._mod_gw.prepare(
             gateway_id, text, kind="moderation", repeat=self._repeat, **config
         )
@@ -78,7 +96,7 @@ class GatewayGrader:
 
     async def moderate_chat(self, provider: Any, messages: list[Message]) -> Completion:
         """A chat call that moderates (Llama Guard), on the moderation gateway."""
-        gateway_id, config = provider_ref_to_gateway(provider)
+        gateway_id, config = _routable(self._mod_gw, provider)
         req = self._mod_gw.prepare(gateway_id, messages, repeat=self._repeat, **config)
         result = await self._mod_gw.aexecute(req)
         return result  # type: ignore[return-value]

@@ -147,6 +147,38 @@ def test_a_grader_off_the_gateway_skips_its_items_and_a_bad_one_errors_them(pyte
     assert "has no 'id'" in out
 
 
+def test_a_grader_with_an_unknown_gateway_slug_skips_its_items(pytester):
+    # as a test's own `cloudflare-gateway:<unknown slug>` provider does; it was a failed
+    # assertion ("grader error") before
+    _write(
+        pytester,
+        {
+            "promptfooconfig.yaml": """
+            prompts: ['Say {{w}}']
+            providers: [echo]
+            tests:
+              - vars: {w: hi}
+                assert: [{type: contains, value: hi}]
+              - vars: {w: yo}
+                assert: [{type: llm-rubric, value: polite, provider: cloudflare-gateway:nosuch:m}]
+              - vars: {w: ok}
+                assert:
+                  - {type: similar, value: Say ok, provider: {id: 'cloudflare-gateway:nosuch:m'}}
+            """
+        },
+    )
+    result = pytester.runpytest(
+        "--cf-config", "promptfooconfig.yaml", "-p", "no:cacheprovider", "-rs"
+    )
+    out = result.stdout.str()
+    assert "Traceback" not in out
+    result.assert_outcomes(passed=1, skipped=2)
+    assert (
+        "grader provider 'cloudflare-gateway:nosuch:m' cannot go through the gateway: "
+        'Unsupported Cloudflare AI Gateway provider: "nosuch"'
+    ) in out
+
+
 def test_store_output_as_feeds_later_tests(pytester):
     _write(
         pytester,
