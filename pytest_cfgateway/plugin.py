@@ -212,6 +212,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     from .run.state import RunState
 
     RunState.uninstall(config)
+    usercode = sys.modules.get("pytest_cfgateway.usercode")
+    if usercode is not None:
+        usercode.set_output_filter(None)  # the filter scrubs with this run's secrets
     hooks = sys.modules.get("pytest_cfgateway.run.hooks")  # loaded only if a config was
     if hooks is not None:  # collected or xdist workers were started
         hooks.HookStore.remove_of(config)  # the controller's store of beforeAll results

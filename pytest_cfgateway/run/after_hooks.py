@@ -68,6 +68,7 @@ def after_all(config: pytest.Config) -> None:
             by_config.setdefault(record.config, []).append(record)
     if not by_config:
         return
+    state.bind_usercode_output()  # under xdist the controller collected nothing
     from ..config.cases import Extension
     from ..config.extensions import (
         ExtensionHookError,

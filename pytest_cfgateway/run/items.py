@@ -29,6 +29,7 @@ class ConfigFile(pytest.File):
 
         runtime = RunState.get(self.config)
         assert runtime is not None
+        runtime.bind_usercode_output()  # generators, var loaders and hooks print from here on
         try:
             assertions, adapters = runtime.registries(self.path, self.ihook)
         except (ValueError, TypeError) as exc:

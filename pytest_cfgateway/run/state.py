@@ -141,6 +141,16 @@ class RunState:
             cached = self._report_secrets = (key, merged)
         return cached[1]
 
+    def scrub_output(self, text: str) -> str:
+        """``text`` (what user code printed) without the session's secrets."""
+        return self.report_secrets().scrub_text(text)
+
+    def bind_usercode_output(self) -> None:
+        """Scrub what user code prints from now on (it may run outside pytest's capture)."""
+        from ..usercode import set_output_filter
+
+        set_output_filter(self.scrub_output)
+
     def gateway_clients(self) -> list[Gateway]:
         """The gateway clients made so far (for the progress line's retry count)."""
         return list(self._gateways.values())

@@ -67,7 +67,7 @@ import json
 import math
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,6 +161,17 @@ def js_value(path: Path | str, fn: str | None, args: Sequence[Any], *, label: st
 # --- the process-wide pool ---------------------------------------------------------------
 
 _executor: Executor | None = None
+#: what user code printed passes through this before it is written (the plugin's secret scrub:
+#: a hook run outside an item's capture prints straight to the terminal)
+_output_filter: Callable[[str], str] | None = None
+
+
+def set_output_filter(fn: Callable[[str], str] | None) -> None:
+    """Pass what user code prints through ``fn`` before it reaches ``sys.stdout``."""
+    global _output_filter
+    _output_filter = fn
+
+
 _executor_lock = threading.Lock()
 _running: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "cfgateway_usercode_running", default=None
@@ -283,6 +294,8 @@ async def arun(request: Request, *, timeout: float | None = None) -> Any:
 def _decode(reply: dict[str, Any], label: str) -> Any:
     out = reply.get("out")
     if out:
+        if _output_filter is not None:
+            out = _output_filter(out)
         sys.stdout.write(out)  # pytest captures it with the item's output
     if reply.get("ok"):
         if "js" in reply:

@@ -237,3 +237,36 @@ def test_before_each_runs_once_per_item_under_xdist_with_gateway_calls(
     before_each = [e for e in _log(pytester) if e["hook"] == "beforeEach"]
     assert sorted(e["vars"]["word"] for e in before_each) == ["added", "bye", "hello"]
     assert len(emu.requests) == 3
+
+
+PRINTING_HOOKS_PY = """
+import os
+
+
+def hook(hook_name, context):
+    print("hook", hook_name, "sees", os.environ.get("OPENAI_API_KEY"))
+"""
+
+
+@pytest.mark.parametrize("args", [(), ("-s",), ("-p", "xdist", "-n", "2")])
+def test_a_hook_printing_a_key_shows_it_scrubbed(
+    pytester: pytest.Pytester, emu, keyed_env, args: tuple[str, ...]
+) -> None:
+    """beforeEach runs on the scheduler's thread and afterAll after the session, outside
+    any item's capture: what hooks print reached the terminal with the key in it."""
+    from .conftest import assert_no_secret
+
+    _write(pytester, "file://hooks.py:hook", {"hooks.py": PRINTING_HOOKS_PY})
+    config = pytester.path / "promptfooconfig.yaml"
+    config.write_text(config.read_text().replace("[echo]", "[openai:gpt-4o-mini]"))
+    result = pytester.runpytest_subprocess(
+        "--cf-config", "promptfooconfig.yaml", "--cf-mode", "record", "-rA",
+        "--cf-gateway-url", emu.url, "--junitxml", "junit.xml", "--cf-output", "out.json",
+        *args,
+    )  # fmt: skip
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str() + result.stderr.str()
+    assert keyed_env["OPENAI_API_KEY"] not in out
+    if args == ("-s",):
+        assert "sees <secret:OPENAI_API_KEY>" in out  # shown, without the key
+    assert_no_secret(pytester.path, keyed_env["OPENAI_API_KEY"])
