@@ -93,10 +93,13 @@ def _output_paths(raw: Any, path: Path, where: str) -> tuple[list[str], list[str
     out: list[str] = []
     ignored: list[str] = []
     for v in values:
-        if not isinstance(v, str) or not v.strip():
-            raise ConfigCollectError(
-                f"{where}: outputPath: expected a file name or a list of them, got {v!r}"
+        if not isinstance(v, str) or not v.strip():  # promptfoo runs the rows, then fails
+            ignored.append(
+                f"{where}: outputPath: expected a file name or a list of them, got {v!r}; "
+                "nothing is written for it (the tests still run). Fix: write e.g. "
+                "'outputPath: results.json'"
             )
+            continue
         suffix = Path(v).suffix.lower()
         if suffix not in (".json", ".jsonl", ".csv", ".html"):
             ignored.append(

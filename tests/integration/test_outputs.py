@@ -139,3 +139,19 @@ def test_an_output_path_it_cannot_write_warns_and_the_tests_still_run(
     assert pytester.path.joinpath("out/r.json").is_file()
     assert not pytester.path.joinpath("results.xlsx").exists()
     assert not pytester.path.joinpath("output").exists()
+
+
+@pytest.mark.parametrize("value", ["42", "[results.json, {a: 1}]", "''"])
+def test_an_output_path_that_is_not_a_file_name_warns_and_the_tests_still_run(
+    pytester: pytest.Pytester, value: str
+) -> None:
+    # it refused the whole config ("no tests ran"); promptfoo runs the rows
+    pytester.path.joinpath("promptfooconfig.yaml").write_text(
+        textwrap.dedent(CONFIG) + f"outputPath: {value}\n"
+    )
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    result.assert_outcomes(passed=2, failed=2, errors=2, warnings=1)
+    out = result.stdout.str()
+    assert "outputPath: expected a file name or a list of them, got" in out
+    assert "Fix: write e.g. 'outputPath: results.json'" in out
+    assert pytester.path.joinpath("results.json").is_file() == ("results.json" in value)
