@@ -167,6 +167,18 @@ globalThis.__cf_error = function (e) {
   }
   return {type: 'thrown value', message: String(e), stack: ''};
 };
+// console.* lines are kept for the call's captured output (dukpy's go to Python logging,
+// which nobody sees); objects as JSON, as a reader of Node's output would expect
+globalThis.__cf.out = [];
+(function () {
+  function text(a) {
+    if (typeof a === 'string') return a;
+    try { var j = JSON.stringify(a); return j === undefined ? String(a) : j; }
+    catch (e) { return String(a); }
+  }
+  function write() { __cf.out.push(Array.prototype.map.call(arguments, text).join(' ')); }
+  console.log = console.info = console.warn = console.error = console.debug = write;
+})();
 null;
 """
 
@@ -353,6 +365,13 @@ def _handle(req: dict[str, Any]) -> dict[str, Any]:
         text = json.dumps({"ok": False, "error": _error(exc, lang)}, default=str)
     finally:
         sys.stdout, sys.stderr = saved
+    if lang == "javascript" and _interp is not None:
+        try:  # the output is a courtesy, never the verdict
+            printed = _interp.evaljs('var o = __cf.out.join("\\n"); __cf.out.length = 0; o')
+        except Exception as exc:  # user code replaced __cf.out: say so in its output
+            printed = f"(console output lost: {exc})"
+        if printed:
+            buf.write(f"{printed}\n")
     out = buf.getvalue()
     if out:
         reply = json.loads(text)

@@ -122,6 +122,29 @@ def test_print_output_is_forwarded(capsys: pytest.CaptureFixture[str]) -> None:
     assert "from user code" in capsys.readouterr().out
 
 
+def test_js_console_output_is_forwarded_also_when_it_throws(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # dukpy sends console.* to Python logging: a JavaScript hook's output was lost
+    assert js("console.log('from js', {a: 1}, 2); console.error('err'); return 1") == 1
+    assert capsys.readouterr().out == 'from js {"a":1} 2\nerr\n'
+    with pytest.raises(usercode.UserCodeRaised):
+        js("console.log('before'); throw new Error('x')")
+    assert capsys.readouterr().out == "before\n"
+    assert js("return 2") == 2
+    assert capsys.readouterr().out == ""  # each call gets its own lines
+
+
+def test_output_goes_through_the_output_filter(capsys: pytest.CaptureFixture[str]) -> None:
+    usercode.set_output_filter(lambda text: text.replace("hidden.value", "<secret:K>"))
+    try:
+        assert py("print('k=hidden.value')\nreturn 1") == 1
+        assert js("console.log('k=hidden.value'); return 1") == 1
+    finally:
+        usercode.set_output_filter(None)
+    assert capsys.readouterr().out == "k=<secret:K>\nk=<secret:K>\n"
+
+
 def test_js_values_come_back_faithfully() -> None:
     assert js("return output.toUpperCase()") == "OUT"
     assert js("return 1 / 0") == math.inf
