@@ -241,10 +241,11 @@ def _map_cloudflare_gateway(pid: str, ctx: Ctx) -> _Route:
 def _apply_base_url(
     route: _Route, pid: str, config: dict[str, Any]
 ) -> tuple[_Route, dict[str, Any]]:
-    """``apiBaseUrl``/``apiHost`` decide where promptfoo sends a request: send it to the
-    gateway route that URL means, or skip the provider naming the URL. A provider's key is
-    then the one of the route it really goes to, never another provider's."""
-    key = next((k for k in ("apiBaseUrl", "apiHost") if config.get(k)), None)
+    """``apiBaseUrl``/``apiHost`` (and Hugging Face's ``apiEndpoint``, a private inference
+    endpoint) decide where promptfoo sends a request: send it to the gateway route that URL
+    means, or skip the provider naming the URL. A provider's key is then the one of the
+    route it really goes to, never another provider's."""
+    key = next((k for k in ("apiBaseUrl", "apiHost", "apiEndpoint") if config.get(k)), None)
     if key is None or route.route != "gateway" or route.gateway_id is None:
         return route, config
     url = str(config[key])

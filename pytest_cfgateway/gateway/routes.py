@@ -63,7 +63,9 @@ PROVIDER_CONFIG_KEYS = frozenset(
     }
 )
 #: promptfoo provider settings that mean nothing to the gateway; accepted and dropped.
-IGNORED_CONFIG_KEYS = frozenset({"apiKeyRequired", "apiBaseUrl", "apiHost", "cost", "label"})
+IGNORED_CONFIG_KEYS = frozenset(
+    {"apiKeyRequired", "apiBaseUrl", "apiHost", "apiEndpoint", "cost", "label"}
+)
 
 
 #: promptfoo's mode words: after a provider family they name the API, never the model
@@ -198,7 +200,8 @@ def parse_provider_id(provider_id: str, known: Collection[str]) -> ProviderRef:
     return ProviderRef(slug, model, parts.mode)
 
 
-#: Provider API hosts and the gateway slug that proxies each (for ``apiBaseUrl``/``apiHost``).
+#: Provider API hosts and the gateway slug that proxies each (for ``apiBaseUrl``/``apiHost``,
+#: and Hugging Face's ``apiEndpoint``).
 HOST_SLUGS = {
     "api.openai.com": "openai",
     "api.anthropic.com": "anthropic",

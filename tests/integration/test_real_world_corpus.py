@@ -106,6 +106,7 @@ def test_the_corpus_runs_end_to_end_in_record_mode(pytester, corpus, emu):
     assert not crashes, crashes[:20]
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), out[-3000:]
     outcomes = result.parseoutcomes()
+    print(f"corpus end to end: {outcomes}")
     ran = sum(outcomes.get(k, 0) for k in ("passed", "failed", "skipped", "error", "errors"))
     expected = sum(rows for name, rows in ROWS.items() if name not in KNOWN)
     assert ran >= expected, outcomes

@@ -89,6 +89,28 @@ def test_api_base_url_elsewhere_is_a_skip_naming_it(load: Loader) -> None:
     assert spec.skip_reason and "apiBaseUrl: 'http://localhost:11434/v1'" in spec.skip_reason
 
 
+def test_a_hugging_face_private_endpoint_is_a_skip_naming_it(load: Loader) -> None:
+    """promptfoo's ``apiEndpoint`` (a private inference endpoint) was sent as a model
+    parameter, and the hosted API answered 400 "unknown field apiEndpoint"."""
+    url = "https://abc123.us-east-1.aws.endpoints.huggingface.cloud"
+    (spec,) = load(
+        CFG.format(pid="huggingface:text-generation:gemma-7b-it", config=f"{{apiEndpoint: {url}}}")
+    ).providers
+    assert spec.route == "unsupported"
+    assert spec.skip_reason and f"apiEndpoint: {url!r}" in spec.skip_reason
+
+
+def test_a_hugging_face_endpoint_on_the_hosted_api_routes_there(load: Loader) -> None:
+    (spec,) = load(
+        CFG.format(
+            pid="huggingface:text-generation:gpt2",
+            config="{apiEndpoint: 'https://api-inference.huggingface.co/models/gpt2', "
+            "temperature: 0.5}",
+        )
+    ).providers
+    assert spec.route == "gateway" and spec.gateway_id == "huggingface:gpt2"
+
+
 def test_azure_api_host_gives_the_resource_name(load: Loader) -> None:
     (spec,) = load(
         CFG.format(pid="azure:chat:my-dep", config="{apiHost: myres.openai.azure.com}")

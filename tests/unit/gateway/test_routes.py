@@ -85,6 +85,7 @@ def test_split_options_separates_provider_config_from_model_options() -> None:
             "metadata": {"x": 1},
             "headers": {"X-A": "1"},
             "apiKeyRequired": False,
+            "apiEndpoint": "https://api-inference.huggingface.co/models/gpt2",
             "fallbacks": ["groq:x"],
             "eventId": "e1",
         }
