@@ -116,7 +116,12 @@ def call_hook(
         raise ExtensionHookError(
             f'Extension hook "{hook_name}" failed for {ext.ref}: {exc.type_name}: {exc.message}'
         ) from None
-    except usercode.UserCodeError as exc:  # timed out, exited, crashed, bad arguments
+    except usercode.UserCodeTimeout as exc:  # say which limit, and where it is set
+        raise ExtensionHookError(
+            f'Extension hook "{hook_name}" failed for {ext.ref}: {exc.message} (the limit is '
+            "evaluateOptions.timeoutMs, else 30 s: make the hook faster or raise the limit)"
+        ) from None
+    except usercode.UserCodeError as exc:  # exited, crashed, bad arguments
         raise ExtensionHookError(
             f'Extension hook "{hook_name}" failed for {ext.ref}: {exc.message}'
         ) from None

@@ -155,7 +155,8 @@ def test_javascript_hooks_with_one_function_per_hook(pytester: pytest.Pytester) 
         (
             "import time\ndef hook(name, context):\n    time.sleep(30)\n",
             "evaluateOptions: {timeoutMs: 300}",
-            "did not finish within 300 ms",
+            "did not finish within 300 ms; its worker was stopped (the limit is "
+            "evaluateOptions.timeoutMs, else 30 s: make the hook faster or raise the limit)",
         ),
         (
             "def hook(name, context):\n    if name == 'beforeAll':\n        return {'x': 1}\n",
