@@ -100,9 +100,11 @@ def after_all(config: pytest.Config) -> None:
         try:
             run_hook(extensions, "afterAll", context, entry.get("timeout"))
         except ExtensionHookError as exc:
-            warnings.warn(
+            warnings.warn_explicit(  # shown at the config, not at this module
                 ExtensionHookWarning(f"{rel}: {exc}; the run's results are kept as they were"),
-                stacklevel=1,
+                ExtensionHookWarning,
+                filename=str(path),
+                lineno=0,
             )
 
 
