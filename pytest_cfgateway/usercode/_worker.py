@@ -167,16 +167,15 @@ globalThis.__cf_error = function (e) {
   }
   return {type: 'thrown value', message: String(e), stack: ''};
 };
-// console.* lines are kept for the call's captured output (dukpy's go to Python logging,
-// which nobody sees); objects as JSON, as a reader of Node's output would expect
-globalThis.__cf.out = [];
+// console.* lines go to the call's captured output (dukpy's go to Python logging, which
+// nobody sees); objects as JSON, as a reader of Node's output would expect
 (function () {
   function text(a) {
     if (typeof a === 'string') return a;
     try { var j = JSON.stringify(a); return j === undefined ? String(a) : j; }
     catch (e) { return String(a); }
   }
-  function write() { __cf.out.push(Array.prototype.map.call(arguments, text).join(' ')); }
+  function write() { call_python('cf_print', Array.prototype.map.call(arguments, text).join(' ')); }
   console.log = console.info = console.warn = console.error = console.debug = write;
 })();
 null;
@@ -194,12 +193,18 @@ class JsThrew(Exception):
         self.type_name, self.message, self.stack = type_name, message, stack
 
 
+def _js_print(text: Any) -> None:
+    """A console.* line of JavaScript user code: into the call's captured output."""
+    sys.stdout.write(f"{text}\n")
+
+
 def _js() -> Any:
     global _interp
     if _interp is None:
         import dukpy
 
         interp = dukpy.JSInterpreter()
+        interp.export_function("cf_print", _js_print)
         interp.evaljs(_JS_RUNTIME)
         _interp = interp
     return _interp
@@ -365,13 +370,6 @@ def _handle(req: dict[str, Any]) -> dict[str, Any]:
         text = json.dumps({"ok": False, "error": _error(exc, lang)}, default=str)
     finally:
         sys.stdout, sys.stderr = saved
-    if lang == "javascript" and _interp is not None:
-        try:  # the output is a courtesy, never the verdict
-            printed = _interp.evaljs('var o = __cf.out.join("\\n"); __cf.out.length = 0; o')
-        except Exception as exc:  # user code replaced __cf.out: say so in its output
-            printed = f"(console output lost: {exc})"
-        if printed:
-            buf.write(f"{printed}\n")
     out = buf.getvalue()
     if out:
         reply = json.loads(text)
