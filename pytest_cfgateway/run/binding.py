@@ -45,12 +45,16 @@ class Binding:
     tally: Tally
     #: the moderation assertion's calls (snapshot role ``moderation``)
     moderation_gateway: Gateway | None = None
+    #: the classifier assertion's calls (snapshot role ``classifier``)
+    classifier_gateway: Gateway | None = None
     #: the webhook assertion's POSTs, recorded with the item (`grader.RecordedWebhook`)
     webhook: Any = None
 
 
 #: the snapshot role of the ``moderation`` assertion's calls (``moderation``, ``moderation-2``)
 MODERATION_ROLE = "moderation"
+#: the snapshot role of the ``classifier`` assertion's calls (``classifier``, ``classifier-2``)
+CLASSIFIER_ROLE = "classifier"
 
 
 def record_command(node: pytest.Item) -> str:
@@ -183,5 +187,6 @@ def bind(
         row_gateway=through("row"),
         tally=tally,
         moderation_gateway=through(MODERATION_ROLE),
+        classifier_gateway=through(CLASSIFIER_ROLE),
         webhook=RecordedWebhook(recorder.resolver("webhook")),
     )

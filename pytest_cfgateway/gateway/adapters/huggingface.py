@@ -10,6 +10,11 @@ top-level ``options`` object (``use_cache``, ``wait_for_model``) stays top-level
 Reply: ``[{generated_text}]`` (a bare object is accepted too). Hugging Face reports no token
 counts, so usage is zero unless ``details: true`` was requested (then the generated token
 count and finish reason are read from ``details``).
+
+Text classification (call kind ``classify``, the ``classifier`` assertion): the same model
+path, body ``{inputs, parameters: {}}`` exactly as promptfoo 0.123.1 sends it (provider
+options are not sent: promptfoo sends none). Reply ``[[{label, score}, ...]]`` (or the bare
+list): each label's score; ``{error}`` is a provider error, any other shape a bad reply.
 """
 
 from __future__ import annotations
@@ -64,6 +69,31 @@ class HuggingFaceAdapter(Adapter):
             params[_RENAMES.get(key, key)] = value
         return {"inputs": flatten_messages(call.messages, self.slug), "parameters": params, **top}
 
+    # --- text classification -----------------------------------------------------------
+
+    def classify_route(self, call: ChatCall) -> tuple[str, dict[str, str]]:
+        return self.route(call)
+
+    def classify_body(self, call: ChatCall) -> Any:
+        return {"inputs": call.inputs[0] if call.inputs else "", "parameters": {}}
+
+    def parse_classification(self, response: RawResponse, call: ChatCall) -> ParsedReply:
+        body = response.body
+        if isinstance(body, dict) and "error" in body:
+            raise GatewayProviderError(
+                f"huggingface: API call error: {body['error']}",
+                status=response.status,
+                provider=self.slug,
+                body=body,
+            )
+        items = body
+        if isinstance(body, list) and len(body) == 1 and isinstance(body[0], list):
+            items = body[0]  # one input: promptfoo reads its row
+        if not isinstance(items, list) or not items or not all(_is_label(i) for i in items):
+            raise self.bad_reply(response, "expected [[{label, score}, ...]]")
+        scores = {item["label"]: float(item["score"]) for item in items}
+        return ParsedReply(text="", scores=scores)
+
     def parse(self, response: RawResponse, call: ChatCall) -> ParsedReply:
         body = response.body
         item = body[0] if isinstance(body, list) and body else body
@@ -88,3 +118,16 @@ class HuggingFaceAdapter(Adapter):
             usage=Usage(0, generated, generated),
             finish_reason=_FINISH.get(reason, reason) if isinstance(reason, str) else None,
         )
+
+
+def _is_label(item: Any) -> bool:
+    """One ``{label, score}`` entry of a classification reply (a finite number score)."""
+    if not isinstance(item, dict) or not isinstance(item.get("label"), str):
+        return False
+    score = item.get("score")
+    return (
+        isinstance(score, int | float)
+        and not isinstance(score, bool)
+        and score == score
+        and abs(score) != float("inf")
+    )

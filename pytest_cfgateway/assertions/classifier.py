@@ -1,0 +1,158 @@
+"""``classifier``: a Hugging Face text-classification model scores the output, as promptfoo
+0.123.1 does it.
+
+Provider: the assertion's ``provider`` > the test's ``options.provider`` (defaultTest
+included); an object without ``id`` gives its ``classification`` part. It must be
+``huggingface:text-classification:<model>``: the model is asked through the gateway's
+huggingface route (call kind ``classify``, body ``{inputs: <output>, parameters: {}}``;
+provider ``config`` is not sent, as promptfoo sends none). No provider at all is an item
+error (promptfoo: "No provider of type classification found"), and so is any other provider
+(promptfoo's other classification providers, Python files and OpenAI Decisions, do not go
+through the gateway).
+
+``value`` (optional, a string) is the class to score; without it the highest score of any
+class counts. ``threshold`` defaults to 1. The check passes when the score is at least the
+threshold (within ``Number.EPSILON``); its score is the class's score (0 when the model did
+not return the class). ``not-classifier`` flips pass and score; an API error (or a reply
+with no scores) is a grader error, never flipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..gateway.errors import (
+    BudgetExceededError,
+    GatewayError,
+    NotRecordedError,
+)
+from ..gateway.routes import split_provider_id
+from ._helpers import output_text
+from .base import AssertionCall, AssertionConfigError, BuiltinHandler, GradingResult, ProviderRef
+from .graded import _grader, _spec_field, grader_failure
+
+CHECK = "classification check"
+#: JavaScript's Number.EPSILON: promptfoo compares ``score >= threshold - EPSILON``.
+EPSILON = 2.0**-52
+
+
+def classification_provider(call: AssertionCall) -> ProviderRef:
+    """The classification provider reference of this assertion (see the module docstring)."""
+    ref = _spec_field(call, "provider")
+    if not ref:
+        options = call.context.test.get("options") or {}
+        ref = options.get("provider") if isinstance(options, Mapping) else None
+    if not ref:
+        raise AssertionConfigError(
+            f"No provider of type classification found for '{CHECK}'. Fix: give the "
+            "assertion a provider, e.g. 'provider: huggingface:text-classification:"
+            "<model>', or set it in the test's (or defaultTest's) options.provider."
+        )
+    if isinstance(ref, Mapping) and "id" not in ref:
+        part = ref.get("classification")
+        if not part:
+            raise AssertionConfigError(
+                "Invalid provider definition for output type 'classification': "
+                f"{json.dumps(dict(ref), default=str)}. Fix: add a 'classification' entry "
+                "(e.g. classification: huggingface:text-classification:<model>)."
+            )
+        return part  # type: ignore[no-any-return]
+    return ref  # type: ignore[no-any-return]
+
+
+def gateway_ref(ref: ProviderRef) -> ProviderRef:
+    """``huggingface:text-classification:<model>`` as the gateway names it
+    (``huggingface:<model>``, config kept); raises for any other provider."""
+    pid = ref.get("id") if isinstance(ref, Mapping) else ref
+    if not isinstance(pid, str) or not pid.strip():
+        raise AssertionConfigError(
+            f"classification provider {ref!r} has no id. Fix: write e.g. 'provider: "
+            "huggingface:text-classification:<model>'."
+        )
+    parts = split_provider_id(pid)
+    if parts.family != "huggingface" or parts.mode != "text-classification":
+        raise AssertionConfigError(
+            f"Provider {pid} is not a valid classification provider for '{CHECK}'. Fix: use "
+            "huggingface:text-classification:<model> (the classifier providers that go "
+            "through Cloudflare AI Gateway)."
+        )
+    if not parts.model:
+        raise AssertionConfigError(
+            f"classification provider {pid!r} names no model. Fix: write "
+            "huggingface:text-classification:<owner/model>."
+        )
+    gid = f"huggingface:{parts.model}"
+    if isinstance(ref, Mapping):
+        return {"id": gid, "config": dict(ref.get("config") or {})}
+    return gid
+
+
+def expected_class(value: Any) -> str | None:
+    """promptfoo's check of ``value``: a string, or unset."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    raise AssertionConfigError(
+        '"classifier" assertion type must have a string value or be undefined. Fix: write '
+        "the class name as a string (value: nothate), or leave value out to score the "
+        "highest class."
+    )
+
+
+def _fixed(score: float) -> str:
+    """JavaScript's ``score.toFixed(2)`` for a score in [0, 1]."""
+    return f"{score:.2f}"
+
+
+def _js_number(value: float) -> str:
+    """A threshold as JavaScript prints it (``1``, ``0.5``)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def verdict(scores: Mapping[str, float], expected: str | None, threshold: float) -> GradingResult:
+    """promptfoo's classification verdict (before ``not-``)."""
+    if not scores:
+        return grader_failure("No classification scores returned")
+    score = max(scores.values()) if expected is None else float(scores.get(expected) or 0)
+    if expected is None:
+        subject = f"Maximum classification score {_fixed(score)}"
+    else:
+        subject = f"Classification {expected} has score {_fixed(score)}"
+    passed = score >= threshold - EPSILON
+    sign = ">=" if passed else "<"
+    return GradingResult(
+        passed=passed, score=score, reason=f"{subject} {sign} {_js_number(threshold)}"
+    )
+
+
+def _api_error(exc: GatewayError) -> str:
+    """promptfoo's reason for a failed classification call."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping) and "error" in body:
+        return f"API call error: {body['error']}"
+    return f"API call error: {exc}"
+
+
+async def classifier(call: AssertionCall) -> GradingResult:
+    """``classifier``: pass when the classification model scores the output's class at
+    least ``threshold``."""
+    expected = expected_class(call.value)
+    threshold = 1.0 if call.threshold is None else float(call.threshold)
+    target = gateway_ref(classification_provider(call))
+    try:
+        result = await _grader(call).classify(target, output_text(call.output))
+    except (NotRecordedError, BudgetExceededError):
+        raise
+    except GatewayError as exc:
+        return grader_failure(_api_error(exc))
+    graded = verdict(result.scores, expected, threshold)
+    if call.inverse and not graded.grader_error:
+        graded.passed = not graded.passed
+        graded.score = 1.0 - graded.score
+    return graded
+
+
+HANDLERS: dict[str, BuiltinHandler] = {"classifier": classifier}
