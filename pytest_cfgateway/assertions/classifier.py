@@ -20,7 +20,9 @@ with no scores) is a grader error, never flipped.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ..gateway.errors import (
@@ -29,7 +31,7 @@ from ..gateway.errors import (
     NotRecordedError,
 )
 from ..gateway.routes import split_provider_id
-from ._helpers import output_text
+from ._helpers import fmt_num, output_text
 from .base import AssertionCall, AssertionConfigError, BuiltinHandler, GradingResult, ProviderRef
 from .graded import _grader, _spec_field, grader_failure
 
@@ -103,13 +105,11 @@ def expected_class(value: Any) -> str | None:
 
 
 def _fixed(score: float) -> str:
-    """JavaScript's ``score.toFixed(2)`` for a score in [0, 1]."""
-    return f"{score:.2f}"
-
-
-def _js_number(value: float) -> str:
-    """A threshold as JavaScript prints it (``1``, ``0.5``)."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    """JavaScript's ``score.toFixed(2)``: the double's exact value, a tie rounded away from
+    zero (``0.125`` -> ``0.13``, where Python's format gives ``0.12``)."""
+    if not math.isfinite(score):
+        return fmt_num(score)
+    return str(Decimal(score).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def verdict(scores: Mapping[str, float], expected: str | None, threshold: float) -> GradingResult:
@@ -124,7 +124,7 @@ def verdict(scores: Mapping[str, float], expected: str | None, threshold: float)
     passed = score >= threshold - EPSILON
     sign = ">=" if passed else "<"
     return GradingResult(
-        passed=passed, score=score, reason=f"{subject} {sign} {_js_number(threshold)}"
+        passed=passed, score=score, reason=f"{subject} {sign} {fmt_num(threshold)}"
     )
 
 
