@@ -5,7 +5,8 @@ Provider: the assertion's ``provider`` > the test's ``options.provider`` (defaul
 included); an object without ``id`` gives its ``classification`` part. It must be
 ``huggingface:text-classification:<model>``: the model is asked through the gateway's
 huggingface route (call kind ``classify``, body ``{inputs: <output>, parameters: {}}``;
-provider ``config`` is not sent, as promptfoo sends none). No provider at all is an item
+provider ``config`` is not sent, as promptfoo sends none; an ``apiEndpoint`` the gateway
+does not proxy makes the item a skip that names it). No provider at all is an item
 error (promptfoo: "No provider of type classification found"), and so is any other provider
 (promptfoo's other classification providers, Python files and OpenAI Decisions, do not go
 through the gateway).
@@ -30,9 +31,16 @@ from ..gateway.errors import (
     GatewayError,
     NotRecordedError,
 )
-from ..gateway.routes import split_provider_id
-from ._helpers import fmt_num, output_text
-from .base import AssertionCall, AssertionConfigError, BuiltinHandler, GradingResult, ProviderRef
+from ..gateway.routes import route_for_base_url, split_provider_id
+from ._helpers import fmt_num, js_string, output_text
+from .base import (
+    AssertionCall,
+    AssertionConfigError,
+    AssertionSkipped,
+    BuiltinHandler,
+    GradingResult,
+    ProviderRef,
+)
 from .graded import _grader, _spec_field, grader_failure
 
 CHECK = "classification check"
@@ -87,7 +95,18 @@ def gateway_ref(ref: ProviderRef) -> ProviderRef:
         )
     gid = f"huggingface:{parts.model}"
     if isinstance(ref, Mapping):
-        return {"id": gid, "config": dict(ref.get("config") or {})}
+        config = dict(ref.get("config") or {})
+        endpoint = config.get("apiEndpoint")
+        if endpoint:
+            target = route_for_base_url(str(endpoint))
+            if target is None or target.slug != "huggingface":
+                raise AssertionSkipped(
+                    f"classification provider {pid!r} sets apiEndpoint: {str(endpoint)!r}, "
+                    "which Cloudflare AI Gateway does not proxy; pytest-cfgateway skips the "
+                    "items it grades (remove apiEndpoint to classify through the gateway's "
+                    "huggingface route)"
+                )
+        return {"id": gid, "config": config}
     return gid
 
 
@@ -129,11 +148,28 @@ def verdict(scores: Mapping[str, float], expected: str | None, threshold: float)
 
 
 def _api_error(exc: GatewayError) -> str:
-    """promptfoo's reason for a failed classification call."""
+    """promptfoo's reason for a failed classification call: the provider's ``error``, or
+    for a 2xx reply of another shape "Malformed response data" and the body as JavaScript's
+    ``String()`` prints it."""
     body = getattr(exc, "body", None)
     if isinstance(body, Mapping) and "error" in body:
-        return f"API call error: {body['error']}"
+        return f"API call error: {js_text(body['error'])}"
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and 200 <= status < 300:
+        return f"Malformed response data: {js_text(body)}"
     return f"API call error: {exc}"
+
+
+def js_text(value: Any, top: bool = True) -> str:
+    """JavaScript's ``String(value)`` of a JSON value (an array joins its items with ``,``,
+    null and undefined items print empty; an object is ``[object Object]``)."""
+    if value is None:
+        return "null" if top else ""
+    if isinstance(value, Mapping):
+        return "[object Object]"
+    if isinstance(value, list):
+        return ",".join(js_text(item, top=False) for item in value)
+    return fmt_num(value) if isinstance(value, float) else js_string(value)
 
 
 async def classifier(call: AssertionCall) -> GradingResult:

@@ -7,8 +7,12 @@ from typing import Any
 
 import pytest
 
-from pytest_cfgateway.assertions.base import AssertionConfigError, AssertionContext
-from pytest_cfgateway.assertions.classifier import verdict
+from pytest_cfgateway.assertions.base import (
+    AssertionConfigError,
+    AssertionContext,
+    AssertionSkipped,
+)
+from pytest_cfgateway.assertions.classifier import js_text, verdict
 from pytest_cfgateway.assertions.engine import run_assertion
 from pytest_cfgateway.assertions.registry import AssertionRegistry
 from pytest_cfgateway.config.cases import AssertionSpec
@@ -186,3 +190,38 @@ def test_an_api_error_is_a_grader_error_that_not_never_flips() -> None:
 def test_replay_misses_pass_through() -> None:
     with pytest.raises(NotRecordedError):
         check(FakeClassifier(error=NotRecordedError("not recorded")))
+
+
+def test_a_reply_of_another_shape_reads_as_promptfoos_malformed_data() -> None:
+    body = [{"generated_text": "hi"}, None]
+    error = GatewayProviderError("bad shape", status=200, provider="huggingface", body=body)
+    result = check(FakeClassifier(error=error), threshold=0.5)
+    assert result.grader_error
+    assert result.reason == "Malformed response data: [object Object],"
+    down = GatewayProviderError("huggingface: 502 bad gateway", status=502, body="<html>")
+    assert check(FakeClassifier(error=down)).reason == (
+        "API call error: huggingface: 502 bad gateway"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "null"),
+        ("x", "x"),
+        ([["a", 1.0], None, 0.5, True], "a,1,,0.5,true"),
+        ({"a": 1}, "[object Object]"),
+    ],
+)
+def test_js_text(value: Any, text: str) -> None:
+    assert js_text(value) == text
+
+
+def test_an_api_endpoint_the_gateway_does_not_proxy_is_a_skip() -> None:
+    provider = {"id": HF, "config": {"apiEndpoint": "https://my-endpoint.example/classify"}}
+    with pytest.raises(AssertionSkipped, match=r"apiEndpoint: 'https://my-endpoint\.example"):
+        check(FakeClassifier(), provider=provider)
+    g = FakeClassifier()
+    hf = {"id": HF, "config": {"apiEndpoint": "https://api-inference.huggingface.co/models/m"}}
+    assert check(g, provider=hf, value="nothate", threshold=0.5).passed
+    assert g.calls[0][0]["id"] == GATEWAY_ID
