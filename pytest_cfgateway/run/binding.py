@@ -95,7 +95,15 @@ def bind(
     def describe(req: Any, raw: Any) -> Summary:
         if not 200 <= raw.status < 300 or req.adapter not in base.adapters:
             return Summary()  # an error, or not a model call (a webhook verdict)
-        done = finish(req, raw)
+        if req.kind == "classify":
+            try:
+                done = finish(req, raw)
+            except GatewayError:
+                # a classification reply promptfoo reads as an error ({error}, or another
+                # shape): kept, so replay gives the same grader error
+                return Summary()
+        else:
+            done = finish(req, raw)
         finished.pop(id(raw), None)
         text = getattr(done, "text", None)
         usage = done.usage

@@ -91,8 +91,15 @@ class GatewayGrader:
         return result  # type: ignore[return-value]
 
     async def classify(self, provider: Any, text: str) -> Classification:
-        """One text-classification call (Hugging Face), on the classifier gateway."""
-        gateway_id, config = provider_ref_to_gateway(provider)
+        """One text-classification call (Hugging Face), on the classifier gateway.
+
+        ``provider`` is already a gateway id (``huggingface:<model>``) or ``{id, config}``
+        with one: the classifier assertion maps promptfoo's
+        ``huggingface:text-classification:<model>`` itself."""
+        if isinstance(provider, Mapping):
+            gateway_id, config = str(provider.get("id")), dict(provider.get("config") or {})
+        else:
+            gateway_id, config = str(provider), {}
         req = self._cls_gw.prepare(gateway_id, text, kind="classify", repeat=self._repeat, **config)
         result = await self._cls_gw.aexecute(req)
         return result  # type: ignore[return-value]
