@@ -16,7 +16,7 @@ test_moderation_conversation.py runs the plugin on the same config and rules and
 
 promptfoo's Hugging Face text-classification provider has no base-URL setting, only a whole
 ``apiEndpoint``: promptfoo runs a copy of the config in which every
-``huggingface:text-classification:<model>`` provider gets ``config.apiEndpoint`` pointing at
+``huggingface:{text,token}-classification:<model>`` provider gets ``config.apiEndpoint`` pointing at
 the emulator's gateway route for that model (``/v1/acct/gw/huggingface/<model>``), the
 request Cloudflare AI Gateway forwards to the Inference API. The stored config stays as the
 plugin reads it.
@@ -39,21 +39,21 @@ import yaml
 
 PLACEHOLDER_KEY = "fake.openai.PLACEHOLDER.0000000000"
 HF_PLACEHOLDER_KEY = "fake.hf.PLACEHOLDER.0000000000"
-HF_CLASSIFIER = "huggingface:text-classification:"
+HF_CLASSIFIERS = ("huggingface:text-classification:", "huggingface:token-classification:")
 
 
 def with_hf_endpoints(node: Any, gateway: str) -> Any:
-    """``node`` with each Hugging Face text-classification provider given an ``apiEndpoint``
-    on ``gateway`` (the emulator's ``.../v1/acct/gw``)."""
+    """``node`` with each Hugging Face text- or token-classification provider given an
+    ``apiEndpoint`` on ``gateway`` (the emulator's ``.../v1/acct/gw``)."""
 
     def endpoint(pid: str) -> str:
-        return f"{gateway}/huggingface/{pid[len(HF_CLASSIFIER) :]}"
+        return f"{gateway}/huggingface/{pid.split(':', 2)[2]}"
 
-    if isinstance(node, str) and node.startswith(HF_CLASSIFIER):
+    if isinstance(node, str) and node.startswith(HF_CLASSIFIERS):
         return {"id": node, "config": {"apiEndpoint": endpoint(node)}}
     if isinstance(node, dict):
         pid = node.get("id")
-        if isinstance(pid, str) and pid.startswith(HF_CLASSIFIER):
+        if isinstance(pid, str) and pid.startswith(HF_CLASSIFIERS):
             config = {**(node.get("config") or {}), "apiEndpoint": endpoint(pid)}
             return {**node, "config": config}
         return {k: (v if k == "id" else with_hf_endpoints(v, gateway)) for k, v in node.items()}

@@ -3,10 +3,12 @@
 
 Provider: the assertion's ``provider`` > the test's ``options.provider`` (defaultTest
 included); an object without ``id`` gives its ``classification`` part. It must be
-``huggingface:text-classification:<model>``: the model is asked through the gateway's
-huggingface route (call kind ``classify``, body ``{inputs: <output>, parameters: {}}``;
-provider ``config`` is not sent, as promptfoo sends none; an ``apiEndpoint`` the gateway
-does not proxy makes the item a skip that names it). No provider at all is an item
+``huggingface:text-classification:<model>`` or ``huggingface:token-classification:<model>``:
+the model is asked through the gateway's huggingface route (call kind ``classify``; text
+classification sends ``{inputs: <output>, parameters: {}}`` and no provider ``config``, as
+promptfoo does; token classification sends promptfoo's ``aggregation_strategy``,
+``use_cache`` and ``wait_for_model`` and scores each entity group; an ``apiEndpoint`` the
+gateway does not proxy makes the item a skip that names it). No provider at all is an item
 error (promptfoo: "No provider of type classification found"), and so is any other provider
 (promptfoo's other classification providers, Python files and OpenAI Decisions, do not go
 through the gateway).
@@ -26,6 +28,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from ..gateway.adapters.huggingface import TOKEN_TASK
 from ..gateway.errors import (
     BudgetExceededError,
     GatewayError,
@@ -44,6 +47,8 @@ from .base import (
 from .graded import _grader, _spec_field, grader_failure
 
 CHECK = "classification check"
+#: promptfoo's Hugging Face providers that have ``callClassificationApi``.
+CLASSIFICATION_MODES = frozenset({"text-classification", TOKEN_TASK})
 #: JavaScript's Number.EPSILON: promptfoo compares ``score >= threshold - EPSILON``.
 EPSILON = 2.0**-52
 
@@ -73,8 +78,9 @@ def classification_provider(call: AssertionCall) -> ProviderRef:
 
 
 def gateway_ref(ref: ProviderRef) -> ProviderRef:
-    """``huggingface:text-classification:<model>`` as the gateway names it
-    (``huggingface:<model>``, config kept); raises for any other provider."""
+    """``huggingface:{text,token}-classification:<model>`` as the gateway names it
+    (``huggingface:<model>``, config kept, ``task`` set for token classification); raises
+    for any other provider."""
     pid = ref.get("id") if isinstance(ref, Mapping) else ref
     if not isinstance(pid, str) or not pid.strip():
         raise AssertionConfigError(
@@ -82,11 +88,11 @@ def gateway_ref(ref: ProviderRef) -> ProviderRef:
             "huggingface:text-classification:<model>'."
         )
     parts = split_provider_id(pid)
-    if parts.family != "huggingface" or parts.mode != "text-classification":
+    if parts.family != "huggingface" or parts.mode not in CLASSIFICATION_MODES:
         raise AssertionConfigError(
             f"Provider {pid} is not a valid classification provider for '{CHECK}'. Fix: use "
-            "huggingface:text-classification:<model> (the classifier providers that go "
-            "through Cloudflare AI Gateway)."
+            "huggingface:text-classification:<model> or huggingface:token-classification:"
+            "<model> (the classification providers that go through Cloudflare AI Gateway)."
         )
     if not parts.model:
         raise AssertionConfigError(
@@ -94,8 +100,10 @@ def gateway_ref(ref: ProviderRef) -> ProviderRef:
             "huggingface:text-classification:<owner/model>."
         )
     gid = f"huggingface:{parts.model}"
-    if isinstance(ref, Mapping):
-        config = dict(ref.get("config") or {})
+    token = parts.mode == TOKEN_TASK
+    if isinstance(ref, Mapping) or token:
+        given = ref.get("config") if isinstance(ref, Mapping) else None
+        config = dict(given or {})
         endpoint = config.get("apiEndpoint")
         if endpoint:
             target = route_for_base_url(str(endpoint))
@@ -106,6 +114,8 @@ def gateway_ref(ref: ProviderRef) -> ProviderRef:
                     "items it grades (remove apiEndpoint to classify through the gateway's "
                     "huggingface route)"
                 )
+        if token:
+            config["task"] = TOKEN_TASK
         return {"id": gid, "config": config}
     return gid
 

@@ -14,6 +14,11 @@ case kept) scores that label 0.9; every other label scores 0.1 split evenly. Wit
 marker the text is ``neutral`` (0.9) and ``other`` (0.1). The reply is one row for the one
 input, highest score first: ``[[{"label", "score"}, ...]]``; ``top_k`` keeps that many.
 
+Token classification (``parameters`` holding ``aggregation_strategy``, as promptfoo's
+``huggingface:token-classification`` provider sends it): each ``class:<label>`` marker is an
+entity of group ``<label>`` scored 0.9, ``[{"entity_group", "score", "word", "start",
+"end"}, ...]``; a text without a marker has no entities (``[]``).
+
 A reply rule (``--rules``) that matches the input answers instead: its ``status`` as a
 Hugging Face error, or its ``reply`` (JSON, as written) as the body, so tests can give any
 reply shape.
@@ -39,13 +44,31 @@ from .wire import (
 
 #: The parameters of Hugging Face's text-classification task.
 CLASSIFY_PARAMETERS = frozenset({"top_k", "function_to_apply"})
+#: The parameters of Hugging Face's token-classification task.
+TOKEN_PARAMETERS = frozenset({"aggregation_strategy", "ignore_labels", "stride"})
 MARKED_SCORE = 0.9
 _MARKER_RE = re.compile(r"class:([A-Za-z0-9_.-]+)")
 
 
 def is_classification(params: Any) -> bool:
-    """Is a request with these ``parameters`` a text-classification request?"""
-    return isinstance(params, dict) and set(params) <= CLASSIFY_PARAMETERS
+    """Is a request with these ``parameters`` a text- or token-classification request?"""
+    return isinstance(params, dict) and (
+        set(params) <= CLASSIFY_PARAMETERS or (bool(params) and set(params) <= TOKEN_PARAMETERS)
+    )
+
+
+def entities(text: str) -> list[dict[str, Any]]:
+    """The token-classification entities of ``text`` (see the module docstring)."""
+    return [
+        {
+            "entity_group": m.group(1),
+            "score": MARKED_SCORE,
+            "word": m.group(0),
+            "start": m.start(),
+            "end": m.end(),
+        }
+        for m in _MARKER_RE.finditer(text)
+    ]
 
 
 def classify(text: str) -> list[dict[str, Any]]:
@@ -79,6 +102,8 @@ def handle_classification(call: ProviderCall, ctx: Ctx, inputs: str, params: Any
         except ValueError:
             body = answer.text
         return Reply(status=200, body=body, model=model, tokens_in=words(inputs))
+    if params and set(params) <= TOKEN_PARAMETERS:
+        return Reply(status=200, body=entities(inputs), model=model, tokens_in=words(inputs))
     rows = classify(inputs)
     if top_k is not None:
         rows = rows[:top_k]

@@ -23,7 +23,7 @@ from .test_moderation_conversation import _promptfoo_error
 DATA = Path(__file__).parent / "data" / "classifier"
 ARGS = ("--cf-config", "promptfooconfig.yaml", "--cf-output", "out.json", "-p", "no:cacheprovider")
 HF_KEY = "fake.hf.PLANTED.2222222222"
-OUTCOMES = {"passed": 5, "failed": 7, "errors": 3}
+OUTCOMES = {"passed": 6, "failed": 9, "errors": 3}
 
 
 def assert_same_verdicts(root: Path) -> None:
@@ -57,7 +57,7 @@ def test_verdicts_match_promptfoo_recorded_then_replayed(project, emu, keyed_env
     record.assert_outcomes(**OUTCOMES)
     assert_same_verdicts(project.path)
     calls = [r for r in emu.requests if "/huggingface/" in r.path]
-    assert len(calls) == 12  # one per row that reaches a classification provider
+    assert len(calls) == 15  # one per row that reaches a classification provider
     assert all(r.headers["authorization"] == f"Bearer {HF_KEY}" for r in calls)
     assert {r.path.split("/huggingface/", 1)[1] for r in calls} == {
         "facebook/roberta-hate-speech-dynabench-r4-target",
@@ -65,6 +65,12 @@ def test_verdicts_match_promptfoo_recorded_then_replayed(project, emu, keyed_env
     }
     first = next(r for r in calls if "I like bananas" in json.dumps(r.body))
     assert first.body == {"inputs": "I like bananas class:nothate", "parameters": {}}
+    token = next(r for r in calls if "I am Jo" in json.dumps(r.body))
+    assert token.body == {
+        "inputs": "I am Jo class:NAME",
+        "parameters": {"aggregation_strategy": "simple"},
+        "options": {"use_cache": True, "wait_for_model": True},
+    }
 
     snaps = project.path / "__snapshots__" / "promptfooconfig.yaml"
     text = (snaps / "class above threshold[echo].yaml").read_text(encoding="utf-8")

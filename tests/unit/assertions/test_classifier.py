@@ -154,6 +154,21 @@ def test_provider_choice() -> None:
     ]
 
 
+def test_token_classification_asks_for_the_token_task() -> None:
+    g = FakeClassifier({"NAME": 0.9})
+    pii = "huggingface:token-classification:bigcode/starpii"
+    result = check(g, type_="not-classifier", threshold=0.75, provider=pii)
+    assert (result.passed, result.reason) == (False, "Maximum classification score 0.90 >= 0.75")
+    check(g, provider={"id": pii, "config": {"wait_for_model": True}}, threshold=0.5)
+    assert [p for p, _ in g.calls] == [
+        {"id": "huggingface:bigcode/starpii", "config": {"task": "token-classification"}},
+        {
+            "id": "huggingface:bigcode/starpii",
+            "config": {"wait_for_model": True, "task": "token-classification"},
+        },
+    ]
+
+
 @pytest.mark.parametrize(
     ("provider", "options", "message"),
     [

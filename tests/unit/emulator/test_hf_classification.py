@@ -70,3 +70,20 @@ def test_a_reply_rule_answers_instead(http: httpx.Client, emu: Emulator) -> None
     assert http.post(URL, json=body, headers=AUTH).json() == {"error": "Model is loading"}
     down = http.post(URL, json={"inputs": "down", "parameters": {}}, headers=AUTH)
     assert down.status_code == 503
+
+
+def test_token_classification_gives_one_entity_per_marker(http: httpx.Client) -> None:
+    url = f"{GW}/huggingface/bigcode/starpii"
+    body = {
+        "inputs": "I am class:NAME at class:EMAIL",
+        "parameters": {"aggregation_strategy": "simple"},
+        "options": {"use_cache": True, "wait_for_model": False},
+    }
+    r = http.post(url, json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert r.json() == [
+        {"entity_group": "NAME", "score": 0.9, "word": "class:NAME", "start": 5, "end": 15},
+        {"entity_group": "EMAIL", "score": 0.9, "word": "class:EMAIL", "start": 19, "end": 30},
+    ]
+    plain = http.post(url, json={**body, "inputs": "no entities here"}, headers=AUTH)
+    assert plain.json() == []

@@ -88,3 +88,41 @@ def test_other_providers_have_no_classification_route() -> None:
         gw().prepare(f"huggingface:{MODEL}", ["a", "b"], kind="classify")
     with pytest.raises(GatewayConfigError, match="echo provider has no classify"):
         gw().prepare("echo", "x", kind="classify")
+
+
+def test_token_classification_sends_promptfoos_options_and_reads_entity_groups() -> None:
+    g = gw()
+    req = g.prepare(
+        "huggingface:bigcode/starpii",
+        "I am Jo",
+        kind="classify",
+        task="token-classification",
+        wait_for_model=True,
+    )
+    assert req.path == "bigcode/starpii"
+    assert req.body == {
+        "inputs": "I am Jo",
+        "parameters": {"aggregation_strategy": "simple"},
+        "options": {"use_cache": True, "wait_for_model": True},
+    }
+    body = [
+        {"entity_group": "NAME", "score": 0.7, "word": "Jo", "start": 5, "end": 7},
+        {"entity_group": "NAME", "score": 0.9, "word": "Al", "start": 9, "end": 11},
+        {"entity_group": "EMAIL", "score": 0.4, "word": "a@b", "start": 12, "end": 15},
+    ]
+    done = g.finish(req, RawResponse(200, {}, body))
+    assert isinstance(done, Classification) and done.scores == {"NAME": 0.9, "EMAIL": 0.4}
+    empty = g.finish(req, RawResponse(200, {}, []))
+    assert isinstance(empty, Classification) and empty.scores == {} and empty.text == "no labels"
+    with pytest.raises(GatewayProviderError, match="unexpected reply shape"):
+        g.finish(req, RawResponse(200, {}, [[{"label": "x", "score": 1}]]))
+    custom = g.prepare(
+        "huggingface:m",
+        "x",
+        kind="classify",
+        task="token-classification",
+        aggregation_strategy="max",
+        use_cache=False,
+    )
+    assert custom.body["parameters"] == {"aggregation_strategy": "max"}
+    assert custom.body["options"] == {"use_cache": False, "wait_for_model": False}
