@@ -1,4 +1,5 @@
-"""Store real promptfoo's verdicts for a config whose checks call OpenAI (moderation, graders).
+"""Store real promptfoo's verdicts for a config whose checks call OpenAI (moderation, graders)
+or Hugging Face (classifier).
 
 Run by hand (needs Node >= 22.22 and promptfoo 0.123.1; no network: promptfoo's OpenAI calls
 go to the project's emulator on loopback, started here with the config's reply rules)::
@@ -12,6 +13,13 @@ The directory holds ``promptfooconfig.yaml`` and ``rules.yaml``; the verdicts ar
 ``score``, ``failureReason`` (0 pass, 1 assertion failed, 2 error), ``reason`` (the grading
 reason; for an error, the first line of promptfoo's error)). tests/integration/
 test_moderation_conversation.py runs the plugin on the same config and rules and compares.
+
+promptfoo's Hugging Face text-classification provider has no base-URL setting, only a whole
+``apiEndpoint``: promptfoo runs a copy of the config in which every
+``huggingface:{text,token}-classification:<model>`` provider gets ``config.apiEndpoint`` pointing at
+the emulator's gateway route for that model (``/v1/acct/gw/huggingface/<model>``), the
+request Cloudflare AI Gateway forwards to the Inference API. The stored config stays as the
+plugin reads it.
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,7 +35,31 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 PLACEHOLDER_KEY = "fake.openai.PLACEHOLDER.0000000000"
+HF_PLACEHOLDER_KEY = "fake.hf.PLACEHOLDER.0000000000"
+HF_CLASSIFIERS = ("huggingface:text-classification:", "huggingface:token-classification:")
+
+
+def with_hf_endpoints(node: Any, gateway: str) -> Any:
+    """``node`` with each Hugging Face text- or token-classification provider given an
+    ``apiEndpoint`` on ``gateway`` (the emulator's ``.../v1/acct/gw``)."""
+
+    def endpoint(pid: str) -> str:
+        return f"{gateway}/huggingface/{pid.split(':', 2)[2]}"
+
+    if isinstance(node, str) and node.startswith(HF_CLASSIFIERS):
+        return {"id": node, "config": {"apiEndpoint": endpoint(node)}}
+    if isinstance(node, dict):
+        pid = node.get("id")
+        if isinstance(pid, str) and pid.startswith(HF_CLASSIFIERS):
+            config = {**(node.get("config") or {}), "apiEndpoint": endpoint(pid)}
+            return {**node, "config": config}
+        return {k: (v if k == "id" else with_hf_endpoints(v, gateway)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [with_hf_endpoints(v, gateway) for v in node]
+    return node
 
 
 def _free_port() -> int:
@@ -78,7 +109,11 @@ def main() -> None:
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        shutil.copy(data / "promptfooconfig.yaml", work / "promptfooconfig.yaml")
+        config = yaml.safe_load((data / "promptfooconfig.yaml").read_text(encoding="utf-8"))
+        gateway = f"http://127.0.0.1:{port}/v1/acct/gw"
+        (work / "promptfooconfig.yaml").write_text(
+            yaml.safe_dump(with_hf_endpoints(config, gateway), sort_keys=False), encoding="utf-8"
+        )
         emulator = subprocess.Popen(
             [
                 *(sys.executable, "-m", "pytest_cfgateway.emulator", "--port", str(port)),
@@ -95,6 +130,7 @@ def main() -> None:
                 "PROMPTFOO_DISABLE_SHARING": "1",
                 "PROMPTFOO_CACHE_ENABLED": "false",
                 "OPENAI_API_KEY": PLACEHOLDER_KEY,
+                "HF_API_TOKEN": HF_PLACEHOLDER_KEY,
                 "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1/acct/gw/openai",
             }
             subprocess.run(

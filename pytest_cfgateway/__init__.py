@@ -23,10 +23,11 @@ if TYPE_CHECKING:
         GatewayTimeoutError,
         NotRecordedError,
     )
-    from .gateway.types import Completion, Embeddings, Moderation, Usage
+    from .gateway.types import Classification, Completion, Embeddings, Moderation, Usage
 
 __all__ = [
     "BudgetExceededError",
+    "Classification",
     "Completion",
     "Embeddings",
     "Gateway",
@@ -45,6 +46,7 @@ __all__ = [
 
 _LAZY = {
     "Gateway": ".gateway.client",
+    "Classification": ".gateway.types",
     "Completion": ".gateway.types",
     "Embeddings": ".gateway.types",
     "Moderation": ".gateway.types",

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..gateway.types import Completion, Message, Moderation
+from ..gateway.types import Classification, Completion, Message, Moderation
 
 
 @dataclasses.dataclass
@@ -68,6 +68,10 @@ class Grader(Protocol):
 
     async def moderate_chat(self, provider: ProviderRef, messages: list[Message]) -> Completion:
         """A chat call made for a moderation check (a Llama Guard model)."""
+        ...
+
+    async def classify(self, provider: ProviderRef, text: str) -> Classification:
+        """Classify ``text`` with a text-classification model (Hugging Face)."""
         ...
 
 

@@ -33,6 +33,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "graded",
     "conversation",
     "moderation",
+    "classifier",
 )
 
 #: Built-in type -> the module (of `BUILTIN_MODULES`) whose ``HANDLERS`` holds it.
@@ -101,6 +102,7 @@ BUILTIN_TYPES: dict[str, str] = {
     ),
     "conversation-relevance": "conversation",
     "moderation": "moderation",
+    "classifier": "classifier",
 }
 
 #: Types the engine handles itself (they cannot be negated).

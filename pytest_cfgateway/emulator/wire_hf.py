@@ -16,6 +16,7 @@ from .wire import (
     is_int,
     rule_error,
 )
+from .wire_hf_classify import handle_classification, is_classification
 
 HF_PARAMETERS = frozenset(
     {
@@ -61,6 +62,8 @@ def handle_huggingface(call: ProviderCall, ctx: Ctx) -> Reply:
     inputs = body.get("inputs")
     if not isinstance(inputs, str):
         return _invalid("Error in `inputs`: field required (a string prompt)")
+    if is_classification(body.get("parameters")):
+        return handle_classification(call, ctx, inputs, body["parameters"])
     params: Any = body.get("parameters") or {}
     if not isinstance(params, dict):
         return _invalid("Error in `parameters`: expected an object")

@@ -70,6 +70,7 @@ from .routes import (
 from .types import (
     CallKind,
     ChatCall,
+    Classification,
     Completion,
     Embeddings,
     Message,
@@ -251,8 +252,10 @@ class Gateway:
         ``prompt`` are positional-only, so a provider option named ``prompt`` (Replicate's
         ``{prefix, suffix}``) reaches ``options``.
         """
-        if kind not in ("chat", "embed", "moderation"):
-            raise GatewayConfigError(f"kind must be 'chat', 'embed' or 'moderation', got {kind!r}")
+        if kind not in ("chat", "embed", "moderation", "classify"):
+            raise GatewayConfigError(
+                f"kind must be 'chat', 'embed', 'moderation' or 'classify', got {kind!r}"
+            )
         literals = config_secrets(options, "options")
         if literals:  # apiKey / headers literals: scrubbed from whatever shows this call
             self.secrets.update(literals)
@@ -328,6 +331,9 @@ class Gateway:
         elif kind == "moderation":
             path, query = adapter.moderation_route(call)
             body = adapter.moderation_body(call)
+        elif kind == "classify":
+            path, query = adapter.classify_route(call)
+            body = adapter.classify_body(call)
         else:
             path, query = adapter.route(call)
             body = adapter.body(call)
@@ -637,7 +643,7 @@ class Gateway:
 
     def finish(
         self, req: PreparedRequest, raw: RawResponse
-    ) -> Completion | Embeddings | Moderation:
+    ) -> Completion | Embeddings | Moderation | Classification:
         """Turn a response into a Completion/Embeddings/Moderation, or raise the typed
         GatewayError."""
         scrub = self.secrets.merged(req.secrets)
@@ -671,6 +677,8 @@ class Gateway:
                 parsed = adapter.parse_embeddings(raw, call)
             elif req.kind == "moderation":
                 parsed = adapter.parse_moderation(raw, call)
+            elif req.kind == "classify":
+                parsed = adapter.parse_classification(raw, call)
             else:
                 parsed = adapter.parse(raw, call)
         except GatewayError as exc:
@@ -691,6 +699,13 @@ class Gateway:
                 cost = 0.0  # OpenAI's moderation endpoint is free of charge
             return Moderation(
                 flags=dict(parsed.flags or {}), usage=parsed.usage, provider=sub.provider,
+                model=call.model, raw=raw.body, cost=cost, latency_ms=raw.latency_ms,
+                cache_status=cache_status, replayed=raw.replayed, fingerprint=fp,
+                log_id=raw.headers.get("cf-aig-log-id"),
+            )  # fmt: skip
+        if req.kind == "classify":
+            return Classification(
+                scores=dict(parsed.scores or {}), usage=parsed.usage, provider=sub.provider,
                 model=call.model, raw=raw.body, cost=cost, latency_ms=raw.latency_ms,
                 cache_status=cache_status, replayed=raw.replayed, fingerprint=fp,
                 log_id=raw.headers.get("cf-aig-log-id"),
@@ -740,7 +755,9 @@ class Gateway:
 
     # --- execute ----------------------------------------------------------------------------
 
-    async def aexecute(self, req: PreparedRequest) -> Completion | Embeddings | Moderation:
+    async def aexecute(
+        self, req: PreparedRequest
+    ) -> Completion | Embeddings | Moderation | Classification:
         """``finish(req, await resolver(req, asend))``; echo never goes through the resolver."""
         if req.provider == ECHO or self._resolver is None:
             raw = await self.asend(req)
@@ -786,6 +803,16 @@ class Gateway:
         req = self.prepare(provider_id, text, kind="moderation", **options)
         return self.run(self._aexecute_as(req, Moderation))
 
+    async def aclassify(self, provider_id: str, text: str, **options: Any) -> Classification:
+        """Classify ``text`` with a text-classification model (``huggingface:<model>``)."""
+        req = self.prepare(provider_id, text, kind="classify", **options)
+        return await self._aexecute_as(req, Classification)
+
+    def classify(self, provider_id: str, text: str, **options: Any) -> Classification:
+        """Synchronous `aclassify`."""
+        req = self.prepare(provider_id, text, kind="classify", **options)
+        return self.run(self._aexecute_as(req, Classification))
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the gateway's private background loop and return its result."""
         return self._shared.background.run(coro)
@@ -828,10 +855,11 @@ class Gateway:
 def _normalise_prompt(prompt: Any, kind: CallKind) -> tuple[list[Message], list[str]]:
     """(messages, inputs) from a prompt: text, chat messages, or (embed) a list of strings;
     (moderation) the text to moderate."""
-    if kind == "moderation":
+    if kind in ("moderation", "classify"):
         if isinstance(prompt, str):
             return [], [prompt]
-        raise GatewayConfigError(f"moderate() takes a string, got {type(prompt).__name__}")
+        verb = "moderate" if kind == "moderation" else "classify"
+        raise GatewayConfigError(f"{verb}() takes a string, got {type(prompt).__name__}")
     if kind == "embed":
         if isinstance(prompt, str):
             return [], [prompt]
@@ -897,7 +925,10 @@ def _prepare_echo(
     if kind != "chat":
         raise GatewayConfigError(
             f"the echo provider has no {'embeddings' if kind == 'embed' else kind}; use an "
-            + ("embedding model" if kind == "embed" else "openai:moderation model")
+            + {
+                "embed": "embedding model",
+                "moderation": "openai:moderation model",
+            }.get(kind, "huggingface:text-classification model")
         )
     if isinstance(prompt, str):
         text = prompt

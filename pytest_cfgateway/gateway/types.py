@@ -14,7 +14,7 @@ from typing import Any, Literal
 Message = dict[str, Any]
 """One chat message: ``{"role": "system" | "user" | "assistant" | "tool", "content": ...}``."""
 
-CallKind = Literal["chat", "embed", "moderation"]
+CallKind = Literal["chat", "embed", "moderation", "classify"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +105,8 @@ class ParsedReply:
     embeddings: list[list[float]] | None = None
     #: moderation: the flagged categories and their highest score over the results
     flags: dict[str, float] | None = None
+    #: classify: each label's score (Hugging Face text-classification)
+    scores: dict[str, float] | None = None
 
 
 @dataclasses.dataclass
@@ -197,3 +199,32 @@ class Moderation:
         if not self.flags:
             return "not flagged"
         return "flagged: " + ", ".join(sorted(self.flags))
+
+
+@dataclasses.dataclass
+class Classification:
+    """The answer to one ``classify`` call (a Hugging Face text-classification model).
+
+    ``scores`` maps each label the model returned to its score (promptfoo's classification
+    map: a label named twice keeps its last score).
+    """
+
+    scores: dict[str, float]
+    usage: Usage
+    provider: str
+    model: str
+    raw: Any = None
+    cost: float | None = None
+    latency_ms: float = 0.0
+    cache_status: str | None = None
+    replayed: bool = False
+    fingerprint: str | None = None
+    log_id: str | None = None
+
+    @property
+    def text(self) -> str:
+        """A one-line reading of the scores, highest first (what drift compares)."""
+        if not self.scores:
+            return "no labels"
+        ranked = sorted(self.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        return ", ".join(f"{label}={score:.4g}" for label, score in ranked)

@@ -45,12 +45,16 @@ class Binding:
     tally: Tally
     #: the moderation assertion's calls (snapshot role ``moderation``)
     moderation_gateway: Gateway | None = None
+    #: the classifier assertion's calls (snapshot role ``classifier``)
+    classifier_gateway: Gateway | None = None
     #: the webhook assertion's POSTs, recorded with the item (`grader.RecordedWebhook`)
     webhook: Any = None
 
 
 #: the snapshot role of the ``moderation`` assertion's calls (``moderation``, ``moderation-2``)
 MODERATION_ROLE = "moderation"
+#: the snapshot role of the ``classifier`` assertion's calls (``classifier``, ``classifier-2``)
+CLASSIFIER_ROLE = "classifier"
 
 
 def record_command(node: pytest.Item) -> str:
@@ -91,7 +95,15 @@ def bind(
     def describe(req: Any, raw: Any) -> Summary:
         if not 200 <= raw.status < 300 or req.adapter not in base.adapters:
             return Summary()  # an error, or not a model call (a webhook verdict)
-        done = finish(req, raw)
+        if req.kind == "classify":
+            try:
+                done = finish(req, raw)
+            except GatewayError:
+                # a classification reply promptfoo reads as an error ({error}, or another
+                # shape): kept, so replay gives the same grader error
+                return Summary()
+        else:
+            done = finish(req, raw)
         finished.pop(id(raw), None)
         text = getattr(done, "text", None)
         usage = done.usage
@@ -183,5 +195,6 @@ def bind(
         row_gateway=through("row"),
         tally=tally,
         moderation_gateway=through(MODERATION_ROLE),
+        classifier_gateway=through(CLASSIFIER_ROLE),
         webhook=RecordedWebhook(recorder.resolver("webhook")),
     )

@@ -224,6 +224,9 @@ class _Evaluator:
                 moderation_gateway=(
                     self.binding.moderation_gateway if gw is self.binding.grader_gateway else gw
                 ),
+                classifier_gateway=(
+                    self.binding.classifier_gateway if gw is self.binding.grader_gateway else gw
+                ),
             ),
             default_grader=grader_ref,
             default_embedding=DEFAULT_EMBEDDING,

@@ -31,6 +31,7 @@ class BoundGateway:
         self._gw = gateway
         self.grader_gateway = gateway
         self.moderation_gateway: Gateway | None = None  # the moderation assertion's calls
+        self.classifier_gateway: Gateway | None = None  # the classifier assertion's calls
         self.webhook: Any = None  # the webhook assertion's recorded POST
         self._provider: str | None = defaults.pop("provider", None)
         self._defaults = defaults
@@ -103,6 +104,7 @@ def gateway_for_test(request: pytest.FixtureRequest, snapshot: Any) -> Iterator[
     bound = BoundGateway(binding.gateway, _marker_defaults(node))
     bound.grader_gateway = binding.grader_gateway
     bound.moderation_gateway = binding.moderation_gateway
+    bound.classifier_gateway = binding.classifier_gateway
     bound.webhook = binding.webhook
     yield bound
     failed = getattr(node, "_cf_call_failed", False)
@@ -194,7 +196,11 @@ def make_cf_assert(
             completion=completion,
             provider_id=completion.provider if completion else None,
             base_dir=base_dir,
-            grader=GatewayGrader(gw.grader_gateway, moderation_gateway=gw.moderation_gateway),
+            grader=GatewayGrader(
+                gw.grader_gateway,
+                moderation_gateway=gw.moderation_gateway,
+                classifier_gateway=gw.classifier_gateway,
+            ),
             default_grader=grader_ref,
             default_embedding=DEFAULT_EMBEDDING,
             webhook=gw.webhook,

@@ -11,7 +11,7 @@ from ..assertions.base import AssertionConfigError, AssertionSkipped
 
 if TYPE_CHECKING:
     from ..gateway.client import Gateway
-    from ..gateway.types import Completion, Message, Moderation
+    from ..gateway.types import Classification, Completion, Message, Moderation
 
 
 def provider_ref_to_gateway(ref: Any) -> tuple[str, dict[str, Any]]:
@@ -63,13 +63,20 @@ class GatewayGrader:
     """Implements `assertions.base.Grader` on a (recorder-bound) `Gateway`."""
 
     def __init__(
-        self, gateway: Gateway, repeat: int = 0, moderation_gateway: Gateway | None = None
+        self,
+        gateway: Gateway,
+        repeat: int = 0,
+        moderation_gateway: Gateway | None = None,
+        classifier_gateway: Gateway | None = None,
     ) -> None:
         self._gw = gateway
         self._repeat = repeat
         #: moderation checks go here (a recorder-bound gateway whose calls are stored under
         #: the ``moderation`` role); None: the grading gateway
         self._mod_gw = moderation_gateway or gateway
+        #: classifier checks go here (stored under the ``classifier`` role); None: the
+        #: grading gateway
+        self._cls_gw = classifier_gateway or gateway
 
     async def complete(self, provider: Any, messages: list[Message], **options: Any) -> Completion:
         gateway_id, config = _routable(self._gw, provider)
@@ -99,6 +106,20 @@ class GatewayGrader:
         gateway_id, config = _routable(self._mod_gw, provider)
         req = self._mod_gw.prepare(gateway_id, messages, repeat=self._repeat, **config)
         result = await self._mod_gw.aexecute(req)
+        return result  # type: ignore[return-value]
+
+    async def classify(self, provider: Any, text: str) -> Classification:
+        """One text-classification call (Hugging Face), on the classifier gateway.
+
+        ``provider`` is already a gateway id (``huggingface:<model>``) or ``{id, config}``
+        with one: the classifier assertion maps promptfoo's
+        ``huggingface:text-classification:<model>`` itself."""
+        if isinstance(provider, Mapping):
+            gateway_id, config = str(provider.get("id")), dict(provider.get("config") or {})
+        else:
+            gateway_id, config = str(provider), {}
+        req = self._cls_gw.prepare(gateway_id, text, kind="classify", repeat=self._repeat, **config)
+        result = await self._cls_gw.aexecute(req)
         return result  # type: ignore[return-value]
 
 

@@ -10,8 +10,8 @@ role in the test, in a stable order (a re-recorded exchange keeps its place)::
 
     version: 2
     exchanges:
-    - role: answer                    # answer | grader | moderation | row | webhook ...,
-                                      # then -2, -3 ...
+    - role: answer                    # answer | grader | moderation | classifier | row |
+                                      # webhook ..., then -2, -3 ...
       fingerprint: <sha256 hex>       # what replay matches on
       occurrence: 1                   # only when the same request is made again
       request: {provider, route, model, body}   # plus method/query/repeat/headers when

@@ -463,9 +463,9 @@ def _keep_role(new: Exchange, old: Exchange) -> Exchange:
     return new
 
 
-#: call kinds that are not the test's own answer (graders, moderation checks, row
-#: siblings, webhooks)
-_NOT_ANSWERS = frozenset({"grader", "moderation", "row", "webhook"})
+#: call kinds that are not the test's own answer (graders, moderation and classifier checks,
+#: row siblings, webhooks)
+_NOT_ANSWERS = frozenset({"grader", "moderation", "classifier", "row", "webhook"})
 
 
 def _answer_text(ex: Exchange) -> str:

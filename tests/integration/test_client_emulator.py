@@ -209,6 +209,18 @@ def test_moderation(emu: Emulator) -> None:
     assert emu.requests[-1].body == {"model": "text-moderation-latest", "input": "a calm reply"}
 
 
+def test_classification(emu: Emulator) -> None:
+    gw = gateway(emu)
+    k = gw.classify("huggingface:facebook/roberta-hate-speech-dynabench-r4-target", "class:hate")
+    assert (k.scores, k.text) == ({"hate": 0.9, "other": 0.1}, "hate=0.9, other=0.1")
+    rec = emu.requests[-1]
+    assert rec.route == "facebook/roberta-hate-speech-dynabench-r4-target"
+    assert rec.body == {"inputs": "class:hate", "parameters": {}}
+    assert rec.headers["authorization"] == "Bearer hf_test"
+    pii = gw.run(gw.aclassify("huggingface:bigcode/starpii", "x", task="token-classification"))
+    assert pii.scores == {} and pii.provider == "huggingface"
+
+
 def test_replicate_polls_through_the_gateway(emu: Emulator) -> None:
     emu.replicate_wait_finishes = False
     c = gateway(emu).complete("replicate:meta/meta-llama-3-8b-instruct", "poll this")

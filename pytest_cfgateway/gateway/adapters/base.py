@@ -12,6 +12,8 @@ An adapter is a small, stateless object that knows one provider's wire format:
 - ``embed_route``/``embed_body``/``parse_embeddings`` for providers with an embeddings route;
 - ``moderation_route``/``moderation_body``/``parse_moderation`` for a moderation route
   (OpenAI's ``moderations``);
+- ``classify_route``/``classify_body``/``parse_classification`` for a text-classification
+  route (Hugging Face's Inference API);
 - streaming (``call.stream``): ``stream_refusal(call)`` says why a call cannot stream (None
   when it can); ``route``/``body`` then ask for the provider's event stream, and
   ``stream_assembler(call)`` turns the events back into the non-streamed reply ``parse`` reads.
@@ -106,6 +108,23 @@ class Adapter:
     def parse_moderation(self, response: RawResponse, call: ChatCall) -> ParsedReply:
         raise GatewayConfigError(
             f"provider {self.slug!r} has no moderation route", provider=self.slug
+        )
+
+    def classify_route(self, call: ChatCall) -> tuple[str, dict[str, str]]:
+        raise GatewayConfigError(
+            f"provider {self.slug!r} has no text-classification route in pytest-cfgateway; "
+            "use huggingface:text-classification:<model>",
+            provider=self.slug,
+        )
+
+    def classify_body(self, call: ChatCall) -> Any:
+        raise GatewayConfigError(
+            f"provider {self.slug!r} has no text-classification route", provider=self.slug
+        )
+
+    def parse_classification(self, response: RawResponse, call: ChatCall) -> ParsedReply:
+        raise GatewayConfigError(
+            f"provider {self.slug!r} has no text-classification route", provider=self.slug
         )
 
     # helpers shared by subclasses -------------------------------------------------------
