@@ -114,7 +114,9 @@ def call_hook(
         value = usercode.run(request, timeout=timeout)
     except usercode.UserCodeRaised as exc:
         raise ExtensionHookError(
-            f'Extension hook "{hook_name}" failed for {ext.ref}: {exc.type_name}: {exc.message}'
+            f'Extension hook "{hook_name}" failed for {ext.ref}: {exc.type_name}: {exc.message}. '
+            f"Fix: make the hook handle this {_CONTEXT_OF.get(hook_name, 'context')}, or "
+            "remove it from `extensions`"
         ) from None
     except usercode.UserCodeTimeout as exc:  # say which limit, and where it is set
         raise ExtensionHookError(
@@ -128,6 +130,15 @@ def call_hook(
     if isinstance(value, usercode.JsSpecial):
         return None  # undefined: the hook changes nothing
     return value
+
+
+#: What each hook is given (for the fix of a hook that raised).
+_CONTEXT_OF = {
+    "beforeAll": "suite",
+    "beforeEach": "test",
+    "afterEach": "test and result",
+    "afterAll": "run's results",
+}
 
 
 def run_hook(

@@ -56,6 +56,10 @@ def prepare_case(item: Any) -> None:
 
 
 def _render_failure(item: pytest.Item, exc: Exception) -> str:
+    from ..config.extensions import ExtensionHookError
+
+    if isinstance(exc, ExtensionHookError):  # before rendering: the message names the hook
+        return f"{item.nodeid}: {exc}"
     return f"{item.nodeid}: cannot render the prompt: {exc}"
 
 

@@ -183,18 +183,33 @@ def test_a_failing_before_all_is_a_collection_error_naming_file_and_hook(
     assert "INTERNALERROR" not in out and "Traceback" not in out
 
 
-def test_a_failing_before_each_errors_its_item_only(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("mode", ["replay", "live"])
+def test_a_failing_before_each_errors_its_item_only(
+    pytester: pytest.Pytester, emu, keyed_env, mode: str
+) -> None:
+    """In replay the hook runs in the item's setup; in live the scheduler runs it ahead of
+    the item loop: the same error either way, naming the hook and the fix (it read "cannot
+    render the prompt: ..." from the scheduler)."""
     hooks = (
         "def hook(name, context):\n"
         "    if name == 'beforeEach' and context['test']['vars']['word'] == 'bye':\n"
         "        raise RuntimeError('cannot prepare bye')\n"
     )
     _write(pytester, "file://hooks.py:hook", {"hooks.py": hooks})
-    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml")
+    args: list[str] = []
+    if mode == "live":  # the scheduler renders gateway items (not echo ones) ahead of the loop
+        config = pytester.path / "promptfooconfig.yaml"
+        config.write_text(config.read_text().replace("[echo]", "[openai:gpt-4o-mini]"))
+        args = ["--cf-mode", "live", "--cf-gateway-url", emu.url]
+    result = pytester.runpytest("--cf-config", "promptfooconfig.yaml", *args)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
-        ['*Extension hook "beforeEach" failed for file://hooks.py:hook: RuntimeError: cannot*']
+        [
+            '*Extension hook "beforeEach" failed for file://hooks.py:hook: RuntimeError: cannot'
+            " prepare bye. Fix: make the hook handle this test, or remove it from `extensions`*"
+        ]
     )
+    assert "cannot render the prompt" not in result.stdout.str()
 
 
 def test_failing_after_hooks_warn_and_keep_the_results(pytester: pytest.Pytester) -> None:
