@@ -233,7 +233,7 @@ class Executor:
 
     def call(self, request: dict[str, Any], *, timeout: float, label: str) -> Any:
         """Run ``request`` on a worker; the decoded reply (see `_decode`)."""
-        payload = _encode(request, label)
+        payload = _encode(_with_cpu_bound(request, timeout), label)
         worker = self._acquire(time.monotonic() + timeout, label, timeout)
         # the limit is the code's own: starting a worker does not count against it
         deadline = time.monotonic() + timeout
@@ -241,7 +241,7 @@ class Executor:
 
     async def acall(self, request: dict[str, Any], *, timeout: float, label: str) -> Any:
         """`call` for an event loop: never blocks the loop for more than `INLINE_WAIT_S`."""
-        payload = _encode(request, label)
+        payload = _encode(_with_cpu_bound(request, timeout), label)
         worker = self._try_acquire()
         loop = asyncio.get_running_loop()
         if worker is None:
@@ -315,6 +315,16 @@ class Executor:
 
 
 _DIED = b"\0died"
+
+
+#: CPU seconds a call may use beyond its time limit before the kernel ends its worker: a
+#: backstop for a worker whose parent is gone (killed with SIGKILL while user code looped),
+#: never reached while the parent lives, as it stops the worker at the wall-clock limit.
+CPU_BACKSTOP_MARGIN_S = 30.0
+
+
+def _with_cpu_bound(request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    return {**request, "cpu_limit_s": timeout + CPU_BACKSTOP_MARGIN_S}
 
 
 def _encode(request: dict[str, Any], label: str) -> bytes:

@@ -405,7 +405,29 @@ def main() -> None:
                 json.dumps({"ok": False, "error": _error(exc, "protocol")}).encode()
             )
             continue
+        _bound_cpu(req.get("cpu_limit_s"))
         conn_out.send_bytes(_handle(req)["text"].encode())
+
+
+def _bound_cpu(limit: Any) -> None:
+    """Let the kernel end this worker (SIGXCPU) once the coming call has used ``limit`` CPU
+    seconds. The parent stops a call at its wall-clock limit first; this only matters when
+    the parent is gone (killed with SIGKILL) while user code loops for ever. A ``while
+    (true) {}`` in the JavaScript engine holds the GIL, so no thread of ours could notice,
+    and the parent-death signal of Linux belongs to the thread that started us, which may
+    end long before the pool does. POSIX only (``resource``)."""
+    if not isinstance(limit, int | float) or not math.isfinite(limit) or limit <= 0:
+        return
+    try:
+        import resource
+    except ImportError:  # Windows: no CPU limit to set
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime + limit)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 if __name__ == "__main__":

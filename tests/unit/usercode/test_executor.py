@@ -280,3 +280,38 @@ def test_shutdown_stops_workers() -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_CPU is POSIX")
+@pytest.mark.parametrize("lang", ["python", "javascript"])
+def test_a_worker_left_looping_without_its_parent_is_ended_by_the_kernel(lang: str) -> None:
+    """A worker whose parent was killed (SIGKILL) while its user code looped for ever kept
+    one core busy until the machine stopped (seen: two orphans at 60% CPU for 30 minutes).
+    Each call now carries a CPU bound that the worker hands to the kernel (RLIMIT_CPU): the
+    same worker, sent a looping call with a 1 s bound and never stopped by a parent, ends
+    by SIGXCPU."""
+    import json
+    import signal
+
+    from pytest_cfgateway.usercode import _pool
+
+    request = (
+        {"op": "py_source", "source": "def f():\n    while True:\n        pass\n", "fn": "f"}
+        if lang == "python"
+        else {"op": "js_body", "params": [], "body": "while (true) {}"}
+    )
+    worker = _pool._Worker()
+    try:
+        worker.send(json.dumps({**request, "args": [], "cpu_limit_s": 1}).encode())
+        with pytest.raises(_pool._Died):
+            worker.wait(60)  # no parent-side limit here: only the kernel's can end it
+        assert worker.proc.wait(timeout=10) == -signal.SIGXCPU
+    finally:
+        worker.kill()
+
+
+def test_calls_carry_a_cpu_bound_beyond_their_time_limit() -> None:
+    from pytest_cfgateway.usercode import _pool
+
+    bounded = _pool._with_cpu_bound({"op": "py_source"}, 2.5)
+    assert bounded == {"op": "py_source", "cpu_limit_s": 2.5 + _pool.CPU_BACKSTOP_MARGIN_S}
