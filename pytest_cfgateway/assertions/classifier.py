@@ -22,7 +22,6 @@ with no scores) is a grader error, never flipped.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
@@ -44,7 +43,7 @@ from .base import (
     GradingResult,
     ProviderRef,
 )
-from .graded import _grader, _spec_field, grader_failure
+from .graded import _grader, grader_failure, typed_provider
 
 CHECK = "classification check"
 #: promptfoo's Hugging Face providers that have ``callClassificationApi``.
@@ -55,26 +54,16 @@ EPSILON = 2.0**-52
 
 def classification_provider(call: AssertionCall) -> ProviderRef:
     """The classification provider reference of this assertion (see the module docstring)."""
-    ref = _spec_field(call, "provider")
-    if not ref:
-        options = call.context.test.get("options") or {}
-        ref = options.get("provider") if isinstance(options, Mapping) else None
-    if not ref:
+    ref = typed_provider(
+        call, "classification", "(e.g. classification: huggingface:text-classification:<model>)"
+    )
+    if ref is None:
         raise AssertionConfigError(
             f"No provider of type classification found for '{CHECK}'. Fix: give the "
             "assertion a provider, e.g. 'provider: huggingface:text-classification:"
             "<model>', or set it in the test's (or defaultTest's) options.provider."
         )
-    if isinstance(ref, Mapping) and "id" not in ref:
-        part = ref.get("classification")
-        if not part:
-            raise AssertionConfigError(
-                "Invalid provider definition for output type 'classification': "
-                f"{json.dumps(dict(ref), default=str)}. Fix: add a 'classification' entry "
-                "(e.g. classification: huggingface:text-classification:<model>)."
-            )
-        return part  # type: ignore[no-any-return]
-    return ref  # type: ignore[no-any-return]
+    return ref
 
 
 def gateway_ref(ref: ProviderRef) -> ProviderRef:

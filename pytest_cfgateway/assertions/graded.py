@@ -191,6 +191,29 @@ def _spec_field(call: AssertionCall, name: str) -> Any:
     return getattr(spec, name, None)
 
 
+def typed_provider(call: AssertionCall, output_type: str, entry_fix: str) -> ProviderRef | None:
+    """promptfoo's provider of one output type (``moderation``, ``classification``): the
+    assertion's ``provider``, else the test's (or defaultTest's) ``options.provider``; an
+    object without ``id`` gives its ``output_type`` entry (an error naming ``entry_fix``
+    when it has none). None when neither is set."""
+    ref = _spec_field(call, "provider")
+    if not ref:
+        options = call.context.test.get("options") or {}
+        ref = options.get("provider") if isinstance(options, Mapping) else None
+    if not ref:
+        return None
+    if isinstance(ref, Mapping) and "id" not in ref:
+        part = ref.get(output_type)
+        if not part:
+            raise AssertionConfigError(
+                f"Invalid provider definition for output type '{output_type}': "
+                f"{json.dumps(dict(ref), default=str)}. Fix: add a '{output_type}' entry "
+                f"{entry_fix}."
+            )
+        return part  # type: ignore[no-any-return]
+    return ref  # type: ignore[no-any-return]
+
+
 def _pick_kind(ref: Any, kind: str) -> Any:
     if isinstance(ref, Mapping) and "id" not in ref and ("text" in ref or "embedding" in ref):
         return ref.get(kind)

@@ -38,7 +38,7 @@ from .base import (
     GradingResult,
     ProviderRef,
 )
-from .graded import _grader, _spec_field, grader_failure, provider_label
+from .graded import _grader, grader_failure, provider_label, typed_provider
 
 DEFAULT_MODERATION = "openai:moderation:omni-moderation-latest"
 CHECK = "moderation check"
@@ -66,22 +66,12 @@ Flag = tuple[str, str]  # (code, description)
 
 def moderation_provider(call: AssertionCall) -> ProviderRef:
     """The moderation provider reference of this assertion (see the module docstring)."""
-    ref = _spec_field(call, "provider")
-    if not ref:
-        options = call.context.test.get("options") or {}
-        ref = options.get("provider") if isinstance(options, Mapping) else None
-    if not ref:
-        return DEFAULT_MODERATION
-    if isinstance(ref, Mapping) and "id" not in ref:
-        part = ref.get("moderation")
-        if not part:
-            raise AssertionConfigError(
-                "Invalid provider definition for output type 'moderation': "
-                f"{json.dumps(dict(ref), default=str)}. Fix: add a 'moderation' entry "
-                f"(e.g. moderation: {DEFAULT_MODERATION}) or leave the provider out."
-            )
-        return part  # type: ignore[no-any-return]
-    return ref  # type: ignore[no-any-return]
+    ref = typed_provider(
+        call,
+        "moderation",
+        f"(e.g. moderation: {DEFAULT_MODERATION}) or leave the provider out",
+    )
+    return DEFAULT_MODERATION if ref is None else ref
 
 
 def _route(ref: ProviderRef) -> str:
