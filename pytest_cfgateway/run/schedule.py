@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 
 
 _KEY = pytest.StashKey["Prefetcher"]()
+#: ``--cf-http-process auto``: a worker process for the HTTP exchanges from this many
+#: scheduled calls on (below it, its start-up costs more CPU than it saves)
+HTTP_PROCESS_MIN_CALLS = 32
 
 
 class Prefetcher:
@@ -69,6 +72,7 @@ class Prefetcher:
         #: an xdist worker scheduling its share of every item (others' items included)
         self.shared = False
         self.scheduled = 0
+        self._http_process: set[int] = set()  # ids of gateways whose worker was started
         # progress (read by the progress line from pytest's thread; ints, so no lock)
         self.done = 0  # scheduled calls answered (or refused)
         self.in_flight = 0
@@ -132,6 +136,10 @@ class Prefetcher:
             return
         from ..config.cases import EvalCase
 
+        wanted = runtime.settings.http_process
+        http_process = wanted == "on" or (
+            wanted == "auto" and len(todo) + self.scheduled >= HTTP_PROCESS_MIN_CALLS
+        )
         sems = self._sems
         for item in todo:
             if not isinstance(item.case, EvalCase):
@@ -144,6 +152,9 @@ class Prefetcher:
             key = claim_key(nodeid, fp, 0)
             if not runtime.budget.try_claim(key):
                 continue  # another worker has (or had) it; the item takes its answer
+            if http_process and id(gw) not in self._http_process:
+                self._http_process.add(id(gw))
+                gw.start_http_process()
             # submitted as soon as planned: the first calls are in flight while the rest of
             # the plan is still being rendered
             limit, delay_s = self._pacing(item.case)
