@@ -239,6 +239,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     from .run.items import ConfigFile
 
+    state.spawn_http_process()  # a run that may call: its HTTP worker starts meanwhile
     return ConfigFile.from_parent(parent, path=file_path)
 
 

@@ -28,6 +28,7 @@ import itertools
 import os
 import pickle
 import struct
+import subprocess
 import sys
 from typing import Any
 
@@ -60,24 +61,47 @@ class WireUnavailable(RuntimeError):
 
 class WireProcess:
     """The worker process making HTTP exchanges for one `http.Transport`, driven from one
-    event loop (the gateway's background loop). Start with `start` on that loop."""
+    event loop (the gateway's background loop).
 
-    def __init__(self, concurrency: int) -> None:
-        self.concurrency = concurrency
+    `spawn` starts the process from any thread (cheap: the child imports httpx and h11 on
+    the other core meanwhile, so it can be started early, e.g. while pytest collects), and
+    `attach` binds its pipes to the running loop, which then drives it.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes] | None, failure: str | None) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.pid: int | None = None
+        self.pid = proc.pid if proc is not None else None
         #: why the worker is not usable (None while it is); for diagnostics
-        self.failure: str | None = None
+        self.failure = failure
         self.exchanges = 0
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc = proc
+        self._writer: asyncio.WriteTransport | None = None
         self._ready: asyncio.Future[None] | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count()
-        self._reader: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stderr = bytearray()
 
-    @property
-    def usable(self) -> bool:
-        return self.failure is None and self.loop is not None
+    @classmethod
+    def spawn(cls, concurrency: int) -> WireProcess:
+        """Start the worker process (not yet driven by any loop)."""
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+        code = (
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "from pytest_cfgateway.gateway._wire_child import main; main(int(sys.argv[2]))"
+        )
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", code, package_root, str(concurrency)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+            )
+        except OSError as exc:  # no fork/exec here (a sandbox), a missing interpreter
+            why = f"could not start the HTTP worker process: {type(exc).__name__}: {exc}"
+            return cls(None, why)
+        return cls(proc, None)
 
     def usable_here(self) -> bool:
         """True when exchanges may go through the worker from the running loop."""
@@ -88,85 +112,69 @@ class WireProcess:
         except RuntimeError:
             return False
 
-    async def start(self) -> None:
-        """Spawn the worker (on the running loop, which then owns it). Returns at once; the
-        first exchanges wait until it says it is ready."""
+    async def attach(self) -> None:
+        """Drive the worker from the running loop from now on."""
         loop = self.loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-        code = (
-            "import sys; sys.path.insert(0, sys.argv[1]); "
-            "from pytest_cfgateway.gateway._wire_child import main; main(int(sys.argv[2]))"
-        )
-        try:
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-c",
-                code,
-                package_root,
-                str(self.concurrency),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-        except (OSError, RuntimeError) as exc:  # no fork/exec here (sandbox), no child watcher
-            self._fail(f"could not start the HTTP worker process: {type(exc).__name__}: {exc}")
+        proc = self._proc
+        if proc is None or self.failure is not None:
+            self._ready.set_result(None)
             return
-        self.pid = self._proc.pid
-        self._reader = loop.create_task(self._read())
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        try:
+            reader = asyncio.StreamReader(limit=2**24)
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), proc.stdout)
+            errors = asyncio.StreamReader()
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(errors), proc.stderr)
+            self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, proc.stdin)
+        except (OSError, ValueError, NotImplementedError) as exc:  # pipes this loop cannot drive
+            self._fail(f"could not drive the HTTP worker process: {type(exc).__name__}: {exc}")
+            self._kill()
+            return
+        self._tasks = [loop.create_task(self._read(reader)), loop.create_task(self._drain(errors))]
         loop.call_later(START_TIMEOUT_S, self._start_timed_out)
 
     def _start_timed_out(self) -> None:
         if self._ready is not None and not self._ready.done():
             self._fail(f"the HTTP worker process did not start within {START_TIMEOUT_S:g} s")
-            if self._proc is not None and self._proc.returncode is None:
-                self._proc.kill()
+            self._kill()
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
 
     async def exchange(
         self, method: str, url: str, headers: dict[str, str], content: bytes | None
     ) -> tuple[int, dict[str, str], Any]:
         """One HTTP exchange in the worker: ``(status, lower-case headers, body)`` with the
-        body parsed as `client._raw_response` does. Raises the httpx transport error the
+        body parsed as `http.raw_response_parts` does. Raises the httpx transport error the
         worker met, ``httpx.ReadError`` when the worker ended, `WireUnavailable` when it
         cannot be used at all (the caller then uses its own client)."""
         if self._ready is None or self.failure is not None:
-            raise WireUnavailable(self.failure or "the HTTP worker process was not started")
+            raise WireUnavailable(self.failure or "the HTTP worker process is not attached")
         if not self._ready.done():
             await asyncio.shield(self._ready)
-        if self.failure is not None:
-            raise WireUnavailable(self.failure)
-        proc = self._proc
-        assert proc is not None and proc.stdin is not None
+        writer = self._writer
+        if self.failure is not None or writer is None or writer.is_closing():
+            raise WireUnavailable(self.failure or "the HTTP worker process's pipe is closed")
         assert self.loop is not None
         ident = next(self._ids)
         future: asyncio.Future[Any] = self.loop.create_future()
         self._pending[ident] = future
-        try:
-            proc.stdin.write(frame(("req", ident, method, url, headers, content)))
-        except (OSError, RuntimeError) as exc:
-            self._pending.pop(ident, None)
-            self._fail(f"the HTTP worker process's pipe broke: {exc}")
-            raise WireUnavailable(self.failure) from None
+        writer.write(frame(("req", ident, method, url, headers, content)))
         self.exchanges += 1
         try:
             reply = await future
         except asyncio.CancelledError:
-            if self._pending.pop(ident, None) is not None and self.failure is None:
+            if self._pending.pop(ident, None) is not None and not writer.is_closing():
                 # the caller gave up (its time limit, a cancelled run): so does the worker
-                try:
-                    proc.stdin.write(frame(("cancel", ident)))
-                except (OSError, RuntimeError):
-                    pass  # the worker is ending: its exchanges end with it
+                writer.write(frame(("cancel", ident)))
             raise
-        kind = reply[0]
-        if kind == "ok":
+        if reply[0] == "ok":
             return reply[2], reply[3], reply[4]
-        raise _error(kind, reply[2], reply[3])
+        raise _error(reply[0], reply[2], reply[3])
 
-    async def _read(self) -> None:
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None
-        reader = proc.stdout
+    async def _read(self, reader: asyncio.StreamReader) -> None:
         while True:
             msg = await read_frame(reader)
             if msg is None:
@@ -178,14 +186,21 @@ class WireProcess:
             future = self._pending.pop(msg[1], None)
             if future is not None and not future.done():
                 future.set_result(msg)
-        code = await proc.wait()
-        detail = b""
-        if proc.stderr is not None:
-            detail = await proc.stderr.read(2000)
-        text = detail.decode("utf-8", "replace").strip().splitlines()
+        proc = self._proc
+        assert proc is not None
+        code = await asyncio.get_running_loop().run_in_executor(None, proc.wait)
+        lines = self._stderr.decode("utf-8", "replace").strip().splitlines()
         self._fail(
-            f"the HTTP worker process ended (exit code {code})" + (f": {text[-1]}" if text else "")
+            f"the HTTP worker process ended (exit code {code})"
+            + (f": {lines[-1]}" if lines else "")
         )
+
+    async def _drain(self, errors: asyncio.StreamReader) -> None:
+        """Keep the end of what the worker writes on stderr (for the message if it dies),
+        reading all of it so the worker never blocks on a full pipe."""
+        while chunk := await errors.read(4096):
+            self._stderr += chunk
+            del self._stderr[:-2000]
 
     def _fail(self, why: str) -> None:
         if self.failure is None:
@@ -199,21 +214,37 @@ class WireProcess:
 
     async def aclose(self) -> None:
         """Close the worker's stdin (it exits) and wait for it, killing it past a bound."""
-        proc = self._proc
         if self.failure is None:
             self.failure = "the HTTP worker process was closed"
-        if proc is None:
-            return
-        if proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), STOP_TIMEOUT_S)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-        if self._reader is not None:
-            await asyncio.wait([self._reader], timeout=STOP_TIMEOUT_S)
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.close()
+        proc = self._proc
+        if proc is not None:
+            loop = asyncio.get_running_loop()
+            try:
+                await asyncio.wait_for(loop.run_in_executor(None, proc.wait), STOP_TIMEOUT_S)
+            except TimeoutError:
+                proc.kill()
+                await loop.run_in_executor(None, proc.wait)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
         self._fail(self.failure)
+
+    def close_unattached(self) -> None:
+        """End a worker no loop drives (spawned ahead, then not needed)."""
+        if self.failure is None:
+            self.failure = "the HTTP worker process was not needed"
+        proc = self._proc
+        if proc is None or self.loop is not None:
+            return
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        try:
+            proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _read_error(message: str) -> BaseException:

@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from ._wire import WireUnavailable
+from ._wire import WireProcess, WireUnavailable
 from .adapters.base import Adapter
 from .errors import (
     MAX_RETRY_AFTER,
@@ -826,18 +826,20 @@ class Gateway:
         req = self.prepare(provider_id, text, kind="classify", **options)
         return self.run(self._aexecute_as(req, Classification))
 
-    def start_http_process(self) -> bool:
+    def start_http_process(self, process: WireProcess | None = None) -> bool:
         """Make the HTTP exchanges of calls on the background loop (`run`, `submit`, the
         sync API) in a worker process from now on, so they do not share this process's GIL
-        (`_wire`); streamed calls and other loops keep this process's clients. False when
-        it cannot apply: an injected transport, or a worker already started."""
+        (`_wire`); streamed calls and other loops keep this process's clients. ``process``:
+        a worker spawned ahead (`WireProcess.spawn`), else one is spawned now. False when
+        it cannot apply: an injected transport, or a worker already started (``process``
+        is then left to the caller)."""
         transport = self._shared.transport
         if transport.injected or transport.wire is not None:
             return False
         from ._wire import WireProcess
 
-        wire = transport.wire = WireProcess(transport.concurrency)
-        self._shared.background.submit(wire.start())
+        wire = transport.wire = process or WireProcess.spawn(transport.concurrency)
+        self._shared.background.submit(wire.attach())
         return True
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:

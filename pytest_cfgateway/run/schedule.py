@@ -108,15 +108,17 @@ class Prefetcher:
         selected item; on xdist worker k of n, every n-th from the k-th)."""
         if not self.on_xdist_worker():
             self.start(items)
-            return
-        place = self.worker_place()
-        if place is None:
-            self.looks_ahead = True
-            return
-        index, total = place
-        self.limit = max(1, self._runtime.settings.concurrency // total)
-        self.shared = True
-        self.start(items[index::total])
+        else:
+            place = self.worker_place()
+            if place is None:
+                self.looks_ahead = True
+            else:
+                index, total = place
+                self.limit = max(1, self._runtime.settings.concurrency // total)
+                self.shared = True
+                self.start(items[index::total])
+        if not self.looks_ahead:  # (one that looks ahead may still adopt it later)
+            self._runtime.drop_http_process()  # spawned ahead, and this run needs none
 
     def start(self, items: Iterable[Any]) -> None:
         """Render the items and start their calls; items already planned are skipped, so this
@@ -154,7 +156,9 @@ class Prefetcher:
                 continue  # another worker has (or had) it; the item takes its answer
             if http_process and id(gw) not in self._http_process:
                 self._http_process.add(id(gw))
-                gw.start_http_process()
+                spare = runtime.take_http_process()
+                if not gw.start_http_process(spare) and spare is not None:
+                    spare.close_unattached()
             # submitted as soon as planned: the first calls are in flight while the rest of
             # the plan is still being rendered
             limit, delay_s = self._pacing(item.case)

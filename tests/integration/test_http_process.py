@@ -46,6 +46,24 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _wire_children() -> list[int]:
+    """Live HTTP worker processes whose parent is this process."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[-1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"_wire_child" in cmdline:
+            found.append(int(entry))
+    return found
+
+
 def _wire(gw: Gateway) -> Any:
     wire = gw._shared.transport.wire
     assert wire is not None
@@ -202,6 +220,7 @@ def test_a_live_run_with_and_without_the_worker(
     )
     result.assert_outcomes(passed=8)
     assert watch.exchanges == expected  # auto: 8 calls are below the worker's threshold
+    assert _wire_children() == []  # spawned ahead or adopted, it ended with the run
     assert len(emu.requests) == 8
     again = pytester.runpytest("--cf-config", "promptfooconfig.yaml")  # replay offline
     again.assert_outcomes(passed=8)
