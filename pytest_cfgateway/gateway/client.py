@@ -594,7 +594,7 @@ class Gateway:
                         try:
                             return await stream.read(resp)
                         except GatewayError as exc:  # e.g. a provider error echoing input
-                            raise _scrubbed(exc, self.secrets.merged(req.secrets)) from None
+                            raise _scrubbed(exc, self.secrets.including(req.secrets)) from None
                     try:
                         await resp.aread()
                     finally:
@@ -606,7 +606,7 @@ class Gateway:
                 ) from None
             except httpx.TransportError as exc:
                 if last:
-                    detail = self.secrets.merged(req.secrets).scrub_text(str(exc) or "")
+                    detail = self.secrets.including(req.secrets).scrub_text(str(exc) or "")
                     raise GatewayTimeoutError(
                         f"{req.provider}: no answer from the gateway after {attempt + 1} "
                         f"attempt(s): {type(exc).__name__}{': ' + detail if detail else ''}",
@@ -659,7 +659,7 @@ class Gateway:
     ) -> Completion | Embeddings | Moderation | Classification:
         """Turn a response into a Completion/Embeddings/Moderation, or raise the typed
         GatewayError."""
-        scrub = self.secrets.merged(req.secrets)
+        scrub = self.secrets.including(req.secrets)
         if req.provider == ECHO:
             text = raw.body if isinstance(raw.body, str) else _echo_text(req)
             return Completion(
