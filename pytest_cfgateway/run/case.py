@@ -4,11 +4,14 @@ the prompt: ``render.py``.)"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextvars
+from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..modes import Mode
 from .binding import Binding, bind
 from .errors import CaseError, CaseFailed, CaseTimeout
 from .record import CaseRecord, assertion_records, keep_record
@@ -138,7 +141,9 @@ def run_case(item: Any, snapshot: Any) -> None:
                 ) from None
 
     try:
-        completion, output, grading = runtime.run(gw, evaluate_within_timeout())
+        completion, output, grading = _evaluate(
+            runtime, gw, evaluate_within_timeout(), sync_first=not registry.custom_names()
+        )
     except (CaseTimeout, UserCodeAborted, BackgroundLoopDied) as exc:
         # user code that timed out, exited or took its worker down: an error naming it; the
         # exchanges recorded so far are kept
@@ -210,6 +215,76 @@ def run_case(item: Any, snapshot: Any) -> None:
     deps.after_case(item, result, gw)  # --cf-feedback: annotate its log entries, in the background
     if problems:
         raise CaseFailed(runtime.secrets.scrub_text("\n\n".join(problems)))
+
+
+_LOOP = pytest.StashKey["asyncio.AbstractEventLoop"]()
+
+
+def _evaluate(runtime: RunState, gw: Any, coro: Any, *, sync_first: bool) -> Any:
+    """``runtime.run(gw, coro)``: a test's evaluation, on the run's event loop.
+
+    In replay, with ``sync_first`` (every assertion type of the item is built in), the
+    evaluation is first stepped right here: a replayed call and the usual assertions
+    never wait, so the coroutine finishes in that one step without an event-loop round trip
+    (which costs more than a simple assertion). It runs in a copy of the context, with the
+    run's loop set as the running loop (futures, ``call_later``, user-code workers work as
+    on the loop); if it does wait for something, the rest of it runs on that loop as before,
+    in the same context. (Not for custom assertion types: third-party async code may look
+    for the current task, which exists only on the loop.)"""
+    if (
+        not sync_first
+        or runtime.settings.mode is not Mode.REPLAY
+        or asyncio._get_running_loop() is not None
+    ):
+        return runtime.run(gw, coro)
+    loop = runtime.config.stash.get(_LOOP, None)
+    if loop is None or loop.is_closed():
+        loop = runtime.config.stash[_LOOP] = runtime.run(gw, _running_loop())
+    context = contextvars.copy_context()
+    asyncio._set_running_loop(loop)
+    try:
+        waiting_for = context.run(coro.send, None)
+    except StopIteration as done:
+        return done.value
+    finally:
+        asyncio._set_running_loop(None)
+    return runtime.run(gw, _rest_on_loop(_Resumed(coro, context, waiting_for)))
+
+
+async def _running_loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
+
+
+class _Resumed:
+    """The rest of a coroutine stepped once outside the loop (`_evaluate`): awaited on the
+    loop, it passes what the coroutine waits for up to the task and each wake-up (or
+    thrown exception, such as a cancellation) back down, in the coroutine's context."""
+
+    def __init__(self, coro: Any, context: contextvars.Context, waiting_for: Any) -> None:
+        self.coro = coro
+        self.context = context
+        self.waiting_for = waiting_for
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, run = self.coro, self.context.run
+        waiting_for = self.waiting_for
+        while True:
+            try:
+                value = yield waiting_for
+            except BaseException as exc:  # thrown in by the task: into the coroutine
+                try:
+                    waiting_for = run(coro.throw, exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waiting_for = run(coro.send, value)
+                except StopIteration as done:
+                    return done.value
+
+
+async def _rest_on_loop(resumed: _Resumed) -> Any:
+    return await resumed
 
 
 def _json_text(output: Any) -> str:
