@@ -133,8 +133,8 @@ class _Reader:
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
         #: each line without its indentation, and the indentation (-1 past the end)
-        self.text = text = list(map(str.lstrip, lines, itertools.repeat(" ", len(lines))))
-        self.indents = list(map(operator.sub, map(len, lines), map(len, text)))
+        self.text: list[str] = list(map(str.lstrip, lines, itertools.repeat(" ", len(lines))))
+        self.indents: list[int] = list(map(operator.sub, map(len, lines), map(len, self.text)))
         self.indents.append(-1)
         self.i = 0
 
