@@ -99,16 +99,15 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if cls is float:
         return value if math.isfinite(value) else str(value)
-    if cls is AssertionRecord:  # one per assertion of every record: field by field, directly
-        return {
-            "type": plain(value.type),
-            "passed": plain(value.passed),
-            "score": plain(value.score),
-            "reason": plain(value.reason),
-            "metric": plain(value.metric),
-            "weight": plain(value.weight),
-        }
+    names = _DATACLASS_FIELDS.get(cls)
+    if names is not None:  # a dataclass seen before (assertion specs and records)
+        return {name: plain(getattr(value, name)) for name in names}
     return _plain_other(value)
+
+
+#: field names of the dataclasses `plain` has met (in `_plain_other`'s dataclass branch,
+#: which a class reaches after failing the same checks every time)
+_DATACLASS_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _plain_other(value: Any) -> Any:
@@ -125,7 +124,10 @@ def _plain_other(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # field by field (what ``plain(dataclasses.asdict(value))`` gives, without its
         # deep copy)
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        names = tuple(f.name for f in dataclasses.fields(value))
+        if len(_DATACLASS_FIELDS) < 256:
+            _DATACLASS_FIELDS[value.__class__] = names
+        return {name: plain(getattr(value, name)) for name in names}
     return str(value)
 
 
