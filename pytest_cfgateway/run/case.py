@@ -15,7 +15,7 @@ from ..modes import Mode
 from .binding import Binding, bind
 from .errors import CaseError, CaseFailed, CaseTimeout
 from .record import CaseRecord, assertion_records, keep_record
-from .render import Prepared, case_timeout_s, prepared_of, registers_of, render_case
+from .render import Prepared, case_timeout_s, registers_of, render_case, take_prepared
 from .settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
 from .state import RunState
 
@@ -87,7 +87,7 @@ def run_case(item: Any, snapshot: Any) -> None:
 
     runtime = _runtime(item)
     case = item.case
-    prepared = prepared_of(item)
+    prepared = take_prepared(item)
     registry, _ = runtime.registries(item.path, item.ihook)
     settings = runtime.settings
     try:

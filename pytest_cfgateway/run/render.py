@@ -155,3 +155,12 @@ def render_case(
 def prepared_of(item: pytest.Item) -> Prepared:
     """The render the item's setup made (or the scheduler made for it)."""
     return item.stash[_PREPARED]
+
+
+def take_prepared(item: pytest.Item) -> Prepared:
+    """`prepared_of`, for the call phase, which is its last user: the item lets it go (the
+    items of a run live to its end, and each object they keep slows pytest's final
+    garbage collections); a rerun of the item renders it again in its setup."""
+    prepared = item.stash[_PREPARED]
+    del item.stash[_PREPARED]
+    return prepared

@@ -61,6 +61,7 @@ import dataclasses
 import hashlib
 import os
 import time
+import weakref
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -403,7 +404,7 @@ def _item_paths(item: Any) -> tuple[str, str, str]:
     )
     found = _item_cache.get(key)
     if found is None:
-        location = PyTestLocation(item)
+        location = _location_of(item)
         path = GatewaySnapshotExtension.get_location(test_location=location, index=0)
         test_file = Path(location.filepath)
         found = (_norm(path), _norm(test_file.parent), test_file.name)
@@ -411,6 +412,21 @@ def _item_paths(item: Any) -> tuple[str, str, str]:
             _item_cache.clear()
         _item_cache[key] = found
     return found
+
+
+def _location_of(item: Any) -> PyTestLocation:
+    """syrupy's location of a test item, made once per item (the owners' map and the item's
+    own assertion both need it)."""
+    try:
+        location = _locations.get(item)
+    except TypeError:  # not weak-referenceable or not hashable: made each time
+        return PyTestLocation(item)
+    if location is None:
+        location = _locations[item] = PyTestLocation(item)
+    return location
+
+
+_locations: weakref.WeakKeyDictionary[Any, PyTestLocation] = weakref.WeakKeyDictionary()
 
 
 def _norm(path: str | Path) -> str:
@@ -495,7 +511,7 @@ def case_snapshot(request: Any) -> SnapshotAssertion:
         update_snapshots=bool(option.update_snapshots),
         update_new_snapshots_only=bool(getattr(option, "update_new_snapshots_only", False)),
         extension_class=GatewaySnapshotExtension,
-        test_location=PyTestLocation(node),
+        test_location=_location_of(node),
         session=session,
     )
 
