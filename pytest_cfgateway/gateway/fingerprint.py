@@ -18,11 +18,12 @@ from .redact import Secrets
 from .types import PreparedRequest
 
 FINGERPRINT_VERSION = 1
+_NO_SECRETS = Secrets()
 
 
 def canonical_request(req: PreparedRequest, secrets: Secrets | None = None) -> dict[str, Any]:
     """The redacted, fingerprinted part of a request (also what snapshots store)."""
-    scrub = (secrets or Secrets()).merged(req.secrets)
+    scrub = (secrets or _NO_SECRETS).including(req.secrets)
     out = {
         "v": FINGERPRINT_VERSION,
         "provider": req.provider,

@@ -23,6 +23,7 @@ from .settings import Settings, build_settings, effective_env, read_env_file
 
 if TYPE_CHECKING:
     from ..assertions.registry import AssertionRegistry
+    from ..gateway._wire import WireProcess
     from ..gateway.adapters.base import Adapter
     from ..gateway.client import Gateway
     from ..gateway.redact import Secrets
@@ -52,6 +53,9 @@ class RunState:
         #: pytest's verdict per node id, from the reports this process saw (fixture tests)
         self.test_outcomes: dict[str, str] = {}
         self.started_at = time.monotonic()
+        #: the HTTP worker process spawned ahead, until a gateway adopts it (`schedule`)
+        self._spare_wire: WireProcess | None = None
+        self._wire_spawned = False
 
     # lifecycle -----------------------------------------------------------------------
 
@@ -72,7 +76,31 @@ class RunState:
     def get(cls, config: pytest.Config) -> RunState | None:
         return config.stash.get(_KEY, None)
 
+    def spawn_http_process(self) -> None:
+        """Start the HTTP worker process ahead of the run loop (once per run; not in replay
+        or with ``--cf-http-process off``), so it is ready when the first call is scheduled:
+        it starts on the other core while pytest collects."""
+        s = self.settings
+        if self._wire_spawned or s.mode is Mode.REPLAY or s.http_process == "off":
+            return
+        self._wire_spawned = True
+        from ..gateway._wire import WireProcess
+
+        self._spare_wire = WireProcess.spawn(s.concurrency)
+
+    def take_http_process(self) -> WireProcess | None:
+        """The worker spawned ahead, for a gateway to adopt (then it is the gateway's)."""
+        wire, self._spare_wire = self._spare_wire, None
+        return wire
+
+    def drop_http_process(self) -> None:
+        """End the worker spawned ahead when the run does not need it."""
+        wire, self._spare_wire = self._spare_wire, None
+        if wire is not None:
+            wire.close_unattached()
+
     def close(self) -> None:
+        self.drop_http_process()
         loop, self._loop = self._loop, None
         for gw in self._gateways.values():
             if loop is not None:

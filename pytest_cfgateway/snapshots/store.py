@@ -169,9 +169,8 @@ class Recorder:
     async def _resolve(self, req: PreparedRequest, send: Send, kind: str) -> RawResponse:
         if self._finished:
             raise RuntimeError(f"{self.nodeid}: the snapshot recorder was used after finish()")
-        # (fingerprint merges the request's own secrets into these itself: the same key as
-        # with ``self.secrets.merged(req.secrets)``, without building that set per call)
-        fp = fingerprint(req, self.secrets)
+        secrets = self.secrets.including(req.secrets)
+        fp = fingerprint(req, secrets)
         occ = self._take(fp)
         seq = next(self._seq)
         stored = self.recorded.get(fp, occ) if self.recorded is not None else None
@@ -185,7 +184,6 @@ class Recorder:
         if self.mode is Mode.REPLAY or (self.mode is Mode.RECORD and stored is not None):
             if stored is None:
                 self._release(fp, occ)
-                secrets = self.secrets.merged(req.secrets)
                 raise NotRecordedError(
                     secrets.scrub_text(self._not_recorded_message(req, secrets, fp, occ)),
                     provider=req.provider,
@@ -205,7 +203,6 @@ class Recorder:
         if not is_final_status(raw.status):
             self._release(fp, occ)
             return raw
-        secrets = self.secrets.merged(req.secrets)
         exchange = self._exchange(req, raw, secrets, fp, occ, kind)
         if self.mode is Mode.LIVE:
             self._check_drift(req, stored, exchange)

@@ -182,3 +182,19 @@ def test_fresh_data_is_scrubbed_only_where_a_secret_shows() -> None:
     assert s.scrub_fresh(dirty) == {"x": ["say <secret:K>", 2], "key <secret:K>": "<secret:T>"}
     assert s.scrub_fresh(dirty) == s.scrub(dirty)
     assert Secrets().scrub_fresh(dirty) is dirty
+
+
+def test_including_reuses_the_set_only_when_nothing_is_added() -> None:
+    from pytest_cfgateway.gateway.redact import Secrets
+
+    base = Secrets({"OPENAI_API_KEY": "fake.openai.PLANTED.5555555555"})
+    assert base.including(None) is base
+    assert base.including({}) is base
+    assert base.including({"again": "fake.openai.PLANTED.5555555555"}) is base
+    assert base.including({"short": "ab"}) is base  # too short to be scrubbed anyway
+    literal = "fake.literal.PLANTED.6666666666"
+    wider = base.including({"options.apiKey": literal})
+    assert wider is not base and literal not in base  # the shared set is never widened
+    assert wider.scrub_text(f"k={literal} o=fake.openai.PLANTED.5555555555") == (
+        "k=<secret:options.apiKey> o=<secret:OPENAI_API_KEY>"
+    )
