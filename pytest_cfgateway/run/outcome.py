@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from .after_hooks import after_each
-from .case import new_record
 from .record import REPORT_ATTR, CaseRecord, forget_json, record_json, take_record
-from .report import write_outputs, write_summary
 from .state import RunState
+
+# (after_hooks, case and report are imported where used: an xdist controller only keeps
+# the workers' records, and needs none of the modules that run tests)
 
 
 def attach_record(item: pytest.Item, when: str, report: pytest.TestReport) -> None:
@@ -34,6 +34,8 @@ def attach_record(item: pytest.Item, when: str, report: pytest.TestReport) -> No
             data = _scrubbed(data, state.report_secrets(), hasattr(item.config, "workerinput"))
         setattr(report, REPORT_ATTR, data)
         if is_case and item.case.extensions:  # type: ignore[attr-defined]
+            from .after_hooks import after_each
+
             after_each(item, data)
 
 
@@ -68,6 +70,8 @@ def _record_from_report(item: pytest.Item, report: pytest.TestReport) -> CaseRec
     else:
         reason = report.longreprtext
         outcome = "error"
+    from .case import new_record
+
     return new_record(item, outcome=outcome, reason=scrub(reason))
 
 
@@ -97,6 +101,8 @@ def summarise(config: pytest.Config, terminalreporter: Any) -> None:
     state = RunState.get(config)
     if state is None:
         return
+    from .report import write_summary
+
     write_summary(
         terminalreporter,
         state.records,
@@ -110,6 +116,8 @@ def write_files(config: pytest.Config) -> None:
     state = RunState.get(config)
     if state is None or hasattr(config, "workerinput"):
         return
+    from .report import write_outputs
+
     if state.settings.outputs:
         write_outputs(state.records, state.settings.outputs, state.secrets)
     # a config's outputPath gets that config's rows, as promptfoo writes them
