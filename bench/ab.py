@@ -100,7 +100,14 @@ def main() -> None:
         w = statistics.median(r.seconds for r in rs)
         c = statistics.median(r.cpu_s for r in rs)
         rows.append(
-            [name, f"{w:.2f}", f"{w / ideal:.2f}", f"{w / w0:.2f}", f"{c:.2f}", f"{c / c0:.2f}"]
+            [
+                name,
+                f"{w:.2f}",
+                f"{w / ideal:.2f}" if ideal else "-",  # (replay, or latency 0: no ideal)
+                f"{w / w0:.2f}",
+                f"{c:.2f}",
+                f"{c / c0:.2f}",
+            ]
         )
     print()
     print(
