@@ -842,6 +842,13 @@ class Gateway:
         self._shared.background.submit(wire.attach())
         return True
 
+    @property
+    def http_offloaded(self) -> bool:
+        """True while the background loop's exchanges go through the HTTP worker process
+        (`start_http_process`), so that loop has little else to do."""
+        wire = self._shared.transport.wire
+        return wire is not None and wire.failure is None
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the gateway's private background loop and return its result."""
         return self._shared.background.run(coro)

@@ -154,12 +154,12 @@ def test_a_killed_worker_loses_no_call(emu: Any) -> None:
 
 
 def test_a_call_that_times_out_cancels_its_exchange_in_the_worker(emu: Any) -> None:
-    emu.latency_ms = 2000
-    with _gateway(emu.url, timeout=0.3, max_retries=0) as gw:
+    emu.faults.slow_ms = 2500
+    emu.faults.fail_next = ["slow"]  # only the first answer is slow
+    with _gateway(emu.url, timeout=1.0, max_retries=0) as gw:
         gw.start_http_process()
-        with pytest.raises(GatewayTimeoutError, match=r"no complete answer within 0\.3 s"):
+        with pytest.raises(GatewayTimeoutError, match=r"no complete answer within 1 s"):
             gw.complete("openai:gpt-4o-mini", "slow")
-        emu.latency_ms = 0
         assert gw.complete("openai:gpt-4o-mini", "fast").text == "fast"
         assert _wire(gw).failure is None
     # the emulator logs the abandoned exchange when its own sleep ends: wait for it, so it
@@ -245,3 +245,39 @@ def test_a_live_run_under_xdist_uses_a_worker_per_process(
         "g7",
         "h8",
     ]
+
+
+def test_graded_items_with_the_worker_record_and_replay(
+    pytester: pytest.Pytester, emu: Any, keyed_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items evaluate in pytest's thread once the worker makes the exchanges: their grader
+    and embedding calls (not scheduled) go through this process's own client, and everything
+    is recorded with its item and replays offline, as without the worker."""
+    from .test_graded_with_emulator import CONFIG as GRADED
+    from .test_graded_with_emulator import RULES
+
+    pytester.path.joinpath("promptfooconfig.yaml").write_text(
+        textwrap.dedent(GRADED).replace("providers: [echo]", "providers: [openai:gpt-4o-mini]")
+    )
+    emu.rules = RULES
+    watch = _Watch()
+    args = ("--cf-config", "promptfooconfig.yaml", "-rA")
+    rec = pytester.runpytest_inprocess(
+        *args,
+        "--cf-mode",
+        "record",
+        "--cf-gateway-url",
+        emu.url,
+        "--cf-http-process",
+        "on",
+        plugins=[watch],
+    )
+    rec.assert_outcomes(passed=6, failed=1)
+    assert watch.exchanges == [7]  # the seven scheduled answers; graders in-process
+    assert "/v1/acct/gw/openai/embeddings" in {r.path for r in emu.requests}
+    for k in keyed_env:
+        monkeypatch.delenv(k)
+    emu.reset()
+    rep = pytester.runpytest(*args)
+    rep.assert_outcomes(passed=6, failed=1)
+    assert emu.requests == []
