@@ -857,6 +857,12 @@ class Gateway:
         """Start ``coro`` on the background loop and return at once; ``run`` waits for it."""
         return self._shared.background.submit(coro)
 
+    def submit_many(
+        self, coros: list[Coroutine[Any, Any, T]]
+    ) -> list[concurrent.futures.Future[T]]:
+        """`submit` for a batch of coroutines, waking the background loop once."""
+        return self._shared.background.submit_many(coros)
+
     # --- lifecycle ----------------------------------------------------------------------------
 
     def close(self) -> None:

@@ -301,6 +301,25 @@ class BackgroundLoop:
         """Schedule ``coro`` on the background loop without waiting (the scheduler's use)."""
         return asyncio.run_coroutine_threadsafe(coro, self._ensure())
 
+    def submit_many(
+        self, coros: list[Coroutine[Any, Any, T]]
+    ) -> list[concurrent.futures.Future[T]]:
+        """`submit` for a batch, with one wake-up of the loop's thread: each `submit` writes
+        to the loop's self-pipe, and that system call hands the GIL to the loop's thread and
+        waits to get it back (1,000 submits: about a third of the scheduler's time)."""
+        loop = self._ensure()
+        futures: list[concurrent.futures.Future[T]] = [concurrent.futures.Future() for _ in coros]
+
+        def start() -> None:
+            for coro, future in zip(coros, futures, strict=True):
+                if future.cancelled():
+                    coro.close()
+                    continue
+                _chain(loop.create_task(coro), future, loop)
+
+        loop.call_soon_threadsafe(start)
+        return futures
+
     @property
     def started(self) -> bool:
         return self._loop is not None
@@ -321,3 +340,27 @@ class BackgroundLoop:
                 thread.join(_STOP_TIMEOUT_S)
             if not thread.is_alive():
                 loop.close()
+
+
+def _chain(
+    task: asyncio.Task[T], future: concurrent.futures.Future[T], loop: asyncio.AbstractEventLoop
+) -> None:
+    """``future`` gets ``task``'s outcome; cancelling ``future`` cancels ``task`` (what
+    ``asyncio.run_coroutine_threadsafe`` does for one coroutine)."""
+
+    def copy(done: asyncio.Task[T]) -> None:
+        if done.cancelled():
+            future.cancel()
+        elif future.set_running_or_notify_cancel():  # False: cancelled meanwhile
+            exc = done.exception()
+            if exc is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(done.result())
+
+    def cancel(f: concurrent.futures.Future[T]) -> None:
+        if f.cancelled() and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+
+    task.add_done_callback(copy)
+    future.add_done_callback(cancel)

@@ -143,6 +143,9 @@ class Prefetcher:
             wanted == "auto" and len(todo) + self.scheduled >= HTTP_PROCESS_MIN_CALLS
         )
         sems = self._sems
+        # calls go to the background loop in batches (one wake-up of its thread each), of
+        # 8, 8, 16, 32, ... up to 256: the first ones are in flight at once, the rest follow
+        batch: list[tuple[Gateway, tuple[str, str], Any]] = []
         for item in todo:
             if not isinstance(item.case, EvalCase):
                 continue
@@ -167,9 +170,22 @@ class Prefetcher:
                 if delay_s
                 else (str(item.case.config_path))
             )
-            send = self._send(gw, req, key, sems, lane, limit, delay_s)
-            self._futures[(nodeid, fp)] = gw.submit(send)
-            self.scheduled += 1
+            batch.append((gw, (nodeid, fp), self._send(gw, req, key, sems, lane, limit, delay_s)))
+            if len(batch) >= min(256, max(8, self.scheduled)):
+                self._submit(batch)
+        self._submit(batch)
+
+    def _submit(self, batch: list[tuple[Gateway, tuple[str, str], Any]]) -> None:
+        """Start a batch of planned calls (per gateway: one wake-up of its loop) and empty it."""
+        by_gateway: dict[int, list[tuple[Gateway, tuple[str, str], Any]]] = {}
+        for job in batch:
+            by_gateway.setdefault(id(job[0]), []).append(job)
+        for jobs in by_gateway.values():
+            futures = jobs[0][0].submit_many([coro for _, _, coro in jobs])
+            for (_, where, _), future in zip(jobs, futures, strict=True):
+                self._futures[where] = future
+        self.scheduled += len(batch)
+        batch.clear()
 
     def lookahead(self, session: Any, current: Any) -> None:
         """On an xdist worker: schedule the current item and those waiting in the worker's

@@ -46,8 +46,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wire_children() -> list[int]:
-    """Live HTTP worker processes whose parent is this process."""
+def _wire_children(parent: int | None = None) -> list[int]:
+    """Live HTTP worker processes whose parent is ``parent`` (default: this process)."""
+    parent = os.getpid() if parent is None else parent
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -59,7 +60,7 @@ def _wire_children() -> list[int]:
                 cmdline = f.read()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"_wire_child" in cmdline:
+        if int(fields[1]) == parent and fields[0] != "Z" and b"_wire_child" in cmdline:
             found.append(int(entry))
     return found
 
@@ -281,3 +282,40 @@ def test_graded_items_with_the_worker_record_and_replay(
     rep = pytester.runpytest(*args)
     rep.assert_outcomes(passed=6, failed=1)
     assert emu.requests == []
+
+
+def test_a_killed_pytest_leaves_no_http_worker_behind(
+    pytester: pytest.Pytester, emu: Any, keyed_env: Any
+) -> None:
+    """SIGKILL gives pytest no chance to close anything: the worker sees its stdin close and
+    ends by itself (it must not be left running, like the user-code workers' orphans)."""
+    import subprocess
+    import sys
+
+    emu.latency_ms = 3000  # the run is still waiting for its answers when it is killed
+    pytester.path.joinpath("promptfooconfig.yaml").write_text(textwrap.dedent(CONFIG))
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "pytest", "--cf-config", "promptfooconfig.yaml"),
+            *("--cf-gateway-url", emu.url, "--cf-mode", "live", "--cf-http-process", "on"),
+        ],
+        cwd=pytester.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        workers: list[int] = []
+        while not workers and time.monotonic() < deadline:
+            time.sleep(0.05)
+            workers = _wire_children(parent=proc.pid)
+        assert workers, "the run never started its HTTP worker"
+        time.sleep(0.5)  # its exchanges are under way (the emulator holds them 3 s)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in workers), "the HTTP worker outlived its pytest"
+    time.sleep(3.2)  # the abandoned calls end on the emulator before the next test
