@@ -4,6 +4,7 @@ plugin imported from different source trees, interleaved, wall and CPU seconds.
     python bench/ab.py /tmp/base /work/wt/h4              # live, 1 process, 1,000 x 100 ms
     python bench/ab.py /tmp/base . --mode record --repeats 5
     python bench/ab.py . --xdist                           # one tree: 1 process vs -n 2
+    python bench/ab.py /tmp/base . --mode replay --plain    # replay 1,000 (recorded once)
 
 Each source tree is a checkout (``git worktree add /tmp/base main``); its directory goes first
 on the child's ``PYTHONPATH``, so the child imports ``pytest_cfgateway`` from it (the venv's
@@ -30,6 +31,7 @@ from _common import (
     run,
     table,
     write_eval_config,
+    write_plain_suite,
 )
 
 
@@ -40,7 +42,10 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--mode", choices=("live", "record"), default="live")
+    parser.add_argument("--mode", choices=("live", "record", "replay"), default="live")
+    parser.add_argument(
+        "--plain", action="store_true", help="also run plain pytest (N x assert True)"
+    )
     parser.add_argument("--xdist", action="store_true", help="also run each tree with -n 2")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--keep", action="store_true")
@@ -57,18 +62,29 @@ def main() -> None:
         variants[f"{tree}"] = (env, [])
         if args.xdist:
             variants[f"{tree} -n 2"] = (env, ["-n", "2"])
+    if args.plain:
+        variants["plain pytest"] = ({}, [])
+        if args.xdist:
+            variants["plain pytest -n 2"] = ({}, ["-n", "2"])
     runs: dict[str, list[Run]] = {k: [] for k in variants}
     with project("ab", args.keep) as proj, emulator(latency_ms=args.latency_ms) as url:
         write_eval_config(proj, n)
+        write_plain_suite(proj, n)
         base = ["--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", url]
         base += ["--cf-concurrency", str(args.concurrency), "-p", "no:cacheprovider"]
+        if args.mode == "replay":  # recorded once (by the first tree), then replayed
+            first_env = next(iter(variants.values()))[0]
+            rec = pytest_cmd(*base, "--cf-mode", "record")
+            expect_passed(run(rec, cwd=proj, env=child_env(**first_env)), n, "record")
         base += ["--cf-mode", args.mode]
         for i in range(args.repeats):
             for name, (env, extra) in variants.items():
                 if args.mode == "record":
                     shutil.rmtree(proj / "__snapshots__", ignore_errors=True)
+                plain = name.startswith("plain pytest")
+                cmd = ["test_plain.py", "-p", "no:cacheprovider"] if plain else base
                 r = run(
-                    pytest_cmd(*base, *extra),
+                    pytest_cmd(*cmd, *extra),
                     cwd=proj,
                     env=child_env(**env),
                     timeout=args.timeout,
@@ -84,7 +100,14 @@ def main() -> None:
         w = statistics.median(r.seconds for r in rs)
         c = statistics.median(r.cpu_s for r in rs)
         rows.append(
-            [name, f"{w:.2f}", f"{w / ideal:.2f}", f"{w / w0:.2f}", f"{c:.2f}", f"{c / c0:.2f}"]
+            [
+                name,
+                f"{w:.2f}",
+                f"{w / ideal:.2f}" if ideal else "-",  # (replay, or latency 0: no ideal)
+                f"{w / w0:.2f}",
+                f"{c:.2f}",
+                f"{c / c0:.2f}",
+            ]
         )
     print()
     print(
@@ -93,6 +116,14 @@ def main() -> None:
     )
     headers = ["tree", "wall s", "x ideal", f"wall / {first}", "cpu s", f"cpu / {first}"]
     print(table(headers, rows))
+    for name, rs in runs.items():  # --plain: each variant against plain pytest, same -n
+        ref = "plain pytest -n 2" if name.endswith(" -n 2") else "plain pytest"
+        if ref in runs and not name.startswith("plain pytest"):
+            w = statistics.median(r.seconds for r in rs)
+            c = statistics.median(r.cpu_s for r in rs)
+            w1 = statistics.median(r.seconds for r in runs[ref])
+            c1 = statistics.median(r.cpu_s for r in runs[ref])
+            print(f"{name}: {w / w1:.2f}x {ref} wall, {c / c1:.2f}x cpu")
 
 
 if __name__ == "__main__":
