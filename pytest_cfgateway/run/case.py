@@ -353,10 +353,15 @@ class _Evaluator:
             completion = await _echo(prepared.prompt_text, case.provider.delay_ms)
             output = prepared.prompt_text
         else:
-            options = {**case.provider.config, **case.prompt.config}
-            req = gw.prepare(
-                case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options
-            )
+            req = prepared.request  # the scheduler's, from this very render and case
+            if req is None:
+                options = {**case.provider.config, **case.prompt.config}
+                req = gw.prepare(
+                    case.provider.gateway_id,
+                    prepared.messages,
+                    repeat=case.repeat_index,
+                    **options,
+                )
             completion = await gw.aexecute(req)
             output = completion.text
         if case.provider.transform:

@@ -25,6 +25,9 @@ class Prepared:
     prompt_text: str
     messages: list[dict[str, Any]]
     vars: dict[str, Any]
+    #: the gateway request the scheduler prepared from this render (the item sends that
+    #: one instead of preparing it again); None when nothing was scheduled
+    request: Any = None
 
 
 _PREPARED = pytest.StashKey[Prepared]()
