@@ -80,8 +80,12 @@ def test_submit_many_starts_a_batch_with_outcomes_and_cancellation() -> None:
         return -1
 
     try:
-        # cancelled before the loop starts the batch: the coroutine never runs
-        blocker = bg.submit(asyncio.to_thread(gate.wait, 10))
+        # cancelled before the loop starts the batch: the coroutine never runs (the loop's
+        # thread is held in a blocking wait until the cancel is done)
+        async def hold() -> None:
+            gate.wait(10)
+
+        blocker = bg.submit(hold())
         futures = bg.submit_many([ok(1), boom(), slow(), ok(4)])
         assert futures[3].cancel()
         gate.set()
@@ -94,6 +98,7 @@ def test_submit_many_starts_a_batch_with_outcomes_and_cancellation() -> None:
         assert futures[2].cancel()
         with pytest.raises(concurrent.futures.CancelledError):
             futures[2].result(1)
+        bg.run(asyncio.sleep(0.05))  # the task's cancellation runs on the loop meanwhile
         assert sorted(started) == [1]
     finally:
         bg.stop()
