@@ -364,3 +364,63 @@ def test_literal_block_ok_agrees_with_the_character_loop() -> None:
         assert literal_block_ok(text) == _literal_block_ok_by_loop(text), hex(code)
     for text in STRINGS:
         assert literal_block_ok(text) == _literal_block_ok_by_loop(text), repr(text)
+
+
+SECRET_VALUES = [
+    "fake.openai.PLANTED.1111111111",  # an API key's shape: scrubbed after the dump's scan
+    "PLANTED token with spaces 22",
+    "it's-PLANTED-3333",  # the forms below make render_text scrub before dumping
+    'dq"PLANTED"4444',
+    "back\\slash-PLANTED-55",
+    "naïve-PLANTED-6666",
+    "amp&PLANTED<7777>",
+    "tab\tPLANTED-8888",
+    "two\nPLANTED-lines-99",
+]
+
+
+def _plant(rng: random.Random, data: Any, value: str) -> Any:
+    """``data`` with ``value`` inside some of its strings (keys too)."""
+    if isinstance(data, dict):
+        out = {}
+        for k, v in data.items():
+            key = f"{k}{value}" if isinstance(k, str) and rng.random() < 0.1 else k
+            out[key] = _plant(rng, v, value)
+        return out
+    if isinstance(data, list | tuple):
+        return [_plant(rng, v, value) for v in data]
+    if isinstance(data, str) and rng.random() < 0.3:
+        at = rng.randint(0, len(data))
+        return data[:at] + value + data[at:]
+    return data
+
+
+def test_render_text_is_scrub_then_dump() -> None:
+    """render_text's shortcut (dump, scan, scrub only on a find) writes what scrubbing
+    every string first writes, and never a secret."""
+    from pytest_cfgateway.gateway.redact import Secrets
+    from pytest_cfgateway.snapshots.cassette import SecretLeakError, _verbatim_in_yaml, render_text
+
+    rng = random.Random(7)
+    for i, value in enumerate(SECRET_VALUES):
+        secrets = Secrets({f"PLANTED_KEY_{i}": value, "OTHER_TOKEN": "fake.other.PLANTED.0000"})
+        assert _verbatim_in_yaml(secrets) == (i < 2)
+        for _ in range(300):
+            data = {rng.choice(KEYS): _random_node(rng, 0) for _ in range(rng.randint(1, 4))}
+            if rng.random() < 0.7:
+                data = _plant(rng, data, value)
+            try:
+                expected: Any = dump_yaml(secrets.scrub(data))
+            except Exception as exc:
+                expected = exc
+            if isinstance(expected, str) and secrets.find_in(expected) is not None:
+                with pytest.raises(SecretLeakError):
+                    render_text(data, secrets)
+                continue
+            if isinstance(expected, Exception):
+                with pytest.raises(type(expected)):
+                    render_text(data, secrets)
+                continue
+            text = render_text(data, secrets)
+            assert text == expected
+            assert value not in text and "fake.other.PLANTED.0000" not in text
