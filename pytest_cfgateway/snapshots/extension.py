@@ -134,8 +134,12 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
     @classmethod
     def legacy_dirname(cls, *, test_location: PyTestLocation) -> str:
         """Where format-1 snapshots of this source lived (named by its stem)."""
-        base = AbstractSyrupyExtension.dirname(test_location=test_location)
-        return os.path.join(base, test_location.basename)
+        key = ("legacy", cls, cls.snapshot_dirname, test_location.filepath)
+        found = _memo.get(key)
+        if found is None:
+            base = AbstractSyrupyExtension.dirname(test_location=test_location)
+            found = _remember(key, os.path.join(base, test_location.basename))
+        return found
 
     @classmethod
     def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
@@ -167,7 +171,8 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
         cls, *, test_location: PyTestLocation, snapshot_location: str
     ) -> bool:
         """Exact: the file is this test's own cassette."""
-        return _same_path(snapshot_location, cls.get_location(test_location=test_location, index=0))
+        own = cls.get_location(test_location=test_location, index=0)
+        return snapshot_location == own or _same_path(snapshot_location, own)
 
     # --- (de)serialization ---------------------------------------------------------------
 
@@ -207,7 +212,7 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
         data = next(iter(snapshot_collection)).data
         if not isinstance(data, str):
             raise TypeError(f"cassette text expected, got {type(data).__name__}")
-        path = Path(snapshot_collection.location)
+        path = str(snapshot_collection.location)
         remove_stale_temp_files(path)
         atomic_write_text(path, data, durable=False)  # see atomic_write_text: no fsync
         _note_written(path)
@@ -269,7 +274,7 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
         Path(snapshot_location).unlink(missing_ok=True)
 
 
-def remove_stale_temp_files(path: Path) -> None:
+def remove_stale_temp_files(path: str | Path) -> None:
     """Remove ``.<name>.yaml.XXXX.tmp`` files that an earlier writer of ``path`` left behind
     when it was killed (SIGKILL) between creating and renaming them. One test has one
     snapshot file, written by one process at a time, so any such file is stale.
@@ -277,7 +282,7 @@ def remove_stale_temp_files(path: Path) -> None:
     The folder is listed once per session (listing it for each write made recording a
     folder of N cassettes cost N listings of N files): temp files made after that are this
     session's own writers', which rename or remove them."""
-    folder = str(path.parent)
+    folder, own = os.path.split(os.fspath(path))
     cache = _session_cache("temp_files")
     leftovers = cache.get(folder)
     if leftovers is None:
@@ -290,8 +295,8 @@ def remove_stale_temp_files(path: Path) -> None:
             if name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3:
                 target = name[1:].rsplit(".", 2)[0]  # ".<target>.<random>.tmp"
                 leftovers.setdefault(target, []).append(name)
-    for name in leftovers.pop(path.name, ()):
-        (path.parent / name).unlink(missing_ok=True)
+    for name in leftovers.pop(own, ()):
+        Path(folder, name).unlink(missing_ok=True)
 
 
 def _note_asserted(snap: SnapshotAssertion) -> None:
@@ -558,10 +563,11 @@ def _folder_names(folder: str) -> set[str]:
     return names
 
 
-def _note_written(path: Path) -> None:
-    names: set[str] | None = _session_cache("listed").get(str(path.parent))
+def _note_written(path: str) -> None:
+    folder, name = os.path.split(path)
+    names: set[str] | None = _session_cache("listed").get(folder)
     if names is not None:
-        names.add(path.name)
+        names.add(name)
 
 
 #: ``(syrupy session id, folder) -> {file: Cassette}``: each old folder is read once per
