@@ -65,7 +65,6 @@ _TO_ESCAPE = re.compile('[^\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]|["\\\
 _resolver = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
 _FLOAT = "tag:yaml.org,2002:float"
-_INT = "tag:yaml.org,2002:int"
 
 #: one-line string -> its rendering (short ones: keys and values every cassette repeats)
 _memo: dict[str, str] = {}
@@ -157,9 +156,8 @@ def _number(value: Any) -> str:
     if value is None:
         return "null"
     if cls is int:
-        text = str(value)
-        tag = _INT
-    elif cls is float:
+        return str(value)  # (always ``-?[0-9]+`` without leading zeros: a YAML int)
+    if cls is float:
         if value != value:
             return ".nan"
         if value == float("inf"):
@@ -169,13 +167,11 @@ def _number(value: Any) -> str:
         text = repr(value).lower()
         if "." not in text and "e" in text:
             text = text.replace("e", ".0e", 1)
-        tag = _FLOAT
-    else:
-        raise _NotFast
-    # (always true for Python's reprs; checked so a surprise falls back instead of lying)
-    if _resolver.resolve(yaml.ScalarNode, text, (True, False)) != tag:  # type: ignore[no-untyped-call]
-        raise _NotFast
-    return text
+        # (always a YAML float for Python's reprs; checked so a surprise falls back)
+        if _resolver.resolve(yaml.ScalarNode, text, (True, False)) != _FLOAT:  # type: ignore[no-untyped-call]
+            raise _NotFast
+        return text
+    raise _NotFast
 
 
 #: Characters a literal block does not reproduce exactly: tab, CR, NEL, the Unicode line
@@ -279,10 +275,23 @@ class _Writer:
         out = self.out
         pad = " " * indent
         lead = first if first is not None else pad
+        keys = _key_memo
+        strings = _memo
         for key, v in d.items():
-            out.append(f"{lead}{_key(key)}:")
+            k = keys.get(key) if key.__class__ is str else None
+            if k is None:
+                k = _key(key)
+            cls = v.__class__
+            # the common one-line values inline (`value` does the same, with a call more)
+            if cls is str and "\n" not in v:
+                text = strings.get(v)
+                out.append(f"{lead}{k}: {_one_line(v) if text is None else text}\n")
+            elif cls is int:
+                out.append(f"{lead}{k}: {v}\n")
+            else:
+                out.append(f"{lead}{k}:")
+                self.value(v, indent, depth)
             lead = pad
-            self.value(v, indent, depth)
 
     def sequence(
         self, items: list[Any] | tuple[Any, ...], indent: int, depth: int, first: str | None

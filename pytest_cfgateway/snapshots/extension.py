@@ -507,7 +507,7 @@ def case_snapshot(request: Any) -> SnapshotAssertion:
         update_snapshots=bool(option.update_snapshots),
         update_new_snapshots_only=bool(getattr(option, "update_new_snapshots_only", False)),
         extension_class=GatewaySnapshotExtension,
-        test_location=PyTestLocation(node),
+        test_location=_location(node),
         session=session,
     )
 
@@ -525,20 +525,37 @@ def snapshot_path(snapshot: SnapshotAssertion) -> Path:
     return Path(GatewaySnapshotExtension.get_location(test_location=snap.test_location, index=0))
 
 
+_LOCATION_ATTR = "_cfgateway_location"
+
+
+def _location(item: Any) -> PyTestLocation:
+    """syrupy's `PyTestLocation` of a collected item, made once per item (in record mode
+    the scheduler asks for it before the item's own assertion does)."""
+    found: PyTestLocation | None = getattr(item, _LOCATION_ATTR, None)
+    if found is None or found.item is not item:
+        found = PyTestLocation(item)
+        try:
+            setattr(item, _LOCATION_ATTR, found)
+        except AttributeError:  # (an object that takes no attributes: made each time)
+            pass
+    return found
+
+
 def stored_cassette(item: Any) -> Cassette | None:
     """The stored cassette of a collected item, read without its ``snapshot`` fixture (the
     scheduler uses it before items run, to call only what record mode will need)."""
-    location = PyTestLocation(item)
-    path = Path(GatewaySnapshotExtension.get_location(test_location=location, index=0))
-    if path.name not in _folder_names(str(path.parent)):
+    location = _location(item)
+    path = GatewaySnapshotExtension.get_location(test_location=location, index=0)
+    folder, name = os.path.split(path)
+    if name not in _folder_names(folder):
         return legacy_pool(location)  # (one listing per folder, not a failed open per item)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return legacy_pool(location)
     except UnicodeDecodeError as exc:
-        raise _not_text(str(path), exc) from None
-    return Cassette.from_text(text, source=str(path))
+        raise _not_text(path, exc) from None
+    return Cassette.from_text(text, source=path)
 
 
 def _not_text(location: str, exc: UnicodeDecodeError) -> CassetteError:
