@@ -466,6 +466,13 @@ def test_pin_extension_hooks_we_override() -> None:
         "session_id",
     ]
     assert _params(SnapshotCollectionStorage.get_location) == ["test_location", "index"]
+    # our write_snapshot replaces syrupy's (documented as final) for one cassette per call
+    assert _params(SnapshotCollectionStorage.write_snapshot) == [
+        "snapshot_location",
+        "snapshots",
+        "name_order",
+    ]
+    assert "write_snapshot" in SnapshotCollectionStorage.__dict__
     assert GatewaySnapshotExtension.write_immediately is True
     assert GatewaySnapshotExtension.file_extension == "yaml"
 
