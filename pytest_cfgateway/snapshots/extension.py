@@ -651,19 +651,58 @@ def _folder_cassettes(folder: str) -> dict[str, Cassette]:
 def legacy_pool(test_location: PyTestLocation) -> Cassette | None:
     """The older snapshot files of a test's source as one pool searched by fingerprint
     (None when there are none): the format-1 folder named by the stem, then the other files
-    of the current folder (a test renamed by the id scheme)."""
+    of the current folder (a test renamed by the id scheme).
+
+    The pool of a pair of folders is built once per session and shared by the tests that
+    have no cassette of their own (rebuilding it for each made recording N new tests beside
+    M cassettes cost N x M copies); a test whose own file is among them gets a pool
+    without it. Nothing changes a pool: `Recorder` reads it, and builds a cassette of its
+    own from the exchanges it uses."""
     own = GatewaySnapshotExtension.get_location(test_location=test_location, index=0)
-    folders = [
-        GatewaySnapshotExtension.legacy_dirname(test_location=test_location),
-        GatewaySnapshotExtension.dirname(test_location=test_location),
+    folders = tuple(
+        dict.fromkeys(
+            [
+                GatewaySnapshotExtension.legacy_dirname(test_location=test_location),
+                GatewaySnapshotExtension.dirname(test_location=test_location),
+            ]
+        )
+    )
+    key = (id(_session()), folders)
+    cached = _shared_pools.get(key)
+    if cached is None:
+        files = [(path, cassette) for folder in folders for path, cassette in _pool_files(folder)]
+        cached = (frozenset(_norm(path) for path, _ in files), _pool_of(files))
+        if len(_shared_pools) > 64:
+            _shared_pools.clear()
+        _shared_pools[key] = cached
+    paths, pool = cached
+    if pool is None:
+        return None
+    own = _norm(own)
+    if own not in paths:
+        return pool
+    return _pool_of(
+        [
+            (path, cassette)
+            for folder in folders
+            for path, cassette in _pool_files(folder)
+            if _norm(path) != own
+        ]
+    )
+
+
+#: ``(syrupy session id, folders) -> (normalized paths of their files, their pool)``
+_shared_pools: dict[tuple[int, tuple[str, ...]], tuple[frozenset[str], Cassette | None]] = {}
+
+
+def _pool_files(folder: str) -> list[tuple[str, Cassette]]:
+    return list(_folder_cassettes(folder).items())
+
+
+def _pool_of(files: list[tuple[str, Cassette]]) -> Cassette | None:
+    exchanges = [
+        dataclasses.replace(ex, origin=path) for path, cassette in files for ex in cassette
     ]
-    exchanges = []
-    for folder in dict.fromkeys(folders):
-        for path, cassette in _folder_cassettes(folder).items():
-            if _same_path(path, own):
-                continue
-            for ex in cassette:
-                exchanges.append(dataclasses.replace(ex, origin=path))
     if not exchanges:
         return None
     return Cassette(exchanges=exchanges, pool=True, version=1)
