@@ -91,6 +91,16 @@ _OPTIONS: list[tuple[str, dict[str, Any]]] = [
         dict(type=int, default=8, metavar="N", help="Gateway calls in flight at once (default 8)."),
     ),
     (
+        "--cf-http-process",
+        dict(
+            choices=["auto", "on", "off"],
+            default="auto",
+            help="Make the scheduled gateway calls' HTTP exchanges in a worker process, so "
+            "they run on another core than pytest (auto: when a run schedules at least "
+            "32 calls; default auto).",
+        ),
+    ),
+    (
         "--cf-max-retries",
         dict(
             type=int,
@@ -229,6 +239,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     from .run.items import ConfigFile
 
+    state.spawn_http_process()  # a run that may call: its HTTP worker starts meanwhile
     return ConfigFile.from_parent(parent, path=file_path)
 
 

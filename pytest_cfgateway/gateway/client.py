@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from ._wire import WireProcess, WireUnavailable
 from .adapters.base import Adapter
 from .errors import (
     MAX_RETRY_AFTER,
@@ -40,7 +41,7 @@ from .errors import (
 )
 from .fingerprint import fingerprint as _fingerprint
 from .headers import control_headers, lower_keys, user_headers
-from .http import BackgroundLoop, Transport
+from .http import BackgroundLoop, Transport, raw_response_parts
 from .pricing import estimate_cost
 from .redact import (
     PUBLIC_HEADERS,
@@ -568,11 +569,23 @@ class Gateway:
             last = attempt == self.max_retries
             if self.pacer is not None:
                 await self.pacer.before_attempt()
+            wire = transport.wire_here() if stream is None else None
             try:
-                client = await transport.client()
-                if stream is None:
+                if wire is not None:
+                    try:
+                        status, resp_headers, body = await wire.exchange(
+                            method, url, headers, content
+                        )
+                    except WireUnavailable:
+                        wire = None  # the worker is gone: this process's own client
+                if wire is not None:
+                    raw = RawResponse(status=status, headers=resp_headers, body=body)
+                elif stream is None:
+                    client = await transport.client()
                     resp = await client.request(method, url, headers=headers, content=content)
+                    raw = _raw_response(resp)
                 else:
+                    client = await transport.client()
                     resp = await client.send(
                         client.build_request(method, url, headers=headers, content=content),
                         stream=True,
@@ -581,18 +594,19 @@ class Gateway:
                         try:
                             return await stream.read(resp)
                         except GatewayError as exc:  # e.g. a provider error echoing input
-                            raise _scrubbed(exc, self.secrets.merged(req.secrets)) from None
+                            raise _scrubbed(exc, self.secrets.including(req.secrets)) from None
                     try:
                         await resp.aread()
                     finally:
                         await resp.aclose()
+                    raw = _raw_response(resp)
             except httpx.UnsupportedProtocol as exc:
                 raise GatewayConfigError(
                     f"bad gateway URL {self.secrets.scrub_text(url)!r}: {exc}"
                 ) from None
             except httpx.TransportError as exc:
                 if last:
-                    detail = self.secrets.merged(req.secrets).scrub_text(str(exc) or "")
+                    detail = self.secrets.including(req.secrets).scrub_text(str(exc) or "")
                     raise GatewayTimeoutError(
                         f"{req.provider}: no answer from the gateway after {attempt + 1} "
                         f"attempt(s): {type(exc).__name__}{': ' + detail if detail else ''}",
@@ -601,7 +615,6 @@ class Gateway:
                 self.retries += 1
                 await asyncio.sleep(min(self._backoff(attempt), max(0.0, deadline - loop.time())))
                 continue
-            raw = _raw_response(resp)
             if raw.status not in RETRY_STATUSES or last:
                 return raw
             wait = parse_retry_after(raw.headers.get("retry-after"))
@@ -646,7 +659,7 @@ class Gateway:
     ) -> Completion | Embeddings | Moderation | Classification:
         """Turn a response into a Completion/Embeddings/Moderation, or raise the typed
         GatewayError."""
-        scrub = self.secrets.merged(req.secrets)
+        scrub = self.secrets.including(req.secrets)
         if req.provider == ECHO:
             text = raw.body if isinstance(raw.body, str) else _echo_text(req)
             return Completion(
@@ -813,6 +826,29 @@ class Gateway:
         req = self.prepare(provider_id, text, kind="classify", **options)
         return self.run(self._aexecute_as(req, Classification))
 
+    def start_http_process(self, process: WireProcess | None = None) -> bool:
+        """Make the HTTP exchanges of calls on the background loop (`run`, `submit`, the
+        sync API) in a worker process from now on, so they do not share this process's GIL
+        (`_wire`); streamed calls and other loops keep this process's clients. ``process``:
+        a worker spawned ahead (`WireProcess.spawn`), else one is spawned now. False when
+        it cannot apply: an injected transport, or a worker already started (``process``
+        is then left to the caller)."""
+        transport = self._shared.transport
+        if transport.injected or transport.wire is not None:
+            return False
+        from ._wire import WireProcess
+
+        wire = transport.wire = process or WireProcess.spawn(transport.concurrency)
+        self._shared.background.submit(wire.attach())
+        return True
+
+    @property
+    def http_offloaded(self) -> bool:
+        """True while the background loop's exchanges go through the HTTP worker process
+        (`start_http_process`), so that loop has little else to do."""
+        wire = self._shared.transport.wire
+        return wire is not None and wire.failure is None
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the gateway's private background loop and return its result."""
         return self._shared.background.run(coro)
@@ -820,6 +856,12 @@ class Gateway:
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Start ``coro`` on the background loop and return at once; ``run`` waits for it."""
         return self._shared.background.submit(coro)
+
+    def submit_many(
+        self, coros: list[Coroutine[Any, Any, T]]
+    ) -> list[concurrent.futures.Future[T]]:
+        """`submit` for a batch of coroutines, waking the background loop once."""
+        return self._shared.background.submit_many(coros)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -1050,16 +1092,8 @@ class _Stream:
 
 
 def _raw_response(resp: httpx.Response) -> RawResponse:
-    headers = {k.lower(): v for k, v in resp.headers.items()}
-    body: Any
-    if not resp.content:
-        body = ""
-    else:
-        try:
-            body = resp.json()
-        except ValueError:
-            body = resp.text
-    return RawResponse(status=resp.status_code, headers=headers, body=body)
+    status, headers, body = raw_response_parts(resp)
+    return RawResponse(status=status, headers=headers, body=body)
 
 
 def _scrubbed(exc: GatewayError, secrets: Secrets) -> GatewayError:

@@ -18,22 +18,29 @@ from .redact import Secrets
 from .types import PreparedRequest
 
 FINGERPRINT_VERSION = 1
+_NO_SECRETS = Secrets()
 
 
-def canonical_request(req: PreparedRequest, secrets: Secrets | None = None) -> dict[str, Any]:
-    """The redacted, fingerprinted part of a request (also what snapshots store)."""
-    scrub = (secrets or Secrets()).merged(req.secrets)
+def _unredacted(req: PreparedRequest) -> dict[str, Any]:
     out = {
         "v": FINGERPRINT_VERSION,
         "provider": req.provider,
-        "route": scrub.scrub(req.path),
-        "query": scrub.scrub(dict(req.query)),
-        "body": scrub.scrub(req.body),
+        "route": req.path,
+        "query": dict(req.query),
+        "body": req.body,
         "repeat": req.repeat,
     }
     if req.stream:
         out["stream"] = True
     return out
+
+
+def canonical_request(req: PreparedRequest, secrets: Secrets | None = None) -> dict[str, Any]:
+    """The redacted, fingerprinted part of a request (also what snapshots store). A new
+    top-level dict; the body is the request's own object when no secret occurs in it (a
+    redacted copy otherwise), so do not change what is inside."""
+    scrub = (secrets or _NO_SECRETS).including(req.secrets)
+    return scrub.scrub_fresh(_unredacted(req))  # type: ignore[no-any-return]
 
 
 def canonical_json(data: Any) -> str:
@@ -50,6 +57,13 @@ def fingerprint(req: PreparedRequest, secrets: Secrets | None = None) -> str:
     cached = req.__dict__.get("_fingerprint_memo")
     if cached is not None and cached[0] is secrets:
         return str(cached[1])
-    fp = hashlib.sha256(canonical_json(canonical_request(req, secrets)).encode()).hexdigest()
+    # the canonical text of the request as it is; redacted only when a secret occurs in it
+    # (JSON escapes character by character, so a secret in any string shows in the text in
+    # one of the forms `Secrets.find_in` looks for)
+    text = canonical_json(_unredacted(req))
+    scrub = (secrets or _NO_SECRETS).including(req.secrets)
+    if scrub.find_in(text) is not None:
+        text = canonical_json(canonical_request(req, secrets))
+    fp = hashlib.sha256(text.encode()).hexdigest()
     object.__setattr__(req, "_fingerprint_memo", (secrets, fp))  # frozen dataclass: a memo
     return fp

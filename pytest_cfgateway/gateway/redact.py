@@ -134,6 +134,18 @@ class Secrets:
             out.update(other)
         return out
 
+    def including(self, other: Mapping[str, str] | Secrets | None) -> Secrets:
+        """These secrets and ``other``'s, for reading (scrubbing): ``self`` itself when
+        ``other`` adds no value (the usual case: a request without literal keys), so its
+        compiled pattern and the fingerprint memo keyed on it are reused; else a `merged`
+        copy. Never ``add`` to the result."""
+        if not other:
+            return self
+        values = other._by_value if isinstance(other, Secrets) else other.values()
+        if all(v in self._by_value or not v or len(v) < MIN_SECRET_LEN for v in values):
+            return self
+        return self.merged(other)
+
     def _regex(self) -> re.Pattern[str] | None:
         if self._pattern is None and self._by_value:
             self._variant_names = {

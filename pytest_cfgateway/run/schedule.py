@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 
 
 _KEY = pytest.StashKey["Prefetcher"]()
+#: ``--cf-http-process auto``: a worker process for the HTTP exchanges from this many
+#: scheduled calls on (below it, its start-up costs more CPU than it saves)
+HTTP_PROCESS_MIN_CALLS = 32
 
 
 class Prefetcher:
@@ -69,6 +72,7 @@ class Prefetcher:
         #: an xdist worker scheduling its share of every item (others' items included)
         self.shared = False
         self.scheduled = 0
+        self._http_process: set[int] = set()  # ids of gateways whose worker was started
         # progress (read by the progress line from pytest's thread; ints, so no lock)
         self.done = 0  # scheduled calls answered (or refused)
         self.in_flight = 0
@@ -104,15 +108,17 @@ class Prefetcher:
         selected item; on xdist worker k of n, every n-th from the k-th)."""
         if not self.on_xdist_worker():
             self.start(items)
-            return
-        place = self.worker_place()
-        if place is None:
-            self.looks_ahead = True
-            return
-        index, total = place
-        self.limit = max(1, self._runtime.settings.concurrency // total)
-        self.shared = True
-        self.start(items[index::total])
+        else:
+            place = self.worker_place()
+            if place is None:
+                self.looks_ahead = True
+            else:
+                index, total = place
+                self.limit = max(1, self._runtime.settings.concurrency // total)
+                self.shared = True
+                self.start(items[index::total])
+        if not self.looks_ahead:  # (one that looks ahead may still adopt it later)
+            self._runtime.drop_http_process()  # spawned ahead, and this run needs none
 
     def start(self, items: Iterable[Any]) -> None:
         """Render the items and start their calls; items already planned are skipped, so this
@@ -132,7 +138,14 @@ class Prefetcher:
             return
         from ..config.cases import EvalCase
 
+        wanted = runtime.settings.http_process
+        http_process = wanted == "on" or (
+            wanted == "auto" and len(todo) + self.scheduled >= HTTP_PROCESS_MIN_CALLS
+        )
         sems = self._sems
+        # calls go to the background loop in batches (one wake-up of its thread each), of
+        # 8, 8, 16, 32, ... up to 256: the first ones are in flight at once, the rest follow
+        batch: list[tuple[Gateway, tuple[str, str], Any]] = []
         for item in todo:
             if not isinstance(item.case, EvalCase):
                 continue
@@ -144,6 +157,11 @@ class Prefetcher:
             key = claim_key(nodeid, fp, 0)
             if not runtime.budget.try_claim(key):
                 continue  # another worker has (or had) it; the item takes its answer
+            if http_process and id(gw) not in self._http_process:
+                self._http_process.add(id(gw))
+                spare = runtime.take_http_process()
+                if not gw.start_http_process(spare) and spare is not None:
+                    spare.close_unattached()
             # submitted as soon as planned: the first calls are in flight while the rest of
             # the plan is still being rendered
             limit, delay_s = self._pacing(item.case)
@@ -152,9 +170,22 @@ class Prefetcher:
                 if delay_s
                 else (str(item.case.config_path))
             )
-            send = self._send(gw, req, key, sems, lane, limit, delay_s)
-            self._futures[(nodeid, fp)] = gw.submit(send)
-            self.scheduled += 1
+            batch.append((gw, (nodeid, fp), self._send(gw, req, key, sems, lane, limit, delay_s)))
+            if len(batch) >= min(256, max(8, self.scheduled)):
+                self._submit(batch)
+        self._submit(batch)
+
+    def _submit(self, batch: list[tuple[Gateway, tuple[str, str], Any]]) -> None:
+        """Start a batch of planned calls (per gateway: one wake-up of its loop) and empty it."""
+        by_gateway: dict[int, list[tuple[Gateway, tuple[str, str], Any]]] = {}
+        for job in batch:
+            by_gateway.setdefault(id(job[0]), []).append(job)
+        for jobs in by_gateway.values():
+            futures = jobs[0][0].submit_many([coro for _, _, coro in jobs])
+            for (_, where, _), future in zip(jobs, futures, strict=True):
+                self._futures[where] = future
+        self.scheduled += len(batch)
+        batch.clear()
 
     def lookahead(self, session: Any, current: Any) -> None:
         """On an xdist worker: schedule the current item and those waiting in the worker's

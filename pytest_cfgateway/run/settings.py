@@ -26,6 +26,8 @@ class Settings:
     grader: str | None
     cache_ttl: int | None
     concurrency: int
+    #: --cf-http-process: "auto", "on" or "off"
+    http_process: str
     max_retries: int
     timeout: float
     max_cost: float | None
@@ -87,6 +89,7 @@ def build_settings(config: pytest.Config) -> Settings:
         grader=opt.cf_grader or (config.getini("cf_grader") or None),
         cache_ttl=opt.cf_cache_ttl,
         concurrency=int(positive("--cf-concurrency", opt.cf_concurrency)),
+        http_process=getattr(opt, "cf_http_process", None) or "auto",
         max_retries=max(0, int(opt.cf_max_retries)),
         timeout=positive("--cf-timeout", opt.cf_timeout),
         max_cost=opt.cf_max_cost,

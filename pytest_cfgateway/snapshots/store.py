@@ -169,7 +169,7 @@ class Recorder:
     async def _resolve(self, req: PreparedRequest, send: Send, kind: str) -> RawResponse:
         if self._finished:
             raise RuntimeError(f"{self.nodeid}: the snapshot recorder was used after finish()")
-        secrets = self.secrets.merged(req.secrets)
+        secrets = self.secrets.including(req.secrets)
         fp = fingerprint(req, secrets)
         occ = self._take(fp)
         seq = next(self._seq)

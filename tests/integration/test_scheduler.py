@@ -103,7 +103,9 @@ def test_max_concurrency_and_delay_from_evaluate_options(pytester, emu, keyed_en
 
 
 def test_timeout_ms_makes_slow_cases_errors(pytester, emu, keyed_env):
-    emu.latency_ms = 600
+    # the call is scheduled when the run loop starts; the latency is far above what a loaded
+    # machine may take to reach the item (600 ms was not: the answer could already be there)
+    emu.latency_ms = 2500
     pytester.path.joinpath("promptfooconfig.yaml").write_text(
         textwrap.dedent(
             """
@@ -120,7 +122,7 @@ def test_timeout_ms_makes_slow_cases_errors(pytester, emu, keyed_env):
     result.assert_outcomes(errors=1)
     assert "timeoutMs = 50 ms" in result.stdout.str()
     # the abandoned call still ends on the server; let it land in this test's log, not the next
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while not emu.requests and time.monotonic() < deadline:
         time.sleep(0.05)
 

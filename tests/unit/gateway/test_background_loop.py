@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -57,3 +58,42 @@ def test_stop_is_bounded_when_the_thread_is_gone() -> None:
         bg.wait(waiting)
     bg.stop()  # returns: nothing waits on a dead thread
     assert not bg.started
+
+
+def test_submit_many_starts_a_batch_with_outcomes_and_cancellation() -> None:
+    import asyncio
+    import concurrent.futures
+
+    bg = BackgroundLoop(name="cfgateway-test-batch")
+    gate = threading.Event()
+    started: list[int] = []
+
+    async def ok(i: int) -> int:
+        started.append(i)
+        return i * 10
+
+    async def boom() -> int:
+        raise ValueError("boom")
+
+    async def slow() -> int:
+        await asyncio.sleep(30)
+        return -1
+
+    try:
+        # cancelled before the loop starts the batch: the coroutine never runs
+        blocker = bg.submit(asyncio.to_thread(gate.wait, 10))
+        futures = bg.submit_many([ok(1), boom(), slow(), ok(4)])
+        assert futures[3].cancel()
+        gate.set()
+        blocker.result(10)
+        assert futures[0].result(10) == 10
+        with pytest.raises(ValueError, match="boom"):
+            futures[1].result(10)
+        assert futures[3].cancelled()
+        # cancelling a running one cancels its task on the loop
+        assert futures[2].cancel()
+        with pytest.raises(concurrent.futures.CancelledError):
+            futures[2].result(1)
+        assert sorted(started) == [1]
+    finally:
+        bg.stop()

@@ -182,3 +182,62 @@ def test_fresh_data_is_scrubbed_only_where_a_secret_shows() -> None:
     assert s.scrub_fresh(dirty) == {"x": ["say <secret:K>", 2], "key <secret:K>": "<secret:T>"}
     assert s.scrub_fresh(dirty) == s.scrub(dirty)
     assert Secrets().scrub_fresh(dirty) is dirty
+
+
+def test_including_reuses_the_set_only_when_nothing_is_added() -> None:
+    from pytest_cfgateway.gateway.redact import Secrets
+
+    base = Secrets({"OPENAI_API_KEY": "fake.openai.PLANTED.5555555555"})
+    assert base.including(None) is base
+    assert base.including({}) is base
+    assert base.including({"again": "fake.openai.PLANTED.5555555555"}) is base
+    assert base.including({"short": "ab"}) is base  # too short to be scrubbed anyway
+    literal = "fake.literal.PLANTED.6666666666"
+    wider = base.including({"options.apiKey": literal})
+    assert wider is not base and literal not in base  # the shared set is never widened
+    assert wider.scrub_text(f"k={literal} o=fake.openai.PLANTED.5555555555") == (
+        "k=<secret:options.apiKey> o=<secret:OPENAI_API_KEY>"
+    )
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["body", "escaped body", "route", "query", "key", "none"],
+)
+def test_the_fingerprint_is_that_of_the_redacted_request(where: str) -> None:
+    """`fingerprint` hashes the request as it is unless a secret occurs in its text: the
+    result must equal the hash of the fully redacted request in every case."""
+    import dataclasses
+    import hashlib
+
+    from pytest_cfgateway.gateway.client import Gateway
+    from pytest_cfgateway.gateway.fingerprint import canonical_json, fingerprint
+    from pytest_cfgateway.gateway.redact import Secrets
+
+    key = 'fake.openai.PLANTED."7777\\7777'  # a quote and a backslash: JSON escapes them
+    secrets = Secrets({"OPENAI_API_KEY": key})
+    gw = Gateway(account_id="a", gateway_id="g", api_keys={"openai": "x" * 12}, env={})
+    req = gw.prepare("openai:gpt-4o-mini", "hello")
+    body = dict(req.body)
+    if where in ("body", "escaped body"):
+        body["messages"] = [{"role": "user", "content": f"k={key}"}]
+    if where == "key":
+        body[f"x-{key}"] = 1
+    req = dataclasses.replace(
+        req,
+        body=body,
+        path=f"{req.path}/{key}" if where == "route" else req.path,
+        query={"k": key} if where == "query" else dict(req.query),
+    )
+    redacted = {
+        "v": 1,
+        "provider": req.provider,
+        "route": secrets.scrub(req.path),
+        "query": secrets.scrub(dict(req.query)),
+        "body": secrets.scrub(req.body),
+        "repeat": req.repeat,
+    }
+    expected = hashlib.sha256(canonical_json(redacted).encode()).hexdigest()
+    assert fingerprint(req, secrets) == expected
+    if where != "none":
+        assert key not in canonical_json(redacted)
