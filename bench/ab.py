@@ -4,6 +4,7 @@ plugin imported from different source trees, interleaved, wall and CPU seconds.
     python bench/ab.py /tmp/base /work/wt/h4              # live, 1 process, 1,000 x 100 ms
     python bench/ab.py /tmp/base . --mode record --repeats 5
     python bench/ab.py . --xdist                           # one tree: 1 process vs -n 2
+    python bench/ab.py /tmp/base . --mode replay --plain    # replay 1,000 (recorded once)
     python bench/ab.py /tmp/base . --mode both             # live and record of each tree
 
 Each source tree is a checkout (``git worktree add /tmp/base main``); its directory goes first
@@ -31,6 +32,7 @@ from _common import (
     run,
     table,
     write_eval_config,
+    write_plain_suite,
 )
 
 
@@ -43,9 +45,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--mode",
-        choices=("live", "record", "both"),
+        choices=("live", "record", "replay", "both"),
         default="live",
         help="both: a live and a record run of each tree, interleaved, and record / live",
+    )
+    parser.add_argument(
+        "--plain", action="store_true", help="also run plain pytest (N x assert True)"
     )
     parser.add_argument("--xdist", action="store_true", help="also run each tree with -n 2")
     parser.add_argument("--timeout", type=float, default=600)
@@ -66,17 +71,30 @@ def main() -> None:
             variants[f"{tree}{tag}"] = (env, [], mode)
             if args.xdist:
                 variants[f"{tree}{tag} -n 2"] = (env, ["-n", "2"], mode)
+    if args.plain:
+        variants["plain pytest"] = ({}, [], "")
+        if args.xdist:
+            variants["plain pytest -n 2"] = ({}, ["-n", "2"], "")
     runs: dict[str, list[Run]] = {k: [] for k in variants}
     with project("ab", args.keep) as proj, emulator(latency_ms=args.latency_ms) as url:
         write_eval_config(proj, n)
+        write_plain_suite(proj, n)
         base = ["--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", url]
         base += ["--cf-concurrency", str(args.concurrency), "-p", "no:cacheprovider"]
+        if args.mode == "replay":  # recorded once (by the first tree), then replayed
+            first_env = next(iter(variants.values()))[0]
+            rec = pytest_cmd(*base, "--cf-mode", "record")
+            expect_passed(run(rec, cwd=proj, env=child_env(**first_env)), n, "record")
         for i in range(args.repeats):
             for name, (env, extra, mode) in variants.items():
-                # (live runs without cassettes too: what record writes is not read back)
-                shutil.rmtree(proj / "__snapshots__", ignore_errors=True)
+                if mode in ("live", "record"):  # (live without cassettes, as record starts)
+                    shutil.rmtree(proj / "__snapshots__", ignore_errors=True)
+                plain = name.startswith("plain pytest")
+                cmd = ["test_plain.py", "-p", "no:cacheprovider"] if plain else base
+                if not plain:
+                    cmd = [*cmd, "--cf-mode", mode]
                 r = run(
-                    pytest_cmd(*base, "--cf-mode", mode, *extra),
+                    pytest_cmd(*cmd, *extra),
                     cwd=proj,
                     env=child_env(**env),
                     timeout=args.timeout,
@@ -97,7 +115,7 @@ def main() -> None:
             [
                 name,
                 f"{w:.2f}",
-                f"{w / ideal:.2f}",
+                f"{w / ideal:.2f}" if ideal else "-",  # (replay, or latency 0: no ideal)
                 f"{w / w0:.2f}",
                 f"{c:.2f}",
                 f"{c / c0:.2f}",
@@ -124,6 +142,14 @@ def main() -> None:
             cr = statistics.median(r.cpu_s for r in rec) / statistics.median(r.cpu_s for r in live)
             mr = min(r.cpu_s for r in rec) / min(r.cpu_s for r in live)
             print(f"{tree}: record / live: wall {wr:.2f}x, cpu {cr:.2f}x (min cpu {mr:.2f}x)")
+    for name, rs in runs.items():  # --plain: each variant against plain pytest, same -n
+        ref = "plain pytest -n 2" if name.endswith(" -n 2") else "plain pytest"
+        if ref in runs and not name.startswith("plain pytest"):
+            w = statistics.median(r.seconds for r in rs)
+            c = statistics.median(r.cpu_s for r in rs)
+            w1 = statistics.median(r.seconds for r in runs[ref])
+            c1 = statistics.median(r.cpu_s for r in runs[ref])
+            print(f"{name}: {w / w1:.2f}x {ref} wall, {c / c1:.2f}x cpu")
 
 
 if __name__ == "__main__":

@@ -313,21 +313,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             # The case could not be judged (bad assertion config found at render time, a
             # gateway error): promptfoo calls that an ERROR, pytest shows it as E.
             report.when = "setup"
-    if call.when == "call" and report.failed:
-        # lets the cf_gateway fixture keep partial recordings of a failed test
-        item._cf_call_failed = True  # type: ignore[attr-defined]
-    if call.when == "call" and _feedback_on(item.config):
-        from .run.feedback import after_test
+    if call.when == "call":
+        if report.failed:
+            # lets the cf_gateway fixture keep partial recordings of a failed test
+            item._cf_call_failed = True  # type: ignore[attr-defined]
+        if _feedback_on(item.config):
+            from .run.feedback import after_test
 
-        after_test(item, report)  # --cf-feedback for cf_gateway tests (verdict = outcome)
+            after_test(item, report)  # --cf-feedback for cf_gateway tests (verdict = outcome)
     _scrub(item.config, report)
-    from .run.record import has_record
-
-    if getattr(item, "case", None) is not None or has_record(item):
-        from .run.outcome import attach_record  # not imported by suites without the plugin
-
-        attach_record(item, call.when, report)
+    if getattr(item, "case", None) is not None or _holds_record(item):
+        _attach_record()(item, call.when, report)
     return report
+
+
+def _holds_record(item: pytest.Item) -> bool:
+    """Whether a record is held for the test: only ``run.record.keep_record`` holds one,
+    so none is while that module is not loaded (and it is not imported to find out)."""
+    record = sys.modules.get("pytest_cfgateway.run.record")
+    return record is not None and bool(record.has_record(item))
+
+
+_ATTACH: list[Any] = []
+
+
+def _attach_record() -> Any:
+    """``run.outcome.attach_record``, imported on first use (not by suites without config
+    items or cf_gateway tests), then kept (no import statement per report)."""
+    if not _ATTACH:
+        from .run.outcome import attach_record
+
+        _ATTACH.append(attach_record)
+    return _ATTACH[0]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -376,11 +393,17 @@ class _Records:
         self._config = config
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        from .run.outcome import collect_record, note_outcome
+        outcome = self._outcome
+        if outcome is None:
+            from .run import outcome
 
-        note_outcome(self._config, report)
+            self._outcome = outcome
+        outcome.note_outcome(self._config, report)
         if getattr(report, "cfgateway", None) is not None:
-            collect_record(self._config, report)
+            outcome.collect_record(self._config, report)
+
+    #: ``run.outcome``, imported at the first report (then kept: no import per report)
+    _outcome: Any = None
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

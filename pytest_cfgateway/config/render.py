@@ -635,17 +635,21 @@ def _run_prompt_function(case: EvalCase, vars: dict[str, Any]) -> str:
     raise TypeError(f"prompt function must return a string or object, got {result!r}")
 
 
-def render_prompt(case: EvalCase, env: Mapping[str, str]) -> str:
+def render_prompt(
+    case: EvalCase, env: Mapping[str, str], *, vars: dict[str, Any] | None = None
+) -> str:
     """The final prompt text of ``case``: prefix/suffix, prompt function, vars, JSON escaping.
 
     ``env`` is the process environment; the config's ``env`` is merged over it. Runs user
     code (``file://x.py:fn`` prompts, ``.py`` var loaders), so call it only at run time.
     As in promptfoo, ``options.prefix``/``suffix`` wrap template prompts, not the output of
-    prompt functions.
+    prompt functions. ``vars``: the vars to render with instead of the case's, already
+    resolved (no ``file://`` value left in them).
     """
     what = f"prompt {_short(case.prompt.label)!r}"
-    template_env = {**env, **case.config_env}
-    vars = resolve_vars(case)
+    template_env = {**env, **case.config_env} if case.config_env else env
+    if vars is None:
+        vars = resolve_vars(case)
     if case.prompt.function:
         try:
             base = _run_prompt_function(case, vars)
@@ -721,6 +725,11 @@ def parse_chat(rendered: str) -> list[Message]:
     """promptfoo's ``parseChatPrompt``: ``- role:`` YAML, a JSON message array, else one
     user message. Text that looks like JSON but does not parse is an error."""
     text = rendered.strip()
+    if (
+        rendered.lstrip(" \t\n\r")[:1] not in _JSON_STARTS  # json.loads would raise
+        and text[:1] not in ("{", "[", "-")  # nor does it look like JSON or YAML messages
+    ):
+        return [{"role": "user", "content": rendered}]  # (plain text: the usual prompt)
     if text.startswith("- role:"):
         import yaml
 

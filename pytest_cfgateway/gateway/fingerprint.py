@@ -50,20 +50,26 @@ def canonical_json(data: Any) -> str:
 def fingerprint(req: PreparedRequest, secrets: Secrets | None = None) -> str:
     """Hex sha256 of the canonical redacted request.
 
-    Memoized on the request object for the given `Secrets` object (the same request is
-    fingerprinted by the recorder, the scheduler and the client); the cache holds that
-    object itself, so it is compared by identity and can never be confused with another.
+    The canonical text of the request as it is, and its hash, are memoized on the request
+    object (the recorder, the scheduler and the client each fingerprint it, with their own
+    secret sets): when no secret of ``secrets`` occurs in that text, the redacted request
+    is the request itself and so is its hash (JSON escapes character by character, so a
+    secret in any string shows in the text in one of the forms `Secrets.find_in` looks
+    for). Otherwise the redacted request is hashed, memoized for that `Secrets` object
+    (held, so compared by identity: never confused with another).
     """
-    cached = req.__dict__.get("_fingerprint_memo")
-    if cached is not None and cached[0] is secrets:
-        return str(cached[1])
-    # the canonical text of the request as it is; redacted only when a secret occurs in it
-    # (JSON escapes character by character, so a secret in any string shows in the text in
-    # one of the forms `Secrets.find_in` looks for)
-    text = canonical_json(_unredacted(req))
+    memo = req.__dict__.get("_fingerprint_memo")
+    if memo is None:
+        text = canonical_json(_unredacted(req))
+        memo = (text, hashlib.sha256(text.encode()).hexdigest())
+        object.__setattr__(req, "_fingerprint_memo", memo)  # frozen dataclass: a memo
     scrub = (secrets or _NO_SECRETS).including(req.secrets)
-    if scrub.find_in(text) is not None:
-        text = canonical_json(canonical_request(req, secrets))
+    if scrub.find_in(memo[0]) is None:
+        return str(memo[1])
+    redacted = req.__dict__.get("_fingerprint_redacted")
+    if redacted is not None and redacted[0] is secrets:
+        return str(redacted[1])
+    text = canonical_json(canonical_request(req, secrets))
     fp = hashlib.sha256(text.encode()).hexdigest()
-    object.__setattr__(req, "_fingerprint_memo", (secrets, fp))  # frozen dataclass: a memo
+    object.__setattr__(req, "_fingerprint_redacted", (secrets, fp))
     return fp

@@ -304,9 +304,15 @@ def config_secrets(config: Any, where: str = "config") -> dict[str, str]:
     return out
 
 
+#: what an HTTP header value may hold: visible ASCII, space and tab
+_HEADER_SAFE = re.compile(r"[\t\x20-\x7e]*")
+
+
 def check_header_value(value: str, what: str) -> str | None:
     """Why ``value`` cannot be sent as an HTTP header value, naming ``what`` (e.g. "the key
     in OPENAI_API_KEY") and never the value; None when it is fine."""
+    if _HEADER_SAFE.fullmatch(value):  # the usual case, in one C-level scan
+        return None
     for i, ch in enumerate(value):
         if ch in "\r\n\x00":
             return (

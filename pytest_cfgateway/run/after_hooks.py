@@ -66,8 +66,9 @@ def after_all(config: pytest.Config) -> None:
     for record in state.records:
         if record.kind == "case":
             by_config.setdefault(record.config, []).append(record)
-    if not by_config:
-        return
+    store = HookStore.of(config)
+    if not by_config or not store.has_results():
+        return  # (no config ran beforeAll hooks: no suite, so no afterAll hook to run)
     state.bind_usercode_output()  # under xdist the controller collected nothing
     from ..config.cases import Extension
     from ..config.extensions import (
@@ -79,7 +80,6 @@ def after_all(config: pytest.Config) -> None:
     )
     from ..report.promptfoo import eval_document
 
-    store = HookStore.of(config)
     for rel, records in sorted(by_config.items()):
         path = Path(config.rootpath) / rel
         entry = store.peek(suite_key(path))

@@ -9,6 +9,7 @@ else makes the call within the session's budget.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import TYPE_CHECKING, Any
 
 from .budget import claim_key, price
@@ -35,20 +36,45 @@ class Tally:
     cost: float | None = None
 
 
-@dataclasses.dataclass
 class Binding:
-    recorder: Any
-    gateway: Gateway
-    grader_gateway: Gateway
-    #: calls made for the other items of a select-best/max-score row
-    row_gateway: Gateway
-    tally: Tally
-    #: the moderation assertion's calls (snapshot role ``moderation``)
-    moderation_gateway: Gateway | None = None
-    #: the classifier assertion's calls (snapshot role ``classifier``)
-    classifier_gateway: Gateway | None = None
-    #: the webhook assertion's POSTs, recorded with the item (`grader.RecordedWebhook`)
-    webhook: Any = None
+    """One test's recorder and its recorder-bound gateways. The gateway of the test's own
+    calls is made at once; the others (graders, select-best row siblings, moderation and
+    classifier checks, webhook POSTs) when first used: most tests use none of them."""
+
+    def __init__(self, recorder: Any, gateway: Gateway, tally: Tally, through: Any) -> None:
+        self.recorder = recorder
+        self.gateway = gateway
+        self.tally = tally
+        self._through = through
+
+    @functools.cached_property
+    def grader_gateway(self) -> Gateway:
+        """Model-graded assertions' calls (snapshot role ``grader``)."""
+        gw: Gateway = self._through("grader")
+        return gw
+
+    @functools.cached_property
+    def row_gateway(self) -> Gateway:
+        """Calls made for the other items of a select-best/max-score row."""
+        gw: Gateway = self._through("row")
+        return gw
+
+    @functools.cached_property
+    def moderation_gateway(self) -> Gateway | None:
+        """The moderation assertion's calls (snapshot role ``moderation``)."""
+        gw: Gateway = self._through(MODERATION_ROLE)
+        return gw
+
+    @functools.cached_property
+    def classifier_gateway(self) -> Gateway | None:
+        """The classifier assertion's calls (snapshot role ``classifier``)."""
+        gw: Gateway = self._through(CLASSIFIER_ROLE)
+        return gw
+
+    @functools.cached_property
+    def webhook(self) -> Any:
+        """The webhook assertion's POSTs, recorded with the item (`grader.RecordedWebhook`)."""
+        return RecordedWebhook(self.recorder.resolver("webhook"))
 
 
 #: the snapshot role of the ``moderation`` assertion's calls (``moderation``, ``moderation-2``)
@@ -188,13 +214,4 @@ def bind(
 
         return base.with_resolver(resolver)
 
-    return Binding(
-        recorder=recorder,
-        gateway=through(None),
-        grader_gateway=through("grader"),
-        row_gateway=through("row"),
-        tally=tally,
-        moderation_gateway=through(MODERATION_ROLE),
-        classifier_gateway=through(CLASSIFIER_ROLE),
-        webhook=RecordedWebhook(recorder.resolver("webhook")),
-    )
+    return Binding(recorder, through(None), tally, through)

@@ -4,15 +4,18 @@ the prompt: ``render.py``.)"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextvars
+from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..modes import Mode
 from .binding import Binding, bind
 from .errors import CaseError, CaseFailed, CaseTimeout
 from .record import CaseRecord, assertion_records, keep_record
-from .render import Prepared, case_timeout_s, prepared_of, registers_of, render_case
+from .render import Prepared, case_timeout_s, registers_of, render_case, take_prepared
 from .settings import DEFAULT_EMBEDDING, DEFAULT_GRADER
 from .state import RunState
 
@@ -20,29 +23,76 @@ if TYPE_CHECKING:
     from ..config.cases import EvalCase
 
 
+class _Deps:
+    """The lazily imported names of the call phase, imported once (an ``import`` statement
+    in a function costs a module lookup each time it runs: ~1 us each, a dozen per item)."""
+
+    def __init__(self) -> None:
+        from ..assertions.base import AssertionConfigError, AssertionContext, AssertionSkipped
+        from ..assertions.engine import run_assertions
+        from ..assertions.registry import COMPARISON_TYPES
+        from ..assertions.report import format_failure
+        from ..gateway.errors import (
+            BudgetExceededError,
+            GatewayError,
+            GatewayRateLimitError,
+            NotRecordedError,
+        )
+        from ..gateway.http import BackgroundLoopDied
+        from ..snapshots import CassetteError, assert_cassette
+        from ..usercode import UserCodeAborted
+        from .feedback import after_case
+        from .grader import GatewayGrader
+
+        self.AssertionContext = AssertionContext
+        self.run_assertions = run_assertions
+        self.GatewayGrader = GatewayGrader
+        self.AssertionConfigError = AssertionConfigError
+        self.AssertionSkipped = AssertionSkipped
+        self.COMPARISON_TYPES = COMPARISON_TYPES
+        self.format_failure = format_failure
+        self.BudgetExceededError = BudgetExceededError
+        self.GatewayError = GatewayError
+        self.GatewayRateLimitError = GatewayRateLimitError
+        self.NotRecordedError = NotRecordedError
+        self.BackgroundLoopDied = BackgroundLoopDied
+        self.CassetteError = CassetteError
+        self.assert_cassette = assert_cassette
+        self.UserCodeAborted = UserCodeAborted
+        self.after_case = after_case
+
+
+_deps: _Deps | None = None
+
+
+def _d() -> _Deps:
+    global _deps
+    if _deps is None:
+        _deps = _Deps()
+    return _deps
+
+
 def run_case(item: Any, snapshot: Any) -> None:
     """Call phase."""
-    from ..assertions.base import AssertionConfigError, AssertionSkipped
-    from ..assertions.registry import COMPARISON_TYPES
-    from ..assertions.report import format_failure
-    from ..gateway.errors import (
-        BudgetExceededError,
-        GatewayError,
-        GatewayRateLimitError,
-        NotRecordedError,
-    )
-    from ..gateway.http import BackgroundLoopDied
-    from ..snapshots import CassetteError, assert_cassette
-    from ..usercode import UserCodeAborted
+    deps = _deps or _d()
+    AssertionConfigError = deps.AssertionConfigError
+    AssertionSkipped = deps.AssertionSkipped
+    BudgetExceededError = deps.BudgetExceededError
+    GatewayError = deps.GatewayError
+    GatewayRateLimitError = deps.GatewayRateLimitError
+    NotRecordedError = deps.NotRecordedError
+    BackgroundLoopDied = deps.BackgroundLoopDied
+    UserCodeAborted = deps.UserCodeAborted
+    assert_cassette = deps.assert_cassette
 
     runtime = _runtime(item)
     case = item.case
-    prepared = prepared_of(item)
+    prepared = take_prepared(item)
     registry, _ = runtime.registries(item.path, item.ihook)
     settings = runtime.settings
     try:
         binding = bind(runtime, item, snapshot)
-    except CassetteError as exc:
+    except deps.CassetteError as exc:
         raise CaseError(runtime.secrets.scrub_text(str(exc))) from None
     gw = binding.gateway
     result = new_record(item, vars=prepared.vars, prompt_raw=prepared.prompt_text)
@@ -51,7 +101,7 @@ def run_case(item: Any, snapshot: Any) -> None:
 
     async def evaluate() -> tuple[Any, Any, Any]:
         completion, output, grading = await evaluator.case(case, prepared)
-        comparisons = [a for a in case.asserts if a.type in COMPARISON_TYPES]
+        comparisons = [a for a in case.asserts if a.type in deps.COMPARISON_TYPES]
         if comparisons:
             grading = await evaluator.row(
                 case, output, grading, comparisons, item.row_cases, runtime.env
@@ -91,7 +141,9 @@ def run_case(item: Any, snapshot: Any) -> None:
                 ) from None
 
     try:
-        completion, output, grading = runtime.run(gw, evaluate_within_timeout())
+        completion, output, grading = _evaluate(
+            runtime, gw, evaluate_within_timeout(), sync_first=not registry.custom_names()
+        )
     except (CaseTimeout, UserCodeAborted, BackgroundLoopDied) as exc:
         # user code that timed out, exited or took its worker down: an error naming it; the
         # exchanges recorded so far are kept
@@ -148,7 +200,7 @@ def run_case(item: Any, snapshot: Any) -> None:
     problems = []
     if not grading.passed:
         problems.append(
-            format_failure(
+            deps.format_failure(
                 grading,
                 output=result.output,
                 provider=case.provider.label,
@@ -160,11 +212,79 @@ def run_case(item: Any, snapshot: Any) -> None:
     if drift and settings.drift_fail:
         problems.append(drift)
     result.outcome = "failed" if problems else "passed"
-    from .feedback import after_case
-
-    after_case(item, result, gw)  # --cf-feedback: annotate its log entries, in the background
+    deps.after_case(item, result, gw)  # --cf-feedback: annotate its log entries, in the background
     if problems:
         raise CaseFailed(runtime.secrets.scrub_text("\n\n".join(problems)))
+
+
+_LOOP = pytest.StashKey["asyncio.AbstractEventLoop"]()
+
+
+def _evaluate(runtime: RunState, gw: Any, coro: Any, *, sync_first: bool) -> Any:
+    """``runtime.run(gw, coro)``: a test's evaluation, on the run's event loop.
+
+    In replay, with ``sync_first`` (every assertion type of the item is built in), the
+    evaluation is first stepped right here: a replayed call and the usual assertions
+    never wait, so the coroutine finishes in that one step without an event-loop round trip
+    (which costs more than a simple assertion). It runs in a copy of the context, with the
+    run's loop set as the running loop (futures, ``call_later``, user-code workers work as
+    on the loop); if it does wait for something, the rest of it runs on that loop as before,
+    in the same context. (Not for custom assertion types: third-party async code may look
+    for the current task, which exists only on the loop.)"""
+    if (
+        not sync_first
+        or runtime.settings.mode is not Mode.REPLAY
+        or asyncio._get_running_loop() is not None
+    ):
+        return runtime.run(gw, coro)
+    loop = runtime.config.stash.get(_LOOP, None)
+    if loop is None or loop.is_closed():
+        loop = runtime.config.stash[_LOOP] = runtime.run(gw, _running_loop())
+    context = contextvars.copy_context()
+    asyncio._set_running_loop(loop)
+    try:
+        waiting_for = context.run(coro.send, None)
+    except StopIteration as done:
+        return done.value
+    finally:
+        asyncio._set_running_loop(None)
+    return runtime.run(gw, _rest_on_loop(_Resumed(coro, context, waiting_for)))
+
+
+async def _running_loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
+
+
+class _Resumed:
+    """The rest of a coroutine stepped once outside the loop (`_evaluate`): awaited on the
+    loop, it passes what the coroutine waits for up to the task and each wake-up (or
+    thrown exception, such as a cancellation) back down, in the coroutine's context."""
+
+    def __init__(self, coro: Any, context: contextvars.Context, waiting_for: Any) -> None:
+        self.coro = coro
+        self.context = context
+        self.waiting_for = waiting_for
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, run = self.coro, self.context.run
+        waiting_for = self.waiting_for
+        while True:
+            try:
+                value = yield waiting_for
+            except BaseException as exc:  # thrown in by the task: into the coroutine
+                try:
+                    waiting_for = run(coro.throw, exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waiting_for = run(coro.send, value)
+                except StopIteration as done:
+                    return done.value
+
+
+async def _rest_on_loop(resumed: _Resumed) -> Any:
+    return await resumed
 
 
 def _json_text(output: Any) -> str:
@@ -204,10 +324,10 @@ class _Evaluator:
         self.registry = registry
         self.cli_grader = cli_grader
 
-    def context(self, case: EvalCase, prepared: Prepared, completion: Any, gw: Any) -> Any:
-        from ..assertions.base import AssertionContext
-        from .grader import GatewayGrader
-
+    def context(self, case: EvalCase, prepared: Prepared, completion: Any, row: bool) -> Any:
+        """The assertion context of ``case``; ``row``: a select-best row sibling's (its
+        grader calls stay with the row's calls), else the item's own."""
+        AssertionContext = (_deps or _d()).AssertionContext
         grader_ref = case.options.get("provider") or self.cli_grader or DEFAULT_GRADER
         return AssertionContext(
             vars=prepared.vars,
@@ -217,21 +337,11 @@ class _Evaluator:
             provider_config=dict(case.provider.config),
             test={"options": case.options, "metadata": case.metadata, "vars": prepared.vars},
             base_dir=case.base_dir,
-            grader=GatewayGrader(
-                gw,
-                repeat=case.repeat_index,
-                # a row sibling's checks stay with its row calls; the item's are "moderation"
-                moderation_gateway=(
-                    self.binding.moderation_gateway if gw is self.binding.grader_gateway else gw
-                ),
-                classifier_gateway=(
-                    self.binding.classifier_gateway if gw is self.binding.grader_gateway else gw
-                ),
-            ),
+            grader=_LazyGrader(self.binding, case.repeat_index, row),
             default_grader=grader_ref,
             default_embedding=DEFAULT_EMBEDDING,
             metadata=case.metadata,
-            webhook=self.binding.webhook,
+            webhook=_LazyWebhook(self.binding),
             timeout_s=case_timeout_s(case),
         )
 
@@ -243,10 +353,15 @@ class _Evaluator:
             completion = await _echo(prepared.prompt_text, case.provider.delay_ms)
             output = prepared.prompt_text
         else:
-            options = {**case.provider.config, **case.prompt.config}
-            req = gw.prepare(
-                case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options
-            )
+            req = prepared.request  # the scheduler's, from this very render and case
+            if req is None:
+                options = {**case.provider.config, **case.prompt.config}
+                req = gw.prepare(
+                    case.provider.gateway_id,
+                    prepared.messages,
+                    repeat=case.repeat_index,
+                    **options,
+                )
             completion = await gw.aexecute(req)
             output = completion.text
         if case.provider.transform:
@@ -256,17 +371,14 @@ class _Evaluator:
     async def case(
         self, case: EvalCase, prepared: Prepared, *, sibling: bool = False
     ) -> tuple[Any, Any, Any]:
-        from ..assertions.engine import run_assertions
-
+        run_assertions = (_deps or _d()).run_assertions
         b = self.binding
-        call_gw, grade_gw = (
-            (b.row_gateway, b.row_gateway) if sibling else (b.gateway, b.grader_gateway)
-        )
+        call_gw = b.row_gateway if sibling else b.gateway
         completion, output = await self.call(case, prepared, call_gw)
         grading = await run_assertions(
             output,
             case.asserts,
-            self.context(case, prepared, completion, grade_gw),
+            self.context(case, prepared, completion, sibling),
             registry=self.registry,
             threshold=case.threshold,
             transform=case.options.get("transform"),
@@ -312,7 +424,7 @@ class _Evaluator:
             )
             outputs[other.name], results[other.name] = other_out, other_grading
         prepared = render_case(case, env)
-        ctx = self.context(case, prepared, None, self.binding.grader_gateway)
+        ctx = self.context(case, prepared, None, False)
         verdicts = [
             (await grade_row(outputs, spec, ctx, registry=self.registry, per_item_results=results))[
                 case.name
@@ -320,6 +432,59 @@ class _Evaluator:
             for spec in comparisons
         ]
         return merge_row_results(grading, verdicts, threshold=case.threshold, vars=prepared.vars)
+
+
+class _LazyGrader:
+    """The test's `GatewayGrader` (a `Grader`), made on its first call: most assertions
+    grade without a model, so most tests never need their grader gateways."""
+
+    def __init__(self, binding: Binding, repeat: int, row: bool) -> None:
+        self._binding = binding
+        self._repeat = repeat
+        self._row = row
+        self._grader: Any = None
+
+    def _real(self) -> Any:
+        grader = self._grader
+        if grader is None:
+            b = self._binding
+            GatewayGrader = (_deps or _d()).GatewayGrader
+            if self._row:  # a row sibling's checks stay with its row calls
+                gw = b.row_gateway
+                grader = GatewayGrader(gw, self._repeat, gw, gw)
+            else:  # the item's own: moderation and classifier checks under their roles
+                grader = GatewayGrader(
+                    b.grader_gateway, self._repeat, b.moderation_gateway, b.classifier_gateway
+                )
+            self._grader = grader
+        return grader
+
+    async def complete(self, provider: Any, messages: list[Any], **options: Any) -> Any:
+        return await self._real().complete(provider, messages, **options)
+
+    async def embed(self, provider: Any, inputs: list[str]) -> list[list[float]]:
+        result: list[list[float]] = await self._real().embed(provider, inputs)
+        return result
+
+    async def moderate(self, provider: Any, text: str) -> Any:
+        return await self._real().moderate(provider, text)
+
+    async def moderate_chat(self, provider: Any, messages: list[Any]) -> Any:
+        return await self._real().moderate_chat(provider, messages)
+
+    async def classify(self, provider: Any, text: str) -> Any:
+        return await self._real().classify(provider, text)
+
+
+class _LazyWebhook:
+    """The webhook assertion's recorded POST (`Binding.webhook`), made on first use."""
+
+    def __init__(self, binding: Binding) -> None:
+        self._binding = binding
+
+    async def __call__(self, url: str, body: Any) -> tuple[int, str]:
+        result: tuple[int, str] = await self._binding.webhook(url, body)
+        return result
 
 
 async def _provider_transform(case: EvalCase, prepared: Prepared, output: Any) -> Any:

@@ -101,6 +101,18 @@ class HookStore:
             return None
         return data
 
+    def has_results(self) -> bool:
+        """Whether any result is stored, by this process or a worker (a cheap check that
+        spares a run without beforeAll hooks the lookups, and their imports)."""
+        if self._memory:
+            return True
+        if self.directory is None:
+            return False
+        try:
+            return any(name.endswith(".json") for name in os.listdir(self.directory))
+        except OSError:
+            return False
+
     def once(self, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """``compute()``'s result for ``key``, computed by one process of the run."""
         found = self.peek(key)

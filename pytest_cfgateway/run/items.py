@@ -207,7 +207,7 @@ class CaseItem(pytest.Function):
         meta = {
             k: v for k, v in (case.metadata or {}).items() if _is_scalar(v) and k.isidentifier()
         }
-        item.add_marker(pytest.mark.cfgateway(**meta))
+        item.add_marker(pytest.mark.cfgateway(**meta) if meta else _BARE_MARK)
         if case.provider.route == "unsupported":
             item.add_marker(pytest.mark.skip(reason=case.provider.skip_reason or case.provider.id))
         return item
@@ -227,6 +227,10 @@ class CaseItem(pytest.Function):
 
     def _traceback_filter(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
         return excinfo.traceback
+
+
+#: the marker of an item without metadata (one object for all: marks are immutable)
+_BARE_MARK = pytest.mark.cfgateway()
 
 
 def _is_scalar(v: Any) -> bool:

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from .after_hooks import after_each
-from .case import new_record
-from .record import REPORT_ATTR, CaseRecord, take_record
-from .report import write_outputs, write_summary
+from .record import REPORT_ATTR, CaseRecord, forget_json, record_json, take_record
 from .state import RunState
+
+# (after_hooks, case and report are imported where used: an xdist controller only keeps
+# the workers' records, and needs none of the modules that run tests)
 
 
 def attach_record(item: pytest.Item, when: str, report: pytest.TestReport) -> None:
@@ -31,10 +31,31 @@ def attach_record(item: pytest.Item, when: str, report: pytest.TestReport) -> No
         data = record.to_dict()
         state = RunState.get(item.config)
         if state is not None:  # no secret leaves the process that ran the test
-            data = state.report_secrets().scrub_fresh(data)
+            data = _scrubbed(data, state.report_secrets(), hasattr(item.config, "workerinput"))
         setattr(report, REPORT_ATTR, data)
         if is_case and item.case.extensions:  # type: ignore[attr-defined]
+            from .after_hooks import after_each
+
             after_each(item, data)
+
+
+def _scrubbed(data: dict[str, Any], secrets: Any, worker: bool) -> dict[str, Any]:
+    """``secrets.scrub_fresh(data)``: one search of the record's JSON text, and ``data``
+    itself when no secret occurs in it (JSON escapes character by character, so a secret
+    in any string or key shows in the text in one of its forms). An xdist worker keeps
+    that text: it is what the report sends (`record.pack_serialized_report`)."""
+    if not secrets and not worker:
+        return data
+    try:
+        text = record_json(data, keep=worker)
+    except (TypeError, ValueError):
+        scrubbed: dict[str, Any] = secrets.scrub(data)
+        return scrubbed
+    if secrets.find_in(text) is None:
+        return data
+    forget_json(data)
+    scrubbed = secrets.scrub(data)
+    return scrubbed
 
 
 def _record_from_report(item: pytest.Item, report: pytest.TestReport) -> CaseRecord:
@@ -49,6 +70,8 @@ def _record_from_report(item: pytest.Item, report: pytest.TestReport) -> CaseRec
     else:
         reason = report.longreprtext
         outcome = "error"
+    from .case import new_record
+
     return new_record(item, outcome=outcome, reason=scrub(reason))
 
 
@@ -78,6 +101,8 @@ def summarise(config: pytest.Config, terminalreporter: Any) -> None:
     state = RunState.get(config)
     if state is None:
         return
+    from .report import write_summary
+
     write_summary(
         terminalreporter,
         state.records,
@@ -91,6 +116,8 @@ def write_files(config: pytest.Config) -> None:
     state = RunState.get(config)
     if state is None or hasattr(config, "workerinput"):
         return
+    from .report import write_outputs
+
     if state.settings.outputs:
         write_outputs(state.records, state.settings.outputs, state.secrets)
     # a config's outputPath gets that config's rows, as promptfoo writes them

@@ -25,18 +25,50 @@ REPORT_ATTR = "cfgateway"
 PACKED_KEY = "cfgateway_json"
 
 
+#: ``id(record dict) -> (that dict, its JSON text)``: the text the secret scan of a record
+#: made (`record_json`), kept for `pack_serialized_report` so an xdist worker encodes each
+#: record once; an entry is taken by the report that carries the dict
+_JSON_OF: dict[int, tuple[dict[str, Any], str]] = {}
+_JSON_OF_MAX = 64
+
+
+def record_json(data: dict[str, Any], *, keep: bool) -> str:
+    """``json.dumps(data, ensure_ascii=False)``; ``keep``: remember it for this very dict
+    (an xdist worker's record, which `pack_serialized_report` sends as this text).
+    Raises ``TypeError``/``ValueError`` for data JSON cannot encode."""
+    import json
+
+    text = json.dumps(data, ensure_ascii=False)
+    if keep:
+        if len(_JSON_OF) >= _JSON_OF_MAX:  # reports that were never serialized
+            _JSON_OF.clear()
+        _JSON_OF[id(data)] = (data, text)
+    return text
+
+
+def forget_json(data: dict[str, Any]) -> None:
+    """Drop the text `record_json` kept for ``data`` (the dict was replaced)."""
+    kept = _JSON_OF.get(id(data))
+    if kept is not None and kept[0] is data:
+        del _JSON_OF[id(data)]
+
+
 def pack_serialized_report(data: dict[str, Any]) -> None:
     """An xdist worker's serialized report with its record as one JSON string: execnet's
     serializer walks nested data in Python (~0.2 ms for a record, on the worker and again
     on the controller), a string it copies. `unpack_serialized_report` undoes it."""
     record = data.get(REPORT_ATTR)
     if record.__class__ is dict:
-        import json
+        kept = _JSON_OF.pop(id(record), None)
+        if kept is not None and kept[0] is record:
+            text = kept[1]  # encoded once already, by the secret scan
+        else:
+            import json
 
-        try:
-            text = json.dumps(record, ensure_ascii=False)
-        except (TypeError, ValueError):
-            return  # not JSON data after all: sent as it is, as before
+            try:
+                text = json.dumps(record, ensure_ascii=False)
+            except (TypeError, ValueError):
+                return  # not JSON data after all: sent as it is, as before
         data[PACKED_KEY] = text
         del data[REPORT_ATTR]
 
@@ -67,7 +99,15 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if cls is float:
         return value if math.isfinite(value) else str(value)
+    names = _DATACLASS_FIELDS.get(cls)
+    if names is not None:  # a dataclass seen before (assertion specs and records)
+        return {name: plain(getattr(value, name)) for name in names}
     return _plain_other(value)
+
+
+#: field names of the dataclasses `plain` has met (in `_plain_other`'s dataclass branch,
+#: which a class reaches after failing the same checks every time)
+_DATACLASS_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _plain_other(value: Any) -> Any:
@@ -84,7 +124,10 @@ def _plain_other(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # field by field (what ``plain(dataclasses.asdict(value))`` gives, without its
         # deep copy)
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        names = tuple(f.name for f in dataclasses.fields(value))
+        if len(_DATACLASS_FIELDS) < 256:
+            _DATACLASS_FIELDS[value.__class__] = names
+        return {name: plain(getattr(value, name)) for name in names}
     return str(value)
 
 
@@ -175,7 +218,8 @@ class CaseRecord:
         return self.total_tokens or self.prompt_tokens + self.completion_tokens
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {name: plain(getattr(self, name)) for name in _RECORD_FIELDS}
+        values = self.__dict__
+        data: dict[str, Any] = {name: plain(values[name]) for name in _RECORD_FIELDS}
         return data
 
     @classmethod

@@ -25,6 +25,9 @@ class Prepared:
     prompt_text: str
     messages: list[dict[str, Any]]
     vars: dict[str, Any]
+    #: the gateway request the scheduler prepared from this render (the item sends that
+    #: one instead of preparing it again); None when nothing was scheduled
+    request: Any = None
 
 
 _PREPARED = pytest.StashKey[Prepared]()
@@ -141,7 +144,11 @@ def render_case(
     transform_vars = (case.options or {}).get("transformVars")
     if transform_vars:
         variables = _transform_vars(transform_vars, variables, case)
-    text = render_prompt(dataclasses.replace(case, vars=variables), env)
+    if any(v.__class__ is str and v.startswith("file://") for v in variables.values()):
+        # (a loaded value that names a file again: resolved once more, as it always was)
+        text = render_prompt(dataclasses.replace(case, vars=variables), env)
+    else:
+        text = render_prompt(case, env, vars=variables)
     # Chat detection belongs to the provider, as in promptfoo: echo answers with the rendered
     # text as it is, whatever its shape; gateway providers get chat messages.
     messages = parse_chat(text) if case.provider.route == "gateway" else []
@@ -151,3 +158,12 @@ def render_case(
 def prepared_of(item: pytest.Item) -> Prepared:
     """The render the item's setup made (or the scheduler made for it)."""
     return item.stash[_PREPARED]
+
+
+def take_prepared(item: pytest.Item) -> Prepared:
+    """`prepared_of`, for the call phase, which is its last user: the item lets it go (the
+    items of a run live to its end, and each object they keep slows pytest's final
+    garbage collections); a rerun of the item renders it again in its setup."""
+    prepared = item.stash[_PREPARED]
+    del item.stash[_PREPARED]
+    return prepared

@@ -243,6 +243,7 @@ class Prefetcher:
             req = gw.prepare(
                 case.provider.gateway_id, prepared.messages, repeat=case.repeat_index, **options
             )
+            prepared.request = req
             fp = gw.fingerprint(req)
             if record_only_missing:
                 stored = stored_cassette(item)

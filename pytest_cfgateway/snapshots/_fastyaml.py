@@ -20,6 +20,8 @@ A test compares both readers on generated and hand-written documents.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from typing import Any
 
@@ -36,6 +38,10 @@ _UNUSUAL = re.compile(
 #: First characters of a plain scalar that make it something else (or need care).
 _INDICATORS = frozenset("?:,[]{}#&*!|>'\"%@`")
 _MAX_DEPTH = 60
+#: first characters of a value that `_Reader.value` treats as more than a plain scalar
+_NOT_PLAIN_START = frozenset(" |'\"[{")
+#: the bytes of ASCII text `_UNUSUAL` allows (line breaks and printable characters)
+_USUAL_ASCII = bytes([10, *range(0x20, 0x7F)])
 
 _STR = "tag:yaml.org,2002:str"
 
@@ -127,8 +133,8 @@ class _Reader:
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
         #: each line without its indentation, and the indentation (-1 past the end)
-        self.text = [line.lstrip(" ") for line in lines]
-        self.indents = [len(line) - len(t) for line, t in zip(lines, self.text, strict=True)]
+        self.text: list[str] = list(map(str.lstrip, lines, itertools.repeat(" ", len(lines))))
+        self.indents: list[int] = list(map(operator.sub, map(len, lines), map(len, self.text)))
         self.indents.append(-1)
         self.i = 0
 
@@ -168,7 +174,10 @@ class _Reader:
             self.i += 1
             value = memo.get(rest, memo) if rest else memo
             if value is memo:
-                value = self.value(rest, indent, depth)
+                if rest and rest[0] not in _NOT_PLAIN_START:
+                    value = _plain(rest)  # (what `value` ends with, without the call)
+                else:
+                    value = self.value(rest, indent, depth)
             out[key] = value
             i = self.i
             nxt = indents[i]
@@ -302,7 +311,12 @@ class _Reader:
 
 def fast_load(text: str) -> Any:
     """The data of ``text`` when it is in the subset described above, else `NOT_FAST`."""
-    if not text.endswith("\n") or _UNUSUAL.search(text) is not None:
+    if not text.endswith("\n"):
+        return NOT_FAST
+    if text.isascii():  # (the usual case: deleting the usual bytes leaves nothing)
+        if text.encode("ascii").translate(None, _USUAL_ASCII):
+            return NOT_FAST
+    elif _UNUSUAL.search(text) is not None:
         return NOT_FAST
     lines = text.split("\n")
     lines.pop()  # after the final line break

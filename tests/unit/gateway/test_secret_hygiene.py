@@ -238,6 +238,9 @@ def test_the_fingerprint_is_that_of_the_redacted_request(where: str) -> None:
         "repeat": req.repeat,
     }
     expected = hashlib.sha256(canonical_json(redacted).encode()).hexdigest()
-    assert fingerprint(req, secrets) == expected
+    unredacted = fingerprint(req, Secrets())  # memoizes the request's own text and hash
+    assert fingerprint(req, secrets) == expected  # ... which must not stand in here
+    assert fingerprint(req, secrets) == expected  # (memoized for this set)
+    assert (unredacted == expected) is (where == "none")
     if where != "none":
         assert key not in canonical_json(redacted)
