@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 
-def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
+def atomic_write_text(path: str | Path, text: str, *, durable: bool = True) -> None:
     """Write ``text`` to a temp file beside ``path``, fsync, then ``os.replace``: a reader
     (or a crash) sees the old file or the new one, never half of one.
 
@@ -45,14 +45,15 @@ _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 _names = itertools.count()
 
 
-def _open_temp(path: Path) -> tuple[int, str]:
+def _open_temp(path: str | Path) -> tuple[int, str]:
     """Create and open a temp file beside ``path`` that no other writer uses: this
     process's id and a counter, created exclusively (``O_EXCL``: a leftover of an earlier
     process that had the same id makes it take the next number); the folder is made when
     it does not exist."""
+    folder, name = os.path.split(os.fspath(path))
     made = False
     while True:
-        tmp = os.path.join(path.parent, f".{path.name}.{os.getpid()}-{next(_names)}.tmp")
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}-{next(_names)}.tmp")
         try:
             return os.open(tmp, _FLAGS, 0o666), tmp
         except FileExistsError:
@@ -60,5 +61,5 @@ def _open_temp(path: Path) -> tuple[int, str]:
         except FileNotFoundError:
             if made:
                 raise
-            path.parent.mkdir(parents=True, exist_ok=True)
+            Path(folder).mkdir(parents=True, exist_ok=True)
             made = True

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -597,8 +598,18 @@ _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
 def render_text(data: Any, secrets: Secrets | None) -> str:
-    """Scrub every string, dump to YAML, then scan the final text for any known secret."""
+    """Scrub every string, dump to YAML, then scan the final text for any known secret.
+
+    When every secret value is written verbatim by the YAML dumper wherever it occurs
+    (`_verbatim_in_yaml`), the data is dumped first and scrubbed only when the scan finds
+    a secret: a string holding a secret shows it in the text in every scalar style, so a
+    text without one comes from data that scrubbing leaves unchanged (the walk over every
+    string was half of a recorded cassette's rendering)."""
     secrets = secrets or Secrets()
+    if _verbatim_in_yaml(secrets):
+        text = dump_yaml(data)
+        if secrets.find_in(text) is None:
+            return text
     text = dump_yaml(secrets.scrub(data))
     leaked = secrets.find_in(text)
     if leaked is not None:
@@ -608,6 +619,24 @@ def render_text(data: Any, secrets: Secrets | None) -> str:
             "written. Make the value non-secret or keep it out of the request and response."
         )
     return text
+
+
+#: A secret value made only of these characters reads the same in every form `Secrets`
+#: looks for (raw, HTML- and JSON-escaped) and in every scalar style the cassette dumper
+#: writes: plain, single-quoted (which doubles ``'``), double-quoted (which escapes ``"``,
+#: ``\\`` and what libyaml does not print) and literal blocks (one line each). No folding:
+#: lines are never wrapped.
+_VERBATIM_IN_YAML = re.compile("[\x20-\x7e]+")
+_NOT_VERBATIM = frozenset("'\"\\&<>")
+
+
+def _verbatim_in_yaml(secrets: Secrets) -> bool:
+    """Whether every secret value is printable ASCII without quotes, backslash or HTML
+    specials (API keys and tokens are), so it occurs in the YAML text as it is."""
+    for value in secrets.values():
+        if _VERBATIM_IN_YAML.fullmatch(value) is None or not _NOT_VERBATIM.isdisjoint(value):
+            return False
+    return True
 
 
 def comparable(data: Any) -> Any:

@@ -18,15 +18,14 @@ from typing import Any
 import yaml
 
 from .._yamlguard import YamlBoundsError, check_nodes
+from ._fastemit import NOT_FAST as _NOT_FAST_DUMP
+from ._fastemit import fast_dump, literal_block_ok
 from ._fastyaml import NOT_FAST, fast_load
 
 LINES_TAG = "!lines"
 
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-# Characters a YAML literal block reproduces exactly (printable, no extra line breaks).
-_UNSAFE_IN_BLOCK = frozenset("\t\r\x85\u2028\u2029\ufeff")
 
 
 class _CassetteDumper(_Dumper):  # type: ignore[valid-type,misc]
@@ -51,22 +50,6 @@ class _CassetteLoader(_Loader):  # type: ignore[valid-type,misc]
                     _RESOLVED[value] = tag
             return tag
         return super().resolve(kind, value, implicit)
-
-
-def literal_block_ok(text: str) -> bool:
-    """Whether ``text`` (multi-line) can be written as a literal block and read back exactly."""
-    if text.endswith(" ") or " \n" in text:
-        return False
-    for ch in text:
-        if ch == "\n":
-            continue
-        if ch in _UNSAFE_IN_BLOCK:
-            return False
-        if ch < " " or ch == "\x7f" or "\x80" <= ch < "\xa0" or "\ud800" <= ch <= "\udfff":
-            return False
-        if ch in ("\ufffe", "\uffff"):
-            return False
-    return True
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
@@ -113,7 +96,21 @@ _CassetteLoader.add_constructor(LINES_TAG, _construct_lines)
 
 
 def dump_yaml(data: Any) -> str:
-    """Serialize plain data (dict/list/str/int/float/bool/None) to cassette YAML."""
+    """Serialize plain data (dict/list/str/int/float/bool/None) to cassette YAML.
+
+    The text is what PyYAML's C dumper writes (`dump_yaml_pyyaml`); `_fastemit` writes the
+    same bytes for the shapes cassettes hold (~10x faster), and anything else goes through
+    PyYAML. Without libyaml the pure-Python dumper writes (a few styles differ), and so
+    every document goes through PyYAML."""
+    if _FAST_DUMP:
+        text = fast_dump(data)
+        if text is not _NOT_FAST_DUMP:
+            return text  # type: ignore[no-any-return]
+    return dump_yaml_pyyaml(data)
+
+
+def dump_yaml_pyyaml(data: Any) -> str:
+    """`dump_yaml` through PyYAML alone (the reference the fast writer is tested against)."""
     text: str = yaml.dump(
         data,
         Dumper=_CassetteDumper,
@@ -124,6 +121,12 @@ def dump_yaml(data: Any) -> str:
         explicit_start=False,
     )
     return text
+
+
+#: `_fastemit` writes libyaml's bytes: used only when PyYAML's dumper is libyaml's
+_FAST_DUMP = getattr(yaml, "__with_libyaml__", False) and _Dumper is getattr(
+    yaml, "CSafeDumper", None
+)
 
 
 def load_yaml(text: str) -> Any:

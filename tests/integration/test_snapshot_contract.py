@@ -295,6 +295,30 @@ def test_removed_test_is_reported_unused_and_pruned_by_update(project: pytest.Py
     run(project).assert_outcomes(passed=4)
 
 
+DISCOVERED_HOOK = """
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    report = session.config._syrupy.report  # made by syrupy's (tryfirst) sessionfinish
+    names = sorted(os.path.basename(c.location) for c in report.discovered)
+    with open("discovered.txt", "w", encoding="utf-8") as out:
+        out.write("\\n".join(names))
+"""
+
+
+def test_report_discovers_only_cassettes_no_test_asserted(project: pytest.Pytester) -> None:
+    """A cassette this session asserted is used by syrupy's rules and never unused, so it is
+    left out of the report's discovery (its per-file unused checks cost ~0.2 s per 1,000
+    tests at the session's end); an orphan is still discovered and reported."""
+    run(project, "--fake-mode", "record").assert_outcomes(passed=5)
+    project.makepyfile(test_evals=TESTS.replace("def test_twice", "def _gone"))
+    project.makeconftest(CONFTEST + DISCOVERED_HOOK)
+    result = run(project, "--snapshot-warn-unused")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*1 snapshot unused*"])
+    assert (project.path / "discovered.txt").read_text(encoding="utf-8") == "test_twice.yaml"
+
+
 @pytest.mark.parametrize(
     "keyword", ["not France", "not FRANCE", "not a/b", "twice", "not x and not capital"]
 )
@@ -442,6 +466,13 @@ def test_pin_extension_hooks_we_override() -> None:
         "session_id",
     ]
     assert _params(SnapshotCollectionStorage.get_location) == ["test_location", "index"]
+    # our write_snapshot replaces syrupy's (documented as final) for one cassette per call
+    assert _params(SnapshotCollectionStorage.write_snapshot) == [
+        "snapshot_location",
+        "snapshots",
+        "name_order",
+    ]
+    assert "write_snapshot" in SnapshotCollectionStorage.__dict__
     assert GatewaySnapshotExtension.write_immediately is True
     assert GatewaySnapshotExtension.file_extension == "yaml"
 
