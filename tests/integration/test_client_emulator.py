@@ -113,6 +113,18 @@ def _fresh(emu: Emulator) -> None:
 
 
 _MADE: list[Gateway] = []
+#: whether `gateway` makes its clients' exchanges in the HTTP worker process
+_HTTP_WORKER: list[bool] = [False]
+
+
+@pytest.fixture(autouse=True, params=["in-process", "http-worker"])
+def _exchanges(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test twice: exchanges in this process, and (for the sync API, which runs on the
+    gateway's background loop) in the HTTP worker process (`--cf-http-process`), which must
+    give the same routes, headers, bodies, retries, polling, fallbacks and errors."""
+    _HTTP_WORKER[0] = request.param == "http-worker"
+    yield
+    _HTTP_WORKER[0] = False
 
 
 @pytest.fixture(autouse=True)
@@ -135,6 +147,8 @@ def gateway(emu: Emulator, **kw: Any) -> Gateway:
         poll_interval=0.01,
         **kw,
     )
+    if _HTTP_WORKER[0]:
+        assert gw.start_http_process()
     _MADE.append(gw)
     return gw
 
