@@ -4,6 +4,7 @@ recorded with their item and replayed with no gateway."""
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 CONFIG = """
 prompts: ['{{answer}}']
@@ -79,9 +80,16 @@ def test_graded_types_record_and_replay(pytester, emu, keyed_env, monkeypatch):
     # grader calls are stored with their item
     rubric = next(p for p in pytester.path.glob("__snapshots__/promptfooconfig.yaml/rubric*.yaml"))
     assert "- role: grader\n" in rubric.read_text()
+    assert_replays_offline(pytester, emu, keyed_env, monkeypatch, args, passed=6, failed=1)
+
+
+def assert_replays_offline(
+    pytester: Any, emu: Any, keyed_env: Any, monkeypatch: Any, args: Any, **outcomes: int
+) -> None:
+    """Run again without keys or gateway: the same outcomes, and no request made."""
     for k in keyed_env:
         monkeypatch.delenv(k)
     emu.reset()
     rep = pytester.runpytest(*args)
-    rep.assert_outcomes(passed=6, failed=1)
+    rep.assert_outcomes(**outcomes)
     assert emu.requests == []

@@ -180,13 +180,7 @@ def test_a_worker_that_cannot_start_falls_back(emu: Any, monkeypatch: pytest.Mon
         assert "could not start the HTTP worker process" in (_wire(gw).failure or "")
 
 
-CONFIG = """
-prompts: ['{{x}}']
-providers: ['openai:gpt-4o-mini']
-tests:
-  - vars: {x: [a1, b2, c3, d4, e5, f6, g7, h8]}
-    assert: [{type: regex, value: '^[a-h][1-8]$'}]
-"""
+from .test_scheduler import CONFIG  # noqa: E402  (eight cases: a1 ... h8)
 
 
 class _Watch:
@@ -247,7 +241,7 @@ def test_graded_items_with_the_worker_record_and_replay(
     and embedding calls (not scheduled) go through this process's own client, and everything
     is recorded with its item and replays offline, as without the worker."""
     from .test_graded_with_emulator import CONFIG as GRADED
-    from .test_graded_with_emulator import RULES
+    from .test_graded_with_emulator import RULES, assert_replays_offline
 
     pytester.path.joinpath("promptfooconfig.yaml").write_text(
         textwrap.dedent(GRADED).replace("providers: [echo]", "providers: [openai:gpt-4o-mini]")
@@ -268,12 +262,7 @@ def test_graded_items_with_the_worker_record_and_replay(
     rec.assert_outcomes(passed=6, failed=1)
     assert watch.exchanges == [7]  # the seven scheduled answers; graders in-process
     assert "/v1/acct/gw/openai/embeddings" in {r.path for r in emu.requests}
-    for k in keyed_env:
-        monkeypatch.delenv(k)
-    emu.reset()
-    rep = pytester.runpytest(*args)
-    rep.assert_outcomes(passed=6, failed=1)
-    assert emu.requests == []
+    assert_replays_offline(pytester, emu, keyed_env, monkeypatch, args, passed=6, failed=1)
 
 
 def test_a_killed_pytest_leaves_no_http_worker_behind(
