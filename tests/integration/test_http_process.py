@@ -16,6 +16,8 @@ import pytest
 from pytest_cfgateway.gateway.client import Gateway
 from pytest_cfgateway.gateway.errors import GatewayTimeoutError
 
+from .test_scheduler import CONFIG  # eight cases: a1 ... h8
+
 PLANTED_KEY = "fake.openai.PLANTED.4444444444"
 
 
@@ -178,9 +180,6 @@ def test_a_worker_that_cannot_start_falls_back(emu: Any, monkeypatch: pytest.Mon
         gw.start_http_process()
         assert gw.complete("openai:gpt-4o-mini", "still").text == "still"
         assert "could not start the HTTP worker process" in (_wire(gw).failure or "")
-
-
-from .test_scheduler import CONFIG  # noqa: E402  (eight cases: a1 ... h8)
 
 
 class _Watch:
