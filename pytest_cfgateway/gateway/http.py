@@ -25,10 +25,23 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-
 if TYPE_CHECKING:
+    import httpx
+
     from ._wire import WireProcess
+else:
+
+    class _LazyHttpx:
+        """``httpx``, imported on first use: a run whose exchanges go through the HTTP
+        worker process (`_wire`) never makes a client in pytest's process, and importing
+        httpx (~30 ms) before the first call delayed it."""
+
+        def __getattr__(self, name: str) -> Any:
+            import httpx as module
+
+            return getattr(module, name)
+
+    httpx = _LazyHttpx()
 
 T = TypeVar("T")
 

@@ -10,6 +10,7 @@ the default env var.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
@@ -437,6 +438,7 @@ def resolve_target(
     return Target(check_base_url(base), account, gateway)
 
 
+@functools.lru_cache(maxsize=64)  # pure, and asked once per call (errors are not cached)
 def check_base_url(base: str) -> str:
     """The gateway base URL, normalised (lower-case scheme, no trailing ``/``).
 

@@ -110,13 +110,7 @@ def bind(
     base = state.gateway(adapters)
     tally = Tally()
 
-    finished: dict[int, Any] = {}  # id(raw) -> Completion: parse each reply once here
-
-    def finish(req: Any, raw: Any) -> Any:
-        done = finished.get(id(raw))
-        if done is None:
-            done = finished[id(raw)] = base.finish(req, raw)
-        return done
+    finish = base.finish  # parses a reply once however often it is asked (its memo)
 
     def describe(req: Any, raw: Any) -> Summary:
         if not 200 <= raw.status < 300 or req.adapter not in base.adapters:
@@ -130,7 +124,6 @@ def bind(
                 return Summary()
         else:
             done = finish(req, raw)
-        finished.pop(id(raw), None)
         text = getattr(done, "text", None)
         usage = done.usage
         return Summary(
@@ -158,8 +151,6 @@ def bind(
             done = finish(req, raw)
         except GatewayError:
             return  # the test gets the error itself
-        finally:
-            finished.pop(id(raw), None)
         usage = done.usage
         tally.prompt_tokens += usage.prompt_tokens
         tally.completion_tokens += usage.completion_tokens
@@ -180,9 +171,12 @@ def bind(
         occurrence = occurrences[fp] = occurrences.get(fp, -1) + 1
         future = prefetcher.take(nodeid, fp) if prefetcher and occurrence == 0 else None
         if future is not None:
-            import asyncio
+            if future.done() and not future.cancelled():
+                raw = future.result()  # the usual case: no asyncio future to chain
+            else:
+                import asyncio
 
-            raw = await asyncio.wrap_future(future)
+                raw = await asyncio.wrap_future(future)
             tally.prefetched += 1
         else:
             raw = await state.budget.call(

@@ -142,7 +142,12 @@ def run_case(item: Any, snapshot: Any) -> None:
 
     try:
         completion, output, grading = _evaluate(
-            runtime, gw, evaluate_within_timeout(), sync_first=not registry.custom_names()
+            runtime,
+            gw,
+            evaluate_within_timeout(),
+            # (not with a time limit: on Python 3.12+ asyncio.wait_for needs a current task,
+            # which only the loop has)
+            sync_first=not timeout_ms and not registry.custom_names(),
         )
     except (CaseTimeout, UserCodeAborted, BackgroundLoopDied) as exc:
         # user code that timed out, exited or took its worker down: an error naming it; the

@@ -213,7 +213,6 @@ class Prefetcher:
     ) -> tuple[str, str, Gateway, PreparedRequest] | None:
         """The item's main call, or None when it needs none (or cannot be planned: the item
         itself will then report why when it runs)."""
-        from ..snapshots import stored_cassette
         from ..usercode import UserCodeError
 
         case = item.case
@@ -246,6 +245,8 @@ class Prefetcher:
             prepared.request = req
             fp = gw.fingerprint(req)
             if record_only_missing:
+                from ..snapshots import stored_cassette  # (not before a live run's first call)
+
                 stored = stored_cassette(item)
                 if stored is not None and stored.get(fp, 0) is not None:
                     return None

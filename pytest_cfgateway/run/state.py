@@ -123,7 +123,7 @@ class RunState:
         background loop, next to the scheduler's calls (evaluating on this thread while
         httpx ran on the other was measured 27% slower: two busy threads fight over the GIL).
         """
-        if self.settings.mode is not Mode.REPLAY and not gw.http_offloaded:
+        if not self.runs_here(gw):
             return gw.run(coro)
         import asyncio
 
@@ -137,6 +137,11 @@ class RunState:
             # handler on every call, which costs more than the evaluation of a replayed item
             return loop.run_until_complete(coro)
         return gw.run(coro)  # called from inside a running loop (an async test)
+
+    def runs_here(self, gw: Gateway) -> bool:
+        """Whether `run` evaluates in this thread (see there) rather than on ``gw``'s
+        background loop."""
+        return self.settings.mode is Mode.REPLAY or gw.http_offloaded
 
     def elapsed_ms(self) -> float:
         """Milliseconds since the test run started (for evaluateOptions.maxEvalTimeMs)."""
@@ -235,7 +240,8 @@ class RunState:
                 pacer=self.budget if self.budget.ledger is not None else None,
             )
             if s.mode is Mode.REPLAY:
-                kwargs["transport"] = _closed_transport()
+                # a factory: made (and httpx imported) only if something tries a call
+                kwargs["transport_factory"] = _closed_transport
             gw = Gateway(**kwargs)
             self._gateways[id(adapters)] = gw
         return gw

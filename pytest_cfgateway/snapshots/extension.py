@@ -60,6 +60,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import re
 import time
 import weakref
 from collections.abc import Collection
@@ -91,10 +92,14 @@ if TYPE_CHECKING:
 #: Longest file stem in UTF-8 bytes (before the hash suffix), well under the 255-byte limit.
 MAX_STEM_BYTES = 200
 _UNSAFE = frozenset('\\/?*:|"<>')
+#: any character `safe_file_stem` replaces (its per-character test, as one regex)
+_UNSAFE_RE = re.compile('[\\\\/?*:|"<>\x00-\x1f\x7f-\x9f]')
 
 
 def safe_file_stem(name: str) -> str:
     """The file stem for a snapshot name (see the module docstring)."""
+    if _UNSAFE_RE.search(name) is None and len(name) <= MAX_STEM_BYTES // 4:
+        return name  # the usual name: nothing to replace, short even in 4-byte UTF-8
     cleaned = "".join(
         "-" if ch in _UNSAFE or ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 else ch for ch in name
     )
@@ -170,7 +175,16 @@ class GatewaySnapshotExtension(SingleFileSnapshotExtension):
         )
         found = _memo.get(key)
         if found is None:
-            found = _remember(key, super().get_location(test_location=test_location, index=index))
+            # syrupy's `str(Path(dirname).joinpath(name + ext))`, without the pathlib objects:
+            # both parts are already normalized (dirname comes from pathlib, and the name
+            # is a `safe_file_stem`, which has no separator)
+            name = cls.get_file_basename(test_location=test_location, index=index)
+            found = _remember(
+                key,
+                os.path.join(
+                    cls.dirname(test_location=test_location), f"{name}.{cls.file_extension}"
+                ),
+            )
         return found
 
     @classmethod

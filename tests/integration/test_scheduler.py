@@ -127,6 +127,24 @@ def test_timeout_ms_makes_slow_cases_errors(pytester, emu, keyed_env):
         time.sleep(0.05)
 
 
+def test_timeout_ms_cases_replay(pytester, emu, keyed_env):
+    # replay steps an evaluation outside the loop; with timeoutMs it must not: on Python
+    # 3.12+ asyncio.wait_for needs a current task ("Timeout should be used inside a task")
+    pytester.path.joinpath("promptfooconfig.yaml").write_text(
+        textwrap.dedent(
+            """
+            prompts: ['{{x}}']
+            providers: ['openai:gpt-4o-mini']
+            evaluateOptions: {timeoutMs: 5000}
+            tests: [{vars: {x: quick}, assert: [{type: contains, value: quick}]}]
+            """
+        )
+    )
+    args = ("--cf-config", "promptfooconfig.yaml", "--cf-gateway-url", emu.url)
+    pytester.runpytest(*args, "--cf-mode", "record").assert_outcomes(passed=1)
+    pytester.runpytest(*args).assert_outcomes(passed=1)
+
+
 def _max_in_flight(requests) -> int:
     events = sorted(
         [(r.created_at, 1) for r in requests]

@@ -374,6 +374,47 @@ def test_finish_builds_a_completion() -> None:
     assert c.fingerprint == g.fingerprint(req)
 
 
+def test_finish_parses_a_reply_once_for_its_readers() -> None:
+    from pytest_cfgateway.gateway.client import FINISHED_KEPT
+
+    g = gw(token=TOKEN)
+    copy = g.with_resolver(None)
+    req = g.prepare("openai:gpt-4o", "x")
+    raw = RawResponse(200, {}, chat_reply("hello"))
+    first = g.finish(req, raw)
+    assert copy.finish(req, raw) is first  # the copies share what was parsed
+    # the same reply under another request, or an equal reply object: parsed anew
+    other = g.prepare("openai:gpt-4o", "y")
+    assert g.finish(other, raw) is not first
+    twin = RawResponse(200, {}, chat_reply("hello"))
+    assert g.finish(req, twin) is not first and g.finish(req, twin) == first
+    # errors are raised each time, never kept
+    bad = RawResponse(500, {}, {"error": {"message": "boom"}})
+    for _ in range(2):
+        with pytest.raises(GatewayProviderError):
+            g.finish(req, bad)
+    # kept replies are bounded
+    for i in range(FINISHED_KEPT + 10):
+        g.finish(req, RawResponse(200, {}, chat_reply(str(i))))
+    assert len(g._shared.finished) == FINISHED_KEPT
+    assert g.finish(req, raw) is not first  # pushed out: parsed again
+
+
+@pytest.mark.asyncio
+async def test_aexecute_takes_the_parsed_reply_out() -> None:
+    g = gw(token=TOKEN)
+    raw = RawResponse(200, {}, chat_reply("hello"))
+
+    async def resolver(req: Any, send: Any) -> RawResponse:
+        seen.append(g.finish(req, raw))  # e.g. the recorder's summary, before the caller
+        return raw
+
+    seen: list[Any] = []
+    done = await g.with_resolver(resolver).acomplete("openai:gpt-4o", "x")
+    assert done is seen[0] and done.text == "hello"
+    assert id(raw) not in g._shared.finished  # its last reader let it go
+
+
 def test_finish_cache_hit_costs_nothing_and_custom_cost_applies() -> None:
     g = gw(token=TOKEN)
     req = g.prepare("openai:gpt-4o", "x")

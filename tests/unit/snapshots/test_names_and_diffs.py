@@ -22,6 +22,33 @@ def test_unsafe_characters_become_dashes_plus_hash(name: str) -> None:
     assert len(body) == len(name)
 
 
+def test_stems_follow_the_rule_for_any_name() -> None:
+    # the rule (module docstring), character by character, against the fast path's regex
+    import hashlib
+    import random
+
+    def rule(name: str) -> str:
+        unsafe = set('\\/?*:|"<>')
+        cleaned = "".join(
+            "-" if c in unsafe or ord(c) < 32 or 0x7F <= ord(c) < 0xA0 else c for c in name
+        )
+        encoded = cleaned.encode()
+        if cleaned == name and len(encoded) <= MAX_STEM_BYTES:
+            return name
+        if len(encoded) > MAX_STEM_BYTES:
+            cleaned = encoded[:MAX_STEM_BYTES].decode(errors="ignore")
+        return f"{cleaned}~{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+
+    rng = random.Random(7)
+    alphabet = [chr(i) for i in range(0x250)] + ["\U0001f600", "日", "\u2028"]
+    for _ in range(3000):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 120)))
+        assert safe_file_stem(name) == rule(name), repr(name)
+    for n in (49, 50, 51, 60, 199, 200, 201):  # around the fast path's length bound
+        for ch in ("x", "é", "日", "\U0001f600"):
+            assert safe_file_stem(ch * n) == rule(ch * n)
+
+
 def test_distinct_names_never_share_a_file() -> None:
     names = ["q[a/b]", "q[a:b]", "q[a-b]", "q[ab]", "q[a?b]"]
     assert len({safe_file_stem(n) for n in names}) == len(names)
