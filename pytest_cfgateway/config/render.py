@@ -20,8 +20,6 @@ attributes, no unsafe callables), ``range()`` is capped per call and per render,
 from __future__ import annotations
 
 import base64
-import contextvars
-import functools
 import json
 import mimetypes
 import re
@@ -29,305 +27,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jinja2
-import jinja2.exceptions
-import jinja2.meta
-import jinja2.sandbox
-from jinja2.runtime import Undefined
-
 from ..gateway.types import Message
 from ..usercode.errors import UserCodeAborted
+from ._nunjucks import TEMPLATE_LIMITS, _finalize
 from .cases import EvalCase, ProviderSpec
 from .errors import ConfigError, Ctx
 from .files import JS_EXTENSIONS, split_function, strip_file_prefix
 from .yaml12 import parse_yaml12
 
-
-class _Undefined(jinja2.ChainableUndefined):
-    """Renders as "", tolerates attribute/item access and calls (``{{ a.b() }}`` -> "")."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Undefined:  # type: ignore[override]
-        return self
-
-
-_STR_METHODS: dict[str, Any] = {
-    "toUpperCase": lambda s: lambda: s.upper(),
-    "toLowerCase": lambda s: lambda: s.lower(),
-    "trim": lambda s: lambda: s.strip(),
-    "includes": lambda s: lambda x: str(x) in s,
-    "startsWith": lambda s: lambda x: s.startswith(str(x)),
-    "endsWith": lambda s: lambda x: s.endswith(str(x)),
-}
-_LIST_METHODS: dict[str, Any] = {
-    "join": lambda xs: lambda sep=",": sep.join(_js_str(x) for x in xs),
-    "includes": lambda xs: lambda x: x in xs,
-}
-
-
-#: Bounds that keep a template from hanging or exhausting memory (real prompts stay far below).
-TEMPLATE_LIMITS = {
-    "range_per_call": 100_000,  # items of one range(...)
-    "range_per_render": 1_000_000,  # range(...) items summed over one render (nested loops)
-    "text_chars": 10_000_000,  # characters of one rendered template or one `*` product
-    "power_bits": 4_096,  # bits of the result of `**`
-}
-_RANGE_BUDGET: contextvars.ContextVar[list[int]] = contextvars.ContextVar("cfgw_range_budget")
-
-
-class TemplateLimitError(jinja2.exceptions.SecurityError):
-    """A template went past one of `TEMPLATE_LIMITS`."""
-
-
-def _bounded_range(*args: int) -> range:
-    r = range(*args)
-    if len(r) > TEMPLATE_LIMITS["range_per_call"]:
-        raise TemplateLimitError(
-            f"range() of {len(r)} items is over the limit of {TEMPLATE_LIMITS['range_per_call']}"
-        )
-    budget = _RANGE_BUDGET.get(None)
-    if budget is not None:
-        budget[0] += len(r)
-        if budget[0] > TEMPLATE_LIMITS["range_per_render"]:
-            raise TemplateLimitError(
-                "loops over range() went past "
-                f"{TEMPLATE_LIMITS['range_per_render']} items in one render"
-            )
-    return r
-
-
-def _size(value: Any) -> int:
-    return len(value) if isinstance(value, str | list | tuple) else 0
-
-
-class _NunjucksLikeEnvironment(jinja2.sandbox.SandboxedEnvironment):
-    """Mapping keys win over methods (``d.items`` is the ``items`` key), JS-isms work.
-
-    Sandboxed: an unsafe attribute (``cycler.__init__``) raises instead of rendering.
-    """
-
-    intercepted_binops = frozenset({"*", "**", "+"})
-
-    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
-        raise jinja2.exceptions.SecurityError(
-            f"access to attribute {attribute!r} of a {type(obj).__name__!r} object is not "
-            "allowed in templates"
-        )
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "+":
-            if isinstance(left, str) != isinstance(right, str):  # JavaScript concatenation
-                return _js_str(left) + _js_str(right)
-            return left + right
-        if operator == "*":
-            count = right if isinstance(left, str | list | tuple) else left
-            seq = left if isinstance(left, str | list | tuple) else right
-            if (
-                isinstance(count, int)
-                and _size(seq) * max(count, 0) > TEMPLATE_LIMITS["text_chars"]
-            ):
-                raise TemplateLimitError("a template `*` product is too large")
-            return left * right
-        if (
-            isinstance(left, int)
-            and isinstance(right, int)
-            and right > 0
-            and abs(left) > 1
-            and abs(left).bit_length() * right > TEMPLATE_LIMITS["power_bits"]
-        ):
-            raise TemplateLimitError("a template `**` result is too large")
-        return left**right
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping) and attribute in obj:
-            return obj[attribute]
-        if attribute == "length" and isinstance(obj, str | list | tuple | Mapping):
-            return len(obj)
-        if isinstance(obj, str) and attribute in _STR_METHODS:
-            return _STR_METHODS[attribute](obj)
-        if isinstance(obj, list | tuple) and attribute in _LIST_METHODS:
-            return _LIST_METHODS[attribute](obj)
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        if isinstance(obj, list | tuple | str) and isinstance(argument, str) and argument.isdigit():
-            argument = int(argument)
-        return super().getitem(obj, argument)
-
-
-def _js_number(value: float) -> str:
-    """JavaScript's ``Number.prototype.toString()``: shortest round-trip digits, plain
-    notation for exponents -7 < e < 21, else ``1.5e+21`` / ``1e-7``."""
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "0"  # also -0
-    sign = "-" if value < 0 else ""
-    mantissa, _, exp = repr(abs(value)).partition("e")
-    whole, _, frac = mantissa.partition(".")
-    digits = (whole + frac).lstrip("0")
-    point = len(whole) + int(exp or 0) - (len(whole + frac) - len((whole + frac).lstrip("0")))
-    digits = digits.rstrip("0") or "0"
-    k, n = len(digits), point
-    if k <= n <= 21:
-        return sign + digits + "0" * (n - k)
-    if 0 < n <= 21:
-        return sign + digits[:n] + "." + digits[n:]
-    if -6 < n <= 0:
-        return sign + "0." + "0" * -n + digits
-    e = n - 1
-    e_text = f"e{'+' if e >= 0 else '-'}{abs(e)}"
-    return sign + (digits if k == 1 else digits[0] + "." + digits[1:]) + e_text
-
-
-def _js_str(value: Any) -> str:
-    """``String(value)`` as JavaScript prints it (what Nunjucks writes for ``{{ value }}``).
-
-    Objects print as ``[object Object]``; arrays as their elements joined with ``,`` (each
-    element ``String()``-ed, ``null``/``undefined`` elements empty, nested arrays flattened
-    the same way); ``true``/``false``; numbers as JS does (``1`` not ``1.0``). ``None`` and
-    undefined print as "" (Nunjucks suppresses them; ``String(null)`` itself would be
-    ``"null"``). Use ``| dump`` for JSON.
-    """
-    if value is None or isinstance(value, Undefined):
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value) if abs(value) < 2**53 else _js_number(float(value))
-    if isinstance(value, float):
-        return _js_number(value)
-    if isinstance(value, Mapping):
-        return "[object Object]"
-    if isinstance(value, list | tuple):
-        return ",".join(_js_str(item) for item in value)
-    return str(value)
-
-
-def _finalize(value: Any) -> Any:
-    if isinstance(value, str):
-        return value
-    return _js_str(value)
-
-
-def _join_filter(value: Any, separator: str = "", attribute: Any = None) -> str:
-    """Nunjucks ``join``: ``Array.join`` (items ``String()``-ed, null/undefined empty)."""
-    if isinstance(value, Undefined) or value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    items = list(value)
-    if attribute is not None:
-        items = [item.get(attribute) if isinstance(item, Mapping) else None for item in items]
-    return _js_str(separator).join(_js_str(item) for item in items)
-
-
-def _load_filter(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    return json.loads(value)
-
-
-def _dump_filter(value: Any, spaces: int | str | None = None) -> str:
-    if isinstance(value, Undefined):
-        value = None
-    if spaces:
-        indent = spaces if isinstance(spaces, int) else len(str(spaces))
-        return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _pairs_filter(value: Any) -> Any:
-    """Nunjucks ``{% for k, v in obj %}``: an object's (key, value) pairs; lists as they are."""
-    if isinstance(value, Mapping):
-        return list(value.items())
-    return value
-
-
-def _nl2br(value: Any) -> str:
-    return re.sub(r"\r\n|\n", "<br />\n", _js_str(value))
-
-
-def _make_environment() -> jinja2.Environment:
-    env = _NunjucksLikeEnvironment(
-        autoescape=False,
-        undefined=_Undefined,
-        finalize=_finalize,
-        keep_trailing_newline=True,
-    )
-    env.filters["load"] = _load_filter
-    env.filters["dump"] = _dump_filter
-    env.filters["nl2br"] = _nl2br
-    env.filters["join"] = _join_filter
-    env.filters["__nj_pairs"] = _pairs_filter
-    env.globals["range"] = _bounded_range
-    return env
-
-
-_ENV = _make_environment()
-_TAG = re.compile(r"(\{\{|\{%)(.*?)(\}\}|%\})", re.S)
-_RAW = re.compile(r"(\{%-?\s*raw\s*-?%\}.*?\{%-?\s*endraw\s*-?%\})", re.S)
-
-
-_PAIR_FOR = re.compile(
-    r"^(?P<head>\s*-?\s*for\s+\w+\s*,\s*\w+\s+in\s+)(?P<expr>.+?)(?P<tail>\s*-?\s*)$", re.S
-)
-
-
-def _translate_tag(m: re.Match[str]) -> str:
-    body = m.group(2).replace("===", "==").replace("!==", "!=")
-    body = re.sub(r"^(\s*-?\s*)elseif\b", r"\1elif", body)
-    if m.group(1) == "{%":
-        body = _PAIR_FOR.sub(r"\g<head>(\g<expr>)|__nj_pairs\g<tail>", body)
-    return m.group(1) + body + m.group(3)
-
-
-def translate_nunjucks(source: str) -> str:
-    """Rewrite the Nunjucks-only bits Jinja2 would reject (outside ``{% raw %}`` blocks)."""
-    if "{{" not in source and "{%" not in source:
-        return source
-    parts = _RAW.split(source)
-    return "".join(p if i % 2 else _TAG.sub(_translate_tag, p) for i, p in enumerate(parts))
-
-
 Filters = Mapping[str, str]  # nunjucksFilters: name -> JavaScript file
-
-
-@functools.lru_cache(maxsize=32)
-def _environment(filters: tuple[tuple[str, str], ...]) -> jinja2.Environment:
-    """The template environment with a config's ``nunjucksFilters`` added."""
-    if not filters:
-        return _ENV
-    env = _make_environment()
-    for name, path in filters:
-        env.filters[name] = _custom_filter(name, path)
-    return env
-
-
-def _custom_filter(name: str, path: str) -> Any:
-    def run(value: Any, *args: Any) -> Any:
-        from .usercode import run_nunjucks_filter
-
-        return run_nunjucks_filter(name, path, value, list(args))
-
-    return run
-
-
-def _key(filters: Filters | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(filters.items())) if filters else ()
-
-
-@functools.lru_cache(maxsize=1024)
-def _compile_in(source: str, filters: tuple[tuple[str, str], ...]) -> jinja2.Template:
-    return _environment(filters).from_string(translate_nunjucks(source))
-
-
-def _compile(source: str, filters: Filters | None = None) -> jinja2.Template:
-    return _compile_in(source, _key(filters))
-
 
 #: promptfoo's test for a "partial" Nunjucks tag: an opening ``{%``, ``{{`` or ``{#`` with no
 #: closing character before the end of a line (JavaScript's ``$`` in multiline mode)
@@ -345,15 +53,31 @@ def auto_wrap_raw(source: str) -> str:
     return source
 
 
+#: a template that only prints names (``Repeat after me: {{ word }}``): rendered without
+#: Jinja2, to the same text (its lexer would also turn ``\r\n`` into ``\n``: such text is
+#: left to it). Anything else (tags, comments, filters, attributes) goes to Jinja2.
+_NAME_ONLY = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def _names_only(source: str) -> list[str] | None:
+    """``source`` split into text and names (odd places), when it only prints names."""
+    if "\r" in source or "{%" in source or "{#" in source:
+        return None
+    parts = _NAME_ONLY.split(source)
+    if any("{{" in text for text in parts[::2]):
+        return None  # a `{{` that is not a bare name
+    return parts
+
+
 def template_error(source: str, filters: Filters | None = None) -> str | None:
     """Why ``source`` is not a valid template (None when it compiles)."""
     if "{{" not in source and "{%" not in source and "{#" not in source:
         return None
-    try:
-        _compile(source, filters)
-    except jinja2.TemplateSyntaxError as exc:
-        return f"{exc.message} (template line {exc.lineno})"
-    return None
+    if _names_only(source) is not None:
+        return None
+    from ._jinja import compile_error
+
+    return compile_error(source, filters)
 
 
 def render_template(
@@ -368,49 +92,16 @@ def render_template(
     ``nunjucksFilters``)."""
     if "{{" not in source and "{%" not in source and "{#" not in source:
         return source
-    try:
-        template = _compile(source, filters)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(
-            f"{what} is not a valid template: {exc.message} (template line {exc.lineno})",
-            fix="use Jinja2/Nunjucks syntax shared by both ({{ var }}, {% if %}...{% endif %}); "
-            "wrap literal braces in {% raw %}...{% endraw %}",
-        ) from None
-    context = {"env": dict(env), **vars}
-    token = _RANGE_BUDGET.set([0])
-    try:
-        return _render_bounded(template, context)
-    except TemplateLimitError as exc:
-        raise ConfigError(
-            f"{what} went past a template limit: {exc}",
-            fix="templates are bounded (see the README's Limits); loop over smaller ranges or "
-            "build large values in a var file",
-        ) from None
-    except jinja2.exceptions.SecurityError as exc:
-        raise ConfigError(
-            f"{what} tried something templates may not do: {exc}",
-            fix="templates render in a sandbox: use vars, filters and loops, not Python internals",
-        ) from None
-    except Exception as exc:  # a filter or expression failed at render time
-        raise ConfigError(
-            f"{what} failed to render: {type(exc).__name__}: {exc}",
-            fix="check the filters and expressions used in the template against the vars",
-        ) from exc
-    finally:
-        _RANGE_BUDGET.reset(token)
+    parts = _names_only(source)
+    if parts is not None and all(name in vars and name != "env" for name in parts[1::2]):
+        for i in range(1, len(parts), 2):
+            parts[i] = _finalize(vars[parts[i]])  # as Jinja2 prints it (`Environment.finalize`)
+        text = "".join(parts)
+        if len(text) <= TEMPLATE_LIMITS["text_chars"]:
+            return text
+    from ._jinja import render
 
-
-def _render_bounded(template: jinja2.Template, context: dict[str, Any]) -> str:
-    parts: list[str] = []
-    total = 0
-    for chunk in template.generate(context):
-        total += len(chunk)
-        if total > TEMPLATE_LIMITS["text_chars"]:
-            raise TemplateLimitError(
-                f"the rendered text is longer than {TEMPLATE_LIMITS['text_chars']} characters"
-            )
-        parts.append(chunk)
-    return "".join(parts)
+    return render(source, {"env": dict(env), **vars}, what, filters)
 
 
 def render_value(value: Any, vars: Mapping[str, Any], env: Mapping[str, str]) -> Any:
@@ -547,10 +238,12 @@ def _load_var(name: str, ref: str, case: EvalCase, current: dict[str, Any]) -> A
 
 
 def _referenced_names(source: str) -> set[str]:
-    try:
-        return set(jinja2.meta.find_undeclared_variables(_ENV.parse(translate_nunjucks(source))))
-    except jinja2.TemplateSyntaxError:
-        return {"\0invalid"}
+    parts = _names_only(source)
+    if parts is not None:
+        return set(parts[1::2])
+    from ._jinja import referenced_names
+
+    return referenced_names(source)
 
 
 def missing_registers(case: EvalCase, registers: Mapping[str, Any]) -> list[str]:
