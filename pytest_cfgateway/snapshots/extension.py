@@ -91,8 +91,7 @@ if TYPE_CHECKING:
 
 #: Longest file stem in UTF-8 bytes (before the hash suffix), well under the 255-byte limit.
 MAX_STEM_BYTES = 200
-_UNSAFE = frozenset('\\/?*:|"<>')
-#: any character `safe_file_stem` replaces (its per-character test, as one regex)
+#: the characters `safe_file_stem` replaces: ``\\ / ? * : | " < >`` and control characters
 _UNSAFE_RE = re.compile('[\\\\/?*:|"<>\x00-\x1f\x7f-\x9f]')
 
 
@@ -100,9 +99,7 @@ def safe_file_stem(name: str) -> str:
     """The file stem for a snapshot name (see the module docstring)."""
     if _UNSAFE_RE.search(name) is None and len(name) <= MAX_STEM_BYTES // 4:
         return name  # the usual name: nothing to replace, short even in 4-byte UTF-8
-    cleaned = "".join(
-        "-" if ch in _UNSAFE or ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 else ch for ch in name
-    )
+    cleaned = _UNSAFE_RE.sub("-", name)
     encoded = cleaned.encode("utf-8")
     if cleaned == name and len(encoded) <= MAX_STEM_BYTES:
         return name
