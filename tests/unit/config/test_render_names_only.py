@@ -105,3 +105,49 @@ def test_a_names_only_config_never_imports_jinja2(tmp_path: Any) -> None:
         "assert 'jinja2' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+
+
+def test_the_corpus_renders_the_same_without_jinja(monkeypatch: pytest.MonkeyPatch) -> None:
+    # every template of the public configs in tests/corpus that takes the names-only path is
+    # also rendered by Jinja2, and the two texts must be equal
+    from pathlib import Path
+
+    from pytest_cfgateway.config import load_config, render
+
+    corpus = Path(__file__).parents[2] / "corpus"
+    checked: list[str] = []
+    rendered = render.render_template
+
+    def both(source: str, vars: Any, env: Any, **kw: Any) -> str:
+        parts = _names_only(source)
+        if parts is None or not all(n in vars and n != "env" for n in parts[1::2]):
+            return rendered(source, vars, env, **kw)
+        outcomes = []
+        for render_it in (
+            lambda: rendered(source, vars, env, **kw),
+            lambda: _jinja.render(source, {"env": dict(env), **vars}, "t", None),
+        ):
+            try:
+                outcomes.append(("text", render_it()))
+            except Exception as exc:  # both paths must fail alike, or not at all
+                outcomes.append(("error", type(exc).__name__))
+        assert outcomes[0] == outcomes[1], source
+        checked.append(source)
+        return rendered(source, vars, env, **kw)
+
+    monkeypatch.setattr(render, "render_template", both)
+    for path in sorted(corpus.rglob("promptfooconfig*.y*ml")):
+        try:
+            loaded = load_config(path, env={})
+        except Exception:  # (a few corpus configs need files or env this test does not give)
+            continue
+        for case in loaded.cases:
+            if case.prompt.raw.startswith("file://") or any(
+                isinstance(v, str) and v.startswith("file://") for v in case.vars.values()
+            ):
+                continue  # user code or files: the corpus tests run those
+            try:
+                render.render_prompt(case, {})
+            except Exception:  # a case that errors in both paths alike (corpus tests check)
+                continue
+    assert len(checked) > 1000  # the corpus's prompts are mostly names-only
