@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from .case import run_case
 from .errors import CaseError, CaseFailed
 from .pytest_compat import align_node_id
 from .render import prepare_case
@@ -170,6 +169,7 @@ def _case_function(name: str, module: str) -> tuple[Any, list[Any]]:
 
     def cfgateway_case() -> None:
         from ..snapshots import case_snapshot
+        from .case import run_case  # (loaded at the first item: after the first calls left)
 
         item = cell[0]
         run_case(item, case_snapshot(item))
