@@ -203,11 +203,9 @@ class Recorder:
         if not is_final_status(raw.status):
             self._release(fp, occ)
             return raw
+        exchange = self._exchange(req, raw, secrets, fp, occ, kind)
         if self.mode is Mode.LIVE:
-            exchange = self._answer(req, raw, secrets, fp, occ, kind)
             self._check_drift(req, stored, exchange)
-        else:
-            exchange = self._exchange(req, raw, secrets, fp, occ, kind)
         self._used[(fp, occ)] = (seq, exchange)
         return raw
 
@@ -230,6 +228,20 @@ class Recorder:
         kind: str,
     ) -> Exchange:
         summary = self._describe(req, raw)
+        self.secrets = secrets  # remember every secret seen, for the write-time scan
+        if self.mode is Mode.LIVE:
+            # what live mode keeps: the key, kind and answer text (the drift check and the
+            # review). Live never writes it, so the request is not canonicalized and scrubbed
+            return Exchange(
+                fingerprint=fp,
+                occurrence=occ,
+                request={},
+                status=raw.status,
+                headers={},
+                body=None if summary.text is not None else secrets.scrub(raw.body),
+                output_text=secrets.scrub(summary.text),
+                kind=kind,
+            )
         request = canonical_request(req, secrets)
         request.update(
             method=req.method,
@@ -238,7 +250,6 @@ class Recorder:
         )
         # Body last: it is the long part of the request.
         request["body"] = request.pop("body")
-        self.secrets = secrets  # remember every secret seen, for the write-time scan
         return Exchange(
             fingerprint=fp,
             occurrence=occ,
@@ -252,31 +263,6 @@ class Recorder:
             latency_ms=whole_ms(float(raw.latency_ms)),
             kind=kind,
             ttft_ms=None if raw.ttft_ms is None else round(float(raw.ttft_ms), 1),
-        )
-
-    def _answer(
-        self,
-        req: PreparedRequest,
-        raw: RawResponse,
-        secrets: Secrets,
-        fp: str,
-        occ: int,
-        kind: str,
-    ) -> Exchange:
-        """What live mode keeps of an exchange: its key, kind and answer text (for the drift
-        check and the review). Live mode never writes it, so the request and headers are
-        not canonicalized and scrubbed as `_exchange` does for a cassette."""
-        text = self._describe(req, raw).text
-        self.secrets = secrets
-        return Exchange(
-            fingerprint=fp,
-            occurrence=occ,
-            request={},
-            status=raw.status,
-            headers={},
-            body=None if text is not None else secrets.scrub(raw.body),
-            output_text=secrets.scrub(text),
-            kind=kind,
         )
 
     def _check_drift(self, req: PreparedRequest, stored: Exchange | None, new: Exchange) -> None:
